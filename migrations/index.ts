@@ -1,0 +1,12 @@
+// The ordered list of migrations, loaded through knex's migrationSource so that the same TypeScript
+// files run under tsx, vitest and the CLI alike. Append new migrations; never edit a landed one.
+import type { Knex } from 'knex';
+import * as journal from './20261123_001_journal.js';
+import * as writePath from './20261123_002_write_path.js';
+import * as merchants from './20261123_003_merchants.js';
+
+export const migrations: Record<string, Knex.Migration> = {
+  '20261123_001_journal': journal,
+  '20261123_002_write_path': writePath,
+  '20261123_003_merchants': merchants,
+};

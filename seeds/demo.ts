@@ -1,0 +1,91 @@
+// The demo bank, seeded on first start: a head bank (town) with three branches (a village and two
+// communities), 30 members (10 party members, 8 volunteers), the standard rules, two merchants,
+// and a few weeks of awards so that balances show something. Runs once: it is skipped when the
+// demo head bank exists.
+import type { Bank } from '../src/bank.js';
+import { createHeadBank, insertChildBranch } from '../src/directory/branches.js';
+import { openWallets } from '../src/directory/members.js';
+import { callAwardBatch } from '../src/ledger/sql/award.js';
+import { requestHash } from '../src/ledger/idempotency.js';
+
+export const demoHeadCode = 'demo-town';
+export const demoBranchCodes = ['demo-east-village', 'demo-river-community', 'demo-garden-community'] as const;
+
+export const standardRules = [
+  { code: 'garbage.sorted-drop', name: '垃圾分类投放 Sorted garbage drop', category: 'garbage',
+    outputs: [{ asset: 'POINTS', amountPerUnit: '1.00', direction: 'CREDIT' }], caps: [{ window: 'DAY', maxCount: '1', maxAmount: null }] },
+  { code: 'garbage.bin-duty', name: '桶前值守 Bin-side duty shift', category: 'garbage',
+    outputs: [{ asset: 'POINTS', amountPerUnit: '5.00', direction: 'CREDIT' }], caps: [{ window: 'DAY', maxCount: '2', maxAmount: null }] },
+  { code: 'volunteer.hour', name: '志愿服务 Volunteer hour', category: 'volunteer',
+    outputs: [{ asset: 'VOLUNTEER_HOURS', amountPerUnit: '1.00', direction: 'CREDIT' }, { asset: 'POINTS', amountPerUnit: '10.00', direction: 'CREDIT' }],
+    caps: [{ window: 'DAY', maxCount: '12', maxAmount: null }] },
+  { code: 'party.class-attendance', name: '党课学习 Party class attendance', category: 'party',
+    outputs: [{ asset: 'PARTY_SCORE', amountPerUnit: '2.00', direction: 'CREDIT' }], caps: [{ window: 'WEEK', maxCount: '2', maxAmount: null }] },
+  { code: 'party.negative-list.absence', name: '负面清单：无故缺席 Negative list: unexcused absence', category: 'party-negative',
+    outputs: [{ asset: 'PARTY_SCORE', amountPerUnit: '5.00', direction: 'DEDUCT' }], caps: [] },
+] as const;
+
+const surnames = ['王', '李', '张', '刘', '陈', '杨', '赵', '黄', '周', '吴'];
+const givenNames = ['伟', '芳', '娜', '敏', '静', '磊', '洋', '艳', '勇', '军'];
+
+/** Seeds the demo bank unless it exists; returns whether it seeded. */
+export async function seedDemoBank(bank: Bank): Promise<boolean> {
+  if (await bank.branches.byCodeOrNull(demoHeadCode)) return false;
+  const seeded = await bank.knex.transaction(async (trx) => {
+    const exists = await trx('branches').where({ code: demoHeadCode }).first();
+    if (exists) return null;
+    const head = await createHeadBank(bank, { code: demoHeadCode, name: '文明镇 Civility Town head bank', allowGifting: true }, trx);
+    const names = ['东村 East Village', '河畔社区 Riverside Community', '花园社区 Garden Community'];
+    const branches = [];
+    for (const [i, code] of demoBranchCodes.entries()) {
+      branches.push(await insertChildBranch(trx, head, { code, name: names[i]!, allowGifting: i !== 0 }));
+    }
+    for (const rule of standardRules) {
+      await trx('rules').insert({
+        head_id: head.id, branch_id: head.id, code: rule.code, version: 1, name: rule.name, category: rule.category,
+        outputs: JSON.stringify(rule.outputs), caps: JSON.stringify(rule.caps), requires_approval: false,
+        allowed_clients: [], created_by: 'demo-seed',
+      });
+    }
+    for (let i = 0; i < 30; i++) {
+      const branch = branches[i % 3]!;
+      const [row] = await trx('members').insert({
+        head_id: head.id, branch_id: branch.id, external_id: `demo-user-${String(i + 1).padStart(3, '0')}`,
+        name: `${surnames[i % 10]}${givenNames[(i * 7) % 10]}`, is_party_member: i < 10, is_volunteer: i >= 10 && i < 18,
+      }).returning('id');
+      await openWallets(trx, head.id, branch.id, String(row.id));
+    }
+    for (const [i, name] of ['爱心超市 Caring Grocery', '邻里理发 Neighbourhood Barber'].entries()) {
+      const branch = branches[i + 1]!;
+      const [row] = await trx('merchants').insert({ head_id: head.id, branch_id: branch.id, name }).returning('id');
+      await trx('accounts').insert({
+        head_id: head.id, branch_id: branch.id, owner_type: 'MERCHANT', owner_id: row.id, purpose: 'WALLET',
+        asset_code: 'POINTS', asset_scale: 2, allow_negative: false, deferred_balance: false,
+      });
+    }
+    return head;
+  });
+  if (!seeded) return false;
+  // A few weeks of activity, through the same write path as the API.
+  const items: object[] = [];
+  const now = bank.clock().getTime();
+  for (let day = 20; day >= 1; day--) {
+    for (let m = 1; m <= 30; m++) {
+      if ((m * 7 + day) % 3 === 0) continue;
+      const occurredAt = new Date(now - day * 86_400_000).toISOString();
+      const member = `demo-user-${String(m).padStart(3, '0')}`;
+      const add = (rule: string, quantity: string) => {
+        const key = `seed-${rule}-${member}-${day}`;
+        items.push({ key, hash: requestHash('awardPoints', { key }), externalId: member, rule, quantity, occurredAt, memo: null, metadata: null });
+      };
+      add('garbage.sorted-drop', '1');
+      if (m % 4 === 0) add('garbage.bin-duty', '1');
+      if (m > 10 && m <= 18 && day % 5 === 0) add('volunteer.hour', '2');
+      if (m <= 10 && day % 7 === 0) add('party.class-attendance', '1');
+    }
+  }
+  items.push({ key: 'seed-absence', hash: 'seed', externalId: 'demo-user-003', rule: 'party.negative-list.absence', quantity: '1', occurredAt: new Date(now - 3 * 86_400_000).toISOString(), memo: '无故缺席支部会议', metadata: null });
+  const scope = { headId: seeded.id, sub: 'demo-seed', role: 'admin', scopePath: seeded.path, timeZone: seeded.timeZone };
+  for (let i = 0; i < items.length; i += 500) await callAwardBatch(bank.pool, scope, items.slice(i, i + 500));
+  return true;
+}

@@ -1,0 +1,89 @@
+// Bearer tokens → principals → scope checks. A principal is who is asking (JWT `sub`), in which
+// role, with which branch scope (a subtree), and for merchants and members whose wallet it is.
+import jwt from 'jsonwebtoken';
+import type { Bank } from '../bank.js';
+import type { Config } from '../config.js';
+import { isWithin, type Branch } from '../directory/branches.js';
+import { BankError } from '../errors.js';
+
+export type Role = 'admin' | 'client' | 'merchant' | 'member';
+export const roles: readonly Role[] = ['admin', 'client', 'merchant', 'member'];
+
+export interface Principal {
+  sub: string;
+  role: Role;
+  /** The scope: an admin manages, a client awards, inside this branch's subtree. */
+  branch: Branch;
+  headId: string;
+  memberId: string | null;
+  merchantId: string | null;
+  /** Rule codes a client may apply; '*' for any. */
+  rules: '*' | ReadonlySet<string>;
+}
+
+/** Tokens longer than this are refused unread. */
+const tokenLengthMax = 8192;
+const idPattern = /^\d{1,18}$/;
+
+export function verificationKey(config: Config): { key: string; algorithms: jwt.Algorithm[] } {
+  if (config.jwt.publicKey) return { key: config.jwt.publicKey, algorithms: [config.jwt.algorithm] };
+  return { key: config.jwt.secret!, algorithms: ['HS256'] };
+}
+
+function unauthenticated(message: string): BankError {
+  return new BankError('UNAUTHENTICATED', message);
+}
+
+/** Verifies a bearer token (signature, issuer, audience, expiry required) and resolves its branch. */
+export async function authenticate(bank: Bank, authorization: string | undefined): Promise<Principal> {
+  if (!authorization) throw unauthenticated('send an Authorization: Bearer <token> header (npm run token prints one)');
+  const match = /^Bearer ([A-Za-z0-9_\-.=]+)$/.exec(authorization.trim());
+  if (!match || match[1]!.length > tokenLengthMax) throw unauthenticated('the Authorization header must be "Bearer <token>"');
+  const { key, algorithms } = verificationKey(bank.config);
+  let claims: jwt.JwtPayload;
+  try {
+    const verified = jwt.verify(match[1]!, key, {
+      algorithms, issuer: bank.config.jwt.issuer, audience: bank.config.jwt.audience, clockTolerance: 5,
+    });
+    if (typeof verified === 'string') throw new Error('token payload is not an object');
+    claims = verified;
+  } catch (error) {
+    throw unauthenticated(`token rejected: ${(error as Error).message}`);
+  }
+  if (typeof claims.exp !== 'number') throw unauthenticated('token rejected: it must carry an expiry (exp)');
+  if (typeof claims.sub !== 'string' || claims.sub.length === 0 || claims.sub.length > 200) {
+    throw unauthenticated('token rejected: sub must be a non-empty string');
+  }
+  const role = claims.role as Role;
+  if (!roles.includes(role)) throw unauthenticated(`token rejected: role must be one of ${roles.join(', ')}`);
+  if (typeof claims.branch !== 'string') throw unauthenticated('token rejected: branch (the scope) is missing');
+  const branch = await bank.branches.byCodeOrNull(claims.branch);
+  if (!branch) throw unauthenticated(`token rejected: no branch "${claims.branch}"`);
+  const memberId = claims.member === undefined ? null : String(claims.member);
+  const merchantId = claims.merchant === undefined ? null : String(claims.merchant);
+  if (role === 'member' && (!memberId || !idPattern.test(memberId))) throw unauthenticated('token rejected: a member token needs a member id');
+  if (role === 'merchant' && (!merchantId || !idPattern.test(merchantId))) throw unauthenticated('token rejected: a merchant token needs a merchant id');
+  let rules: Principal['rules'] = new Set();
+  if (claims.rules === '*') rules = '*';
+  else if (Array.isArray(claims.rules) && claims.rules.every((r) => typeof r === 'string')) rules = new Set(claims.rules as string[]);
+  else if (typeof claims.rules === 'string') rules = new Set(claims.rules.split(',').filter(Boolean));
+  return { sub: claims.sub, role, branch, headId: branch.headId, memberId, merchantId, rules };
+}
+
+export function requireRole(principal: Principal, ...allowed: Role[]): void {
+  if (!allowed.includes(principal.role)) {
+    throw new BankError('FORBIDDEN', `this needs the role ${allowed.join(' or ')}; your token has role ${principal.role}`);
+  }
+}
+
+/** Admins and clients act inside their branch subtree; the check every resolver makes. */
+export function requireScope(principal: Principal, branch: Branch, what = 'this'): void {
+  if (branch.headId !== principal.headId || !isWithin(branch, principal.branch)) {
+    throw new BankError('FORBIDDEN', `${what} belongs to branch ${branch.code}, outside your scope (${principal.branch.code})`);
+  }
+}
+
+export function mayApplyRule(principal: Principal, ruleCode: string): boolean {
+  if (principal.role === 'admin') return true;
+  return principal.rules === '*' || principal.rules.has(ruleCode);
+}

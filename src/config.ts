@@ -1,0 +1,86 @@
+// Every setting, read once from the environment, typed, with defaults. Nothing else reads process.env.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The development secret: good for the demo and tests only; production must set JWT_SECRET or JWT_PUBLIC_KEY. */
+const devJwtSecret = 'civility-bank-development-secret-change-me';
+
+export interface Config {
+  production: boolean;
+  host: string;
+  port: number;
+  /** External PostgreSQL; when unset an embedded PostgreSQL is started from embeddedDataDir. */
+  databaseUrl: string | undefined;
+  embeddedDataDir: string;
+  embeddedPort: number;
+  dbPoolSize: number;
+  jwt: {
+    /** HS256 shared secret. */
+    secret: string | undefined;
+    /** PEM public key for RS256 / ES256; when set, HS256 is not accepted. */
+    publicKey: string | undefined;
+    /** PEM private key, only for `npm run token` against an RS256/ES256 deployment. */
+    privateKey: string | undefined;
+    algorithm: 'HS256' | 'RS256' | 'ES256';
+    issuer: string;
+    audience: string;
+  };
+  /** Time zone of new head banks; cap windows and report periods are counted in it. */
+  defaultTimeZone: string;
+  /** Seed the demo bank on first start. */
+  seedDemo: boolean;
+  /** How often the settler folds account_deltas into hot (system) account balances. */
+  settleIntervalMs: number;
+  /** How far ahead monthly posting partitions are created at start. */
+  partitionMonthsAhead: number;
+}
+
+function integer(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new Error(`${name} must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new Error(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function flag(name: string, fallback: boolean): boolean {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+  throw new Error(`${name} must be true or false, got "${raw}"`);
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const production = env.NODE_ENV === 'production';
+  const publicKey = env.JWT_PUBLIC_KEY || undefined;
+  const algorithm = (env.JWT_ALGORITHM || (publicKey ? 'RS256' : 'HS256')) as Config['jwt']['algorithm'];
+  if (!['HS256', 'RS256', 'ES256'].includes(algorithm)) throw new Error(`JWT_ALGORITHM must be HS256, RS256 or ES256`);
+  if (algorithm !== 'HS256' && !publicKey) throw new Error(`JWT_ALGORITHM=${algorithm} needs JWT_PUBLIC_KEY`);
+  const secret = env.JWT_SECRET || (algorithm === 'HS256' ? (production ? undefined : devJwtSecret) : undefined);
+  if (algorithm === 'HS256' && !secret) throw new Error('JWT_SECRET must be set in production');
+  return {
+    production,
+    host: env.HOST || '127.0.0.1',
+    port: integer('PORT', 4000, 0, 65535),
+    databaseUrl: env.DATABASE_URL || undefined,
+    embeddedDataDir: path.resolve(projectRoot, env.PG_DATA_DIR || '.data/pg'),
+    embeddedPort: integer('PG_PORT', 54329, 1024, 65535),
+    dbPoolSize: integer('DB_POOL_SIZE', 24, 1, 500),
+    jwt: {
+      secret,
+      publicKey,
+      privateKey: env.JWT_PRIVATE_KEY || undefined,
+      algorithm,
+      issuer: env.JWT_ISSUER || 'civility-bank',
+      audience: env.JWT_AUDIENCE || 'civility-bank',
+    },
+    defaultTimeZone: env.BANK_TIME_ZONE || 'Asia/Shanghai',
+    seedDemo: flag('SEED_DEMO', true),
+    settleIntervalMs: integer('SETTLE_INTERVAL_MS', 1000, 10, 3_600_000),
+    partitionMonthsAhead: integer('PARTITION_MONTHS_AHEAD', 3, 1, 120),
+  };
+}

@@ -1,0 +1,35 @@
+// The database handle: a knex instance (schema, simple queries, admin writes) and a pg pool for the
+// hot path (named prepared statements, one round trip per award). Both talk to the same database,
+// with the session time zone pinned to UTC so that timestamps cross the edge unambiguously.
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+
+export interface Database {
+  knex: Knex;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+/** Statements that wait longer than this on a lock are cancelled rather than piling up requests. */
+const lockTimeoutMs = 10_000;
+/** A single statement running longer than this is a bug or an attack; it is cancelled. */
+const statementTimeoutMs = 60_000;
+
+export function openDatabase(connectionString: string, poolSize: number): Database {
+  const options = `-c TimeZone=UTC -c lock_timeout=${lockTimeoutMs} -c statement_timeout=${statementTimeoutMs}`;
+  const pool = new pg.Pool({ connectionString, max: poolSize, options, application_name: 'civility-bank' } as pg.PoolConfig);
+  // An idle client losing its connection (a database restart) must not crash the process.
+  pool.on('error', () => undefined);
+  const knex = knexFactory({
+    client: 'pg',
+    connection: { connectionString, options, application_name: 'civility-bank-knex' } as Knex.PgConnectionConfig,
+    pool: { min: 0, max: Math.max(2, Math.ceil(poolSize / 2)) },
+  });
+  return {
+    knex,
+    pool,
+    async close() {
+      await Promise.allSettled([pool.end(), knex.destroy()]);
+    },
+  };
+}

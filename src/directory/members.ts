@@ -1,0 +1,133 @@
+// Members (储户, depositors): residents known to awarding clients by externalId. upsertMember is
+// idempotent by externalId within a head bank; a new member gets a wallet for every asset, so the
+// write path only ever updates existing accounts.
+import type { Knex } from 'knex';
+import type { Bank } from '../bank.js';
+import { requireRole, requireScope, type Principal } from '../auth/principal.js';
+import { BankError, badInput } from '../errors.js';
+import { withRetry } from '../db/errors.js';
+import { checkIdempotencyKey, requestHash, runIdempotent } from '../ledger/idempotency.js';
+import { isWithin } from './branches.js';
+
+export interface Member {
+  id: string;
+  headId: string;
+  branchId: string;
+  externalId: string;
+  name: string;
+  isPartyMember: boolean;
+  isVolunteer: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export const externalIdLengthMax = 128;
+export const nameLengthMax = 200;
+
+export function toMember(r: Record<string, any>): Member {
+  return {
+    id: String(r.id), headId: String(r.head_id), branchId: String(r.branch_id), externalId: r.external_id, name: r.name,
+    isPartyMember: r.is_party_member, isVolunteer: r.is_volunteer, createdAt: r.created_at, updatedAt: r.updated_at,
+  };
+}
+
+export function checkExternalId(value: unknown, field = 'externalId'): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > externalIdLengthMax || /[\u0000-\u001f\u007f]/.test(value)) {
+    throw badInput(field, `must be 1 to ${externalIdLengthMax} printable characters`);
+  }
+  return value;
+}
+
+export function checkId(value: unknown, field: string): string {
+  if (typeof value !== 'string' || !/^\d{1,18}$/.test(value)) throw badInput(field, `"${String(value).slice(0, 40)}" is not an id`);
+  return value;
+}
+
+export interface MemberRef { id?: string | null; externalId?: string | null }
+
+/** Looks a member up by id or externalId inside the principal's head bank; NOT_FOUND otherwise. */
+export async function findMember(bank: Bank, headId: string, ref: MemberRef, field = 'member'): Promise<Member> {
+  if ((ref.id == null) === (ref.externalId == null)) throw badInput(field, 'give exactly one of id or externalId');
+  const query = bank.knex('members').where({ head_id: headId });
+  if (ref.id != null) query.andWhere({ id: checkId(ref.id, `${field}.id`) });
+  else query.andWhere({ external_id: checkExternalId(ref.externalId, `${field}.externalId`) });
+  const row = await query.first();
+  if (!row) throw new BankError('NOT_FOUND', `${field}: no member ${ref.id != null ? `with id ${ref.id}` : `with externalId "${ref.externalId}"`}`, field);
+  return toMember(row);
+}
+
+/** Who may read a member: the member itself, and admins and clients whose scope covers its branch. */
+export async function requireMemberVisible(bank: Bank, principal: Principal, member: Member): Promise<void> {
+  if (principal.role === 'member') {
+    if (principal.memberId !== member.id || principal.headId !== member.headId) {
+      throw new BankError('FORBIDDEN', 'a member token reads only its own member');
+    }
+    return;
+  }
+  if (principal.role === 'merchant') throw new BankError('FORBIDDEN', 'merchants cannot read members');
+  requireScope(principal, await bank.branches.requireById(member.branchId), `member ${member.externalId}`);
+}
+
+export interface UpsertMemberInput {
+  idempotencyKey: string;
+  externalId: string;
+  branch: string;
+  name: string;
+  isPartyMember?: boolean | null;
+  isVolunteer?: boolean | null;
+}
+
+export async function upsertMember(bank: Bank, principal: Principal, input: UpsertMemberInput): Promise<{ member: Member; created: boolean; replayed: boolean }> {
+  requireRole(principal, 'admin');
+  const key = checkIdempotencyKey(input.idempotencyKey);
+  const externalId = checkExternalId(input.externalId);
+  if (typeof input.name !== 'string' || input.name.trim().length === 0 || input.name.length > nameLengthMax) {
+    throw badInput('name', `must be 1 to ${nameLengthMax} characters`);
+  }
+  const branch = await bank.branches.require(input.branch, 'branch');
+  requireScope(principal, branch, `branch ${branch.code}`);
+  const normalized = { externalId, branch: branch.code, name: input.name, isPartyMember: input.isPartyMember ?? null, isVolunteer: input.isVolunteer ?? null };
+  const hash = requestHash('upsertMember', normalized);
+  return withRetry(() => bank.knex.transaction(async (trx) => {
+    const { result, replayed } = await runIdempotent(trx, principal, key, 'upsertMember', hash, async () => {
+      const existing = await trx('members').where({ head_id: principal.headId, external_id: externalId }).forUpdate().first();
+      if (existing) {
+        const from = await bank.branches.requireById(String(existing.branch_id));
+        if (!isWithin(from, principal.branch)) {
+          throw new BankError('FORBIDDEN', `member ${externalId} belongs to branch ${from.code}, outside your scope`);
+        }
+        await trx('members').where({ head_id: principal.headId, id: existing.id }).update({
+          branch_id: branch.id, name: input.name,
+          is_party_member: input.isPartyMember ?? existing.is_party_member,
+          is_volunteer: input.isVolunteer ?? existing.is_volunteer,
+          updated_at: trx.fn.now(),
+        });
+        return { id: String(existing.id), created: false };
+      }
+      const [row] = await trx('members').insert({
+        head_id: principal.headId, branch_id: branch.id, external_id: externalId, name: input.name,
+        is_party_member: input.isPartyMember ?? false, is_volunteer: input.isVolunteer ?? false,
+      }).returning('id');
+      await openWallets(trx, principal.headId, branch.id, String(row.id));
+      return { id: String(row.id), created: true };
+    });
+    const member = toMember(await trx('members').where({ head_id: principal.headId, id: result.id }).first());
+    return { member, created: Boolean(result.created) && !replayed, replayed };
+  }));
+}
+
+/** A wallet per asset for a new member; negative balances only where the asset allows (PARTY_SCORE). */
+export async function openWallets(trx: Knex.Transaction | Knex, headId: string, branchId: string, memberId: string): Promise<void> {
+  const assets = await trx('assets').select('code', 'scale', 'member_may_go_negative');
+  await trx('accounts').insert(assets.map((a) => ({
+    head_id: headId, branch_id: branchId, owner_type: 'MEMBER', owner_id: memberId, purpose: 'WALLET',
+    asset_code: a.code, asset_scale: a.scale, allow_negative: a.member_may_go_negative, deferred_balance: false,
+  })));
+}
+
+/** Members by id, in one query (the dataloader's batch function). */
+export async function loadMembers(bank: Bank, headId: string, ids: readonly string[]): Promise<(Member | null)[]> {
+  const rows = await bank.knex('members').where({ head_id: headId }).whereIn('id', ids as string[]);
+  const byId = new Map(rows.map((r) => [String(r.id), toMember(r)]));
+  return ids.map((id) => byId.get(id) ?? null);
+}

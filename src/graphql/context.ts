@@ -1,0 +1,37 @@
+// The per-request context: the bank, the authenticated principal and this request's dataloaders
+// (created per request so that nothing cached leaks between callers).
+import DataLoader from 'dataloader';
+import type { Bank } from '../bank.js';
+import type { Principal } from '../auth/principal.js';
+import type { Branch } from '../directory/branches.js';
+import { loadMembers, type Member } from '../directory/members.js';
+import { loadAccounts, loadMemberWallets, type AccountRecord } from '../ledger/accounts.js';
+import { loadTransaction, type TransactionRecord } from '../ledger/transactions.js';
+import { loadRuleVersions, type Rule } from '../rules/rules.js';
+
+export interface Loaders {
+  branch: DataLoader<string, Branch | null>;
+  member: DataLoader<string, Member | null>;
+  account: DataLoader<string, AccountRecord | null>;
+  wallets: DataLoader<string, AccountRecord[]>;
+  rule: DataLoader<string, Rule | null>;
+  transaction: DataLoader<string, TransactionRecord | null>;
+}
+
+export interface Context {
+  bank: Bank;
+  principal: Principal;
+  loaders: Loaders;
+}
+
+export function createLoaders(bank: Bank, principal: Principal): Loaders {
+  const head = principal.headId;
+  return {
+    branch: new DataLoader(async (ids) => Promise.all(ids.map((id) => bank.branches.byIdOrNull(id)))),
+    member: new DataLoader((ids) => loadMembers(bank, head, ids)),
+    account: new DataLoader((ids) => loadAccounts(bank, head, ids)),
+    wallets: new DataLoader((ids) => loadMemberWallets(bank, head, ids)),
+    rule: new DataLoader((ids) => loadRuleVersions(bank, head, ids)),
+    transaction: new DataLoader(async (ids) => Promise.all(ids.map((id) => loadTransaction(bank, head, id)))),
+  };
+}

@@ -1,0 +1,36 @@
+// Errors leave the process here, once: a BankError keeps its code and message; GraphQL's own
+// validation errors become BAD_USER_INPUT; anything else is INTERNAL with a request id and a log
+// line, never a stack trace.
+import { randomUUID } from 'node:crypto';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { BankError } from '../errors.js';
+
+const apolloInputCodes = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'OPERATION_RESOLUTION_FAILURE', 'BAD_REQUEST', 'PERSISTED_QUERY_NOT_SUPPORTED', 'PERSISTED_QUERY_NOT_FOUND']);
+
+export function formatError(log: (line: string) => void) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    if (original instanceof BankError) {
+      return {
+        message: original.message, locations: formatted.locations, path: formatted.path,
+        extensions: { code: original.code, ...(original.field ? { field: original.field } : {}) },
+      };
+    }
+    const code = formatted.extensions?.code;
+    if (original instanceof GraphQLError && typeof code === 'string') {
+      if (code === 'UNAUTHENTICATED' || code === 'FORBIDDEN' || code === 'RATE_LIMITED') return { message: formatted.message, extensions: { code } };
+      if (apolloInputCodes.has(code)) return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code: 'BAD_USER_INPUT' } };
+    }
+    const requestId = randomUUID();
+    log(`INTERNAL ${requestId}: ${(original as Error)?.stack ?? String(original)}`);
+    return { message: `internal error; quote request id ${requestId}`, path: formatted.path, extensions: { code: 'INTERNAL', requestId } };
+  };
+}
+
+export function toGraphQLError(error: BankError): GraphQLError {
+  return new GraphQLError(error.message, {
+    extensions: { code: error.code, http: { status: error.code === 'UNAUTHENTICATED' ? 401 : 200 } },
+    originalError: error,
+  });
+}

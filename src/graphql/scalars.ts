@@ -1,0 +1,71 @@
+// The API's scalars: Decimal (plain decimal strings, never floats), DateTime (ISO 8601 with a
+// zone) and JSON (an object). Scale checks belong to the domain, which knows the asset.
+import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+
+const plainDecimal = /^-?(0|[1-9]\d*)(\.\d+)?$/;
+/** Longer decimal strings are refused before any parsing. */
+const decimalLengthMax = 40;
+const isoDateTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+function badValue(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
+}
+
+function parseDecimal(value: unknown): string {
+  if (typeof value !== 'string') throw badValue('Decimal must be a string such as "12.50", not a number');
+  if (value.length > decimalLengthMax || !plainDecimal.test(value)) {
+    throw badValue(`"${value.slice(0, decimalLengthMax)}" is not a plain decimal such as "12.50" (no exponent, no spaces, no "+")`);
+  }
+  return value;
+}
+
+export const DecimalScalar = new GraphQLScalarType({
+  name: 'Decimal',
+  serialize: (value) => String(value),
+  parseValue: parseDecimal,
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.STRING) throw badValue('Decimal must be a string literal such as "12.50"');
+    return parseDecimal(ast.value);
+  },
+});
+
+function parseDateTime(value: unknown): Date {
+  if (typeof value !== 'string' || !isoDateTime.test(value)) throw badValue('DateTime must be ISO 8601 with a time zone, e.g. "2026-11-23T08:30:00Z"');
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw badValue(`"${value}" is not a real date-time`);
+  return date;
+}
+
+export const DateTimeScalar = new GraphQLScalarType({
+  name: 'DateTime',
+  serialize: (value) => (value instanceof Date ? value : new Date(String(value))).toISOString(),
+  parseValue: parseDateTime,
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.STRING) throw badValue('DateTime must be a string');
+    return parseDateTime(ast.value);
+  },
+});
+
+function literalToJson(ast: ValueNode): unknown {
+  switch (ast.kind) {
+    case Kind.STRING: case Kind.BOOLEAN: return ast.value;
+    case Kind.INT: case Kind.FLOAT: return Number(ast.value);
+    case Kind.NULL: return null;
+    case Kind.LIST: return ast.values.map(literalToJson);
+    case Kind.OBJECT: return Object.fromEntries(ast.fields.map((f) => [f.name.value, literalToJson(f.value)]));
+    default: throw badValue('JSON literals may not contain variables');
+  }
+}
+
+export const JSONScalar = new GraphQLScalarType({
+  name: 'JSON',
+  serialize: (value) => value,
+  parseValue: (value) => {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw badValue('JSON must be an object');
+    return value;
+  },
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.OBJECT) throw badValue('JSON must be an object');
+    return literalToJson(ast);
+  },
+});

@@ -1,0 +1,29 @@
+// The executable schema: the SDL in schema/*.graphql (read once at start) with the resolvers.
+import fs from 'node:fs';
+import path from 'node:path';
+import { projectRoot } from '../config.js';
+import { DateTimeScalar, DecimalScalar, JSONScalar } from './scalars.js';
+import { directoryResolvers } from './resolvers/directory.js';
+import { ledgerResolvers } from './resolvers/ledger.js';
+import { ruleResolvers } from './resolvers/rules.js';
+
+export function loadTypeDefs(): string {
+  const dir = path.join(projectRoot, 'schema');
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.graphql')).sort()
+    .map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('\n');
+}
+
+type ResolverMap = Record<string, Record<string, unknown>>;
+
+function merge(...maps: ResolverMap[]): ResolverMap {
+  const out: ResolverMap = {};
+  for (const map of maps) for (const [type, fields] of Object.entries(map)) out[type] = { ...out[type], ...fields };
+  return out;
+}
+
+export const resolvers = {
+  Decimal: DecimalScalar,
+  DateTime: DateTimeScalar,
+  JSON: JSONScalar,
+  ...merge(directoryResolvers, ledgerResolvers, ruleResolvers),
+};

@@ -1,0 +1,135 @@
+// awardPoints and awardPointsBatch: a client or admin applies an earning rule to a member. Input is
+// checked here; the award itself (idempotency, scope, rule, caps, postings) is one SQL call.
+// Invariants 4 and 5 are held in SQL (cb_claim_key, cb_award); this file keeps bad input out.
+import type { Bank } from '../bank.js';
+import { mayApplyRule, requireRole, type Principal } from '../auth/principal.js';
+import { checkExternalId, checkId } from '../directory/members.js';
+import { BankError, badInput, type ErrorCode } from '../errors.js';
+import { withRetry } from '../db/errors.js';
+import { checkRuleCode, quantityScale } from '../rules/rules.js';
+import { parseAmount } from './amounts.js';
+import { checkIdempotencyKey, requestHash } from './idempotency.js';
+import { callAward, callAwardBatch, type AwardScope } from './sql/award.js';
+import { writeResultFromJson, type WriteResult } from './transactions.js';
+
+/** One award covers at most this many units (drops, shifts, hours). */
+export const quantityMax = '1000';
+/** awardPointsBatch takes up to this many awards: SPEC's limit, and one statement's worth. */
+export const batchSizeMax = 1000;
+export const memoLengthMax = 500;
+/** Metadata is a small JSON object (station id, photo link); its serialized size is bounded. */
+export const metadataBytesMax = 4096;
+/** Awards dated later than this into the future are refused (clock skew of kiosks allowed). */
+export const futureSkewMs = 5 * 60_000;
+/** Awards dated before this are refused: no civility bank ran earlier. */
+const earliestOccurredAt = new Date('2000-01-01T00:00:00Z');
+
+export interface AwardInput {
+  idempotencyKey: string;
+  memberId?: string | null;
+  externalId?: string | null;
+  rule: string;
+  quantity?: string | null;
+  occurredAt?: Date | null;
+  memo?: string | null;
+  metadata?: unknown;
+}
+
+export function checkMemo(memo: unknown, field = 'memo'): string | null {
+  if (memo == null) return null;
+  if (typeof memo !== 'string' || memo.length > memoLengthMax || /[\u0000]/.test(memo)) throw badInput(field, `must be text of at most ${memoLengthMax} characters`);
+  return memo;
+}
+
+export function checkMetadata(metadata: unknown, field = 'metadata'): object | null {
+  if (metadata == null) return null;
+  if (typeof metadata !== 'object' || Array.isArray(metadata)) throw badInput(field, 'must be a JSON object');
+  const text = JSON.stringify(metadata);
+  if (Buffer.byteLength(text) > metadataBytesMax || text.includes('\\u0000')) throw badInput(field, `must serialize to at most ${metadataBytesMax} bytes of JSON without NUL characters`);
+  return metadata;
+}
+
+export function checkOccurredAt(bank: Bank, value: Date | null | undefined, field = 'occurredAt'): Date | null {
+  if (value == null) return null;
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw badInput(field, 'must be an ISO 8601 date-time');
+  if (value.getTime() > bank.clock().getTime() + futureSkewMs) throw badInput(field, `${value.toISOString()} is in the future`);
+  if (value < earliestOccurredAt) throw badInput(field, `${value.toISOString()} is before ${earliestOccurredAt.toISOString()}`);
+  return value;
+}
+
+interface PreparedAward { item: Record<string, unknown>; sortKey: string }
+
+/** Validates one award and builds the item cb_award takes; throws BAD_USER_INPUT / FORBIDDEN. */
+function prepareAward(bank: Bank, principal: Principal, input: AwardInput, prefix: string): PreparedAward {
+  const key = checkIdempotencyKey(input.idempotencyKey, `${prefix}idempotencyKey`);
+  const hasId = input.memberId != null;
+  if (hasId === (input.externalId != null)) throw badInput(`${prefix}memberId`, 'give exactly one of memberId or externalId');
+  const memberId = hasId ? checkId(input.memberId, `${prefix}memberId`) : null;
+  const externalId = hasId ? null : checkExternalId(input.externalId, `${prefix}externalId`);
+  const rule = checkRuleCode(input.rule, `${prefix}rule`);
+  if (!mayApplyRule(principal, rule)) throw new BankError('FORBIDDEN', `your token may not apply rule "${rule}"`);
+  const quantity = parseAmount(`${prefix}quantity`, input.quantity ?? '1', { scale: quantityScale, sign: 'positive' });
+  if (quantity.gt(quantityMax)) throw badInput(`${prefix}quantity`, `at most ${quantityMax} per award`);
+  const occurredAt = checkOccurredAt(bank, input.occurredAt, `${prefix}occurredAt`);
+  const memo = checkMemo(input.memo, `${prefix}memo`);
+  const metadata = checkMetadata(input.metadata, `${prefix}metadata`);
+  // The hash covers the request as sent: an omitted occurredAt stays omitted, so a retry matches.
+  const meaning = { memberId, externalId, rule, quantity: quantity.toString(), occurredAt: occurredAt?.toISOString() ?? null, memo, metadata };
+  const item: Record<string, unknown> = {
+    key, hash: requestHash('awardPoints', meaning), rule, quantity: quantity.toString(),
+    occurredAt: (occurredAt ?? bank.clock()).toISOString(), memo, metadata,
+  };
+  if (memberId) item.memberId = memberId; else item.externalId = externalId;
+  return { item, sortKey: `${memberId ?? ''}\u0000${externalId ?? ''}\u0000${key}` };
+}
+
+function awardScope(principal: Principal): AwardScope {
+  return { headId: principal.headId, sub: principal.sub, role: principal.role, scopePath: principal.branch.path, timeZone: principal.branch.timeZone };
+}
+
+export async function awardPoints(bank: Bank, principal: Principal, input: AwardInput): Promise<WriteResult> {
+  requireRole(principal, 'client', 'admin');
+  const { item } = prepareAward(bank, principal, input, '');
+  const json = await withRetry(() => callAward(bank.pool, awardScope(principal), item));
+  return writeResultFromJson(bank, principal.headId, json);
+}
+
+export interface BatchItemResult {
+  index: number;
+  idempotencyKey: string;
+  result: WriteResult | null;
+  error: { code: ErrorCode; message: string; field: string | null } | null;
+}
+
+/**
+ * Up to batchSizeMax awards in one round trip. Each item has its own key and its own result; a
+ * failing item writes nothing. Items go to SQL sorted by member and key, so that concurrent
+ * batches take row locks in one order (fewer deadlocks; a deadlock is retried whole).
+ */
+export async function awardPointsBatch(bank: Bank, principal: Principal, awards: AwardInput[]): Promise<BatchItemResult[]> {
+  requireRole(principal, 'client', 'admin');
+  if (!Array.isArray(awards) || awards.length === 0 || awards.length > batchSizeMax) {
+    throw badInput('awards', `give 1 to ${batchSizeMax} awards, got ${Array.isArray(awards) ? awards.length : 'none'}`);
+  }
+  const results: BatchItemResult[] = awards.map((a, index) => ({ index, idempotencyKey: String(a.idempotencyKey), result: null, error: null }));
+  const prepared: { index: number; award: PreparedAward }[] = [];
+  awards.forEach((input, index) => {
+    try {
+      prepared.push({ index, award: prepareAward(bank, principal, input, `awards[${index}].`) });
+    } catch (error) {
+      if (!(error instanceof BankError)) throw error;
+      results[index]!.error = { code: error.code, message: error.message, field: error.field ?? null };
+    }
+  });
+  prepared.sort((a, b) => (a.award.sortKey < b.award.sortKey ? -1 : a.award.sortKey > b.award.sortKey ? 1 : a.index - b.index));
+  if (prepared.length > 0) {
+    const out = await withRetry(() => callAwardBatch(bank.pool, awardScope(principal), prepared.map((p) => p.award.item)));
+    if (!Array.isArray(out) || out.length !== prepared.length) throw new Error('invariant broken: batch answered a different number of items');
+    out.forEach((json, i) => {
+      const target = results[prepared[i]!.index]!;
+      if (json.error) target.error = { code: json.error.code, message: json.error.message, field: null };
+      else target.result = writeResultFromJson(bank, principal.headId, json);
+    });
+  }
+  return results;
+}

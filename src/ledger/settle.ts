@@ -1,0 +1,47 @@
+// The settler: folds account_deltas into the balances of deferred (system) accounts. Each delta
+// row is consumed exactly once (DELETE ... RETURNING, with SKIP LOCKED so several processes can
+// settle side by side), in the same transaction that adds it to the balance: a deferred balance
+// (accounts.balance + remaining deltas) is exact at every moment, before and after settling.
+import type { Bank } from '../bank.js';
+
+/** Rows folded per statement: keeps each settling transaction short. */
+export const settleBatchRows = 10_000;
+
+export async function settleAccountDeltas(bank: Bank): Promise<number> {
+  const { rows } = await bank.pool.query({
+    name: 'cb_settle_deltas',
+    text: `WITH taken AS (
+             DELETE FROM account_deltas WHERE (head_id, id) IN (
+               SELECT head_id, id FROM account_deltas LIMIT $1 FOR UPDATE SKIP LOCKED)
+             RETURNING head_id, account_id, amount),
+           sums AS (SELECT head_id, account_id, sum(amount) AS amount, count(*) AS n FROM taken GROUP BY 1, 2),
+           applied AS (
+             UPDATE accounts a SET balance = a.balance + s.amount FROM sums s
+              WHERE a.head_id = s.head_id AND a.id = s.account_id RETURNING s.n)
+           SELECT coalesce(sum(n), 0)::int AS settled FROM applied`,
+    values: [settleBatchRows],
+  });
+  return rows[0].settled;
+}
+
+/** Runs the settler every intervalMs until stopped; errors are logged and the next round retries. */
+export function startSettler(bank: Bank, intervalMs: number, log: (line: string) => void): () => Promise<void> {
+  let stopped = false;
+  let running: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = running.then(async () => {
+      if (stopped) return;
+      try {
+        while (!stopped && (await settleAccountDeltas(bank)) === settleBatchRows);
+      } catch (error) {
+        log(`settler: ${(error as Error).message}`);
+      }
+    });
+  }, intervalMs);
+  timer.unref();
+  return async () => {
+    stopped = true;
+    clearInterval(timer);
+    await running;
+  };
+}

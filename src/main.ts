@@ -1,0 +1,60 @@
+// Start: config → database (embedded or DATABASE_URL) → migrations → demo seed on first start →
+// HTTP, with the delta settler running. SIGINT/SIGTERM stop the HTTP server, the settler, the pool
+// and the embedded database, in that order.
+import { loadConfig } from './config.js';
+import { connectDatabaseServer } from './db/connect.js';
+import { openDatabase } from './db/database.js';
+import { migrateToLatest } from './db/migrate.js';
+import { openBank } from './bank.js';
+import { buildApp } from './http/app.js';
+import { startSettler } from './ledger/settle.js';
+import { seedDemoBank, demoHeadCode } from '../seeds/demo.js';
+import { signToken } from './auth/tokens.js';
+
+const log = (line: string) => console.error(`[civility-bank] ${line}`);
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const server = await connectDatabaseServer(config, 'civility_bank', false, log);
+  log(`database: ${server.embedded ? `embedded PostgreSQL on 127.0.0.1:${config.embeddedPort} (data in ${config.embeddedDataDir})` : 'DATABASE_URL'}`);
+  const migrator = openDatabase(server.url, 2);
+  try {
+    const applied = await migrateToLatest(migrator.knex, config.partitionMonthsAhead);
+    if (applied.length) log(`migrated: ${applied.join(', ')}`);
+  } finally {
+    await migrator.close();
+  }
+  const bank = await openBank(config, server.url);
+  if (config.seedDemo) {
+    const seeded = await seedDemoBank(bank);
+    if (seeded) log('seeded the demo bank');
+  }
+  const stopSettler = startSettler(bank, config.settleIntervalMs, log);
+  const built = await buildApp(bank, log);
+  const http = built.app.listen(config.port, config.host, () => {
+    const demoAdmin = signToken(config, { sub: 'demo-admin', role: 'admin', branch: demoHeadCode });
+    console.log(`Civility Bank GraphQL: http://${config.host}:${config.port}/graphql`);
+    console.log(`Demo admin token (24 h; npm run token mints others):\n${demoAdmin}`);
+  });
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: stopping`);
+    http.close();
+    http.closeAllConnections();
+    await built.stop();
+    await stopSettler();
+    await bank.close();
+    await server.stop();
+    log('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error) => {
+  log(`failed to start: ${error?.stack ?? error}`);
+  process.exit(1);
+});

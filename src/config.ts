@@ -37,8 +37,8 @@ export interface Config {
   partitionMonthsAhead: number;
 }
 
-function integer(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   if (!/^\d+$/.test(raw)) throw new Error(`${name} must be a whole number, got "${raw}"`);
   const value = Number(raw);
@@ -46,8 +46,8 @@ function integer(name: string, fallback: number, min: number, max: number): numb
   return value;
 }
 
-function flag(name: string, fallback: boolean): boolean {
-  const raw = process.env[name];
+function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
   if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
@@ -65,11 +65,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     production,
     host: env.HOST || '127.0.0.1',
-    port: integer('PORT', 4000, 0, 65535),
+    port: integer(env, 'PORT', 4000, 0, 65535),
     databaseUrl: env.DATABASE_URL || undefined,
     embeddedDataDir: path.resolve(projectRoot, env.PG_DATA_DIR || '.data/pg'),
-    embeddedPort: integer('PG_PORT', 54329, 1024, 65535),
-    dbPoolSize: integer('DB_POOL_SIZE', 24, 1, 500),
+    embeddedPort: integer(env, 'PG_PORT', 54329, 1024, 65535),
+    dbPoolSize: integer(env, 'DB_POOL_SIZE', 24, 1, 500),
     jwt: {
       secret,
       publicKey,
@@ -79,8 +79,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       audience: env.JWT_AUDIENCE || 'civility-bank',
     },
     defaultTimeZone: env.BANK_TIME_ZONE || 'Asia/Shanghai',
-    seedDemo: flag('SEED_DEMO', true),
-    settleIntervalMs: integer('SETTLE_INTERVAL_MS', 1000, 10, 3_600_000),
-    partitionMonthsAhead: integer('PARTITION_MONTHS_AHEAD', 3, 1, 120),
+    seedDemo: flag(env, 'SEED_DEMO', true),
+    settleIntervalMs: integer(env, 'SETTLE_INTERVAL_MS', 1000, 10, 3_600_000),
+    partitionMonthsAhead: integer(env, 'PARTITION_MONTHS_AHEAD', 3, 1, 120),
   };
 }

@@ -1,0 +1,118 @@
+// The shared test harness: starts the service once per test file against the real test database,
+// makes the file's own head bank (with the standard rules, three branches and members), mints
+// tokens, calls GraphQL over HTTP, and checks the ledger's invariants at the end of the file.
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import request from 'supertest';
+import { inject, expect } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { openBank } from '../../src/bank.js';
+import type { Bank } from '../../src/bank.js';
+import { buildApp } from '../../src/http/app.js';
+import { createHeadBank, insertChildBranch, type Branch } from '../../src/directory/branches.js';
+import { openWallets } from '../../src/directory/members.js';
+import { signToken, type TokenClaims } from '../../src/auth/tokens.js';
+import { computeTrialBalance, findBalanceMismatches } from '../../src/ledger/accounts.js';
+import { settleAccountDeltas } from '../../src/ledger/settle.js';
+import { standardRules } from '../../seeds/demo.js';
+
+export interface GraphQLResponse<T = any> {
+  status: number;
+  data: T | null | undefined;
+  errors: { message: string; extensions?: { code?: string; field?: string } }[] | undefined;
+}
+
+export interface Harness {
+  bank: Bank;
+  url: string;
+  head: Branch;
+  branches: Branch[];
+  /** A unique prefix for this file's codes and keys. */
+  tag: string;
+  token(claims: Partial<TokenClaims> & { role: TokenClaims['role'] }, expiresInSeconds?: number): string;
+  adminToken: string;
+  clientToken: string;
+  gql<T = any>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>>;
+  /** Creates a member directly (setup only), returns its id. */
+  addMember(externalId: string, branch?: Branch, flags?: { party?: boolean; volunteer?: boolean }): Promise<string>;
+  key(): string;
+  checkInvariants(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(options: { poolSize?: number } = {}): Promise<Harness> {
+  const tag = `t${randomUUID().slice(0, 8)}`;
+  const config = loadConfig({ ...process.env, DB_POOL_SIZE: String(options.poolSize ?? 20), SEED_DEMO: 'false' });
+  const bank = await openBank(config, inject('databaseUrl'));
+  const built = await buildApp(bank, () => undefined);
+  const server: Server = await new Promise((resolve) => {
+    const s = built.app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const head = await createHeadBank(bank, { code: `${tag}-head`, name: `Test head ${tag}`, allowGifting: true });
+  const branches = await bank.knex.transaction(async (trx) => [
+    await insertChildBranch(trx, head, { code: `${tag}-a`, name: 'Branch A', allowGifting: true }),
+    await insertChildBranch(trx, head, { code: `${tag}-b`, name: 'Branch B', allowGifting: true }),
+    await insertChildBranch(trx, head, { code: `${tag}-c`, name: 'Branch C (no gifting)', allowGifting: false }),
+  ]);
+  for (const b of branches) bank.branches.remember(b);
+  for (const rule of standardRules) {
+    await bank.knex('rules').insert({
+      head_id: head.id, branch_id: head.id, code: rule.code, version: 1, name: rule.name, category: rule.category,
+      outputs: JSON.stringify(rule.outputs), caps: JSON.stringify(rule.caps), requires_approval: false,
+      allowed_clients: [], created_by: 'test-harness',
+    });
+  }
+  const token: Harness['token'] = (claims, expiresInSeconds) =>
+    signToken(config, { sub: claims.sub ?? `${claims.role}-${tag}`, branch: head.code, ...claims } as TokenClaims, expiresInSeconds);
+  const agent = request(url);
+  let keys = 0;
+  const harness: Harness = {
+    bank, url, head, branches, tag, token,
+    adminToken: token({ role: 'admin', sub: `admin-${tag}` }),
+    clientToken: token({ role: 'client', sub: `client-${tag}`, rules: '*' }),
+    async gql(tokenValue, query, variables) {
+      const req = agent.post('/graphql').set('content-type', 'application/json');
+      if (tokenValue) req.set('authorization', `Bearer ${tokenValue}`);
+      const res = await req.send({ query, variables });
+      return { status: res.status, data: res.body?.data, errors: res.body?.errors };
+    },
+    async addMember(externalId, branch = branches[0]!, flags = {}) {
+      const [row] = await bank.knex('members').insert({
+        head_id: head.id, branch_id: branch.id, external_id: externalId, name: `Member ${externalId}`,
+        is_party_member: flags.party ?? false, is_volunteer: flags.volunteer ?? false,
+      }).returning('id');
+      await openWallets(bank.knex, head.id, branch.id, String(row.id));
+      return String(row.id);
+    },
+    key: () => `${tag}-k${++keys}-${randomUUID().slice(0, 8)}`,
+    async checkInvariants() {
+      // Invariant 1: per asset the head bank's balances sum to zero (before and after settling).
+      for (const line of await computeTrialBalance(bank, head.id)) expect(line, `trial balance of ${line.asset}`).toMatchObject({ balanced: true });
+      // Invariant 2: every balance equals the sum of its postings; held equals pending debits.
+      expect(await findBalanceMismatches(bank, head.id)).toEqual([]);
+      await settleAccountDeltas(bank);
+      for (const line of await computeTrialBalance(bank, head.id)) expect(line, `trial balance of ${line.asset} after settling`).toMatchObject({ balanced: true });
+      expect(await findBalanceMismatches(bank, head.id)).toEqual([]);
+      // Invariant 3: no member wallet of a non-negative asset is below zero, unless a forced reversal took it there.
+      const { rows } = await bank.knex.raw(`
+        SELECT a.id FROM accounts a WHERE a.head_id = ? AND a.owner_type = 'MEMBER' AND NOT a.allow_negative AND a.balance - a.held < 0
+           AND NOT EXISTS (SELECT 1 FROM postings p JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id
+                            WHERE p.head_id = a.head_id AND p.account_id = a.id AND t.forced)`, [head.id]);
+      expect(rows, 'member wallets below zero').toEqual([]);
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await built.stop();
+      await (bank as Bank & { close(): Promise<void> }).close();
+    },
+  };
+  return harness;
+}
+
+/** The error codes of a response, for compact assertions. */
+export function codes(res: GraphQLResponse): (string | undefined)[] {
+  return (res.errors ?? []).map((e) => e.extensions?.code);
+}

@@ -1,6 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // Node loads graphql through its "main" field (the CommonJS build), and so does Apollo Server;
+  // Vite would prefer its "module" field (index.mjs) for src/, giving tests a second copy of graphql
+  // whose GraphQLError fails Apollo's and errors.ts's instanceof checks (every UNAUTHENTICATED and
+  // BAD_USER_INPUT from GraphQL itself came back INTERNAL). Tests load the copy production loads.
+  resolve: { alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }] },
   test: {
     globalSetup: ['./test/support/globalSetup.ts'],
     include: ['test/**/*.test.ts'],

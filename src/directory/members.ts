@@ -4,7 +4,7 @@
 import type { Knex } from 'knex';
 import type { Bank } from '../bank.js';
 import { requireRole, requireScope, type Principal } from '../auth/principal.js';
-import { BankError, badInput } from '../errors.js';
+import { BankError, assertInvariant, badInput } from '../errors.js';
 import { withRetry } from '../db/errors.js';
 import { checkIdempotencyKey, requestHash, runIdempotent } from '../ledger/idempotency.js';
 import { isWithin } from './branches.js';
@@ -90,26 +90,37 @@ export async function upsertMember(bank: Bank, principal: Principal, input: Upse
   const hash = requestHash('upsertMember', normalized);
   return withRetry(() => bank.knex.transaction(async (trx) => {
     const { result, replayed } = await runIdempotent(trx, principal, key, 'upsertMember', hash, async () => {
-      const existing = await trx('members').where({ head_id: principal.headId, external_id: externalId }).forUpdate().first();
-      if (existing) {
-        const from = await bank.branches.requireById(String(existing.branch_id));
-        if (!isWithin(from, principal.branch)) {
-          throw new BankError('FORBIDDEN', `member ${externalId} belongs to branch ${from.code}, outside your scope`);
+      const lockMember = () => trx('members').where({ head_id: principal.headId, external_id: externalId }).forUpdate().first();
+      let existing = await lockMember();
+      if (!existing) {
+        // A concurrent upsert of the same new externalId (with another key) waits here for the first
+        // to commit and then updates the member it made, instead of failing on the unique index.
+        const [row] = await trx('members').insert({
+          head_id: principal.headId, branch_id: branch.id, external_id: externalId, name: input.name,
+          is_party_member: input.isPartyMember ?? false, is_volunteer: input.isVolunteer ?? false,
+        }).onConflict(['head_id', 'external_id']).ignore().returning('id');
+        if (row) {
+          await openWallets(trx, principal.headId, branch.id, String(row.id));
+          return { id: String(row.id), created: true };
         }
-        await trx('members').where({ head_id: principal.headId, id: existing.id }).update({
-          branch_id: branch.id, name: input.name,
-          is_party_member: input.isPartyMember ?? existing.is_party_member,
-          is_volunteer: input.isVolunteer ?? existing.is_volunteer,
-          updated_at: trx.fn.now(),
-        });
-        return { id: String(existing.id), created: false };
+        existing = await lockMember();
+        assertInvariant(existing, `member ${externalId} conflicted on insert but cannot be read`);
       }
-      const [row] = await trx('members').insert({
-        head_id: principal.headId, branch_id: branch.id, external_id: externalId, name: input.name,
-        is_party_member: input.isPartyMember ?? false, is_volunteer: input.isVolunteer ?? false,
-      }).returning('id');
-      await openWallets(trx, principal.headId, branch.id, String(row.id));
-      return { id: String(row.id), created: true };
+      const from = await bank.branches.requireById(String(existing.branch_id));
+      if (!isWithin(from, principal.branch)) {
+        throw new BankError('FORBIDDEN', `member ${externalId} belongs to branch ${from.code}, outside your scope`);
+      }
+      await trx('members').where({ head_id: principal.headId, id: existing.id }).update({
+        branch_id: branch.id, name: input.name,
+        is_party_member: input.isPartyMember ?? existing.is_party_member,
+        is_volunteer: input.isVolunteer ?? existing.is_volunteer,
+        updated_at: trx.fn.now(),
+      });
+      if (String(existing.branch_id) !== branch.id) {
+        // A member's wallets belong to the member's branch: scope checks on accounts read it.
+        await trx('accounts').where({ head_id: principal.headId, owner_type: 'MEMBER', owner_id: existing.id }).update({ branch_id: branch.id });
+      }
+      return { id: String(existing.id), created: false };
     });
     const member = toMember(await trx('members').where({ head_id: principal.headId, id: result.id }).first());
     return { member, created: Boolean(result.created) && !replayed, replayed };

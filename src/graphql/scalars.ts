@@ -5,7 +5,7 @@ import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
 const plainDecimal = /^-?(0|[1-9]\d*)(\.\d+)?$/;
 /** Longer decimal strings are refused before any parsing. */
 const decimalLengthMax = 40;
-const isoDateTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+const isoDateTime = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 function badValue(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
@@ -30,9 +30,19 @@ export const DecimalScalar = new GraphQLScalarType({
 });
 
 function parseDateTime(value: unknown): Date {
-  if (typeof value !== 'string' || !isoDateTime.test(value)) throw badValue('DateTime must be ISO 8601 with a time zone, e.g. "2026-11-23T08:30:00Z"');
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime())) throw badValue(`"${value}" is not a real date-time`);
+  const match = typeof value === 'string' ? isoDateTime.exec(value) : null;
+  if (!match) throw badValue('DateTime must be ISO 8601 with a time zone, e.g. "2026-11-23T08:30:00Z"');
+  const date = new Date(value as string);
+  // JavaScript rolls impossible fields over ("2026-02-30" becomes March 2): the fields as written
+  // must name a real calendar date and time, or the activity would be dated to another day.
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(match[i] ?? 0)) as [number, number, number, number, number, number];
+  const asWritten = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  asWritten.setUTCFullYear(year);
+  if (Number.isNaN(date.getTime()) || asWritten.getUTCFullYear() !== year || asWritten.getUTCMonth() !== month - 1
+      || asWritten.getUTCDate() !== day || asWritten.getUTCHours() !== hour || asWritten.getUTCMinutes() !== minute
+      || asWritten.getUTCSeconds() !== second) {
+    throw badValue(`"${value}" is not a real date-time`);
+  }
   return date;
 }
 

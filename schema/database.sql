@@ -239,159 +239,288 @@ AS $function$
       END IF;
     END $function$;
 
-CREATE OR REPLACE FUNCTION public.cb_award(p_head bigint, p_sub text, p_role text, p_scope_path text, p_tz text, p_item jsonb)
- RETURNS jsonb
- LANGUAGE plpgsql
+CREATE OR REPLACE FUNCTION public.cb_award_accepted(p_items cb_award_item[], p_errors jsonb)
+ RETURNS SETOF cb_award_item
+ LANGUAGE sql
+ IMMUTABLE
 AS $function$
-    DECLARE
-      v_txn bigint := nextval('transactions_id_seq');
-      v_previous bigint;
-      v_now timestamptz := now();
-      v_occurred timestamptz := (p_item->>'occurredAt')::timestamptz;
-      v_local timestamp := (p_item->>'occurredAt')::timestamptz AT TIME ZONE p_tz;
-      v_qty numeric := (p_item->>'quantity')::numeric;
-      v_member record;
-      v_rule record;
-      v_cap jsonb;
-      v_out jsonb;
-      v_usage record;
-      v_start date;
-      v_amount numeric;
-      v_primary numeric;
-      v_scale smallint;
-      v_deduct boolean;
-      v_kind text;
-      v_wallet bigint;
-      v_system bigint;
-      v_lines jsonb := '[]'::jsonb;
-    BEGIN
-      v_previous := cb_claim_key(p_head, p_sub, p_item->>'key', 'awardPoints', p_item->>'hash', v_txn);
-      IF v_previous IS NOT NULL THEN
-        RETURN jsonb_build_object('replayed', true, 'transaction', cb_transaction_json(p_head, v_previous));
-      END IF;
-
-      IF (p_item->>'memberId') IS NOT NULL THEN
-        SELECT m.id, m.external_id, m.branch_id, b.path INTO v_member
-          FROM members m JOIN branches b ON b.id = m.branch_id
-         WHERE m.head_id = p_head AND m.id = (p_item->>'memberId')::bigint;
-      ELSE
-        SELECT m.id, m.external_id, m.branch_id, b.path INTO v_member
-          FROM members m JOIN branches b ON b.id = m.branch_id
-         WHERE m.head_id = p_head AND m.external_id = p_item->>'externalId';
-      END IF;
-      IF NOT FOUND THEN
-        PERFORM cb_fail('NOT_FOUND', format('no member %s in this bank',
-          coalesce('with id ' || (p_item->>'memberId'), 'with externalId "' || (p_item->>'externalId') || '"')));
-      END IF;
-      IF NOT starts_with(v_member.path, p_scope_path) THEN
-        PERFORM cb_fail('FORBIDDEN', format('member %s belongs to a branch outside your scope', v_member.external_id));
-      END IF;
-
-      -- The deepest branch on the member's path that defines the code wins; its latest version applies.
-      SELECT r.* INTO v_rule
-        FROM rules r JOIN branches b ON b.id = r.branch_id
-       WHERE r.head_id = p_head AND r.code = p_item->>'rule' AND starts_with(v_member.path, b.path)
-       ORDER BY b.depth DESC, r.version DESC
-       LIMIT 1;
-      IF NOT FOUND THEN
-        PERFORM cb_fail('NOT_FOUND', format('no rule "%s" applies to member %s', p_item->>'rule', v_member.external_id));
-      END IF;
-      IF (v_rule.valid_from IS NOT NULL AND v_occurred < v_rule.valid_from)
-         OR (v_rule.valid_to IS NOT NULL AND v_occurred >= v_rule.valid_to) THEN
-        PERFORM cb_fail('BAD_USER_INPUT', format('occurredAt: rule "%s" version %s is valid from %s to %s',
-          v_rule.code, v_rule.version, coalesce(v_rule.valid_from::text, 'the beginning'), coalesce(v_rule.valid_to::text, 'no end')));
-      END IF;
-      IF v_rule.requires_approval THEN
-        PERFORM cb_fail('INVALID_STATE', format('rule "%s" needs approval: submit a claim instead of awarding directly', v_rule.code));
-      END IF;
-      IF p_role = 'client' AND cardinality(v_rule.allowed_clients) > 0 AND NOT (p_sub = ANY (v_rule.allowed_clients)) THEN
-        PERFORM cb_fail('FORBIDDEN', format('client %s may not apply rule "%s"', p_sub, v_rule.code));
-      END IF;
-
-      -- Amounts: quantity x amount per unit, truncated to the asset's scale (never over-credit).
-      FOR v_out IN SELECT value FROM jsonb_array_elements(v_rule.outputs) LOOP
-        SELECT a.scale INTO v_scale FROM assets a WHERE a.code = v_out->>'asset';
-        v_amount := trunc(v_qty * (v_out->>'amountPerUnit')::numeric, v_scale);
-        IF v_amount = 0 THEN
-          PERFORM cb_fail('BAD_USER_INPUT', format('quantity: %s is too small, rule "%s" would give 0 %s',
-            v_qty, v_rule.code, v_out->>'asset'));
-        END IF;
-        v_deduct := (v_out->>'direction') = 'DEDUCT';
-        v_primary := coalesce(v_primary, v_amount);
-        SELECT a.id INTO v_wallet FROM accounts a
-         WHERE a.head_id = p_head AND a.owner_type = 'MEMBER' AND a.owner_id = v_member.id
-           AND a.asset_code = v_out->>'asset' AND a.purpose = 'WALLET';
-        SELECT a.id INTO v_system FROM accounts a
-         WHERE a.head_id = p_head AND a.owner_type = 'SYSTEM' AND a.owner_id = v_member.branch_id
-           AND a.asset_code = v_out->>'asset' AND a.purpose = CASE WHEN v_deduct THEN 'PENALTY' ELSE 'ISSUANCE' END;
-        PERFORM cb_assert(v_wallet IS NOT NULL AND v_system IS NOT NULL,
-          format('accounts of member %s / branch %s for %s are missing', v_member.id, v_member.branch_id, v_out->>'asset'));
-        v_lines := v_lines || jsonb_build_array(
-          jsonb_build_object('accountId', v_wallet, 'amount', CASE WHEN v_deduct THEN -v_amount ELSE v_amount END),
-          jsonb_build_object('accountId', v_system, 'amount', CASE WHEN v_deduct THEN v_amount ELSE -v_amount END));
-        v_kind := coalesce(v_kind, CASE WHEN v_deduct THEN 'DEDUCT' ELSE 'EARN' END);
-      END LOOP;
-
-      -- Invariant 5: caps, counted in the bank's time zone, window by window in a fixed order
-      -- (caps are stored sorted DAY, WEEK, MONTH, YEAR) so concurrent awards lock them alike.
-      FOR v_cap IN SELECT value FROM jsonb_array_elements(v_rule.caps) LOOP
-        v_start := date_trunc(lower(v_cap->>'window'), v_local)::date;
-        IF (v_cap->>'maxCount') IS NOT NULL AND v_qty > (v_cap->>'maxCount')::numeric
-           OR (v_cap->>'maxAmount') IS NOT NULL AND v_primary > (v_cap->>'maxAmount')::numeric THEN
-          v_usage := NULL;
-        ELSE
-          INSERT INTO rule_usage AS u (head_id, member_id, rule_code, window_kind, window_start, units, amount)
-          VALUES (p_head, v_member.id, v_rule.code, v_cap->>'window', v_start, v_qty, v_primary)
-          ON CONFLICT (head_id, member_id, rule_code, window_kind, window_start) DO UPDATE
-             SET units = u.units + excluded.units, amount = u.amount + excluded.amount
-           WHERE ((v_cap->>'maxCount') IS NULL OR u.units + excluded.units <= (v_cap->>'maxCount')::numeric)
-             AND ((v_cap->>'maxAmount') IS NULL OR u.amount + excluded.amount <= (v_cap->>'maxAmount')::numeric)
-          RETURNING u.units INTO v_usage;
-        END IF;
-        IF v_usage IS NULL THEN
-          SELECT u.units, u.amount INTO v_usage FROM rule_usage u
-           WHERE u.head_id = p_head AND u.member_id = v_member.id AND u.rule_code = v_rule.code
-             AND u.window_kind = v_cap->>'window' AND u.window_start = v_start;
-          PERFORM cb_fail('CAP_EXCEEDED', format(
-            'rule "%s" allows %s per %s for member %s; already used %s in the %s starting %s, this award asks %s',
-            v_rule.code,
-            concat_ws(' and ', (v_cap->>'maxCount') || ' units', (v_cap->>'maxAmount') || ' ' || (v_rule.outputs->0->>'asset')),
-            lower(v_cap->>'window'), v_member.external_id,
-            concat_ws(' units / ', coalesce(v_usage.units, 0)::text, CASE WHEN (v_cap->>'maxAmount') IS NOT NULL THEN coalesce(v_usage.amount, 0)::text END),
-            lower(v_cap->>'window'), v_start, v_qty));
-        END IF;
-      END LOOP;
-
-      INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, rule_id, principal_sub, principal_role,
-                                occurred_at, recorded_at, memo, metadata)
-      VALUES (p_head, v_txn, v_kind, 'POSTED', v_member.branch_id, v_member.id, v_rule.id, p_sub, p_role,
-              v_occurred, v_now, p_item->>'memo', p_item->'metadata');
-      PERFORM cb_post_lines(p_head, v_txn, v_now, v_lines, false);
-      RETURN jsonb_build_object('replayed', false, 'transaction', cb_transaction_json(p_head, v_txn));
-    END $function$;
+      SELECT i.* FROM unnest(p_items) i
+       WHERE i.outcome = 'NEW' AND i.error_code IS NULL AND NOT jsonb_exists(p_errors, i.ord::text)
+    $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_award_batch(p_head bigint, p_sub text, p_role text, p_scope_path text, p_tz text, p_items jsonb)
  RETURNS jsonb
  LANGUAGE plpgsql
 AS $function$
     DECLARE
-      v_item jsonb;
-      v_results jsonb := '[]'::jsonb;
-      v_result jsonb;
-      v_message text;
-      v_code text;
+      v_now timestamptz := now();
+      v_items cb_award_item[];
+      v_lines cb_award_line[];
+      v_claimed jsonb;
+      v_existing jsonb;
+      v_errors jsonb := '{}';
+      v_usage jsonb;
+      v_contended jsonb;
+      v_available jsonb;
+      v_item record;
+      v_window record;
+      v_line record;
+      v_failure text;
+      v_refused text[];
+      v_results jsonb;
     BEGIN
-      FOR v_item IN SELECT value FROM jsonb_array_elements(p_items) LOOP
-        BEGIN
-          v_result := cb_award(p_head, p_sub, p_role, p_scope_path, p_tz, v_item);
-        EXCEPTION WHEN SQLSTATE 'CB000' THEN
-          GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_code = PG_EXCEPTION_HINT;
-          v_result := jsonb_build_object('error', jsonb_build_object('code', v_code, 'message', v_message));
-        END;
-        v_results := v_results || jsonb_build_array(v_result);
-      END LOOP;
+      SELECT array_agg(ROW(e.ord::integer, e.v->>'key', e.v->>'hash', (e.v->>'memberId')::bigint, e.v->>'externalId',
+                           e.v->>'rule', (e.v->>'quantity')::numeric, (e.v->>'occurredAt')::timestamptz, e.v->>'memo', e.v->'metadata',
+                           NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::cb_award_item ORDER BY e.ord)
+        INTO v_items FROM jsonb_array_elements(p_items) WITH ORDINALITY e (v, ord);
+
+      -- Invariant 4: each key is claimed once, by its first occurrence, in key order. A concurrent
+      -- duplicate waits on the unique index until the first commits (then replays) or rolls back.
+      WITH firsts AS (SELECT DISTINCT ON (i.key) i.key, i.hash FROM unnest(v_items) i ORDER BY i.key, i.ord),
+           claimed AS (
+             INSERT INTO idempotency_keys (head_id, subject, key, operation, request_hash, transaction_id)
+             SELECT p_head, p_sub, f.key, 'awardPoints', f.hash, nextval('transactions_id_seq') FROM firsts f ORDER BY f.key
+             ON CONFLICT DO NOTHING
+             RETURNING key, transaction_id)
+      SELECT coalesce(jsonb_object_agg(c.key, c.transaction_id), '{}') INTO v_claimed FROM claimed c;
+      SELECT coalesce(jsonb_object_agg(k.key, jsonb_build_object('operation', k.operation, 'hash', k.request_hash, 'txn', k.transaction_id)), '{}')
+        INTO v_existing FROM idempotency_keys k
+       WHERE k.head_id = p_head AND k.subject = p_sub AND k.key = ANY (ARRAY(SELECT i.key FROM unnest(v_items) i))
+         AND NOT jsonb_exists(v_claimed, k.key);
+
+      -- Resolve members and rules, and make every check that needs no lock.
+      SELECT array_agg(ROW(i.ord, i.key, i.hash, i.member_ref, i.external_ref, i.rule_code, i.qty, i.occurred_at, i.memo, i.metadata,
+                           o.outcome, o.txn_id, err.code, err.message, err.field,
+                           m.id, m.external_id, m.branch_id, r.id, r.outputs, r.caps, p.amount, p.asset)::cb_award_item ORDER BY i.ord)
+        INTO v_items
+        FROM (SELECT i.*, min(i.ord) OVER (PARTITION BY i.key) AS first_ord FROM unnest(v_items) i) i
+        CROSS JOIN LATERAL (SELECT
+            CASE WHEN jsonb_exists(v_claimed, i.key) THEN CASE WHEN i.ord = i.first_ord THEN 'NEW' ELSE 'DUP' END
+                 WHEN v_existing->i.key->>'operation' = 'awardPoints' AND v_existing->i.key->>'hash' = i.hash
+                      AND v_existing->i.key->>'txn' IS NOT NULL THEN 'REPLAY'
+                 ELSE 'ERROR' END AS outcome,
+            CASE WHEN jsonb_exists(v_claimed, i.key) THEN CASE WHEN i.ord = i.first_ord THEN (v_claimed->>i.key)::bigint END
+                 ELSE (v_existing->i.key->>'txn')::bigint END AS txn_id) o
+        LEFT JOIN LATERAL (
+          SELECT m.id, m.external_id, m.branch_id, b.path FROM members m JOIN branches b ON b.id = m.branch_id
+           WHERE i.member_ref IS NOT NULL AND m.head_id = p_head AND m.id = i.member_ref
+          UNION ALL
+          SELECT m.id, m.external_id, m.branch_id, b.path FROM members m JOIN branches b ON b.id = m.branch_id
+           WHERE i.member_ref IS NULL AND m.head_id = p_head AND m.external_id = i.external_ref) m ON o.outcome = 'NEW'
+        -- The deepest branch on the member's path that defines the code wins; its latest version applies.
+        LEFT JOIN LATERAL (
+          SELECT r.* FROM rules r JOIN branches rb ON rb.id = r.branch_id
+           WHERE r.head_id = p_head AND r.code = i.rule_code AND starts_with(m.path, rb.path)
+           ORDER BY rb.depth DESC, r.version DESC LIMIT 1) r ON m.id IS NOT NULL
+        LEFT JOIN LATERAL (
+          SELECT trunc(i.qty * (r.outputs->0->>'amountPerUnit')::numeric, a.scale) AS amount, a.code AS asset
+            FROM assets a WHERE a.code = r.outputs->0->>'asset') p ON r.id IS NOT NULL
+        LEFT JOIN LATERAL (
+          SELECT c.code, c.message, c.field FROM (VALUES
+            (1, o.outcome = 'ERROR', 'IDEMPOTENCY_CONFLICT', format(
+                'idempotencyKey "%s" was already used for a different %s request; send a new key for a new request',
+                i.key, v_existing->i.key->>'operation'), 'idempotencyKey'),
+            (2, o.outcome = 'NEW' AND m.id IS NULL, 'NOT_FOUND', format('no member %s in this bank',
+                coalesce('with id ' || i.member_ref, 'with externalId "' || i.external_ref || '"')), 'member'),
+            (3, o.outcome = 'NEW' AND NOT starts_with(m.path, p_scope_path), 'FORBIDDEN',
+                format('member %s belongs to a branch outside your scope', m.external_id), 'member'),
+            (4, o.outcome = 'NEW' AND m.id IS NOT NULL AND r.id IS NULL, 'NOT_FOUND',
+                format('no rule "%s" applies to member %s', i.rule_code, m.external_id), 'rule'),
+            (5, (r.valid_from IS NOT NULL AND i.occurred_at < r.valid_from) OR (r.valid_to IS NOT NULL AND i.occurred_at >= r.valid_to),
+                'BAD_USER_INPUT', format('occurredAt: rule "%s" version %s is valid from %s to %s', r.code, r.version,
+                coalesce(r.valid_from::text, 'the beginning'), coalesce(r.valid_to::text, 'no end')), 'occurredAt'),
+            (6, r.requires_approval, 'INVALID_STATE',
+                format('rule "%s" needs approval: submit a claim instead of awarding directly', r.code), 'rule'),
+            (7, p_role = 'client' AND cardinality(r.allowed_clients) > 0 AND NOT (p_sub = ANY (r.allowed_clients)), 'FORBIDDEN',
+                format('client %s may not apply rule "%s"', p_sub, r.code), 'rule'),
+            (8, EXISTS (SELECT 1 FROM jsonb_array_elements(r.outputs) x JOIN assets a ON a.code = x.value->>'asset'
+                         WHERE trunc(i.qty * (x.value->>'amountPerUnit')::numeric, a.scale) = 0),
+                'BAD_USER_INPUT', format('quantity: %s is too small, rule "%s" would give nothing', i.qty, r.code), 'quantity')
+          ) c (n, failed, code, message, field)
+          WHERE c.failed ORDER BY c.n LIMIT 1) err ON true;
+      PERFORM cb_assert(NOT EXISTS (SELECT 1 FROM unnest(v_items) i WHERE i.outcome IN ('NEW', 'REPLAY') AND i.txn_id IS NULL),
+        'a claimed or replayed key has no transaction');
+
+      -- Invariant 5: cap counters. Make sure each counter row exists, lock them all in order, and
+      -- read them. A counter whose items all fit is simply added to; where they do not all fit (a
+      -- contended counter), items are taken one by one in input order while they fit. A counter
+      -- row is never deleted (a waiting writer must find it); a refused award may leave one at 0.
+      INSERT INTO rule_usage (head_id, member_id, rule_code, window_kind, window_start, units, amount)
+      SELECT DISTINCT p_head, w.member_id, w.rule_code, w.window_kind, w.window_start, 0::numeric, 0::numeric
+        FROM cb_award_windows(v_items, v_errors, p_tz) w
+       ORDER BY 2, 3, 4, 5
+      ON CONFLICT DO NOTHING;
+      SELECT coalesce(jsonb_object_agg(u.grp, jsonb_build_object('units', u.units, 'amount', u.amount)), '{}') INTO v_usage
+        FROM (SELECT concat_ws('|', u.member_id, u.rule_code, u.window_kind, u.window_start) AS grp, u.units, u.amount
+                FROM rule_usage u
+               WHERE u.head_id = p_head
+                 AND (u.member_id, u.rule_code, u.window_kind, u.window_start) IN
+                     (SELECT w.member_id, w.rule_code, w.window_kind, w.window_start FROM cb_award_windows(v_items, v_errors, p_tz) w)
+               ORDER BY u.member_id, u.rule_code, u.window_kind, u.window_start
+                 FOR UPDATE) u;
+      PERFORM cb_assert(NOT EXISTS (SELECT 1 FROM cb_award_windows(v_items, v_errors, p_tz) w WHERE NOT jsonb_exists(v_usage, w.grp)),
+        'a cap counter was not found under its lock');
+      SELECT coalesce(jsonb_agg(t.grp), '[]') INTO v_contended
+        FROM (SELECT w.grp, max(w.max_count) AS max_count, max(w.max_amount) AS max_amount, sum(w.units) AS units, sum(w.amount) AS amount
+                FROM cb_award_windows(v_items, v_errors, p_tz) w GROUP BY w.grp) t
+       WHERE (t.max_count IS NOT NULL AND (v_usage->t.grp->>'units')::numeric + t.units > t.max_count)
+          OR (t.max_amount IS NOT NULL AND (v_usage->t.grp->>'amount')::numeric + t.amount > t.max_amount);
+      IF jsonb_array_length(v_contended) > 0 THEN
+        FOR v_item IN
+          SELECT i.ord, i.member_external_id, i.rule_code, i.primary_asset FROM cb_award_accepted(v_items, v_errors) i
+           WHERE EXISTS (SELECT 1 FROM cb_award_windows(ARRAY[i::cb_award_item], '{}', p_tz) w WHERE jsonb_exists(v_contended, w.grp))
+           ORDER BY i.ord
+        LOOP
+          v_failure := NULL;
+          FOR v_window IN SELECT w.* FROM cb_award_windows(v_items, v_errors, p_tz) w WHERE w.ord = v_item.ord AND jsonb_exists(v_contended, w.grp) LOOP
+            IF (v_window.max_count IS NOT NULL AND (v_usage->v_window.grp->>'units')::numeric + v_window.units > v_window.max_count)
+               OR (v_window.max_amount IS NOT NULL AND (v_usage->v_window.grp->>'amount')::numeric + v_window.amount > v_window.max_amount) THEN
+              v_failure := format('rule "%s" allows %s per %s for member %s; already used %s in the %s starting %s, this award asks %s',
+                v_item.rule_code,
+                concat_ws(' and ', v_window.max_count || ' units', v_window.max_amount || ' ' || v_item.primary_asset),
+                lower(v_window.window_kind), v_item.member_external_id,
+                concat_ws(' units / ', (v_usage->v_window.grp->>'units'),
+                          CASE WHEN v_window.max_amount IS NOT NULL THEN (v_usage->v_window.grp->>'amount') || ' ' || v_item.primary_asset END),
+                lower(v_window.window_kind), v_window.window_start, v_window.units);
+              EXIT;
+            END IF;
+          END LOOP;
+          IF v_failure IS NULL THEN
+            FOR v_window IN SELECT w.* FROM cb_award_windows(v_items, v_errors, p_tz) w WHERE w.ord = v_item.ord AND jsonb_exists(v_contended, w.grp) LOOP
+              v_usage := jsonb_set(v_usage, ARRAY[v_window.grp], jsonb_build_object(
+                'units', (v_usage->v_window.grp->>'units')::numeric + v_window.units,
+                'amount', (v_usage->v_window.grp->>'amount')::numeric + v_window.amount));
+            END LOOP;
+          ELSE
+            v_errors := v_errors || jsonb_build_object(v_item.ord::text, jsonb_build_object('code', 'CAP_EXCEEDED', 'message', v_failure, 'field', 'rule'));
+          END IF;
+        END LOOP;
+      END IF;
+
+      -- Invariant 3: lock the wallets in account id order; where an item debits a wallet that may not
+      -- go negative, take the items touching it one by one while the available balance covers them.
+      SELECT array_agg(l ORDER BY l.ord, l.account_id) INTO v_lines FROM cb_award_lines(p_head, v_items, v_errors) l;
+      PERFORM 1 FROM accounts a
+       WHERE a.head_id = p_head AND a.id IN (SELECT l.account_id FROM unnest(v_lines) l WHERE NOT l.deferred)
+       ORDER BY a.id FOR UPDATE;
+      SELECT coalesce(jsonb_object_agg(a.id, a.balance - a.held), '{}') INTO v_available FROM accounts a
+       WHERE a.head_id = p_head AND NOT a.allow_negative AND NOT a.deferred_balance
+         AND a.id IN (SELECT l.account_id FROM unnest(v_lines) l WHERE l.amount < 0);
+      IF v_available <> '{}' THEN
+        FOR v_item IN SELECT DISTINCT l.ord FROM unnest(v_lines) l WHERE jsonb_exists(v_available, l.account_id::text) ORDER BY l.ord LOOP
+          v_failure := NULL;
+          FOR v_line IN SELECT l.* FROM unnest(v_lines) l WHERE l.ord = v_item.ord AND jsonb_exists(v_available, l.account_id::text) LOOP
+            IF v_line.amount < 0 AND (v_available->>v_line.account_id::text)::numeric + v_line.amount < 0 THEN
+              v_failure := format('member %s has %s %s available, %s needed', v_line.member_external_id,
+                (v_available->>v_line.account_id::text), v_line.asset, -v_line.amount);
+            END IF;
+          END LOOP;
+          IF v_failure IS NULL THEN
+            FOR v_line IN SELECT l.* FROM unnest(v_lines) l WHERE l.ord = v_item.ord AND jsonb_exists(v_available, l.account_id::text) LOOP
+              v_available := jsonb_set(v_available, ARRAY[v_line.account_id::text],
+                to_jsonb((v_available->>v_line.account_id::text)::numeric + v_line.amount));
+            END LOOP;
+          ELSE
+            v_errors := v_errors || jsonb_build_object(v_item.ord::text, jsonb_build_object('code', 'INSUFFICIENT_FUNDS', 'message', v_failure, 'field', NULL));
+          END IF;
+        END LOOP;
+        SELECT array_agg(l ORDER BY l.ord, l.account_id) INTO v_lines FROM unnest(v_lines) l WHERE NOT jsonb_exists(v_errors, l.ord::text);
+      END IF;
+      PERFORM cb_assert(coalesce(array_length(v_lines, 1), 0) =
+          (SELECT coalesce(sum(jsonb_array_length(i.outputs)), 0) * 2 FROM cb_award_accepted(v_items, v_errors) i),
+        'an awarded member or branch lacks one of its accounts');
+      PERFORM cb_assert(NOT EXISTS (SELECT 1 FROM unnest(v_lines) l GROUP BY l.txn_id, l.asset HAVING sum(l.amount) <> 0),
+        'an award does not sum to zero');
+
+      -- Writes: counters, transactions, wallets and postings (with each wallet's running balance),
+      -- and one delta row per system account for the whole batch.
+      UPDATE rule_usage u SET units = u.units + s.units, amount = u.amount + s.amount
+        FROM (SELECT w.member_id, w.rule_code, w.window_kind, w.window_start, sum(w.units) AS units, sum(w.amount) AS amount
+                FROM cb_award_windows(v_items, v_errors, p_tz) w GROUP BY 1, 2, 3, 4) s
+       WHERE u.head_id = p_head AND u.member_id = s.member_id AND u.rule_code = s.rule_code
+         AND u.window_kind = s.window_kind AND u.window_start = s.window_start;
+      INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, rule_id, principal_sub, principal_role,
+                                occurred_at, recorded_at, memo, metadata)
+      SELECT p_head, i.txn_id, CASE WHEN i.outputs->0->>'direction' = 'DEDUCT' THEN 'DEDUCT' ELSE 'EARN' END, 'POSTED',
+             i.branch_id, i.member_id, i.rule_id, p_sub, p_role, i.occurred_at, v_now, i.memo, i.metadata
+        FROM cb_award_accepted(v_items, v_errors) i ORDER BY i.txn_id;
+      WITH lines AS (SELECT * FROM unnest(v_lines)),
+           totals AS (SELECT l.account_id, sum(l.amount) AS amount FROM lines l WHERE NOT l.deferred GROUP BY l.account_id),
+           moved AS (
+             UPDATE accounts a SET balance = a.balance + t.amount FROM totals t
+              WHERE a.head_id = p_head AND a.id = t.account_id
+             RETURNING a.id, a.balance - t.amount AS before)
+      INSERT INTO postings (head_id, transaction_id, line, account_id, asset_code, asset_scale, amount, balance_after, recorded_at)
+      SELECT p_head, l.txn_id, row_number() OVER (PARTITION BY l.txn_id ORDER BY l.account_id), l.account_id, l.asset, l.scale, l.amount,
+             CASE WHEN NOT l.deferred THEN m.before + sum(l.amount) OVER (PARTITION BY l.account_id ORDER BY l.ord ROWS UNBOUNDED PRECEDING) END,
+             v_now
+        FROM lines l LEFT JOIN moved m ON m.id = l.account_id;
+      INSERT INTO account_deltas (head_id, account_id, amount)
+      SELECT p_head, l.account_id, sum(l.amount) FROM unnest(v_lines) l WHERE l.deferred GROUP BY l.account_id HAVING sum(l.amount) <> 0;
+
+      -- A refused item leaves its key unused.
+      v_refused := ARRAY(SELECT i.key FROM unnest(v_items) i
+                          WHERE i.outcome = 'NEW' AND (i.error_code IS NOT NULL OR jsonb_exists(v_errors, i.ord::text)));
+      IF cardinality(v_refused) > 0 THEN
+        DELETE FROM idempotency_keys k WHERE k.head_id = p_head AND k.subject = p_sub AND k.key = ANY (v_refused);
+      END IF;
+
+      -- One result per item, in input order. A repeated key in one batch shares its first occurrence's outcome.
+      WITH items AS (
+             SELECT i.ord, i.key, i.hash, i.outcome, i.txn_id,
+                    coalesce(v_errors->(i.ord::text), CASE WHEN i.error_code IS NOT NULL THEN
+                      jsonb_build_object('code', i.error_code, 'message', i.error_message, 'field', i.error_field) END) AS error
+               FROM unnest(v_items) i),
+           firsts AS (SELECT DISTINCT ON (i.key) i.* FROM items i ORDER BY i.key, i.ord),
+           written AS (SELECT * FROM cb_transactions_json(p_head,
+                         ARRAY(SELECT i.txn_id FROM items i WHERE i.outcome IN ('NEW', 'REPLAY') AND i.error IS NULL)))
+      SELECT jsonb_agg(CASE
+               WHEN i.outcome = 'DUP' AND i.hash <> f.hash THEN jsonb_build_object('error', jsonb_build_object('code', 'IDEMPOTENCY_CONFLICT',
+                 'message', format('idempotencyKey "%s" appears earlier in this batch with a different request', i.key), 'field', 'idempotencyKey'))
+               WHEN i.outcome = 'DUP' AND f.error IS NOT NULL THEN jsonb_build_object('error', f.error)
+               WHEN i.outcome = 'DUP' THEN jsonb_build_object('replayed', true, 'transaction', w.j)
+               WHEN i.error IS NOT NULL THEN jsonb_build_object('error', i.error)
+               ELSE jsonb_build_object('replayed', i.outcome = 'REPLAY', 'transaction', w.j) END ORDER BY i.ord)
+        INTO v_results
+        FROM items i JOIN firsts f ON f.key = i.key
+        LEFT JOIN written w ON w.id = CASE WHEN i.outcome = 'DUP' THEN f.txn_id ELSE i.txn_id END;
       RETURN v_results;
     END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_award_lines(p_head bigint, p_items cb_award_item[], p_errors jsonb)
+ RETURNS SETOF cb_award_line
+ LANGUAGE sql
+ STABLE
+AS $function$
+      SELECT i.ord, i.txn_id, acc.id, a.code, a.scale, side.amount, acc.deferred_balance, acc.allow_negative, i.member_external_id
+        FROM cb_award_accepted(p_items, p_errors) i
+        CROSS JOIN LATERAL jsonb_array_elements(i.outputs) o
+        JOIN assets a ON a.code = o.value->>'asset'
+        CROSS JOIN LATERAL (SELECT o.value->>'direction' = 'DEDUCT' AS deduct,
+                                   trunc(i.qty * (o.value->>'amountPerUnit')::numeric, a.scale) AS amount) x
+        CROSS JOIN LATERAL (VALUES
+          ('MEMBER', i.member_id, 'WALLET', CASE WHEN x.deduct THEN -x.amount ELSE x.amount END),
+          ('SYSTEM', i.branch_id, CASE WHEN x.deduct THEN 'PENALTY' ELSE 'ISSUANCE' END, CASE WHEN x.deduct THEN x.amount ELSE -x.amount END)
+        ) side (owner_type, owner_id, purpose, amount)
+        -- A lateral probe of accounts_owner_unique per line: the planner cannot estimate the items.
+        CROSS JOIN LATERAL (
+          SELECT acc.id, acc.deferred_balance, acc.allow_negative FROM accounts acc
+           WHERE acc.head_id = p_head AND acc.owner_type = side.owner_type AND acc.owner_id = side.owner_id
+             AND acc.asset_code = a.code AND acc.purpose = side.purpose
+           LIMIT 1) acc
+    $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_award_windows(p_items cb_award_item[], p_errors jsonb, p_tz text)
+ RETURNS TABLE(ord integer, grp text, member_id bigint, rule_code text, window_kind text, window_start date, units numeric, amount numeric, max_count numeric, max_amount numeric)
+ LANGUAGE sql
+ STABLE
+AS $function$
+      SELECT i.ord, concat_ws('|', i.member_id, i.rule_code, c.value->>'window', w.start), i.member_id, i.rule_code,
+             c.value->>'window', w.start, i.qty, i.primary_amount, (c.value->>'maxCount')::numeric, (c.value->>'maxAmount')::numeric
+        FROM cb_award_accepted(p_items, p_errors) i
+        CROSS JOIN LATERAL jsonb_array_elements(i.caps) c
+        CROSS JOIN LATERAL (SELECT date_trunc(lower(c.value->>'window'), i.occurred_at AT TIME ZONE p_tz)::date AS start) w
+    $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_claim_key(p_head bigint, p_sub text, p_key text, p_operation text, p_hash text, p_txn bigint)
  RETURNS bigint
@@ -531,7 +660,15 @@ CREATE OR REPLACE FUNCTION public.cb_transaction_json(p_head bigint, p_id bigint
  LANGUAGE sql
  STABLE
 AS $function$
-      SELECT jsonb_build_object(
+      SELECT j FROM cb_transactions_json(p_head, ARRAY[p_id])
+    $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_transactions_json(p_head bigint, p_ids bigint[])
+ RETURNS TABLE(id bigint, j jsonb)
+ LANGUAGE sql
+ STABLE
+AS $function$
+      SELECT t.id, jsonb_build_object(
         'id', t.id::text, 'kind', t.kind, 'status', t.status, 'branchId', t.branch_id::text,
         'memberId', t.member_id::text, 'ruleId', t.rule_id::text,
         'principalSub', t.principal_sub, 'principalRole', t.principal_role,
@@ -543,5 +680,6 @@ AS $function$
                    'amount', p.amount::text, 'balanceAfter', p.balance_after::text) ORDER BY p.line)
             FROM postings p
            WHERE p.head_id = t.head_id AND p.transaction_id = t.id AND p.recorded_at = t.recorded_at))
-      FROM transactions t WHERE t.head_id = p_head AND t.id = p_id
+      FROM unnest(p_ids) x (id)
+      JOIN transactions t ON t.head_id = p_head AND t.id = x.id
     $function$;

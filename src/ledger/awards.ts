@@ -1,6 +1,6 @@
 // awardPoints and awardPointsBatch: a client or admin applies an earning rule to a member. Input is
 // checked here; the award itself (idempotency, scope, rule, caps, postings) is one SQL call.
-// Invariants 4 and 5 are held in SQL (cb_claim_key, cb_award); this file keeps bad input out.
+// Invariants 4 and 5 are held in SQL (cb_award_batch); this file keeps bad input out.
 import type { Bank } from '../bank.js';
 import { mayApplyRule, requireRole, type Principal } from '../auth/principal.js';
 import { checkExternalId, checkId } from '../directory/members.js';
@@ -9,7 +9,7 @@ import { withRetry } from '../db/errors.js';
 import { checkRuleCode, quantityScale } from '../rules/rules.js';
 import { parseAmount } from './amounts.js';
 import { checkIdempotencyKey, requestHash } from './idempotency.js';
-import { callAward, callAwardBatch, type AwardScope } from './sql/award.js';
+import { callAwardBatch, type AwardScope } from './sql/award.js';
 import { writeResultFromJson, type WriteResult } from './transactions.js';
 
 /** One award covers at most this many units (drops, shifts, hours). */
@@ -57,9 +57,9 @@ export function checkOccurredAt(bank: Bank, value: Date | null | undefined, fiel
   return value;
 }
 
-interface PreparedAward { item: Record<string, unknown>; sortKey: string }
+interface PreparedAward { item: Record<string, unknown> }
 
-/** Validates one award and builds the item cb_award takes; throws BAD_USER_INPUT / FORBIDDEN. */
+/** Validates one award and builds the item cb_award_batch takes; throws BAD_USER_INPUT / FORBIDDEN. */
 function prepareAward(bank: Bank, principal: Principal, input: AwardInput, prefix: string): PreparedAward {
   const key = checkIdempotencyKey(input.idempotencyKey, `${prefix}idempotencyKey`);
   const hasId = input.memberId != null;
@@ -80,7 +80,7 @@ function prepareAward(bank: Bank, principal: Principal, input: AwardInput, prefi
     occurredAt: (occurredAt ?? bank.clock()).toISOString(), memo, metadata,
   };
   if (memberId) item.memberId = memberId; else item.externalId = externalId;
-  return { item, sortKey: `${memberId ?? ''}\u0000${externalId ?? ''}\u0000${key}` };
+  return { item };
 }
 
 function awardScope(principal: Principal): AwardScope {
@@ -90,7 +90,8 @@ function awardScope(principal: Principal): AwardScope {
 export async function awardPoints(bank: Bank, principal: Principal, input: AwardInput): Promise<WriteResult> {
   requireRole(principal, 'client', 'admin');
   const { item } = prepareAward(bank, principal, input, '');
-  const json = await withRetry(() => callAward(bank.pool, awardScope(principal), item));
+  const [json] = await withRetry(() => callAwardBatch(bank.pool, awardScope(principal), [item]));
+  if (json.error) throw new BankError(json.error.code, json.error.message, json.error.field ?? undefined);
   return writeResultFromJson(bank, principal.headId, json);
 }
 
@@ -103,8 +104,7 @@ export interface BatchItemResult {
 
 /**
  * Up to batchSizeMax awards in one round trip. Each item has its own key and its own result; a
- * failing item writes nothing. Items go to SQL sorted by member and key, so that concurrent
- * batches take row locks in one order (fewer deadlocks; a deadlock is retried whole).
+ * failing item writes nothing. SQL takes its locks in a fixed order, whatever the input order.
  */
 export async function awardPointsBatch(bank: Bank, principal: Principal, awards: AwardInput[]): Promise<BatchItemResult[]> {
   requireRole(principal, 'client', 'admin');
@@ -121,13 +121,12 @@ export async function awardPointsBatch(bank: Bank, principal: Principal, awards:
       results[index]!.error = { code: error.code, message: error.message, field: error.field ?? null };
     }
   });
-  prepared.sort((a, b) => (a.award.sortKey < b.award.sortKey ? -1 : a.award.sortKey > b.award.sortKey ? 1 : a.index - b.index));
   if (prepared.length > 0) {
     const out = await withRetry(() => callAwardBatch(bank.pool, awardScope(principal), prepared.map((p) => p.award.item)));
     if (!Array.isArray(out) || out.length !== prepared.length) throw new Error('invariant broken: batch answered a different number of items');
     out.forEach((json, i) => {
       const target = results[prepared[i]!.index]!;
-      if (json.error) target.error = { code: json.error.code, message: json.error.message, field: null };
+      if (json.error) target.error = { code: json.error.code, message: json.error.message, field: json.error.field ? `awards[${target.index}].${json.error.field}` : null };
       else target.result = writeResultFromJson(bank, principal.headId, json);
     });
   }

@@ -1,7 +1,7 @@
 // Earning rules (积分细则): versioned definitions of what an activity earns or costs. Each
 // defineRule call makes a new version; postings record the version (transactions.rule_id) that
 // produced them. A branch inherits the rules of the branches above it and may add or override
-// its own; the deepest definition on a member's path applies (cb_award).
+// its own; the deepest definition on a member's path applies (cb_award_batch).
 import type { Bank } from '../bank.js';
 import { requireRole, requireScope, type Principal } from '../auth/principal.js';
 import { isWithin, type Branch } from '../directory/branches.js';
@@ -109,7 +109,7 @@ export async function defineRule(bank: Bank, principal: Principal, input: Define
   if (caps.length > ruleCapsMax || new Set(caps.map((c) => c.window)).size !== caps.length) {
     throw badInput('caps', 'at most one cap per window (DAY, WEEK, MONTH, YEAR)');
   }
-  // Stored in a fixed window order: cb_award locks usage rows in this order.
+  // Stored in a fixed window order, so that equal definitions hash equal and read alike.
   caps.sort((a, b) => capWindows.indexOf(a.window) - capWindows.indexOf(b.window));
   const allowedClients = input.allowedClients ?? [];
   if (allowedClients.length > allowedClientsMax || allowedClients.some((c) => typeof c !== 'string' || c.length === 0 || c.length > 200)) {
@@ -146,7 +146,7 @@ export async function getRuleVersion(bank: Bank, headId: string, id: string): Pr
 
 /**
  * The rules in force for a branch: for each code, the latest version of the deepest definition on
- * the branch's path (what cb_award applies). With history, every version of every code instead.
+ * the branch's path (what cb_award_batch applies). With history, every version of every code instead.
  */
 export async function listRules(bank: Bank, principal: Principal, branchCode: string | null, options: { code?: string | null; history?: boolean }): Promise<Rule[]> {
   const branch = branchCode ? await bank.branches.require(branchCode) : principal.branch;

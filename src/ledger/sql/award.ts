@@ -1,18 +1,10 @@
-// The award statements: one round trip each, as named prepared statements so PostgreSQL plans
-// them once per connection. The logic lives in cb_award / cb_award_batch (migration 002).
+// The hot statements: one round trip each, as named prepared statements so PostgreSQL plans them
+// once per connection. The logic lives in cb_award_batch and cb_post_entry (migration 002).
 import type pg from 'pg';
 
 export interface AwardScope { headId: string; sub: string; role: string; scopePath: string; timeZone: string }
 
-export async function callAward(pool: pg.Pool, scope: AwardScope, item: object): Promise<any> {
-  const { rows } = await pool.query({
-    name: 'cb_award',
-    text: 'SELECT cb_award($1, $2, $3, $4, $5, $6) AS r',
-    values: [scope.headId, scope.sub, scope.role, scope.scopePath, scope.timeZone, JSON.stringify(item)],
-  });
-  return rows[0].r;
-}
-
+/** Awards (a single award is a batch of one); one result per item, in order. */
 export async function callAwardBatch(pool: pg.Pool, scope: AwardScope, items: object[]): Promise<any[]> {
   const { rows } = await pool.query({
     name: 'cb_award_batch',

@@ -78,6 +78,8 @@ export async function up(knex: Knex): Promise<void> {
       PRIMARY KEY (head_id, id),
       FOREIGN KEY (asset_code, asset_scale) REFERENCES assets (code, scale),
       CONSTRAINT accounts_owner_unique UNIQUE (head_id, owner_type, owner_id, asset_code, purpose),
+      -- the target of postings' foreign key: a posting's asset is its account's asset
+      CONSTRAINT accounts_asset_unique UNIQUE (head_id, id, asset_code, asset_scale),
       CONSTRAINT accounts_amounts_at_scale CHECK (round(balance, asset_scale) = balance AND round(held, asset_scale) = held),
       CONSTRAINT accounts_held_nonnegative CHECK (held >= 0),
       CONSTRAINT accounts_system_is_deferred CHECK (deferred_balance = (owner_type = 'SYSTEM')),
@@ -182,8 +184,8 @@ export async function up(knex: Knex): Promise<void> {
       recorded_at timestamptz NOT NULL,
       PRIMARY KEY (head_id, transaction_id, line, recorded_at),
       FOREIGN KEY (head_id, transaction_id) REFERENCES transactions (head_id, id),
-      FOREIGN KEY (head_id, account_id) REFERENCES accounts (head_id, id),
-      FOREIGN KEY (asset_code, asset_scale) REFERENCES assets (code, scale),
+      -- one check per posting: the account exists and holds this asset at this scale
+      FOREIGN KEY (head_id, account_id, asset_code, asset_scale) REFERENCES accounts (head_id, id, asset_code, asset_scale),
       CONSTRAINT postings_amount_nonzero_at_scale CHECK (amount <> 0 AND round(amount, asset_scale) = amount)
     ) PARTITION BY RANGE (recorded_at);
     CREATE TABLE postings_default PARTITION OF postings DEFAULT;

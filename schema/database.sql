@@ -26,6 +26,7 @@ CREATE TABLE accounts (
   created_at timestamp with time zone NOT NULL DEFAULT now(),
   CONSTRAINT accounts_amounts_at_scale CHECK (((round(balance, (asset_scale)::integer) = balance) AND (round(held, (asset_scale)::integer) = held))),
   CONSTRAINT accounts_asset_code_asset_scale_fkey FOREIGN KEY (asset_code, asset_scale) REFERENCES assets(code, scale),
+  CONSTRAINT accounts_asset_unique UNIQUE (head_id, id, asset_code, asset_scale),
   CONSTRAINT accounts_branch_id_fkey FOREIGN KEY (branch_id) REFERENCES branches(id),
   CONSTRAINT accounts_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
   CONSTRAINT accounts_held_nonnegative CHECK ((held >= (0)::numeric)),
@@ -130,8 +131,7 @@ CREATE TABLE postings (
   balance_after numeric,
   recorded_at timestamp with time zone NOT NULL,
   CONSTRAINT postings_amount_nonzero_at_scale CHECK (((amount <> (0)::numeric) AND (round(amount, (asset_scale)::integer) = amount))),
-  CONSTRAINT postings_asset_code_asset_scale_fkey FOREIGN KEY (asset_code, asset_scale) REFERENCES assets(code, scale),
-  CONSTRAINT postings_head_id_account_id_fkey FOREIGN KEY (head_id, account_id) REFERENCES accounts(head_id, id),
+  CONSTRAINT postings_head_id_account_id_asset_code_asset_scale_fkey FOREIGN KEY (head_id, account_id, asset_code, asset_scale) REFERENCES accounts(head_id, id, asset_code, asset_scale),
   CONSTRAINT postings_head_id_transaction_id_fkey FOREIGN KEY (head_id, transaction_id) REFERENCES transactions(head_id, id),
   CONSTRAINT postings_line_check CHECK (((line >= 1) AND (line <= 64))),
   CONSTRAINT postings_pkey PRIMARY KEY (head_id, transaction_id, line, recorded_at)

@@ -135,7 +135,7 @@ export async function up(knex: Knex): Promise<void> {
     BEGIN
       v_previous := cb_claim_key(p_head, p_sub, p_key, p_operation, p_hash, v_txn);
       IF v_previous IS NOT NULL THEN
-        RETURN jsonb_build_object('replayed', true, 'transaction', cb_transaction_json(p_head, v_previous));
+        RETURN jsonb_build_object('replayed', true, 'transactionId', v_previous::text);
       END IF;
       INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role,
                                 occurred_at, recorded_at, memo, metadata, reason, reverses_id, forced)
@@ -144,7 +144,7 @@ export async function up(knex: Knex): Promise<void> {
               p_entry->>'memo', p_entry->'metadata', p_entry->>'reason', (p_entry->>'reversesId')::bigint,
               coalesce((p_entry->>'forced')::boolean, false));
       PERFORM cb_post_lines(p_head, v_txn, v_now, p_entry->'lines', coalesce((p_entry->>'forced')::boolean, false));
-      RETURN jsonb_build_object('replayed', false, 'transaction', cb_transaction_json(p_head, v_txn));
+      RETURN jsonb_build_object('replayed', false, 'transactionId', v_txn::text);
     END $fn$;
 
     -- Awards (积分), set-based: a batch of up to 1,000 awards (or a single award, a batch of one) in
@@ -210,9 +210,11 @@ export async function up(knex: Knex): Promise<void> {
 
     -- p_items: [{key, hash, memberId | externalId, rule, quantity, occurredAt, memo, metadata}];
     -- p_scope_path is the principal's branch path (awards only inside it); p_tz the bank's time zone.
-    -- Returns one result per item, in order: {replayed, transaction} or {error: {code, message, field}}.
+    -- Returns one result per item, in order: {replayed, transactionId} or {error: {code, message, field}}.
+    -- Generic plans: the statements' shapes do not depend on the values, and planning each of them
+    -- afresh per call (custom plans) cost more than the rest of a single award.
     CREATE FUNCTION cb_award_batch(p_head bigint, p_sub text, p_role text, p_scope_path text, p_tz text, p_items jsonb)
-    RETURNS jsonb LANGUAGE plpgsql AS $fn$
+    RETURNS jsonb LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
     DECLARE
       v_now timestamptz := now();
       v_items cb_award_item[];
@@ -426,25 +428,23 @@ export async function up(knex: Knex): Promise<void> {
         DELETE FROM idempotency_keys k WHERE k.head_id = p_head AND k.subject = p_sub AND k.key = ANY (v_refused);
       END IF;
 
-      -- One result per item, in input order. A repeated key in one batch shares its first occurrence's outcome.
+      -- One result per item, in input order: the transaction id (the caller reads what it needs of
+      -- it afterwards) or the error. A repeated key in one batch shares its first occurrence's outcome.
       WITH items AS (
              SELECT i.ord, i.key, i.hash, i.outcome, i.txn_id,
                     coalesce(v_errors->(i.ord::text), CASE WHEN i.error_code IS NOT NULL THEN
                       jsonb_build_object('code', i.error_code, 'message', i.error_message, 'field', i.error_field) END) AS error
                FROM unnest(v_items) i),
-           firsts AS (SELECT DISTINCT ON (i.key) i.* FROM items i ORDER BY i.key, i.ord),
-           written AS (SELECT * FROM cb_transactions_json(p_head,
-                         ARRAY(SELECT i.txn_id FROM items i WHERE i.outcome IN ('NEW', 'REPLAY') AND i.error IS NULL)))
+           firsts AS (SELECT DISTINCT ON (i.key) i.* FROM items i ORDER BY i.key, i.ord)
       SELECT jsonb_agg(CASE
                WHEN i.outcome = 'DUP' AND i.hash <> f.hash THEN jsonb_build_object('error', jsonb_build_object('code', 'IDEMPOTENCY_CONFLICT',
                  'message', format('idempotencyKey "%s" appears earlier in this batch with a different request', i.key), 'field', 'idempotencyKey'))
                WHEN i.outcome = 'DUP' AND f.error IS NOT NULL THEN jsonb_build_object('error', f.error)
-               WHEN i.outcome = 'DUP' THEN jsonb_build_object('replayed', true, 'transaction', w.j)
+               WHEN i.outcome = 'DUP' THEN jsonb_build_object('replayed', true, 'transactionId', f.txn_id::text)
                WHEN i.error IS NOT NULL THEN jsonb_build_object('error', i.error)
-               ELSE jsonb_build_object('replayed', i.outcome = 'REPLAY', 'transaction', w.j) END ORDER BY i.ord)
+               ELSE jsonb_build_object('replayed', i.outcome = 'REPLAY', 'transactionId', i.txn_id::text) END ORDER BY i.ord)
         INTO v_results
-        FROM items i JOIN firsts f ON f.key = i.key
-        LEFT JOIN written w ON w.id = CASE WHEN i.outcome = 'DUP' THEN f.txn_id ELSE i.txn_id END;
+        FROM items i JOIN firsts f ON f.key = i.key;
       RETURN v_results;
     END $fn$;
   `);

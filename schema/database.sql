@@ -251,6 +251,7 @@ AS $function$
 CREATE OR REPLACE FUNCTION public.cb_award_batch(p_head bigint, p_sub text, p_role text, p_scope_path text, p_tz text, p_items jsonb)
  RETURNS jsonb
  LANGUAGE plpgsql
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
     DECLARE
       v_now timestamptz := now();
@@ -465,25 +466,23 @@ AS $function$
         DELETE FROM idempotency_keys k WHERE k.head_id = p_head AND k.subject = p_sub AND k.key = ANY (v_refused);
       END IF;
 
-      -- One result per item, in input order. A repeated key in one batch shares its first occurrence's outcome.
+      -- One result per item, in input order: the transaction id (the caller reads what it needs of
+      -- it afterwards) or the error. A repeated key in one batch shares its first occurrence's outcome.
       WITH items AS (
              SELECT i.ord, i.key, i.hash, i.outcome, i.txn_id,
                     coalesce(v_errors->(i.ord::text), CASE WHEN i.error_code IS NOT NULL THEN
                       jsonb_build_object('code', i.error_code, 'message', i.error_message, 'field', i.error_field) END) AS error
                FROM unnest(v_items) i),
-           firsts AS (SELECT DISTINCT ON (i.key) i.* FROM items i ORDER BY i.key, i.ord),
-           written AS (SELECT * FROM cb_transactions_json(p_head,
-                         ARRAY(SELECT i.txn_id FROM items i WHERE i.outcome IN ('NEW', 'REPLAY') AND i.error IS NULL)))
+           firsts AS (SELECT DISTINCT ON (i.key) i.* FROM items i ORDER BY i.key, i.ord)
       SELECT jsonb_agg(CASE
                WHEN i.outcome = 'DUP' AND i.hash <> f.hash THEN jsonb_build_object('error', jsonb_build_object('code', 'IDEMPOTENCY_CONFLICT',
                  'message', format('idempotencyKey "%s" appears earlier in this batch with a different request', i.key), 'field', 'idempotencyKey'))
                WHEN i.outcome = 'DUP' AND f.error IS NOT NULL THEN jsonb_build_object('error', f.error)
-               WHEN i.outcome = 'DUP' THEN jsonb_build_object('replayed', true, 'transaction', w.j)
+               WHEN i.outcome = 'DUP' THEN jsonb_build_object('replayed', true, 'transactionId', f.txn_id::text)
                WHEN i.error IS NOT NULL THEN jsonb_build_object('error', i.error)
-               ELSE jsonb_build_object('replayed', i.outcome = 'REPLAY', 'transaction', w.j) END ORDER BY i.ord)
+               ELSE jsonb_build_object('replayed', i.outcome = 'REPLAY', 'transactionId', i.txn_id::text) END ORDER BY i.ord)
         INTO v_results
-        FROM items i JOIN firsts f ON f.key = i.key
-        LEFT JOIN written w ON w.id = CASE WHEN i.outcome = 'DUP' THEN f.txn_id ELSE i.txn_id END;
+        FROM items i JOIN firsts f ON f.key = i.key;
       RETURN v_results;
     END $function$;
 
@@ -583,7 +582,7 @@ AS $function$
     BEGIN
       v_previous := cb_claim_key(p_head, p_sub, p_key, p_operation, p_hash, v_txn);
       IF v_previous IS NOT NULL THEN
-        RETURN jsonb_build_object('replayed', true, 'transaction', cb_transaction_json(p_head, v_previous));
+        RETURN jsonb_build_object('replayed', true, 'transactionId', v_previous::text);
       END IF;
       INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role,
                                 occurred_at, recorded_at, memo, metadata, reason, reverses_id, forced)
@@ -592,7 +591,7 @@ AS $function$
               p_entry->>'memo', p_entry->'metadata', p_entry->>'reason', (p_entry->>'reversesId')::bigint,
               coalesce((p_entry->>'forced')::boolean, false));
       PERFORM cb_post_lines(p_head, v_txn, v_now, p_entry->'lines', coalesce((p_entry->>'forced')::boolean, false));
-      RETURN jsonb_build_object('replayed', false, 'transaction', cb_transaction_json(p_head, v_txn));
+      RETURN jsonb_build_object('replayed', false, 'transactionId', v_txn::text);
     END $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_post_lines(p_head bigint, p_txn bigint, p_recorded timestamp with time zone, p_lines jsonb, p_force boolean)

@@ -6,7 +6,7 @@ import type { Principal } from '../auth/principal.js';
 import type { Branch } from '../directory/branches.js';
 import { loadMembers, type Member } from '../directory/members.js';
 import { loadAccounts, loadMemberWallets, type AccountRecord } from '../ledger/accounts.js';
-import { loadTransaction, type TransactionRecord } from '../ledger/transactions.js';
+import { loadTransactions, type TransactionRecord } from '../ledger/transactions.js';
 import { loadRuleVersions, type Rule } from '../rules/rules.js';
 
 export interface Loaders {
@@ -32,6 +32,6 @@ export function createLoaders(bank: Bank, principal: Principal): Loaders {
     account: new DataLoader((ids) => loadAccounts(bank, head, ids)),
     wallets: new DataLoader((ids) => loadMemberWallets(bank, head, ids)),
     rule: new DataLoader((ids) => loadRuleVersions(bank, head, ids)),
-    transaction: new DataLoader(async (ids) => Promise.all(ids.map((id) => loadTransaction(bank, head, id)))),
+    transaction: new DataLoader((ids) => loadTransactions(bank, head, ids)),
   };
 }

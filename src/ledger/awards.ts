@@ -92,7 +92,7 @@ export async function awardPoints(bank: Bank, principal: Principal, input: Award
   const { item } = prepareAward(bank, principal, input, '');
   const [json] = await withRetry(() => callAwardBatch(bank.pool, awardScope(principal), [item]));
   if (json.error) throw new BankError(json.error.code, json.error.message, json.error.field ?? undefined);
-  return writeResultFromJson(bank, principal.headId, json);
+  return writeResultFromJson(json);
 }
 
 export interface BatchItemResult {
@@ -127,7 +127,7 @@ export async function awardPointsBatch(bank: Bank, principal: Principal, awards:
     out.forEach((json, i) => {
       const target = results[prepared[i]!.index]!;
       if (json.error) target.error = { code: json.error.code, message: json.error.message, field: json.error.field ? `awards[${target.index}].${json.error.field}` : null };
-      else target.result = writeResultFromJson(bank, principal.headId, json);
+      else target.result = writeResultFromJson(json);
     });
   }
   return results;

@@ -33,7 +33,7 @@ interface Entry {
 async function postEntry(bank: Bank, principal: Principal, key: string, operation: string, meaning: unknown, entry: Entry): Promise<WriteResult> {
   const hash = requestHash(operation, meaning);
   const json = await withRetry(() => callPostEntry(bank.pool, { headId: principal.headId, sub: principal.sub, role: principal.role }, key, operation, hash, entry));
-  return writeResultFromJson(bank, principal.headId, json);
+  return writeResultFromJson(json);
 }
 
 async function walletOf(bank: Bank, member: Member, asset: string): Promise<string> {

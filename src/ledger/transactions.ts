@@ -38,8 +38,9 @@ export interface TransactionRecord {
   postings: PostingRecord[];
 }
 
+/** What a ledger write answers: the transaction it wrote (or, on a replay, wrote first). */
 export interface WriteResult {
-  transaction: TransactionRecord;
+  transactionId: string;
   replayed: boolean;
 }
 
@@ -66,8 +67,9 @@ export function transactionFromJson(bank: Bank, headId: string, json: any): Tran
   };
 }
 
-export function writeResultFromJson(bank: Bank, headId: string, json: any): WriteResult {
-  return { transaction: transactionFromJson(bank, headId, json.transaction), replayed: Boolean(json.replayed) };
+export function writeResultFromJson(json: any): WriteResult {
+  if (typeof json?.transactionId !== 'string') throw new Error('invariant broken: a write answered without a transaction id');
+  return { transactionId: json.transactionId, replayed: Boolean(json.replayed) };
 }
 
 /** Account ids of a member's wallets. */
@@ -88,9 +90,18 @@ export async function requireTransactionVisible(bank: Bank, principal: Principal
   throw new BankError('FORBIDDEN', `transaction ${txn.id} is outside your scope`);
 }
 
+/** Transactions by id, in one query (also the dataloader's batch function). */
+export async function loadTransactions(bank: Bank, headId: string, ids: readonly string[]): Promise<(TransactionRecord | null)[]> {
+  const { rows } = await bank.pool.query({
+    name: 'cb_transactions_json', text: 'SELECT id::text, j FROM cb_transactions_json($1, $2::bigint[])', values: [headId, ids],
+  });
+  const byId = new Map<string, TransactionRecord>(rows.map((r: any) => [r.id, transactionFromJson(bank, headId, r.j)]));
+  return ids.map((id) => byId.get(id) ?? null);
+}
+
 export async function loadTransaction(bank: Bank, headId: string, id: string): Promise<TransactionRecord | null> {
-  const { rows } = await bank.pool.query({ name: 'cb_transaction_json', text: 'SELECT cb_transaction_json($1, $2) AS t', values: [headId, id] });
-  return rows[0]?.t ? transactionFromJson(bank, headId, rows[0].t) : null;
+  const [txn] = await loadTransactions(bank, headId, [id]);
+  return txn ?? null;
 }
 
 export async function getTransaction(bank: Bank, principal: Principal, id: string): Promise<TransactionRecord | null> {

@@ -3,12 +3,19 @@
 import type { Context } from '../context.js';
 import { awardPoints, awardPointsBatch } from '../../ledger/awards.js';
 import { adjustBalance, reverseTransaction, transferPoints } from '../../ledger/entries.js';
-import { encodeCursor, findReversal, getTransaction, listTransactions, type PostingRecord, type TransactionRecord } from '../../ledger/transactions.js';
+import { encodeCursor, findReversal, getTransaction, listTransactions, type PostingRecord, type TransactionRecord, type WriteResult } from '../../ledger/transactions.js';
 import { getAccount, requireAccountVisible, trialBalance, type AccountRecord } from '../../ledger/accounts.js';
 import { requireMemberVisible } from '../../directory/members.js';
 import { ifVisible } from './visibility.js';
 
 type Args<T> = { input: T };
+
+/** The transaction a write of this caller just wrote or replayed: it exists, or the journal is broken. */
+async function writtenTransaction(ctx: Context, id: string): Promise<TransactionRecord> {
+  const txn = await ctx.loaders.transaction.load(id);
+  if (!txn) throw new Error(`invariant broken: written transaction ${id} cannot be read`);
+  return txn;
+}
 
 export const ledgerResolvers = {
   Query: {
@@ -30,7 +37,7 @@ export const ledgerResolvers = {
       const results = await awardPointsBatch(ctx.bank, ctx.principal, input.awards);
       return {
         results: results.map((r) => ({
-          index: r.index, idempotencyKey: r.idempotencyKey, transaction: r.result?.transaction ?? null,
+          index: r.index, idempotencyKey: r.idempotencyKey, transactionId: r.result?.transactionId ?? null,
           replayed: r.result?.replayed ?? false, error: r.error,
         })),
         succeeded: results.filter((r) => r.result).length,
@@ -40,6 +47,14 @@ export const ledgerResolvers = {
     transferPoints: (_: unknown, { input }: Args<any>, ctx: Context) => transferPoints(ctx.bank, ctx.principal, input),
     adjustBalance: (_: unknown, { input }: Args<any>, ctx: Context) => adjustBalance(ctx.bank, ctx.principal, input),
     reverseTransaction: (_: unknown, { input }: Args<any>, ctx: Context) => reverseTransaction(ctx.bank, ctx.principal, input),
+  },
+  // A write answers with ids; the transaction is read only if the caller asks for it, batched.
+  TransactionResult: {
+    transaction: (r: WriteResult, _: unknown, ctx: Context) => writtenTransaction(ctx, r.transactionId),
+  },
+  AwardBatchItemResult: {
+    transaction: (r: { transactionId: string | null }, _: unknown, ctx: Context) =>
+      (r.transactionId ? writtenTransaction(ctx, r.transactionId) : null),
   },
   Transaction: {
     branch: (t: TransactionRecord, _: unknown, ctx: Context) => ctx.loaders.branch.load(t.branchId),

@@ -278,29 +278,34 @@ export async function up(knex: Knex): Promise<void> {
         LEFT JOIN LATERAL (
           SELECT trunc(i.qty * (r.outputs->0->>'amountPerUnit')::numeric, a.scale) AS amount, a.code AS asset
             FROM assets a WHERE a.code = r.outputs->0->>'asset') p ON r.id IS NOT NULL
-        LEFT JOIN LATERAL (
-          SELECT c.code, c.message, c.field FROM (VALUES
-            (1, o.outcome = 'ERROR', 'IDEMPOTENCY_CONFLICT', format(
-                'idempotencyKey "%s" was already used for a different %s request; send a new key for a new request',
-                i.key, v_existing->i.key->>'operation'), 'idempotencyKey'),
-            (2, o.outcome = 'NEW' AND m.id IS NULL, 'NOT_FOUND', format('no member %s in this bank',
-                coalesce('with id ' || i.member_ref, 'with externalId "' || i.external_ref || '"')), 'member'),
-            (3, o.outcome = 'NEW' AND NOT starts_with(m.path, p_scope_path), 'FORBIDDEN',
-                format('member %s belongs to a branch outside your scope', m.external_id), 'member'),
-            (4, o.outcome = 'NEW' AND m.id IS NOT NULL AND r.id IS NULL, 'NOT_FOUND',
-                format('no rule "%s" applies to member %s', i.rule_code, m.external_id), 'rule'),
-            (5, (r.valid_from IS NOT NULL AND i.occurred_at < r.valid_from) OR (r.valid_to IS NOT NULL AND i.occurred_at >= r.valid_to),
-                'BAD_USER_INPUT', format('occurredAt: rule "%s" version %s is valid from %s to %s', r.code, r.version,
-                coalesce(r.valid_from::text, 'the beginning'), coalesce(r.valid_to::text, 'no end')), 'occurredAt'),
-            (6, r.requires_approval, 'INVALID_STATE',
-                format('rule "%s" needs approval: submit a claim instead of awarding directly', r.code), 'rule'),
-            (7, p_role = 'client' AND cardinality(r.allowed_clients) > 0 AND NOT (p_sub = ANY (r.allowed_clients)), 'FORBIDDEN',
-                format('client %s may not apply rule "%s"', p_sub, r.code), 'rule'),
-            (8, EXISTS (SELECT 1 FROM jsonb_array_elements(r.outputs) x JOIN assets a ON a.code = x.value->>'asset'
-                         WHERE trunc(i.qty * (x.value->>'amountPerUnit')::numeric, a.scale) = 0),
-                'BAD_USER_INPUT', format('quantity: %s is too small, rule "%s" would give nothing', i.qty, r.code), 'quantity')
-          ) c (n, failed, code, message, field)
-          WHERE c.failed ORDER BY c.n LIMIT 1) err ON true;
+        -- The first check that fails, in this order; its message is formatted only then.
+        CROSS JOIN LATERAL (SELECT CASE
+            WHEN o.outcome = 'ERROR' THEN 1
+            WHEN o.outcome <> 'NEW' THEN 0
+            WHEN m.id IS NULL THEN 2
+            WHEN NOT starts_with(m.path, p_scope_path) THEN 3
+            WHEN r.id IS NULL THEN 4
+            WHEN (r.valid_from IS NOT NULL AND i.occurred_at < r.valid_from) OR (r.valid_to IS NOT NULL AND i.occurred_at >= r.valid_to) THEN 5
+            WHEN r.requires_approval THEN 6
+            WHEN p_role = 'client' AND cardinality(r.allowed_clients) > 0 AND NOT (p_sub = ANY (r.allowed_clients)) THEN 7
+            WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(r.outputs) x JOIN assets a ON a.code = x.value->>'asset'
+                          WHERE trunc(i.qty * (x.value->>'amountPerUnit')::numeric, a.scale) = 0) THEN 8
+            ELSE 0 END AS n) failed
+        CROSS JOIN LATERAL (SELECT
+            (ARRAY['IDEMPOTENCY_CONFLICT', 'NOT_FOUND', 'FORBIDDEN', 'NOT_FOUND', 'BAD_USER_INPUT', 'INVALID_STATE', 'FORBIDDEN', 'BAD_USER_INPUT'])[failed.n] AS code,
+            (ARRAY['idempotencyKey', 'member', 'member', 'rule', 'occurredAt', 'rule', 'rule', 'quantity'])[failed.n] AS field,
+            CASE failed.n
+              WHEN 1 THEN format('idempotencyKey "%s" was already used for a different %s request; send a new key for a new request',
+                                 i.key, v_existing->i.key->>'operation')
+              WHEN 2 THEN format('no member %s in this bank', coalesce('with id ' || i.member_ref, 'with externalId "' || i.external_ref || '"'))
+              WHEN 3 THEN format('member %s belongs to a branch outside your scope', m.external_id)
+              WHEN 4 THEN format('no rule "%s" applies to member %s', i.rule_code, m.external_id)
+              WHEN 5 THEN format('occurredAt: rule "%s" version %s is valid from %s to %s', r.code, r.version,
+                                 coalesce(r.valid_from::text, 'the beginning'), coalesce(r.valid_to::text, 'no end'))
+              WHEN 6 THEN format('rule "%s" needs approval: submit a claim instead of awarding directly', r.code)
+              WHEN 7 THEN format('client %s may not apply rule "%s"', p_sub, r.code)
+              WHEN 8 THEN format('quantity: %s is too small, rule "%s" would give nothing', i.qty, r.code)
+            END AS message) err;
       PERFORM cb_assert(NOT EXISTS (SELECT 1 FROM unnest(v_items) i WHERE i.outcome IN ('NEW', 'REPLAY') AND i.txn_id IS NULL),
         'a claimed or replayed key has no transaction');
 

@@ -1,0 +1,545 @@
+// npm run bench: starts the service (embedded PostgreSQL, or DATABASE_URL) on a fresh database and
+// measures awards per second over HTTP with closed-loop clients (one branch, spread over 64 branches,
+// batches of 500) against the database's own ceiling on the same server (single-row INSERT commits/s).
+// The load runs in a child process (this file, forked) so that it does not share the service's event loop.
+import { fork, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { loadConfig, type Config } from '../config.js';
+import { connectDatabaseServer, type DatabaseServer } from '../db/connect.js';
+import { openDatabase } from '../db/database.js';
+import { migrateToLatest } from '../db/migrate.js';
+import { openBank, type Bank } from '../bank.js';
+import { buildApp, type BuiltApp } from '../http/app.js';
+import { startSettler } from '../ledger/settle.js';
+import { callAwardBatch, type AwardScope } from '../ledger/sql/award.js';
+import { requestHash } from '../ledger/idempotency.js';
+import { createHeadBank, insertChildBranch, type Branch } from '../directory/branches.js';
+import { openWallets } from '../directory/members.js';
+import { signToken } from '../auth/tokens.js';
+
+/** Its own database, dropped and created afresh each run: figures never depend on earlier runs. */
+const benchDatabase = 'civility_bench';
+/**
+ * Its own embedded cluster, as the tests have theirs (.data/pg-test): a run that reused the cluster of
+ * `npm start` was cut short when that cluster was stopped under it, and a bench that started it would
+ * stop it under `npm start`. BENCH_PG_DATA_DIR / BENCH_PG_PORT choose another; DATABASE_URL skips it.
+ */
+const benchDataDirDefault = '.data/pg-bench';
+const benchPortDefault = '54359';
+/** The service logs a stack per INTERNAL error: a broken run would print thousands, so the first lines are shown and the rest counted. */
+const serviceLogLinesMax = 20;
+/** "Spread" means this many branches: as many as the most clients, so at 64 clients each owns a branch. */
+const branchCount = 64;
+/** As many as the most clients: in the one-branch scenario every client still has wallets of its own. */
+const membersPerBranch = 64;
+/** The issue's batch size (SPEC allows up to 1,000). */
+const batchSize = 500;
+const clientCounts = [1, 16, 64] as const;
+/** The ceiling is measured at 4 clients too, so that batches from 4 clients have a ceiling to compare with. */
+const ceilingClientCounts = [1, 4, 16, 64] as const;
+const batchClientCounts = [1, 4] as const;
+/** Reference rows that split an award's time between HTTP + GraphQL and the SQL statement. */
+const referenceClients = 64;
+/**
+ * Pool of the service (and of the ceiling's and the direct-SQL clients, so all compare alike) when
+ * DB_POOL_SIZE is unset. Measured on the 2-core machine: 16, 32 and 64 gave figures within the noise
+ * at 64 clients (noise here is ±30%); 32 leaves room on max_connections (200) for other pools.
+ */
+const benchPoolSizeDefault = 32;
+/** Before each scenario, unmeasured: long enough for its connections to open and its statements to be prepared. */
+const warmupMs = 2_000;
+/**
+ * Once, before the first award scenario, unmeasured, at the most clients: every pool connection
+ * compiles the award functions and V8 optimises the request path, so that the first scenario is not the one
+ * that pays for it (without this, one branch @1, which runs first, measured ~40% below spread @1).
+ */
+const serviceWarmupMs = 5_000;
+const secondsDefault = 10;
+/** A run longer than this per scenario is a typo (hours of benchmark), not a wish. */
+const secondsMax = 600;
+/** A request that takes longer is counted as an error: the database's lock_timeout is 10 s. */
+const requestTimeoutMs = 30_000;
+/** The issue's targets. */
+const singleShareOfCeilingMin = 0.2;
+const oneBranchShareOfSpreadMin = 0.8;
+const batchAwardsPerSecondMin = 20_000;
+const benchRule = { code: 'bench.award', name: 'Benchmark award (no caps)', category: 'bench',
+  outputs: [{ asset: 'POINTS', amountPerUnit: '1.00', direction: 'CREDIT' }], caps: [] };
+/** What an awarding kiosk asks back: the transaction id and the member's new balance. */
+const awardMutation = `mutation Award($input: AwardPointsInput!) {
+  awardPoints(input: $input) { replayed transaction { id postings { line amount balanceAfter } } } }`;
+/** What a batch uploader asks back: per award its id or its error. */
+const batchMutation = `mutation AwardBatch($input: AwardPointsBatchInput!) {
+  awardPointsBatch(input: $input) { succeeded failed results { index transaction { id } error { code message } } } }`;
+/** The cheapest authenticated GraphQL request: HTTP, JSON, JWT check and Apollo, no database. */
+const trivialQuery = '{ __typename }';
+/** argv[2] of the forked load generator. */
+const loadGeneratorFlag = '--load-generator';
+
+const log = (line: string) => console.error(`[bench] ${line}`);
+
+/** The service's log, bounded by serviceLogLinesMax. */
+function boundedServiceLog(): { log(line: string): void; suppressed(): number } {
+  let lines = 0;
+  return {
+    log(line) {
+      lines++;
+      if (lines <= serviceLogLinesMax) console.error(`[service] ${line}`);
+      if (lines === serviceLogLinesMax) console.error(`[service] (further lines are counted, not printed)`);
+    },
+    suppressed: () => Math.max(0, lines - serviceLogLinesMax),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The load: what the parent asks the load generator to run, and what it answers.
+
+type LoadKind = 'ceiling' | 'award' | 'batch' | 'graphql-trivial' | 'award-sql';
+
+interface Load {
+  kind: LoadKind;
+  clients: number;
+  warmupMs: number;
+  measureMs: number;
+  /** Prefix of idempotency keys, unique per scenario. */
+  keyPrefix: string;
+  serviceUrl: string;
+  databaseUrl: string;
+  poolSize: number;
+  /** One token per client (its own subject, as each kiosk has). */
+  tokens: string[];
+  /** External ids to award; client c takes those at c, c + clients, c + 2 clients ... */
+  members: string[];
+  scope: AwardScope;
+}
+
+interface LoadResult {
+  /** Awards (or commits) that succeeded inside the window. */
+  operations: number;
+  errors: number;
+  firstError: string | null;
+  windowMs: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/** One request of a client: resolves to the awards it made and the awards it failed. */
+type Operation = (client: number) => Promise<{ succeeded: number; failed: number; error?: string }>;
+
+/** Nearest-rank percentile of sorted durations. */
+function percentile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/**
+ * Closed loop: each client sends its next request when the previous answer arrived. Requests that
+ * complete inside [warm-up end, end] are counted (a fixed window, so in-flight requests at either edge
+ * neither inflate nor shrink the rate); errors are counted throughout.
+ */
+async function runClosedLoop(clients: number, warmup: number, measure: number, operation: Operation): Promise<LoadResult> {
+  const start = performance.now();
+  const windowStart = start + warmup;
+  const windowEnd = windowStart + measure;
+  const durations: number[] = [];
+  let operations = 0;
+  let errors = 0;
+  let firstError: string | null = null;
+  const client = async (c: number) => {
+    while (performance.now() < windowEnd) {
+      const sent = performance.now();
+      let outcome: Awaited<ReturnType<Operation>>;
+      try {
+        outcome = await operation(c);
+      } catch (error) {
+        outcome = { succeeded: 0, failed: 1, error: (error as Error).message };
+      }
+      const done = performance.now();
+      errors += outcome.failed;
+      if (outcome.error) firstError ??= outcome.error;
+      if (done >= windowStart && done <= windowEnd && outcome.failed === 0) {
+        durations.push(done - sent);
+        operations += outcome.succeeded;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, (_, c) => client(c)));
+  const sorted = Float64Array.from(durations).sort();
+  return {
+    operations, errors, firstError, windowMs: measure,
+    p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99),
+  };
+}
+
+/** POSTs one GraphQL request over a keep-alive connection; rejects on transport errors and timeouts. */
+function postGraphQL(agent: http.Agent, url: URL, token: string, query: string, variables?: object): Promise<{ status: number; body: any }> {
+  const payload = JSON.stringify({ query, variables });
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      hostname: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), authorization: `Bearer ${token}` },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+        } catch (error) {
+          reject(error);
+        }
+      });
+      res.on('error', reject);
+    });
+    req.setTimeout(requestTimeoutMs, () => req.destroy(new Error(`no answer in ${requestTimeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+function graphQLError(res: { status: number; body: any }): string {
+  const first = res.body?.errors?.[0];
+  return first ? `${first.extensions?.code ?? 'ERROR'}: ${first.message}` : `HTTP ${res.status}`;
+}
+
+/** Member external ids for client c: c, c + clients, ... so that clients never share a wallet. */
+function memberCursor(members: string[], clients: number): (c: number) => string {
+  const next = new Array<number>(clients).fill(0);
+  return (c) => members[(c + clients * next[c]!++) % members.length]!;
+}
+
+/** Runs one load in the load generator process. */
+async function runLoad(load: Load): Promise<LoadResult> {
+  const sequence = new Array<number>(load.clients).fill(0);
+  const key = (c: number) => `${load.keyPrefix}-c${c}-${sequence[c]!++}`;
+  const member = memberCursor(load.members, load.clients);
+  if (load.kind === 'ceiling' || load.kind === 'award-sql') {
+    const pool = new pg.Pool({ connectionString: load.databaseUrl, max: load.poolSize, application_name: 'civility-bench' });
+    pool.on('error', () => undefined);
+    const operation: Operation = load.kind === 'ceiling'
+      ? async (c) => {
+        await pool.query({ name: 'bench_ceiling_insert', text: 'INSERT INTO bench_ceiling (v) VALUES ($1)', values: [c] });
+        return { succeeded: 1, failed: 0 };
+      }
+      : async (c) => {
+        const k = key(c);
+        const item = { key: k, hash: requestHash('awardPoints', { key: k }), externalId: member(c), rule: benchRule.code,
+          quantity: '1', occurredAt: new Date().toISOString(), memo: null, metadata: null };
+        // The statement awardPoints runs, for one award (a batch of one), without HTTP and GraphQL.
+        const [json] = await callAwardBatch(pool, load.scope, [item]);
+        return json?.transactionId ? { succeeded: 1, failed: 0 } : { succeeded: 0, failed: 1, error: JSON.stringify(json?.error ?? json) };
+      };
+    try {
+      return await runClosedLoop(load.clients, load.warmupMs, load.measureMs, operation);
+    } finally {
+      await pool.end();
+    }
+  }
+  const agent = new http.Agent({ keepAlive: true, maxSockets: load.clients });
+  const url = new URL('/graphql', load.serviceUrl);
+  const token = (c: number) => load.tokens[c % load.tokens.length]!;
+  const operations: Record<'award' | 'batch' | 'graphql-trivial', Operation> = {
+    award: async (c) => {
+      const res = await postGraphQL(agent, url, token(c), awardMutation, { input: { idempotencyKey: key(c), externalId: member(c), rule: benchRule.code } });
+      const result = res.body?.data?.awardPoints;
+      if (res.status !== 200 || res.body?.errors || !result?.transaction?.id || result.replayed) return { succeeded: 0, failed: 1, error: graphQLError(res) };
+      return { succeeded: 1, failed: 0 };
+    },
+    batch: async (c) => {
+      const awards = Array.from({ length: batchSize }, () => ({ idempotencyKey: key(c), externalId: member(c), rule: benchRule.code }));
+      const res = await postGraphQL(agent, url, token(c), batchMutation, { input: { awards } });
+      const result = res.body?.data?.awardPointsBatch;
+      if (res.status !== 200 || res.body?.errors || !result) return { succeeded: 0, failed: batchSize, error: graphQLError(res) };
+      const failedItem = (result.results as { error: { code: string; message: string } | null }[]).find((r) => r.error);
+      return { succeeded: result.succeeded, failed: result.failed, error: failedItem ? `${failedItem.error!.code}: ${failedItem.error!.message}` : undefined };
+    },
+    'graphql-trivial': async (c) => {
+      const res = await postGraphQL(agent, url, token(c), trivialQuery);
+      if (res.status !== 200 || res.body?.errors || res.body?.data?.__typename !== 'Query') return { succeeded: 0, failed: 1, error: graphQLError(res) };
+      return { succeeded: 1, failed: 0 };
+    },
+  };
+  try {
+    return await runClosedLoop(load.clients, load.warmupMs, load.measureMs, operations[load.kind]);
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** The forked child: runs each load it is sent and answers with its result; exits when the parent lets go. */
+function serveLoads(): void {
+  process.on('message', (load: Load) => {
+    runLoad(load).then(
+      (result) => process.send!({ result }),
+      (error) => process.send!({ failure: String((error as Error)?.stack ?? error) }),
+    );
+  });
+  process.on('disconnect', () => process.exit(0));
+}
+
+/** The parent's handle on the load generator: one load at a time. */
+function startLoadGenerator(): { run(load: Load): Promise<LoadResult>; stop(): void } {
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), [loadGeneratorFlag], { stdio: 'inherit' });
+  let pending: { resolve(r: LoadResult): void; reject(e: Error): void } | null = null;
+  child.on('message', (message: { result?: LoadResult; failure?: string }) => {
+    const waiting = pending;
+    pending = null;
+    if (message.result) waiting?.resolve(message.result);
+    else waiting?.reject(new Error(`load generator: ${message.failure}`));
+  });
+  child.on('exit', (code) => {
+    pending?.reject(new Error(`load generator exited with code ${code}`));
+    pending = null;
+  });
+  return {
+    run: (load) => new Promise((resolve, reject) => {
+      if (pending) throw new Error('one load at a time');
+      pending = { resolve, reject };
+      child.send(load);
+    }),
+    stop: () => {
+      if (child.connected) child.disconnect();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The service and its bench bank.
+
+interface Service {
+  config: Config;
+  server: DatabaseServer;
+  bank: Bank & { close(): Promise<void> };
+  url: string;
+  /** Service log lines counted but not printed. */
+  logSuppressed(): number;
+  stop(): Promise<void>;
+}
+
+/** The start-up path of src/main.ts, on the bench's own fresh database and a free port. */
+async function startService(config: Config): Promise<Service> {
+  const server = await connectDatabaseServer(config, benchDatabase, true, log);
+  const migrator = openDatabase(server.url, 2);
+  try {
+    await migrateToLatest(migrator.knex, config.partitionMonthsAhead);
+  } finally {
+    await migrator.close();
+  }
+  const bank = await openBank(config, server.url);
+  const serviceLog = boundedServiceLog();
+  const stopSettler = startSettler(bank, config.settleIntervalMs, serviceLog.log);
+  const built: BuiltApp = await buildApp(bank, serviceLog.log);
+  const listener: http.Server = await new Promise((resolve) => {
+    const s = built.app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(listener.address() as AddressInfo).port}`;
+  let stopping: Promise<void> | undefined;
+  return {
+    config, server, bank, url,
+    logSuppressed: serviceLog.suppressed,
+    stop() {
+      stopping ??= (async () => {
+        listener.closeAllConnections();
+        await new Promise((resolve) => listener.close(resolve));
+        await built.stop();
+        await stopSettler();
+        await bank.close();
+        await server.stop();
+      })();
+      return stopping;
+    },
+  };
+}
+
+interface Fixture {
+  head: Branch;
+  /** External ids of the first branch's members. */
+  oneBranch: string[];
+  /** External ids of all members, interleaved by branch: consecutive awards go to different branches. */
+  spread: string[];
+}
+
+/** A head bank with branchCount branches, the bench rule (no caps) and membersPerBranch members each. */
+async function setUpBank(bank: Bank): Promise<Fixture> {
+  const head = await createHeadBank(bank, { code: 'bench-head', name: 'Bench head bank' });
+  const branches = await bank.knex.transaction(async (trx) => {
+    const made: Branch[] = [];
+    for (let b = 0; b < branchCount; b++) made.push(await insertChildBranch(trx, head, { code: `bench-b${b}`, name: `Bench branch ${b}` }));
+    return made;
+  });
+  for (const branch of branches) bank.branches.remember(branch);
+  await bank.knex('rules').insert({
+    head_id: head.id, branch_id: head.id, code: benchRule.code, version: 1, name: benchRule.name, category: benchRule.category,
+    outputs: JSON.stringify(benchRule.outputs), caps: JSON.stringify(benchRule.caps), requires_approval: false,
+    allowed_clients: [], created_by: 'bench',
+  });
+  const byBranch: string[][] = [];
+  for (const [b, branch] of branches.entries()) {
+    const externalIds = Array.from({ length: membersPerBranch }, (_, m) => `bench-m${b}-${m}`);
+    const rows = await bank.knex('members')
+      .insert(externalIds.map((externalId) => ({ head_id: head.id, branch_id: branch.id, external_id: externalId, name: `Member ${externalId}` })))
+      .returning('id');
+    await Promise.all(rows.map((row) => openWallets(bank.knex, head.id, branch.id, String(row.id))));
+    byBranch.push(externalIds);
+  }
+  // A normal, logged table: the ceiling is what a durable commit costs on this server.
+  await bank.knex.raw('CREATE TABLE bench_ceiling (id bigserial PRIMARY KEY, v int)');
+  const spread: string[] = [];
+  for (let m = 0; m < membersPerBranch; m++) for (let b = 0; b < branchCount; b++) spread.push(byBranch[b]![m]!);
+  return { head, oneBranch: byBranch[0]!, spread };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The report.
+
+interface Row {
+  scenario: string;
+  kind: LoadKind;
+  clients: number;
+  result: LoadResult;
+}
+
+function perSecond(r: LoadResult): number {
+  return (r.operations * 1000) / r.windowMs;
+}
+
+const count = (n: number) => Math.round(n).toLocaleString('en-US');
+const ms = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '-');
+const percent = (n: number) => (Number.isFinite(n) ? `${(n * 100).toFixed(1)}%` : '-');
+
+function printTable(rows: Row[], ceilingAt: (clients: number) => number): void {
+  const header = ['scenario', 'clients', 'ops/s', 'p50 ms', 'p99 ms', 'errors', 'of ceiling'];
+  const lines = rows.map((row) => [
+    row.scenario, String(row.clients), count(perSecond(row.result)), ms(row.result.p50Ms), ms(row.result.p99Ms),
+    String(row.result.errors), row.kind === 'ceiling' ? '' : percent(perSecond(row.result) / ceilingAt(row.clients)),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const format = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  console.log(format(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const line of lines) console.log(format(line));
+}
+
+function utcNow(): string {
+  return new Date().toISOString().replace('T', ' ').slice(0, 19);
+}
+
+interface Settings { version: string; fsync: string; sync: string }
+
+interface Plan { scenario: string; kind: LoadKind; clients: number; members: string[] }
+
+function planScenarios(fixture: Fixture): Plan[] {
+  const spreadName = `awardPoints, ${branchCount} branches`;
+  return [
+    ...ceilingClientCounts.map((clients) => ({ scenario: 'ceiling: INSERT commit (pg)', kind: 'ceiling' as const, clients, members: [] })),
+    ...clientCounts.map((clients) => ({ scenario: 'awardPoints, one branch', kind: 'award' as const, clients, members: fixture.oneBranch })),
+    ...clientCounts.map((clients) => ({ scenario: spreadName, kind: 'award' as const, clients, members: fixture.spread })),
+    ...batchClientCounts.map((clients) => ({ scenario: `awardPointsBatch x${batchSize}`, kind: 'batch' as const, clients, members: fixture.spread })),
+    { scenario: 'ref: { __typename } over HTTP', kind: 'graphql-trivial', clients: referenceClients, members: [] },
+    { scenario: 'ref: one award as SQL (pg), one branch', kind: 'award-sql', clients: referenceClients, members: fixture.oneBranch },
+  ];
+}
+
+function printReport(rows: Row[], describe: string): void {
+  const find = (kind: LoadKind, clients: number, scenario?: string) =>
+    rows.find((r) => r.kind === kind && r.clients === clients && (scenario === undefined || r.scenario === scenario));
+  const ceilingAt = (clients: number) => {
+    const row = find('ceiling', clients);
+    return row ? perSecond(row.result) : NaN;
+  };
+  console.log(`\n${describe}`);
+  console.log('ops/s: commits/s for the ceiling, awards/s otherwise; latency per request (a batch request carries 500 awards)\n');
+  printTable(rows, ceilingAt);
+
+  const oneBranch64 = perSecond(find('award', 64, 'awardPoints, one branch')!.result);
+  const spread64 = perSecond(find('award', 64, `awardPoints, ${branchCount} branches`)!.result);
+  const single64 = Math.min(oneBranch64, spread64);
+  const ceiling64 = ceilingAt(64);
+  const batch1 = perSecond(find('batch', 1)!.result);
+  const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
+  console.log('\nTargets');
+  console.log(`  single awards @64 >= ${percent(singleShareOfCeilingMin)} of ceiling @64: ${count(single64)} / ${count(ceiling64)} = ${percent(single64 / ceiling64)}`
+    + ` (lower of one branch ${count(oneBranch64)} and spread ${count(spread64)}): ${verdict(single64 / ceiling64 >= singleShareOfCeilingMin)}`);
+  console.log(`  one branch @64 >= ${percent(oneBranchShareOfSpreadMin)} of spread @64: ${count(oneBranch64)} / ${count(spread64)} = ${percent(oneBranch64 / spread64)}: `
+    + verdict(oneBranch64 / spread64 >= oneBranchShareOfSpreadMin));
+  console.log(`  batches of ${batchSize} (1 client) >= ${count(batchAwardsPerSecondMin)} awards/s: ${count(batch1)}: ${verdict(batch1 >= batchAwardsPerSecondMin)}`);
+}
+
+let interrupted = false;
+
+/** Runs every scenario and prints the report; returns how many requests or awards failed. */
+async function main(): Promise<number> {
+  // BENCH_SECONDS, BENCH_PG_* and the bench's defaults are the benchmark's own knobs, read here; the service's settings come from loadConfig.
+  const secondsRaw = process.env.BENCH_SECONDS ?? String(secondsDefault);
+  const seconds = Number(secondsRaw);
+  if (!/^\d+$/.test(secondsRaw) || seconds < 1 || seconds > secondsMax) throw new Error(`BENCH_SECONDS must be a whole number from 1 to ${secondsMax}, got "${secondsRaw}"`);
+  const config = loadConfig({
+    ...process.env, PG_DATA_DIR: process.env.BENCH_PG_DATA_DIR || benchDataDirDefault, PG_PORT: process.env.BENCH_PG_PORT || benchPortDefault,
+    DB_POOL_SIZE: process.env.DB_POOL_SIZE || String(benchPoolSizeDefault), SEED_DEMO: 'false',
+  });
+
+  const service = await startService(config);
+  const generator = startLoadGenerator();
+  process.once('SIGINT', () => {
+    interrupted = true;
+    log('SIGINT: stopping');
+    generator.stop();
+  });
+  try {
+    const { bank } = service;
+    const setupStart = performance.now();
+    const fixture = await setUpBank(bank);
+    log(`set up ${branchCount} branches, ${branchCount * membersPerBranch} members in ${((performance.now() - setupStart) / 1000).toFixed(1)} s`);
+    const { rows: [settings] } = await bank.pool.query<Settings>(
+      `SELECT current_setting('server_version') AS version, current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS sync`);
+    const describe = `Civility Bank bench, started ${utcNow()} UTC: PostgreSQL ${settings!.version} (${service.server.embedded ? 'embedded' : 'DATABASE_URL'}), `
+      + `fsync=${settings!.fsync}, synchronous_commit=${settings!.sync}, pool ${config.dbPoolSize}, ${os.cpus().length} CPUs, Node ${process.version}, `
+      + `${seconds} s per scenario after ${warmupMs / 1000} s warm-up`;
+    const tokens = Array.from({ length: Math.max(...clientCounts) }, (_, c) =>
+      signToken(config, { sub: `bench-kiosk-${c}`, role: 'client', branch: fixture.head.code, rules: '*' }));
+    const scope: AwardScope = { headId: fixture.head.id, sub: 'bench-sql', role: 'client', scopePath: fixture.head.path, timeZone: fixture.head.timeZone };
+    const base = { warmupMs, measureMs: seconds * 1000, serviceUrl: service.url, databaseUrl: service.server.url, poolSize: config.dbPoolSize, tokens, scope };
+    const plan = planScenarios(fixture);
+    log(`${plan.length} scenarios of ${warmupMs / 1000} s warm-up + ${seconds} s measured each: about ${Math.ceil((plan.length * (warmupMs / 1000 + seconds) + serviceWarmupMs / 1000) / 60)} min`);
+
+    const rows: Row[] = [];
+    let errors = 0;
+    for (const [i, step] of plan.entries()) {
+      if (interrupted) throw new Error('interrupted');
+      if (step.kind === 'award' && !rows.some((r) => r.kind === 'award')) {
+        const warm = await generator.run({ ...base, kind: 'award', clients: Math.max(...clientCounts), members: fixture.spread, keyPrefix: 'bench-warm', warmupMs: serviceWarmupMs, measureMs: 0 });
+        if (warm.errors) log(`service warm-up: ${warm.errors} errors (first: ${warm.firstError})`);
+        errors += warm.errors;
+      }
+      const result = await generator.run({ ...base, kind: step.kind, clients: step.clients, members: step.members, keyPrefix: `bench-s${i}` });
+      rows.push({ scenario: step.scenario, kind: step.kind, clients: step.clients, result });
+      errors += result.errors;
+      log(`${step.scenario} @${step.clients}: ${count(perSecond(result))}/s, p50 ${ms(result.p50Ms)} ms, p99 ${ms(result.p99Ms)} ms, `
+        + `errors ${result.errors}${result.firstError ? ` (first: ${result.firstError})` : ''}`);
+    }
+    printReport(rows, describe);
+    if (errors > 0) console.log(`\n${errors} requests or awards failed; the first of each scenario is in the log above`);
+    if (service.logSuppressed() > 0) log(`${service.logSuppressed()} further service log lines were not printed`);
+    return errors;
+  } finally {
+    generator.stop();
+    await service.stop();
+  }
+}
+
+if (process.argv[2] === loadGeneratorFlag) {
+  serveLoads();
+} else {
+  // Exit 0 whether or not the targets are met (this is a measurement); 1 when requests failed or the run broke.
+  main().then(
+    (errors) => process.exit(errors > 0 ? 1 : 0),
+    (error) => {
+      log(interrupted ? 'interrupted' : `failed: ${error?.stack ?? error}`);
+      process.exit(interrupted ? 130 : 1);
+    },
+  );
+}

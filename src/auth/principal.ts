@@ -1,5 +1,6 @@
 // Bearer tokens → principals → scope checks. A principal is who is asking (JWT `sub`), in which
 // role, with which branch scope (a subtree), and for merchants and members whose wallet it is.
+import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Bank } from '../bank.js';
 import type { Config } from '../config.js';
@@ -25,9 +26,22 @@ export interface Principal {
 const tokenLengthMax = 8192;
 const idPattern = /^\d{1,18}$/;
 
-export function verificationKey(config: Config): { key: string; algorithms: jwt.Algorithm[] } {
-  if (config.jwt.publicKey) return { key: config.jwt.publicKey, algorithms: [config.jwt.algorithm] };
-  return { key: config.jwt.secret!, algorithms: ['HS256'] };
+const verificationKeys = new WeakMap<Config, { key: KeyObject; algorithms: jwt.Algorithm[] }>();
+
+/**
+ * The key tokens are checked with, made once per configuration: given a string, jsonwebtoken
+ * builds a KeyObject on every verify (first trying, and failing, to read the secret as a public
+ * key), which was a third of the CPU of a small request.
+ */
+export function verificationKey(config: Config): { key: KeyObject; algorithms: jwt.Algorithm[] } {
+  let made = verificationKeys.get(config);
+  if (!made) {
+    made = config.jwt.publicKey
+      ? { key: createPublicKey(config.jwt.publicKey), algorithms: [config.jwt.algorithm] }
+      : { key: createSecretKey(Buffer.from(config.jwt.secret!, 'utf8')), algorithms: ['HS256'] };
+    verificationKeys.set(config, made);
+  }
+  return made;
 }
 
 function unauthenticated(message: string): BankError {

@@ -73,9 +73,9 @@ const benchRule = { code: 'bench.award', name: 'Benchmark award (no caps)', cate
 /** What an awarding kiosk asks back: the transaction id and the member's new balance. */
 const awardMutation = `mutation Award($input: AwardPointsInput!) {
   awardPoints(input: $input) { replayed transaction { id postings { line amount balanceAfter } } } }`;
-/** What a batch uploader asks back: per award its id or its error. */
+/** What a batch uploader asks back: per award its transaction id or its error. */
 const batchMutation = `mutation AwardBatch($input: AwardPointsBatchInput!) {
-  awardPointsBatch(input: $input) { succeeded failed results { index transaction { id } error { code message } } } }`;
+  awardPointsBatch(input: $input) { succeeded failed results { index transactionId error { code message } } } }`;
 /** The cheapest authenticated GraphQL request: HTTP, JSON, JWT check and Apollo, no database. */
 const trivialQuery = '{ __typename }';
 /** argv[2] of the forked load generator. */

@@ -1,6 +1,6 @@
-// Journal entries as the API returns them, and the reads over them. Every write and every read of
-// a transaction goes through one SQL function (cb_transaction_json), so a replay returns exactly
-// what the first write returned.
+// Journal entries as the API returns them, and the reads over them. Writes answer with a
+// transaction id; every read of a transaction goes through one SQL function (cb_transactions_json),
+// so a replay shows exactly what the first write wrote.
 import { Decimal } from 'decimal.js';
 import type { Bank } from '../bank.js';
 import type { Principal } from '../auth/principal.js';

@@ -31,6 +31,16 @@ const benchDatabase = 'civility_bench';
  */
 const benchDataDirDefault = '.data/pg-bench';
 const benchPortDefault = '54359';
+/**
+ * One bench per database server at a time (an advisory lock): a second run would drop the first
+ * one's database under it, and two runs would halve each other's figures anyway. A second run waits.
+ */
+const benchLockName = 'civility-bench';
+/** A run waits this long for another run on the same server (about 4 minutes each) before giving up. */
+const benchLockWaitMs = 15 * 60_000;
+/** Attempts to reach and lock the server, a second apart: long enough for a stopping embedded server to exit. */
+const lockAttemptsMax = 10;
+const lockRetryDelayMs = 1_000;
 /** The service logs a stack per INTERNAL error: a broken run would print thousands, so the first lines are shown and the rest counted. */
 const serviceLogLinesMax = 20;
 /** "Spread" means this many branches: as many as the most clients, so at 64 clients each owns a branch. */
@@ -320,14 +330,57 @@ interface Service {
   stop(): Promise<void>;
 }
 
-/** The start-up path of src/main.ts, on the bench's own fresh database and a free port. */
-async function startService(config: Config): Promise<Service> {
-  const server = await connectDatabaseServer(config, benchDatabase, true, log);
-  const migrator = openDatabase(server.url, 2);
+interface ServerLock { server: DatabaseServer; release(): Promise<void> }
+
+/** Starts (or finds) the database server and takes the bench lock on it, waiting for a run that holds it. */
+async function lockDatabaseServer(config: Config): Promise<ServerLock> {
+  for (let attempt = 1; ; attempt++) {
+    let server: DatabaseServer | undefined;
+    let locker: pg.Client | undefined;
+    try {
+      server = await connectDatabaseServer(config, 'postgres', false, log);
+      locker = new pg.Client({ connectionString: server.url });
+      // The server may stop while this connection waits (when the run before started it).
+      locker.on('error', () => undefined);
+      await locker.connect();
+      const { rows } = await locker.query('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [benchLockName]);
+      if (!rows[0].locked) {
+        log(`another npm run bench is running on this database server; waiting up to ${benchLockWaitMs / 60_000} min for it to finish`);
+        await locker.query(`SET lock_timeout = ${benchLockWaitMs}`);
+        await locker.query('SELECT pg_advisory_lock(hashtext($1))', [benchLockName]);
+      }
+      const held = locker;
+      return { server, release: () => held.end() };
+    } catch (error) {
+      await locker?.end();
+      // A run that waited sees the run before it stop the embedded server they shared: start again.
+      // Having waited out lock_timeout (55P03) is final.
+      if (attempt >= lockAttemptsMax || (error as { code?: string }).code === '55P03') {
+        await server?.stop();
+        throw error;
+      }
+      log(`the database server went away (${(error as Error).message}); trying again`);
+      await new Promise((resolve) => setTimeout(resolve, lockRetryDelayMs));
+    }
+  }
+}
+
+/** The start-up path of src/main.ts, on the bench's own fresh database and a free port; stopping it releases the lock. */
+async function startService(config: Config, lock: ServerLock): Promise<Service> {
+  // The server runs already (lockDatabaseServer started it): this only makes the bench's database afresh.
+  let server: DatabaseServer;
   try {
-    await migrateToLatest(migrator.knex, config.partitionMonthsAhead);
-  } finally {
-    await migrator.close();
+    server = await connectDatabaseServer(config, benchDatabase, true, () => undefined);
+    const migrator = openDatabase(server.url, 2);
+    try {
+      await migrateToLatest(migrator.knex, config.partitionMonthsAhead);
+    } finally {
+      await migrator.close();
+    }
+  } catch (error) {
+    await lock.release();
+    await lock.server.stop();
+    throw error;
   }
   const bank = await openBank(config, server.url);
   const serviceLog = boundedServiceLog();
@@ -348,7 +401,9 @@ async function startService(config: Config): Promise<Service> {
         await built.stop();
         await stopSettler();
         await bank.close();
-        await server.stop();
+        // The server first: a run waiting for the lock must not start on a server about to stop.
+        await lock.server.stop();
+        await lock.release();
       })();
       return stopping;
     },
@@ -365,10 +420,12 @@ interface Fixture {
 
 /** A head bank with branchCount branches, the bench rule (no caps) and membersPerBranch members each. */
 async function setUpBank(bank: Bank): Promise<Fixture> {
-  const head = await createHeadBank(bank, { code: 'bench-head', name: 'Bench head bank' });
+  // Codes unique per run: with DATABASE_URL the database is not made afresh, and branch codes are unique in it.
+  const tag = Date.now().toString(36);
+  const head = await createHeadBank(bank, { code: `bench-${tag}`, name: `Bench head bank ${tag}` });
   const branches = await bank.knex.transaction(async (trx) => {
     const made: Branch[] = [];
-    for (let b = 0; b < branchCount; b++) made.push(await insertChildBranch(trx, head, { code: `bench-b${b}`, name: `Bench branch ${b}` }));
+    for (let b = 0; b < branchCount; b++) made.push(await insertChildBranch(trx, head, { code: `bench-${tag}-b${b}`, name: `Bench branch ${b}` }));
     return made;
   });
   for (const branch of branches) bank.branches.remember(branch);
@@ -387,10 +444,14 @@ async function setUpBank(bank: Bank): Promise<Fixture> {
     byBranch.push(externalIds);
   }
   // A normal, logged table: the ceiling is what a durable commit costs on this server.
-  await bank.knex.raw('CREATE TABLE bench_ceiling (id bigserial PRIMARY KEY, v int)');
+  await bank.knex.raw('CREATE TABLE IF NOT EXISTS bench_ceiling (id bigserial PRIMARY KEY, v int)');
   // Planner statistics, as a running bank has them (autovacuum gathers them a minute or so after a
-  // bulk load): planned on empty-table estimates, one award took ~7 ms instead of ~1.4 ms.
-  await bank.knex.raw('ANALYZE');
+  // bulk load): planned on empty-table estimates, one award took ~7 ms instead of ~1.4 ms. VACUUM and
+  // a checkpoint settle the freshly loaded pages (hint bits, visibility map, autovacuum's backlog) now
+  // rather than during the first scenario: without them the award scenario that ran first measured
+  // ~30% low (one branch @64 ~530/s against spread ~780/s; in the other order, equal).
+  await bank.knex.raw('VACUUM (ANALYZE)');
+  await bank.knex.raw('CHECKPOINT');
   const spread: string[] = [];
   for (let m = 0; m < membersPerBranch; m++) for (let b = 0; b < branchCount; b++) spread.push(byBranch[b]![m]!);
   return { head, oneBranch: byBranch[0]!, spread };
@@ -485,7 +546,7 @@ async function main(): Promise<number> {
     DB_POOL_SIZE: process.env.DB_POOL_SIZE || String(benchPoolSizeDefault), SEED_DEMO: 'false',
   });
 
-  const service = await startService(config);
+  const service = await startService(config, await lockDatabaseServer(config));
   const generator = startLoadGenerator();
   process.once('SIGINT', () => {
     interrupted = true;

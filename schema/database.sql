@@ -623,7 +623,9 @@ AS $function$
       SELECT string_agg(s.asset_code || ' ' || s.total::text, ', ') INTO v_unbalanced
         FROM (SELECT a.asset_code, sum((e.value->>'amount')::numeric) AS total
                 FROM jsonb_array_elements(p_lines) e
-                JOIN accounts a ON a.head_id = p_head AND a.id = (e.value->>'accountId')::bigint
+                -- a primary-key probe per line (a plain join was planned as a scan of all accounts)
+                CROSS JOIN LATERAL (SELECT a.asset_code FROM accounts a
+                                     WHERE a.head_id = p_head AND a.id = (e.value->>'accountId')::bigint OFFSET 0) a
                GROUP BY a.asset_code) s
        WHERE s.total <> 0;
       PERFORM cb_assert(v_unbalanced IS NULL, format('transaction %s does not sum to zero: %s', p_txn, v_unbalanced));
@@ -632,7 +634,8 @@ AS $function$
         SELECT a.id, a.asset_code, a.asset_scale, a.deferred_balance, a.allow_negative, a.owner_type, a.owner_id,
                (e.value->>'amount')::numeric AS amount
           FROM jsonb_array_elements(p_lines) e
-          JOIN accounts a ON a.head_id = p_head AND a.id = (e.value->>'accountId')::bigint
+          CROSS JOIN LATERAL (SELECT a.* FROM accounts a
+                               WHERE a.head_id = p_head AND a.id = (e.value->>'accountId')::bigint OFFSET 0) a
          ORDER BY a.id, e.value->>'amount'
       LOOP
         v_line := v_line + 1;

@@ -4,14 +4,13 @@
 import { Decimal } from 'decimal.js';
 import type { Bank } from '../bank.js';
 import { requireRole, requireScope, type Principal } from '../auth/principal.js';
-import { findMember, type Member, type MemberRef } from '../directory/members.js';
+import { checkId, findMember, type Member, type MemberRef } from '../directory/members.js';
 import { BankError, badInput } from '../errors.js';
 import { withRetry } from '../db/errors.js';
 import { parseAmount } from './amounts.js';
 import { checkMemo } from './awards.js';
 import { checkIdempotencyKey, requestHash } from './idempotency.js';
 import { callPostEntry } from './sql/award.js';
-import { checkId } from '../directory/members.js';
 import { loadTransaction, writeResultFromJson, requireTransactionVisible, type WriteResult } from './transactions.js';
 
 export const reasonLengthMax = 500;

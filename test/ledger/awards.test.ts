@@ -27,10 +27,6 @@ async function balances(memberId: string): Promise<Record<string, string>> {
   return Object.fromEntries(res.data.member.accounts.map((a: { asset: string; balance: string }) => [a.asset, a.balance]));
 }
 
-async function transactionCount(): Promise<number> {
-  const [row] = await h.bank.knex('transactions').where({ head_id: h.head.id }).count({ n: '*' });
-  return Number(row!.n);
-}
 
 async function keyRows(key: string): Promise<number> {
   const [row] = await h.bank.knex('idempotency_keys').where({ head_id: h.head.id, key }).count({ n: '*' });
@@ -39,7 +35,7 @@ async function keyRows(key: string): Promise<number> {
 
 /** Sends an award that must be refused with `code`, and checks that it wrote nothing. */
 async function expectRefused(token: string | null, input: Record<string, unknown>, code: string, memberId: string, field?: string): Promise<GraphQLResponse> {
-  const before = { balances: await balances(memberId), transactions: await transactionCount() };
+  const before = { balances: await balances(memberId), transactions: await h.transactionCount() };
   const res = await h.gql(token, award, { input });
   expect(codes(res), JSON.stringify(res.errors)).toEqual([code]);
   expect(res.data?.awardPoints ?? null).toBeNull();
@@ -48,7 +44,7 @@ async function expectRefused(token: string | null, input: Record<string, unknown
     expect(error.extensions?.field === field || error.message.includes(field), `error names ${field}: ${error.message}`).toBe(true);
   }
   expect(await balances(memberId)).toEqual(before.balances);
-  expect(await transactionCount()).toBe(before.transactions);
+  expect(await h.transactionCount()).toBe(before.transactions);
   if (typeof input.idempotencyKey === 'string') expect(await keyRows(input.idempotencyKey)).toBe(0);
   return res;
 }

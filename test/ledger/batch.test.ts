@@ -36,15 +36,7 @@ async function sendBatch(awards: Record<string, unknown>[], token = h.clientToke
   return h.gql<{ awardPointsBatch: { succeeded: number; failed: number; results: ItemResult[] } }>(token, batch, { input: { awards } });
 }
 
-async function pointsOf(memberId: string): Promise<string> {
-  const row = await h.bank.knex('accounts').where({ head_id: h.head.id, owner_type: 'MEMBER', owner_id: memberId, asset_code: 'POINTS' }).first('balance');
-  return Number(row.balance).toFixed(2);
-}
 
-async function transactionCount(where: Record<string, unknown> = {}): Promise<number> {
-  const [row] = await h.bank.knex('transactions').where({ head_id: h.head.id, ...where }).count({ n: '*' });
-  return Number(row!.n);
-}
 
 /** How many transactions each key has produced (through its idempotency row), and how many key rows exist. */
 async function writesByKey(keys: string[]): Promise<{ keyRows: number; transactions: number; postings: number }> {
@@ -80,7 +72,7 @@ describe('a batch of awards', () => {
     expect(results.map((r) => memberPosting(r)!.amount)).toEqual(['5.00', '1.00', '20.00']);
     expect(results.every((r) => r.replayed === false && r.error === null)).toBe(true);
     expect(new Set(results.map((r) => r.transaction!.id)).size).toBe(3);
-    expect([await pointsOf(ms[0]!.id), await pointsOf(ms[1]!.id), await pointsOf(ms[2]!.id)]).toEqual(['20.00', '1.00', '5.00']);
+    expect([await h.walletBalance(ms[0]!.id), await h.walletBalance(ms[1]!.id), await h.walletBalance(ms[2]!.id)]).toEqual(['20.00', '1.00', '5.00']);
   });
 
   it('writes the good awards and refuses the bad ones one by one, each with its code', async () => {
@@ -89,7 +81,7 @@ describe('a batch of awards', () => {
     const outside = await newMember(h.branches[1]!);
     const first = await sendBatch([{ idempotencyKey: h.key(), memberId: capped.id, rule: 'garbage.sorted-drop' }]);
     expect(first.data!.awardPointsBatch.succeeded).toBe(1);
-    const before = await transactionCount();
+    const before = await h.transactionCount();
     const kiosk = h.token({ role: 'client', sub: `${h.tag}-kiosk-a`, rules: ['garbage.sorted-drop', 'garbage.bin-duty', 'garbage.retired-rule'], branch: h.branches[0]!.code });
     const input = [
       { idempotencyKey: h.key(), memberId: ok.id, rule: 'garbage.sorted-drop' },
@@ -124,11 +116,11 @@ describe('a batch of awards', () => {
     expect(memberPosting(results[0]!)!.amount).toBe('1.00');
     expect(memberPosting(results[8]!)!.amount).toBe('10.00');
     // Only the two successes were written, and the failures hold no key.
-    expect(await transactionCount()).toBe(before + 2);
+    expect(await h.transactionCount()).toBe(before + 2);
     expect(await writesByKey(input.map((a) => a.idempotencyKey))).toEqual({ keyRows: 2, transactions: 2, postings: 4 });
-    expect(await pointsOf(ok.id)).toBe('11.00');
-    expect(await pointsOf(capped.id)).toBe('1.00');
-    expect(await pointsOf(outside.id)).toBe('0.00');
+    expect(await h.walletBalance(ok.id)).toBe('11.00');
+    expect(await h.walletBalance(capped.id)).toBe('1.00');
+    expect(await h.walletBalance(outside.id)).toBe('0.00');
   });
 
   it('lets a failed award be sent again with the same key once its cause is fixed', async () => {
@@ -150,47 +142,46 @@ describe('a batch of awards', () => {
     expect(succeeded).toBe(3);
     expect(results.map((r) => r.replayed)).toEqual([false, false, false]);
     expect(results[0]!.transaction!.member.id).toBe(lateId);
-    expect(await pointsOf(lateId)).toBe('1.00');
-    expect(await pointsOf(m.id)).toBe('7.00');
+    expect(await h.walletBalance(lateId)).toBe('1.00');
+    expect(await h.walletBalance(m.id)).toBe('7.00');
     // And sending that fixed batch once more replays it: nothing new is written.
-    const before = await transactionCount();
+    const before = await h.transactionCount();
     const again = await sendBatch([missing, { ...badQuantity, quantity: '1' }, { ...capped, occurredAt: '2026-11-17T03:00:00Z' }]);
     expect(again.data!.awardPointsBatch.results.map((r) => [r.replayed, r.transaction!.id])).toEqual(results.map((r) => [true, r.transaction!.id]));
-    expect(await transactionCount()).toBe(before);
+    expect(await h.transactionCount()).toBe(before);
   });
 
   it('refuses more than 1,000 awards as a whole, writing none of them', async () => {
     const m = await newMember();
-    const before = await transactionCount();
+    const before = await h.transactionCount();
     const input = Array.from({ length: 1001 }, () => ({ idempotencyKey: h.key(), memberId: m.id, rule: 'party.negative-list.absence' }));
     const res = await sendBatch(input);
     expect(codes(res)).toEqual(['BAD_USER_INPUT']);
     expect(res.errors![0]!.extensions?.field ?? res.errors![0]!.message).toContain('awards');
     expect(res.data?.awardPointsBatch ?? null).toBeNull();
-    expect(await transactionCount()).toBe(before);
+    expect(await h.transactionCount()).toBe(before);
     expect((await writesByKey(input.map((a) => a.idempotencyKey))).keyRows).toBe(0);
   });
 
   it('refuses an empty batch', async () => {
-    const before = await transactionCount();
+    const before = await h.transactionCount();
     const res = await sendBatch([]);
     expect(codes(res)).toEqual(['BAD_USER_INPUT']);
     expect(res.errors![0]!.extensions?.field ?? res.errors![0]!.message).toContain('awards');
-    expect(await transactionCount()).toBe(before);
+    expect(await h.transactionCount()).toBe(before);
   });
 
   it('takes exactly 1,000 awards in one call', async () => {
     const ms = [await newMember(), await newMember(), await newMember(), await newMember()];
     const input = Array.from({ length: 1000 }, (_, i) => ({ idempotencyKey: h.key(), memberId: ms[i % 4]!.id, rule: 'party.negative-list.absence' }));
-    const before = await transactionCount();
+    const before = await h.transactionCount();
     const res = await sendBatch(input);
     expect(res.errors).toBeUndefined();
     expect(res.data!.awardPointsBatch).toMatchObject({ succeeded: 1000, failed: 0 });
     expect(res.data!.awardPointsBatch.results.map((r) => r.index)).toEqual(input.map((_, i) => i));
-    expect(await transactionCount()).toBe(before + 1000);
+    expect(await h.transactionCount()).toBe(before + 1000);
     for (const m of ms) {
-      const row = await h.bank.knex('accounts').where({ head_id: h.head.id, owner_type: 'MEMBER', owner_id: m.id, asset_code: 'PARTY_SCORE' }).first('balance');
-      expect(Number(row.balance)).toBe(-1250);
+      expect(await h.walletBalance(m.id, 'PARTY_SCORE')).toBe('-1250.00');
     }
   });
 
@@ -206,8 +197,8 @@ describe('a batch of awards', () => {
     expect(results[2]!.replayed).toBe(true);
     expect(results[2]!.transaction).toEqual(results[0]!.transaction);
     expect(await writesByKey([key])).toEqual({ keyRows: 1, transactions: 1, postings: 2 });
-    expect(await transactionCount({ member_id: m.id })).toBe(2);
-    expect(await pointsOf(m.id)).toBe('6.00');
+    expect(await h.transactionCount({ member_id: m.id })).toBe(2);
+    expect(await h.walletBalance(m.id)).toBe('6.00');
   });
 
   it('refuses the second use of a key in one batch when it asks for something else', async () => {
@@ -221,7 +212,7 @@ describe('a batch of awards', () => {
     const { results } = res.data!.awardPointsBatch;
     expect(results.map((r) => r.error?.code ?? 'OK')).toEqual(['OK', 'IDEMPOTENCY_CONFLICT']);
     expect(await writesByKey([key])).toEqual({ keyRows: 1, transactions: 1, postings: 2 });
-    expect(await pointsOf(m.id)).toBe('5.00');
+    expect(await h.walletBalance(m.id)).toBe('5.00');
   });
 
   it('replays a key already written by awardPoints', async () => {
@@ -231,14 +222,14 @@ describe('a batch of awards', () => {
     expect(single.errors).toBeUndefined();
     const res = await sendBatch([item]);
     expect(res.data!.awardPointsBatch.results[0]).toMatchObject({ replayed: true, error: null, transaction: { id: single.data.awardPoints.transaction.id } });
-    expect(await pointsOf(m.id)).toBe('5.00');
+    expect(await h.walletBalance(m.id)).toBe('5.00');
   });
 
   it('writes each key once when two batches carrying the same keys arrive together', async () => {
     const ms = [await newMember(), await newMember(), await newMember()];
     const input = Array.from({ length: 60 }, (_, i) => ({ idempotencyKey: h.key(), memberId: ms[i % 3]!.id, rule: 'party.negative-list.absence' }));
     const keys = input.map((a) => a.idempotencyKey);
-    const before = await transactionCount();
+    const before = await h.transactionCount();
     // The second batch carries the same awards in the opposite order, plus a few of its own.
     const extra = Array.from({ length: 5 }, () => ({ idempotencyKey: h.key(), memberId: ms[0]!.id, rule: 'party.negative-list.absence' }));
     const [a, b, c] = await Promise.all([sendBatch(input), sendBatch([...input].reverse().concat(extra)), sendBatch(input.slice(0, 30))]);
@@ -254,7 +245,7 @@ describe('a batch of awards', () => {
       expect(answers.filter((r) => !r.replayed), `one first write for ${key}`).toHaveLength(1);
     }
     expect(await writesByKey(keys)).toEqual({ keyRows: 60, transactions: 60, postings: 120 });
-    expect(await transactionCount()).toBe(before + 65);
+    expect(await h.transactionCount()).toBe(before + 65);
     const [posted] = await h.bank.knex('postings as p').join('accounts as a', function join() { this.on('a.head_id', 'p.head_id').andOn('a.id', 'p.account_id'); })
       .where({ 'p.head_id': h.head.id, 'a.owner_type': 'MEMBER' }).whereIn('a.owner_id', ms.map((m) => m.id)).count({ n: '*' });
     expect(Number(posted!.n)).toBe(65);

@@ -28,15 +28,7 @@ async function newMember(branch = h.branches[0]!) {
   return { id: await h.addMember(externalId, branch), externalId };
 }
 
-async function pointsOf(memberId: string): Promise<string> {
-  const row = await h.bank.knex('accounts').where({ head_id: h.head.id, owner_type: 'MEMBER', owner_id: memberId, asset_code: 'POINTS' }).first('balance');
-  return Number(row.balance).toFixed(2);
-}
 
-async function transactionCount(where: Record<string, unknown> = {}): Promise<number> {
-  const [row] = await h.bank.knex('transactions').where({ head_id: h.head.id, ...where }).count({ n: '*' });
-  return Number(row!.n);
-}
 
 async function keyRows(key: string, subject?: string): Promise<Record<string, any>[]> {
   return h.bank.knex('idempotency_keys').where({ head_id: h.head.id, key, ...(subject ? { subject } : {}) });
@@ -55,15 +47,15 @@ describe('a retried award', () => {
     expect(first.replayed).toBe(false);
     // The balance moves on after the first write...
     ok(await h.gql(h.clientToken, award, { input: { idempotencyKey: h.key(), memberId: m.id, rule: 'garbage.bin-duty' } }));
-    expect(await pointsOf(m.id)).toBe('10.00');
+    expect(await h.walletBalance(m.id)).toBe('10.00');
     // ...yet the retry answers exactly what the first write answered, and writes nothing.
-    const before = await transactionCount();
+    const before = await h.transactionCount();
     const replay = ok(await h.gql(h.clientToken, award, { input }));
     expect(replay.replayed).toBe(true);
     expect(replay.transaction).toEqual(first.transaction);
     expect(replay.transaction.postings.find((p: any) => p.balanceAfter !== null).balanceAfter).toBe('5.00');
-    expect(await transactionCount()).toBe(before);
-    expect(await pointsOf(m.id)).toBe('10.00');
+    expect(await h.transactionCount()).toBe(before);
+    expect(await h.walletBalance(m.id)).toBe('10.00');
   });
 
   it('replays an award sent without occurredAt, though the retry comes later', async () => {
@@ -73,7 +65,7 @@ describe('a retried award', () => {
     await new Promise((r) => setTimeout(r, 20));
     const replay = ok(await h.gql(h.clientToken, award, { input }));
     expect(replay).toEqual({ ...first, replayed: true });
-    expect(await pointsOf(m.id)).toBe('1.00');
+    expect(await h.walletBalance(m.id)).toBe('1.00');
   });
 
   it('treats the same request spelled differently (quantity "2" or "2.00", member by id) as the same request', async () => {
@@ -82,7 +74,7 @@ describe('a retried award', () => {
     const first = ok(await h.gql(h.clientToken, award, { input: { idempotencyKey: key, memberId: m.id, rule: 'garbage.bin-duty', quantity: '2' } }));
     const replay = ok(await h.gql(h.clientToken, award, { input: { idempotencyKey: key, memberId: m.id, rule: 'garbage.bin-duty', quantity: '2.00', memo: null } }));
     expect(replay).toMatchObject({ replayed: true, transaction: { id: first.transaction.id } });
-    expect(await pointsOf(m.id)).toBe('10.00');
+    expect(await h.walletBalance(m.id)).toBe('10.00');
   });
 });
 
@@ -102,16 +94,16 @@ describe('the same key for a different request', () => {
       { memo: undefined },
       { metadata: { station: 'S-2' } },
     ];
-    const before = { transactions: await transactionCount(), m: await pointsOf(m.id), other: await pointsOf(other.id) };
+    const before = { transactions: await h.transactionCount(), m: await h.walletBalance(m.id), other: await h.walletBalance(other.id) };
     for (const change of variants) {
       const res = await h.gql(h.clientToken, award, { input: { ...original, ...change } });
       expect(codes(res), JSON.stringify(change)).toEqual(['IDEMPOTENCY_CONFLICT']);
       expect(res.errors![0]!.message).toContain(key);
       expect(res.data?.awardPoints ?? null).toBeNull();
     }
-    expect(await transactionCount()).toBe(before.transactions);
-    expect(await pointsOf(m.id)).toBe(before.m);
-    expect(await pointsOf(other.id)).toBe(before.other);
+    expect(await h.transactionCount()).toBe(before.transactions);
+    expect(await h.walletBalance(m.id)).toBe(before.m);
+    expect(await h.walletBalance(other.id)).toBe(before.other);
     // The key still names the first write.
     expect(await keyRows(key)).toMatchObject([{ subject: `client-${h.tag}`, operation: 'awardPoints', transaction_id: first.transaction.id }]);
     expect(ok(await h.gql(h.clientToken, award, { input: original }))).toMatchObject({ replayed: true, transaction: { id: first.transaction.id } });
@@ -122,7 +114,7 @@ describe('the same key for a different request', () => {
     const b = await newMember();
     const key = h.key();
     ok(await h.gql(h.adminToken, award, { input: { idempotencyKey: key, memberId: a.id, rule: 'garbage.bin-duty' } }));
-    const before = await transactionCount();
+    const before = await h.transactionCount();
     const res = await h.gql(h.adminToken, transfer, { input: { idempotencyKey: key, from: { id: a.id }, to: { id: b.id }, amount: '1.00' } });
     expect(codes(res)).toEqual(['IDEMPOTENCY_CONFLICT']);
     const rule = await h.gql(h.adminToken, `mutation($input: DefineRuleInput!) { defineRule(input: $input) { rule { id } } }`, {
@@ -130,8 +122,8 @@ describe('the same key for a different request', () => {
     });
     expect(codes(rule)).toEqual(['IDEMPOTENCY_CONFLICT']);
     expect(await h.bank.knex('rules').where({ head_id: h.head.id, code: `${h.tag}.conflicting` })).toEqual([]);
-    expect(await transactionCount()).toBe(before);
-    expect([await pointsOf(a.id), await pointsOf(b.id)]).toEqual(['5.00', '0.00']);
+    expect(await h.transactionCount()).toBe(before);
+    expect([await h.walletBalance(a.id), await h.walletBalance(b.id)]).toEqual(['5.00', '0.00']);
   });
 });
 
@@ -154,7 +146,7 @@ describe('keys belong to the client that sent them', () => {
     expect([againA.replayed, againB.replayed]).toEqual([true, true]);
     expect(codes(await h.gql(kioskA, award, { input: { idempotencyKey: key, memberId: m.id, rule: 'garbage.sorted-drop' } }))).toEqual(['IDEMPOTENCY_CONFLICT']);
     expect(await keyRows(key)).toHaveLength(2);
-    expect(await pointsOf(m.id)).toBe('6.00');
+    expect(await h.walletBalance(m.id)).toBe('6.00');
   });
 });
 
@@ -171,7 +163,7 @@ describe('a refused request does not use up its key', () => {
     // ...and the corrected request (the drop was the day before) writes under the same key.
     const fixed = ok(await h.gql(h.clientToken, award, { input: { ...capped, occurredAt: '2026-11-18T09:00:00Z' } }));
     expect(fixed.replayed).toBe(false);
-    expect(await pointsOf(m.id)).toBe('2.00');
+    expect(await h.walletBalance(m.id)).toBe('2.00');
   });
 
   it('after INSUFFICIENT_FUNDS: the same transfer goes through once the sender has the points', async () => {
@@ -186,7 +178,7 @@ describe('a refused request does not use up its key', () => {
     const done = ok(await h.gql(h.adminToken, transfer, { input }));
     expect(done.replayed).toBe(false);
     expect(done.transaction.kind).toBe('TRANSFER');
-    expect([await pointsOf(from.id), await pointsOf(to.id)]).toEqual(['1.00', '4.00']);
+    expect([await h.walletBalance(from.id), await h.walletBalance(to.id)]).toEqual(['1.00', '4.00']);
     expect(ok(await h.gql(h.adminToken, transfer, { input }))).toMatchObject({ replayed: true, transaction: { id: done.transaction.id } });
   });
 
@@ -198,7 +190,7 @@ describe('a refused request does not use up its key', () => {
     const id = await h.addMember(externalId, h.branches[1]!);
     const done = ok(await h.gql(h.clientToken, award, { input }));
     expect(done).toMatchObject({ replayed: false, transaction: { member: { id } } });
-    expect(await pointsOf(id)).toBe('5.00');
+    expect(await h.walletBalance(id)).toBe('5.00');
   });
 
   it('after FORBIDDEN or BAD_USER_INPUT: the key is still free', async () => {
@@ -222,9 +214,9 @@ describe('concurrent retries', () => {
     expect(results.filter((r) => !r.replayed)).toHaveLength(1);
     expect(results.filter((r) => r.replayed)).toHaveLength(199);
     for (const r of results) expect(r.transaction).toEqual(results[0]!.transaction);
-    expect(await transactionCount({ member_id: m.id })).toBe(1);
+    expect(await h.transactionCount({ member_id: m.id })).toBe(1);
     expect(await keyRows(input.idempotencyKey)).toHaveLength(1);
-    expect(await pointsOf(m.id)).toBe('5.00');
+    expect(await h.walletBalance(m.id)).toBe('5.00');
   });
 
   it('200 awards under one key, half of them asking for something else, write once and refuse the others', async () => {
@@ -242,8 +234,8 @@ describe('concurrent retries', () => {
     for (const res of refused) expect(codes(res)).toEqual(['IDEMPOTENCY_CONFLICT']);
     expect(written.length).toBe(100);
     expect(refused.length).toBe(100);
-    expect(await transactionCount({ member_id: m.id })).toBe(1);
-    expect(['5.00', '10.00']).toContain(await pointsOf(m.id));
+    expect(await h.transactionCount({ member_id: m.id })).toBe(1);
+    expect(['5.00', '10.00']).toContain(await h.walletBalance(m.id));
   });
 });
 
@@ -275,7 +267,7 @@ describe('a key outlives the service instance that wrote it', () => {
       await built.stop();
       await bank.close();
     }
-    expect(await transactionCount({ member_id: m.id })).toBe(1);
-    expect(await pointsOf(m.id)).toBe('5.00');
+    expect(await h.transactionCount({ member_id: m.id })).toBe(1);
+    expect(await h.walletBalance(m.id)).toBe('5.00');
   });
 });

@@ -1,6 +1,7 @@
 // Reading the journal: the transactions connection (order, paging, filters, limits), what a member
 // token sees, accounts and members with their balances, the trial balance (invariant 1 made
 // visible) and system issuance balances that are exact before the settler has run.
+import { Decimal } from 'decimal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codes, startHarness, type Harness } from '../support/harness.js';
 import { settleAccountDeltas } from '../../src/ledger/settle.js';
@@ -296,7 +297,7 @@ describe('a branch issuance account', () => {
       const { rows } = await trx.raw(`SELECT id FROM account_deltas WHERE head_id = ? AND account_id = ? FOR UPDATE`, [h.head.id, issuance.accountId]);
       expect(rows).toHaveLength(3);
       const settled = await trx('accounts').where({ head_id: h.head.id, id: issuance.accountId }).first('balance');
-      expect(Number(settled.balance)).toBe(0);
+      expect(new Decimal(settled.balance).isZero()).toBe(true);
       const res = await read();
       expect(res.errors).toBeUndefined();
       // 5.00 + 5.00 + 12.50 POINTS issued.

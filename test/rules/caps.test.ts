@@ -19,15 +19,7 @@ async function newMember(branch = h.branches[0]!) {
   return { id: await h.addMember(externalId, branch), externalId };
 }
 
-async function balanceOf(memberId: string, asset = 'POINTS'): Promise<string> {
-  const row = await h.bank.knex('accounts').where({ head_id: h.head.id, owner_type: 'MEMBER', owner_id: memberId, asset_code: asset }).first('balance');
-  return Number(row.balance).toFixed(2);
-}
 
-async function transactionCount(memberId: string): Promise<number> {
-  const [row] = await h.bank.knex('transactions').where({ head_id: h.head.id, member_id: memberId }).count({ n: '*' });
-  return Number(row!.n);
-}
 
 function send(memberId: string, rule: string, extra: Record<string, unknown> = {}): Promise<GraphQLResponse> {
   return h.gql(h.clientToken, award, { input: { idempotencyKey: h.key(), memberId, rule, ...extra } });
@@ -48,15 +40,15 @@ describe('a once-a-day rule', () => {
     const refusal = answers.find((res) => res.errors)!.errors![0]!.message;
     expect(refusal).toContain('garbage.sorted-drop');
     expect(refusal).toContain(m.externalId);
-    expect(await balanceOf(m.id)).toBe('1.00');
-    expect(await transactionCount(m.id)).toBe(1);
+    expect(await h.walletBalance(m.id)).toBe('1.00');
+    expect(await h.transactionCount({ member_id: m.id })).toBe(1);
   });
 
   it('counts each member on its own: 50 members awarded together each get their one credit', async () => {
     const ms = await Promise.all(Array.from({ length: 50 }, () => newMember()));
     const answers = await Promise.all(ms.flatMap((m) => [send(m.id, 'garbage.sorted-drop'), send(m.id, 'garbage.sorted-drop')]));
     expect(answers.map(outcome).filter((o) => o === 'OK')).toHaveLength(50);
-    for (const m of ms) expect(await balanceOf(m.id)).toBe('1.00');
+    for (const m of ms) expect(await h.walletBalance(m.id)).toBe('1.00');
   });
 
   it('counts its days in Asia/Shanghai: 15:59Z and 16:01Z are two days there', async () => {
@@ -64,7 +56,7 @@ describe('a once-a-day rule', () => {
     // 2026-11-22T15:59Z is 23:59 on the 22nd in Shanghai; 16:01Z is 00:01 on the 23rd.
     expect(outcome(await send(m.id, 'garbage.sorted-drop', { occurredAt: '2026-11-22T15:59:00Z' }))).toBe('OK');
     expect(outcome(await send(m.id, 'garbage.sorted-drop', { occurredAt: '2026-11-22T16:01:00Z' }))).toBe('OK');
-    expect(await balanceOf(m.id)).toBe('2.00');
+    expect(await h.walletBalance(m.id)).toBe('2.00');
   });
 
   it('counts its days in Asia/Shanghai: 16:01Z and 15:00Z the next UTC day are one day there', async () => {
@@ -76,8 +68,8 @@ describe('a once-a-day rule', () => {
     expect(outcome(await send(m.id, 'garbage.sorted-drop', { occurredAt: '2026-11-16T16:00:00Z' }))).toBe('OK');
     // An award dated with an offset counts in Shanghai too: 2026-11-16T07:30+08:00 is the 16th there.
     expect(outcome(await send(m.id, 'garbage.sorted-drop', { occurredAt: '2026-11-16T07:30:00+08:00' }))).toBe('CAP_EXCEEDED');
-    expect(await balanceOf(m.id)).toBe('2.00');
-    expect(await transactionCount(m.id)).toBe(2);
+    expect(await h.walletBalance(m.id)).toBe('2.00');
+    expect(await h.transactionCount({ member_id: m.id })).toBe(2);
   });
 
   it('leaves the day used once the award is written: a later award that day is still refused', async () => {
@@ -96,7 +88,7 @@ describe('a two-shifts-a-day rule (bin-side duty)', () => {
     expect(outcome(await send(m.id, 'garbage.bin-duty', { quantity: '2', occurredAt: '2026-11-20T01:00:00Z' }))).toBe('OK');
     expect(outcome(await send(m.id, 'garbage.bin-duty', { occurredAt: '2026-11-20T09:00:00Z' }))).toBe('CAP_EXCEEDED');
     expect(outcome(await send(m.id, 'garbage.bin-duty', { quantity: '0.5', occurredAt: '2026-11-20T09:00:00Z' }))).toBe('CAP_EXCEEDED');
-    expect(await balanceOf(m.id)).toBe('10.00');
+    expect(await h.walletBalance(m.id)).toBe('10.00');
   });
 
   it('refuses three shifts in one award, writing nothing', async () => {
@@ -104,7 +96,7 @@ describe('a two-shifts-a-day rule (bin-side duty)', () => {
     const res = await send(m.id, 'garbage.bin-duty', { quantity: '3', occurredAt: '2026-11-20T01:00:00Z' });
     expect(outcome(res)).toBe('CAP_EXCEEDED');
     expect(res.errors![0]!.message).toContain('garbage.bin-duty');
-    expect(await balanceOf(m.id)).toBe('0.00');
+    expect(await h.walletBalance(m.id)).toBe('0.00');
     // The day is untouched: two shifts still fit.
     expect(outcome(await send(m.id, 'garbage.bin-duty', { quantity: '2', occurredAt: '2026-11-20T02:00:00Z' }))).toBe('OK');
   });
@@ -116,7 +108,7 @@ describe('a two-shifts-a-day rule (bin-side duty)', () => {
     expect(outcome(await send(m.id, 'garbage.bin-duty', { quantity: '0.75', occurredAt: '2026-11-21T03:00:00Z' }))).toBe('CAP_EXCEEDED');
     expect(outcome(await send(m.id, 'garbage.bin-duty', { quantity: '0.5', occurredAt: '2026-11-21T04:00:00Z' }))).toBe('OK');
     expect(outcome(await send(m.id, 'garbage.bin-duty', { quantity: '0.01', occurredAt: '2026-11-21T05:00:00Z' }))).toBe('CAP_EXCEEDED');
-    expect(await balanceOf(m.id)).toBe('10.00');
+    expect(await h.walletBalance(m.id)).toBe('10.00');
   });
 
   it('gives exactly two shifts when 100 single-shift check-ins arrive together', async () => {
@@ -125,7 +117,7 @@ describe('a two-shifts-a-day rule (bin-side duty)', () => {
     const outcomes = answers.map(outcome);
     expect(outcomes.filter((o) => o === 'OK')).toHaveLength(2);
     expect(outcomes.filter((o) => o === 'CAP_EXCEEDED')).toHaveLength(98);
-    expect(await balanceOf(m.id)).toBe('10.00');
+    expect(await h.walletBalance(m.id)).toBe('10.00');
   });
 
   it('gives exactly two shifts in a batch of ten', async () => {
@@ -136,7 +128,7 @@ describe('a two-shifts-a-day rule (bin-side duty)', () => {
     expect(res.errors).toBeUndefined();
     expect(res.data.awardPointsBatch).toMatchObject({ succeeded: 2, failed: 8 });
     expect(res.data.awardPointsBatch.results.filter((r: any) => r.error?.code === 'CAP_EXCEEDED')).toHaveLength(8);
-    expect(await balanceOf(m.id)).toBe('10.00');
+    expect(await h.walletBalance(m.id)).toBe('10.00');
   });
 });
 
@@ -148,7 +140,7 @@ describe('weekly caps', () => {
     expect(outcome(await send(m.id, 'party.class-attendance', { occurredAt: '2026-11-15T15:59:00Z' }))).toBe('OK'); // Sun 15th 23:59
     expect(outcome(await send(m.id, 'party.class-attendance', { occurredAt: '2026-11-12T02:00:00Z' }))).toBe('CAP_EXCEEDED'); // Thu 12th
     expect(outcome(await send(m.id, 'party.class-attendance', { occurredAt: '2026-11-15T16:01:00Z' }))).toBe('OK'); // Mon 16th 00:01
-    expect(await balanceOf(m.id, 'PARTY_SCORE')).toBe('6.00');
+    expect(await h.walletBalance(m.id, 'PARTY_SCORE')).toBe('6.00');
   });
 
   it('a rule defined with a weekly amount cap stops at the amount', async () => {
@@ -165,18 +157,18 @@ describe('weekly caps', () => {
     expect(outcome(await send(m.id, code, { occurredAt: '2026-11-13T02:00:00Z' }))).toBe('CAP_EXCEEDED'); // 12.00 > 10
     expect(outcome(await send(m.id, code, { quantity: '0.33', occurredAt: '2026-11-13T03:00:00Z' }))).toBe('OK'); // 0.99 → 9.99
     expect(outcome(await send(m.id, code, { quantity: '0.01', occurredAt: '2026-11-13T04:00:00Z' }))).toBe('CAP_EXCEEDED'); // 10.02 > 10
-    expect(await balanceOf(m.id)).toBe('9.99');
+    expect(await h.walletBalance(m.id)).toBe('9.99');
     // Sunday 23:59 in Shanghai is still that week; Monday 00:01 starts a new one.
     expect(outcome(await send(m.id, code, { quantity: '0.01', occurredAt: '2026-11-15T15:59:00Z' }))).toBe('CAP_EXCEEDED');
     expect(outcome(await send(m.id, code, { quantity: '3', occurredAt: '2026-11-15T16:01:00Z' }))).toBe('OK');
-    expect(await balanceOf(m.id)).toBe('18.99');
+    expect(await h.walletBalance(m.id)).toBe('18.99');
 
     // Under load the amount cap holds too: of 50 awards of 3.00 sent together, three fit under 10.
     const other = await newMember();
     const answers = await Promise.all(Array.from({ length: 50 }, () => send(other.id, code, { occurredAt: '2026-11-04T02:00:00Z' })));
     expect(answers.map(outcome).filter((o) => o === 'OK')).toHaveLength(3);
     expect(answers.map(outcome).filter((o) => o === 'CAP_EXCEEDED')).toHaveLength(47);
-    expect(await balanceOf(other.id)).toBe('9.00');
+    expect(await h.walletBalance(other.id)).toBe('9.00');
   });
 });
 
@@ -206,7 +198,7 @@ describe('several caps on one rule', () => {
       .toEqual([['DAY', '2026-10-01', 1], ['DAY', '2026-10-02', 1], ['DAY', '2026-10-03', 1], ['MONTH', '2026-10-01', 3]]);
     // October 31st 16:30Z is November 1st in Shanghai: a new month.
     expect(outcome(await send(m.id, code, { occurredAt: '2026-10-31T16:30:00Z' }))).toBe('OK');
-    expect(await balanceOf(m.id)).toBe('8.00');
+    expect(await h.walletBalance(m.id)).toBe('8.00');
   });
 
   it('a yearly cap counts the Shanghai calendar year', async () => {
@@ -221,6 +213,6 @@ describe('several caps on one rule', () => {
     expect(outcome(await send(m.id, code, { occurredAt: '2025-12-31T15:30:00Z' }))).toBe('OK');
     expect(outcome(await send(m.id, code, { occurredAt: '2025-12-31T16:30:00Z' }))).toBe('OK');
     expect(outcome(await send(m.id, code, { occurredAt: '2026-06-01T00:00:00Z' }))).toBe('CAP_EXCEEDED');
-    expect(await balanceOf(m.id)).toBe('100.00');
+    expect(await h.walletBalance(m.id)).toBe('100.00');
   });
 });

@@ -50,10 +50,6 @@ function credited(res: GraphQLResponse, asset = 'POINTS'): string {
   return res.data.awardPoints.transaction.postings.find((p: any) => p.asset === asset && p.account.owner.type === 'MEMBER').amount;
 }
 
-async function pointsOf(memberId: string): Promise<string> {
-  const row = await h.bank.knex('accounts').where({ head_id: h.head.id, owner_type: 'MEMBER', owner_id: memberId, asset_code: 'POINTS' }).first('balance');
-  return Number(row.balance).toFixed(2);
-}
 
 async function counts(): Promise<{ rules: number; transactions: number }> {
   const [r] = await h.bank.knex('rules').where({ head_id: h.head.id }).count({ n: '*' });
@@ -83,7 +79,7 @@ describe('rule versions', () => {
     // History is kept: the first award still names version 1.
     const read = await h.gql(h.adminToken, `query($id: ID!) { transaction(id: $id) { rule { id version category } } }`, { id: first.data.awardPoints.transaction.id });
     expect(read.data.transaction.rule).toEqual({ id: v1.id, version: 1, category: 'test' });
-    expect(await pointsOf(m.id)).toBe('6.50');
+    expect(await h.walletBalance(m.id)).toBe('6.50');
   });
 
   it('a repeated definition with the same key replays, and the same key for another definition is refused', async () => {
@@ -204,7 +200,7 @@ describe('when a rule applies', () => {
       expect(error.extensions?.field === 'occurredAt' || error.message.includes('occurredAt'), error.message).toBe(true);
     }
     expect(await counts()).toEqual(before);
-    expect(await pointsOf(m.id)).toBe('0.00');
+    expect(await h.walletBalance(m.id)).toBe('0.00');
     // validFrom is inclusive, validTo exclusive.
     expect(credited(await sendAward(h.clientToken, m.id, code, { occurredAt: '2026-11-10T00:00:00Z' }))).toBe('2.00');
     expect(credited(await sendAward(h.clientToken, m.id, code, { occurredAt: '2026-11-19T23:59:59Z' }))).toBe('2.00');
@@ -230,7 +226,7 @@ describe('when a rule applies', () => {
     expect(await counts()).toEqual(before);
     // Administrators are not clients: they may apply it.
     expect(credited(await sendAward(h.adminToken, m.id, code))).toBe('2.00');
-    expect(await pointsOf(m.id)).toBe('4.00');
+    expect(await h.walletBalance(m.id)).toBe('4.00');
   });
 
   it('refuses awards of a rule that needs approval with INVALID_STATE, until a version without it', async () => {

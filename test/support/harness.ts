@@ -15,6 +15,7 @@ import { openWallets } from '../../src/directory/members.js';
 import { signToken, type TokenClaims } from '../../src/auth/tokens.js';
 import { computeTrialBalance, findBalanceMismatches } from '../../src/ledger/accounts.js';
 import { settleAccountDeltas } from '../../src/ledger/settle.js';
+import { formatAmount } from '../../src/ledger/amounts.js';
 import { standardRules } from '../../seeds/demo.js';
 
 export interface GraphQLResponse<T = any> {
@@ -34,6 +35,10 @@ export interface Harness {
   adminToken: string;
   clientToken: string;
   gql<T = any>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>>;
+  /** A member wallet's posted balance, read from the table, at the asset's scale. */
+  walletBalance(memberId: string, asset?: string): Promise<string>;
+  /** Transactions of the file's head bank matching where (all by default). */
+  transactionCount(where?: Record<string, unknown>): Promise<number>;
   /** Creates a member directly (setup only), returns its id. */
   addMember(externalId: string, branch?: Branch, flags?: { party?: boolean; volunteer?: boolean }): Promise<string>;
   key(): string;
@@ -85,6 +90,15 @@ export async function startHarness(options: { poolSize?: number } = {}): Promise
       }).returning('id');
       await openWallets(bank.knex, head.id, branch.id, String(row.id));
       return String(row.id);
+    },
+    async walletBalance(memberId, asset = 'POINTS') {
+      const row = await bank.knex('accounts')
+        .where({ head_id: head.id, owner_type: 'MEMBER', owner_id: memberId, asset_code: asset, purpose: 'WALLET' }).first('balance');
+      return formatAmount(row.balance, bank.assets.get(asset).scale);
+    },
+    async transactionCount(where = {}) {
+      const [row] = await bank.knex('transactions').where({ head_id: head.id, ...where }).count({ n: '*' });
+      return Number(row!.n);
     },
     key: () => `${tag}-k${++keys}-${randomUUID().slice(0, 8)}`,
     async checkInvariants() {

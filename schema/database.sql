@@ -74,6 +74,44 @@ CREATE TABLE branches (
 );
 CREATE INDEX branches_parent ON public.branches USING btree (parent_id);
 
+CREATE TABLE catalog_items (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL DEFAULT nextval('catalog_items_id_seq'::regclass),
+  merchant_id bigint NOT NULL,
+  code text NOT NULL,
+  title text NOT NULL,
+  description text,
+  category text NOT NULL,
+  cost numeric NOT NULL,
+  stock_left integer,
+  limit_per_member integer,
+  limit_window text,
+  visible_branch_id bigint NOT NULL,
+  active_from timestamp with time zone,
+  active_to timestamp with time zone,
+  voucher_valid_days integer NOT NULL,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  updated_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT catalog_items_active_order CHECK (((active_to IS NULL) OR (active_from IS NULL) OR (active_from < active_to))),
+  CONSTRAINT catalog_items_category_check CHECK (((length(category) >= 1) AND (length(category) <= 100))),
+  CONSTRAINT catalog_items_code_check CHECK ((code ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'::text)),
+  CONSTRAINT catalog_items_code_unique UNIQUE (head_id, merchant_id, code),
+  CONSTRAINT catalog_items_cost_check CHECK (((cost > (0)::numeric) AND (round(cost, 2) = cost))),
+  CONSTRAINT catalog_items_description_check CHECK ((length(description) <= 2000)),
+  CONSTRAINT catalog_items_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT catalog_items_head_id_merchant_id_fkey FOREIGN KEY (head_id, merchant_id) REFERENCES merchants(head_id, id),
+  CONSTRAINT catalog_items_limit_per_member_check CHECK ((limit_per_member > 0)),
+  CONSTRAINT catalog_items_limit_window_check CHECK ((limit_window = ANY (ARRAY['DAY'::text, 'WEEK'::text, 'MONTH'::text, 'YEAR'::text]))),
+  CONSTRAINT catalog_items_pkey PRIMARY KEY (head_id, id),
+  CONSTRAINT catalog_items_stock_left_check CHECK ((stock_left >= 0)),
+  CONSTRAINT catalog_items_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200))),
+  CONSTRAINT catalog_items_visible_branch_id_fkey FOREIGN KEY (visible_branch_id) REFERENCES branches(id),
+  CONSTRAINT catalog_items_voucher_valid_days_check CHECK (((voucher_valid_days >= 1) AND (voucher_valid_days <= 365))),
+  CONSTRAINT catalog_items_window_needs_limit CHECK (((limit_window IS NULL) OR (limit_per_member IS NOT NULL)))
+);
+CREATE INDEX catalog_items_merchant ON public.catalog_items USING btree (head_id, merchant_id, id);
+CREATE INDEX catalog_items_visible ON public.catalog_items USING btree (head_id, visible_branch_id, id);
+
 CREATE TABLE idempotency_keys (
   head_id bigint NOT NULL,
   subject text NOT NULL,
@@ -120,6 +158,56 @@ CREATE TABLE merchants (
 );
 CREATE INDEX merchants_branch ON public.merchants USING btree (head_id, branch_id);
 
+CREATE TABLE pool_donations (
+  head_id bigint NOT NULL,
+  transaction_id bigint NOT NULL,
+  pool_id bigint NOT NULL,
+  member_id bigint NOT NULL,
+  amount numeric NOT NULL,
+  CONSTRAINT pool_donations_amount_check CHECK ((amount > (0)::numeric)),
+  CONSTRAINT pool_donations_head_id_member_id_fkey FOREIGN KEY (head_id, member_id) REFERENCES members(head_id, id),
+  CONSTRAINT pool_donations_head_id_pool_id_fkey FOREIGN KEY (head_id, pool_id) REFERENCES pools(head_id, id),
+  CONSTRAINT pool_donations_head_id_transaction_id_fkey FOREIGN KEY (head_id, transaction_id) REFERENCES transactions(head_id, id),
+  CONSTRAINT pool_donations_pkey PRIMARY KEY (head_id, transaction_id)
+);
+CREATE INDEX pool_donations_pool ON public.pool_donations USING btree (head_id, pool_id);
+
+CREATE TABLE pools (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL DEFAULT nextval('pools_id_seq'::regclass),
+  branch_id bigint NOT NULL,
+  title text NOT NULL,
+  beneficiary text NOT NULL,
+  description text,
+  target numeric NOT NULL,
+  raised numeric NOT NULL DEFAULT 0,
+  deadline timestamp with time zone,
+  status text NOT NULL,
+  account_id bigint NOT NULL,
+  created_by text NOT NULL,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  funded_at timestamp with time zone,
+  disbursed_at timestamp with time zone,
+  disbursed_to bigint,
+  disburse_transaction_id bigint,
+  closed_at timestamp with time zone,
+  close_reason text,
+  CONSTRAINT pools_beneficiary_check CHECK (((length(beneficiary) >= 1) AND (length(beneficiary) <= 200))),
+  CONSTRAINT pools_branch_id_fkey FOREIGN KEY (branch_id) REFERENCES branches(id),
+  CONSTRAINT pools_description_check CHECK ((length(description) <= 2000)),
+  CONSTRAINT pools_funded_at_target CHECK ((((status = 'OPEN'::text) = ((raised < target) AND (closed_at IS NULL))) OR (status = 'CLOSED'::text))),
+  CONSTRAINT pools_head_id_account_id_fkey FOREIGN KEY (head_id, account_id) REFERENCES accounts(head_id, id),
+  CONSTRAINT pools_head_id_disburse_transaction_id_fkey FOREIGN KEY (head_id, disburse_transaction_id) REFERENCES transactions(head_id, id),
+  CONSTRAINT pools_head_id_disbursed_to_fkey FOREIGN KEY (head_id, disbursed_to) REFERENCES merchants(head_id, id),
+  CONSTRAINT pools_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT pools_pkey PRIMARY KEY (head_id, id),
+  CONSTRAINT pools_raised_within_target CHECK (((raised >= (0)::numeric) AND (raised <= target))),
+  CONSTRAINT pools_status_check CHECK ((status = ANY (ARRAY['OPEN'::text, 'FUNDED'::text, 'DISBURSED'::text, 'CLOSED'::text]))),
+  CONSTRAINT pools_target_check CHECK (((target > (0)::numeric) AND (round(target, 2) = target))),
+  CONSTRAINT pools_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200)))
+);
+CREATE INDEX pools_branch ON public.pools USING btree (head_id, branch_id, id DESC);
+
 CREATE TABLE postings (
   head_id bigint NOT NULL,
   transaction_id bigint NOT NULL,
@@ -139,6 +227,51 @@ CREATE TABLE postings (
 CREATE INDEX postings_account ON ONLY public.postings USING btree (head_id, account_id, recorded_at);
 CREATE TRIGGER postings_append_only BEFORE DELETE OR UPDATE ON public.postings FOR EACH ROW EXECUTE FUNCTION cb_refuse_posting_change();
 CREATE TRIGGER postings_no_truncate BEFORE TRUNCATE ON public.postings FOR EACH STATEMENT EXECUTE FUNCTION cb_refuse_posting_change();
+
+CREATE TABLE redemptions (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL DEFAULT nextval('redemptions_id_seq'::regclass),
+  code text NOT NULL,
+  item_id bigint NOT NULL,
+  merchant_id bigint NOT NULL,
+  member_id bigint NOT NULL,
+  quantity integer NOT NULL,
+  cost numeric NOT NULL,
+  status text NOT NULL,
+  transaction_id bigint NOT NULL,
+  refund_transaction_id bigint,
+  expires_at timestamp with time zone NOT NULL,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  created_by text NOT NULL,
+  fulfilled_at timestamp with time zone,
+  fulfilled_by text,
+  released_at timestamp with time zone,
+  released_by text,
+  refunded_at timestamp with time zone,
+  refunded_by text,
+  restocked boolean NOT NULL DEFAULT false,
+  CONSTRAINT redemptions_code_check CHECK ((code ~ '^[0-9A-HJKMNP-TV-Z]{10}$'::text)),
+  CONSTRAINT redemptions_code_unique UNIQUE (head_id, code),
+  CONSTRAINT redemptions_cost_check CHECK ((cost > (0)::numeric)),
+  CONSTRAINT redemptions_fulfilled_when CHECK (((status = ANY (ARRAY['FULFILLED'::text, 'REFUNDED'::text])) = (fulfilled_at IS NOT NULL))),
+  CONSTRAINT redemptions_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT redemptions_head_id_item_id_fkey FOREIGN KEY (head_id, item_id) REFERENCES catalog_items(head_id, id),
+  CONSTRAINT redemptions_head_id_member_id_fkey FOREIGN KEY (head_id, member_id) REFERENCES members(head_id, id),
+  CONSTRAINT redemptions_head_id_merchant_id_fkey FOREIGN KEY (head_id, merchant_id) REFERENCES merchants(head_id, id),
+  CONSTRAINT redemptions_head_id_refund_transaction_id_fkey FOREIGN KEY (head_id, refund_transaction_id) REFERENCES transactions(head_id, id),
+  CONSTRAINT redemptions_head_id_transaction_id_fkey FOREIGN KEY (head_id, transaction_id) REFERENCES transactions(head_id, id),
+  CONSTRAINT redemptions_pkey PRIMARY KEY (head_id, id),
+  CONSTRAINT redemptions_quantity_check CHECK (((quantity >= 1) AND (quantity <= 100))),
+  CONSTRAINT redemptions_refunded_when CHECK (((status = 'REFUNDED'::text) = (refund_transaction_id IS NOT NULL))),
+  CONSTRAINT redemptions_released_when CHECK (((status = ANY (ARRAY['CANCELLED'::text, 'EXPIRED'::text])) = (released_at IS NOT NULL))),
+  CONSTRAINT redemptions_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'FULFILLED'::text, 'CANCELLED'::text, 'EXPIRED'::text, 'REFUNDED'::text]))),
+  CONSTRAINT redemptions_transaction_unique UNIQUE (head_id, transaction_id)
+);
+CREATE INDEX redemptions_fulfilled ON public.redemptions USING btree (head_id, fulfilled_at) WHERE (fulfilled_at IS NOT NULL);
+CREATE INDEX redemptions_member_item ON public.redemptions USING btree (head_id, member_id, item_id, created_at);
+CREATE INDEX redemptions_merchant ON public.redemptions USING btree (head_id, merchant_id, id DESC);
+CREATE INDEX redemptions_pending_expiry ON public.redemptions USING btree (expires_at) WHERE (status = 'PENDING'::text);
+CREATE TRIGGER redemptions_status_moves BEFORE UPDATE OF status ON public.redemptions FOR EACH ROW EXECUTE FUNCTION cb_check_redemption_move();
 
 CREATE TABLE rule_usage (
   head_id bigint NOT NULL,
@@ -220,12 +353,16 @@ CREATE TABLE transactions (
 CREATE INDEX transactions_branch ON public.transactions USING btree (head_id, branch_id, id DESC);
 CREATE INDEX transactions_member ON public.transactions USING btree (head_id, member_id, id DESC) WHERE (member_id IS NOT NULL);
 CREATE INDEX transactions_occurred ON public.transactions USING btree (head_id, occurred_at);
+CREATE TRIGGER transactions_status_moves BEFORE UPDATE OF status ON public.transactions FOR EACH ROW EXECUTE FUNCTION cb_check_transaction_move();
 
 CREATE SEQUENCE account_deltas_id_seq;
 CREATE SEQUENCE accounts_id_seq;
 CREATE SEQUENCE branches_id_seq;
+CREATE SEQUENCE catalog_items_id_seq;
 CREATE SEQUENCE members_id_seq;
 CREATE SEQUENCE merchants_id_seq;
+CREATE SEQUENCE pools_id_seq;
+CREATE SEQUENCE redemptions_id_seq;
 CREATE SEQUENCE rules_id_seq;
 CREATE SEQUENCE transactions_id_seq;
 
@@ -536,6 +673,54 @@ AS $function$
         CROSS JOIN LATERAL (SELECT date_trunc(lower(c.value->>'window'), i.occurred_at AT TIME ZONE p_tz)::date AS start) w
     $function$;
 
+CREATE OR REPLACE FUNCTION public.cb_cancel_redemption(p_head bigint, p_sub text, p_key text, p_hash text, p_code text, p_member bigint, p_merchant bigint)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+    DECLARE
+      v_replay jsonb := cb_claim_result_key(p_head, p_sub, p_key, 'cancelRedemption', p_hash);
+      v redemptions;
+      v_status text;
+    BEGIN
+      IF v_replay IS NOT NULL THEN
+        RETURN v_replay;
+      END IF;
+      v := cb_lock_voucher(p_head, p_code);
+      IF v.member_id IS DISTINCT FROM p_member AND v.merchant_id IS DISTINCT FROM p_merchant THEN
+        PERFORM cb_fail('FORBIDDEN', format('voucher %s is neither yours nor for your items', p_code));
+      END IF;
+      v_status := cb_redemption_status(v.status, v.expires_at);
+      IF v_status <> 'PENDING' THEN
+        PERFORM cb_fail('INVALID_STATE', format('voucher %s is %s; only a PENDING voucher can be cancelled', p_code, v_status));
+      END IF;
+      PERFORM cb_release_redemption(p_head, v.id, 'CANCELLED', p_sub);
+      RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v.id::text));
+    END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_check_redemption_move()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+    BEGIN
+      IF NEW.status IS DISTINCT FROM OLD.status AND NOT (
+           (OLD.status = 'PENDING' AND NEW.status IN ('FULFILLED', 'CANCELLED', 'EXPIRED'))
+        OR (OLD.status = 'FULFILLED' AND NEW.status = 'REFUNDED')) THEN
+        RAISE EXCEPTION 'redemption % cannot move from % to %', OLD.id, OLD.status, NEW.status USING ERRCODE = 'CBASS';
+      END IF;
+      RETURN NEW;
+    END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_check_transaction_move()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+    BEGIN
+      IF NEW.status IS DISTINCT FROM OLD.status AND NOT (OLD.status = 'PENDING' AND NEW.status IN ('POSTED', 'VOIDED')) THEN
+        RAISE EXCEPTION 'transaction % cannot move from % to %', OLD.id, OLD.status, NEW.status USING ERRCODE = 'CBASS';
+      END IF;
+      RETURN NEW;
+    END $function$;
+
 CREATE OR REPLACE FUNCTION public.cb_claim_key(p_head bigint, p_sub text, p_key text, p_operation text, p_hash text, p_txn bigint)
  RETURNS bigint
  LANGUAGE plpgsql
@@ -560,6 +745,159 @@ AS $function$
       RETURN v.transaction_id;
     END $function$;
 
+CREATE OR REPLACE FUNCTION public.cb_claim_result_key(p_head bigint, p_sub text, p_key text, p_operation text, p_hash text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+    DECLARE
+      v record;
+    BEGIN
+      INSERT INTO idempotency_keys (head_id, subject, key, operation, request_hash, result)
+      VALUES (p_head, p_sub, p_key, p_operation, p_hash, '{}') ON CONFLICT DO NOTHING;
+      IF FOUND THEN
+        RETURN NULL;
+      END IF;
+      SELECT k.operation, k.request_hash, k.result INTO v
+        FROM idempotency_keys k WHERE k.head_id = p_head AND k.subject = p_sub AND k.key = p_key;
+      PERFORM cb_assert(FOUND, 'idempotency key conflicted but cannot be read');
+      IF v.operation <> p_operation OR v.request_hash <> p_hash OR v.result IS NULL OR v.result = '{}' THEN
+        PERFORM cb_fail('IDEMPOTENCY_CONFLICT', format(
+          'idempotencyKey "%s" was already used for a different %s request; send a new key for a new request', p_key, v.operation));
+      END IF;
+      RETURN v.result || '{"replayed": true}';
+    END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_close_pool(p_head bigint, p_sub text, p_role text, p_key text, p_hash text, p_pool bigint, p_scope_path text, p_reason text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+    DECLARE
+      v_replay jsonb := cb_claim_result_key(p_head, p_sub, p_key, 'closePool', p_hash);
+      v_pool pools;
+      v_donation record;
+      v_txn bigint;
+      v_refunds integer := 0;
+      v_now timestamptz := now();
+      v_balance numeric;
+    BEGIN
+      IF v_replay IS NOT NULL THEN
+        RETURN v_replay;
+      END IF;
+      v_pool := cb_lock_pool(p_head, p_pool, p_scope_path);
+      IF v_pool.status NOT IN ('OPEN', 'FUNDED') THEN
+        PERFORM cb_fail('INVALID_STATE', format('pool "%s" is %s; only an OPEN or FUNDED pool can be closed', v_pool.title, v_pool.status));
+      END IF;
+      FOR v_donation IN
+        SELECT d.transaction_id, d.member_id, d.amount, m.branch_id, a.id AS wallet
+          FROM pool_donations d JOIN members m ON m.head_id = d.head_id AND m.id = d.member_id
+          JOIN accounts a ON a.head_id = d.head_id AND a.owner_type = 'MEMBER' AND a.owner_id = d.member_id
+                         AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET'
+         WHERE d.head_id = p_head AND d.pool_id = p_pool
+           AND NOT EXISTS (SELECT 1 FROM transactions r WHERE r.head_id = d.head_id AND r.reverses_id = d.transaction_id)
+         ORDER BY d.transaction_id
+      LOOP
+        v_txn := nextval('transactions_id_seq');
+        INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role,
+                                  occurred_at, recorded_at, memo, reason, reverses_id)
+        VALUES (p_head, v_txn, 'REVERSAL', 'POSTED', v_donation.branch_id, v_donation.member_id, p_sub, p_role, v_now, v_now,
+                format('pool "%s" closed: donation returned', v_pool.title), p_reason, v_donation.transaction_id);
+        PERFORM cb_post_lines(p_head, v_txn, v_now, jsonb_build_array(
+          jsonb_build_object('accountId', v_pool.account_id, 'amount', -v_donation.amount),
+          jsonb_build_object('accountId', v_donation.wallet, 'amount', v_donation.amount)), false);
+        v_refunds := v_refunds + 1;
+      END LOOP;
+      SELECT balance INTO v_balance FROM accounts WHERE head_id = p_head AND id = v_pool.account_id;
+      PERFORM cb_assert(v_balance = 0, format('pool %s still holds %s after returning every donation', p_pool, v_balance));
+      UPDATE pools SET status = 'CLOSED', closed_at = v_now, close_reason = p_reason WHERE head_id = p_head AND id = p_pool;
+      RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('poolId', p_pool::text, 'refunds', v_refunds));
+    END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_disburse_pool(p_head bigint, p_sub text, p_role text, p_key text, p_hash text, p_pool bigint, p_scope_path text, p_merchant bigint, p_memo text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+    DECLARE
+      v_txn bigint := nextval('transactions_id_seq');
+      v_previous bigint := cb_claim_key(p_head, p_sub, p_key, 'disbursePool', p_hash, v_txn);
+      v_pool pools;
+      v_balance numeric;
+      v_merchant_account bigint;
+      v_now timestamptz := now();
+    BEGIN
+      IF v_previous IS NOT NULL THEN
+        RETURN jsonb_build_object('replayed', true, 'transactionId', v_previous::text);
+      END IF;
+      v_pool := cb_lock_pool(p_head, p_pool, p_scope_path);
+      IF v_pool.status <> 'FUNDED' THEN
+        PERFORM cb_fail('INVALID_STATE', format('pool "%s" is %s (raised %s of %s); only a FUNDED pool can be disbursed',
+          v_pool.title, v_pool.status, v_pool.raised::text, v_pool.target::text));
+      END IF;
+      SELECT a.id INTO v_merchant_account FROM accounts a
+       WHERE a.head_id = p_head AND a.owner_type = 'MERCHANT' AND a.owner_id = p_merchant AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET';
+      IF NOT FOUND THEN
+        PERFORM cb_fail('NOT_FOUND', format('merchant: no merchant %s', p_merchant));
+      END IF;
+      SELECT balance INTO v_balance FROM accounts WHERE head_id = p_head AND id = v_pool.account_id;
+      PERFORM cb_assert(v_balance = v_pool.raised, format('pool %s holds %s but raised %s', p_pool, v_balance, v_pool.raised));
+      INSERT INTO transactions (head_id, id, kind, status, branch_id, principal_sub, principal_role, occurred_at, recorded_at, memo)
+      VALUES (p_head, v_txn, 'DISBURSE', 'POSTED', v_pool.branch_id, p_sub, p_role, v_now, v_now, p_memo);
+      PERFORM cb_post_lines(p_head, v_txn, v_now, jsonb_build_array(
+        jsonb_build_object('accountId', v_pool.account_id, 'amount', -v_balance),
+        jsonb_build_object('accountId', v_merchant_account, 'amount', v_balance)), false);
+      UPDATE pools SET status = 'DISBURSED', disbursed_at = v_now, disbursed_to = p_merchant, disburse_transaction_id = v_txn
+       WHERE head_id = p_head AND id = p_pool;
+      RETURN jsonb_build_object('replayed', false, 'transactionId', v_txn::text);
+    END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_donate(p_head bigint, p_sub text, p_role text, p_key text, p_hash text, p_member bigint, p_pool bigint, p_amount numeric, p_memo text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+    DECLARE
+      v_txn bigint := nextval('transactions_id_seq');
+      v_previous bigint := cb_claim_key(p_head, p_sub, p_key, 'donate', p_hash, v_txn);
+      v_pool record;
+      v_member record;
+      v_wallet bigint;
+      v_now timestamptz := now();
+    BEGIN
+      IF v_previous IS NOT NULL THEN
+        RETURN jsonb_build_object('replayed', true, 'transactionId', v_previous::text);
+      END IF;
+      SELECT m.id, m.external_id, m.branch_id, b.path INTO v_member
+        FROM members m JOIN branches b ON b.id = m.branch_id WHERE m.head_id = p_head AND m.id = p_member;
+      PERFORM cb_assert(FOUND, format('member %s of the token does not exist', p_member));
+      SELECT p.*, b.path AS branch_path INTO v_pool FROM pools p JOIN branches b ON b.id = p.branch_id
+       WHERE p.head_id = p_head AND p.id = p_pool FOR UPDATE OF p;
+      IF NOT FOUND OR NOT starts_with(v_member.path, v_pool.branch_path) THEN
+        PERFORM cb_fail('NOT_FOUND', format('pool: no pool %s is open to member %s', p_pool, v_member.external_id));
+      END IF;
+      IF v_pool.status <> 'OPEN' THEN
+        PERFORM cb_fail('INVALID_STATE', format('pool "%s" is %s and takes no more donations', v_pool.title, v_pool.status));
+      END IF;
+      IF v_pool.deadline IS NOT NULL AND v_now >= v_pool.deadline THEN
+        PERFORM cb_fail('INVALID_STATE', format('pool "%s" closed for donations at %s', v_pool.title, v_pool.deadline));
+      END IF;
+      IF v_pool.raised + p_amount > v_pool.target THEN
+        PERFORM cb_fail('LIMIT_EXCEEDED', format('pool "%s" needs only %s POINTS more (raised %s of %s); donate at most that',
+          v_pool.title, (v_pool.target - v_pool.raised)::text, v_pool.raised::text, v_pool.target::text));
+      END IF;
+      SELECT a.id INTO v_wallet FROM accounts a
+       WHERE a.head_id = p_head AND a.owner_type = 'MEMBER' AND a.owner_id = p_member AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET';
+      INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role, occurred_at, recorded_at, memo)
+      VALUES (p_head, v_txn, 'DONATE', 'POSTED', v_member.branch_id, p_member, p_sub, p_role, v_now, v_now,
+              coalesce(p_memo, format('donation to pool "%s"', v_pool.title)));
+      PERFORM cb_post_lines(p_head, v_txn, v_now, jsonb_build_array(
+        jsonb_build_object('accountId', v_wallet, 'amount', -p_amount),
+        jsonb_build_object('accountId', v_pool.account_id, 'amount', p_amount)), false);
+      INSERT INTO pool_donations (head_id, transaction_id, pool_id, member_id, amount) VALUES (p_head, v_txn, p_pool, p_member, p_amount);
+      UPDATE pools SET raised = raised + p_amount,
+                       status = CASE WHEN raised + p_amount = target THEN 'FUNDED' ELSE status END,
+                       funded_at = CASE WHEN raised + p_amount = target THEN v_now END
+       WHERE head_id = p_head AND id = p_pool;
+      RETURN jsonb_build_object('replayed', false, 'transactionId', v_txn::text);
+    END $function$;
+
 CREATE OR REPLACE FUNCTION public.cb_ensure_posting_partitions(p_from date, p_months integer)
  RETURNS void
  LANGUAGE plpgsql
@@ -578,12 +916,110 @@ AS $function$
       END LOOP;
     END $function$;
 
+CREATE OR REPLACE FUNCTION public.cb_expire_redemptions(p_limit integer)
+ RETURNS integer
+ LANGUAGE plpgsql
+AS $function$
+    DECLARE
+      v record;
+      v_count integer := 0;
+    BEGIN
+      FOR v IN SELECT r.head_id, r.id FROM redemptions r
+                WHERE r.status = 'PENDING' AND r.expires_at <= now()
+                ORDER BY r.expires_at LIMIT p_limit FOR UPDATE SKIP LOCKED LOOP
+        PERFORM cb_release_redemption(v.head_id, v.id, 'EXPIRED', 'expiry-sweeper');
+        v_count := v_count + 1;
+      END LOOP;
+      RETURN v_count;
+    END $function$;
+
 CREATE OR REPLACE FUNCTION public.cb_fail(p_code text, p_message text)
  RETURNS void
  LANGUAGE plpgsql
 AS $function$
     BEGIN
       RAISE EXCEPTION USING ERRCODE = 'CB000', MESSAGE = p_message, HINT = p_code;
+    END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_finish_key(p_head bigint, p_sub text, p_key text, p_result jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+    BEGIN
+      UPDATE idempotency_keys SET result = p_result WHERE head_id = p_head AND subject = p_sub AND key = p_key;
+      PERFORM cb_assert(FOUND, 'a claimed idempotency key vanished');
+      RETURN p_result || '{"replayed": false}';
+    END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_fulfill_redemption(p_head bigint, p_sub text, p_key text, p_hash text, p_code text, p_merchant bigint)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+    DECLARE
+      v_replay jsonb := cb_claim_result_key(p_head, p_sub, p_key, 'fulfillRedemption', p_hash);
+      v redemptions;
+      v_status text;
+      v_moved integer;
+    BEGIN
+      IF v_replay IS NOT NULL THEN
+        RETURN v_replay;
+      END IF;
+      v := cb_lock_voucher(p_head, p_code);
+      IF v.merchant_id <> p_merchant THEN
+        PERFORM cb_fail('FORBIDDEN', format('voucher %s is for another merchant''s item', p_code));
+      END IF;
+      v_status := cb_redemption_status(v.status, v.expires_at);
+      IF v_status <> 'PENDING' THEN
+        PERFORM cb_fail('INVALID_STATE', format('voucher %s is %s%s; only a PENDING voucher can be fulfilled', p_code, v_status,
+          CASE v_status WHEN 'FULFILLED' THEN ' (at ' || v.fulfilled_at || ')' WHEN 'EXPIRED' THEN ' (since ' || v.expires_at || ')' ELSE '' END));
+      END IF;
+      UPDATE redemptions SET status = 'FULFILLED', fulfilled_at = now(), fulfilled_by = p_sub WHERE head_id = p_head AND id = v.id;
+      UPDATE transactions SET status = 'POSTED' WHERE head_id = p_head AND id = v.transaction_id AND status = 'PENDING';
+      PERFORM cb_assert(FOUND, format('the REDEEM transaction of voucher %s is not pending', p_code));
+      -- The postings were written at redeem time (recorded_at is the redemption's created_at); now they
+      -- move the balances, accounts locked in id order.
+      PERFORM 1 FROM accounts a
+        WHERE a.head_id = p_head AND a.id IN (SELECT p.account_id FROM postings p WHERE p.head_id = p_head AND p.transaction_id = v.transaction_id AND p.recorded_at = v.created_at)
+        ORDER BY a.id FOR UPDATE;
+      WITH moved AS (
+             UPDATE accounts a SET balance = a.balance + p.amount, held = a.held + least(p.amount, 0)
+               FROM postings p WHERE p.head_id = p_head AND p.transaction_id = v.transaction_id AND p.recorded_at = v.created_at
+                AND a.head_id = p_head AND a.id = p.account_id
+             RETURNING a.id)
+      SELECT count(*) INTO v_moved FROM moved;
+      PERFORM cb_assert(v_moved = 2, format('voucher %s: %s accounts moved, 2 expected', p_code, v_moved));
+      RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v.id::text));
+    END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_lock_pool(p_head bigint, p_pool bigint, p_scope_path text)
+ RETURNS pools
+ LANGUAGE plpgsql
+AS $function$
+    DECLARE
+      v pools;
+    BEGIN
+      SELECT * INTO v FROM pools WHERE head_id = p_head AND id = p_pool FOR UPDATE;
+      IF NOT FOUND THEN
+        PERFORM cb_fail('NOT_FOUND', format('pool: no pool %s', p_pool));
+      END IF;
+      IF NOT starts_with((SELECT b.path FROM branches b WHERE b.id = v.branch_id), p_scope_path) THEN
+        PERFORM cb_fail('FORBIDDEN', format('pool %s belongs to a branch outside your scope', p_pool));
+      END IF;
+      RETURN v;
+    END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_lock_voucher(p_head bigint, p_code text)
+ RETURNS redemptions
+ LANGUAGE plpgsql
+AS $function$
+    DECLARE
+      v redemptions;
+    BEGIN
+      SELECT * INTO v FROM redemptions WHERE head_id = p_head AND code = p_code FOR UPDATE;
+      IF NOT FOUND THEN
+        PERFORM cb_fail('NOT_FOUND', format('code: no voucher %s', p_code));
+      END IF;
+      RETURN v;
     END $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_post_entry(p_head bigint, p_sub text, p_role text, p_key text, p_operation text, p_hash text, p_entry jsonb)
@@ -664,12 +1100,162 @@ AS $function$
       PERFORM cb_assert(v_line = jsonb_array_length(p_lines), format('transaction %s names an unknown account', p_txn));
     END $function$;
 
+CREATE OR REPLACE FUNCTION public.cb_redeem(p_head bigint, p_sub text, p_role text, p_key text, p_hash text, p_member bigint, p_item bigint, p_quantity integer, p_code text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+    DECLARE
+      v_replay jsonb := cb_claim_result_key(p_head, p_sub, p_key, 'redeem', p_hash);
+      v_item record;
+      v_member record;
+      v_wallet record;
+      v_merchant_account bigint;
+      v_cost numeric;
+      v_used bigint;
+      v_window_start timestamptz;
+      v_txn bigint;
+      v_id bigint;
+      v_now timestamptz := now();
+    BEGIN
+      IF v_replay IS NOT NULL THEN
+        RETURN v_replay;
+      END IF;
+      SELECT m.id, m.external_id, m.branch_id, b.path, b.time_zone INTO v_member
+        FROM members m JOIN branches b ON b.id = m.branch_id WHERE m.head_id = p_head AND m.id = p_member;
+      PERFORM cb_assert(FOUND, format('member %s of the token does not exist', p_member));
+      SELECT i.*, vb.path AS visible_path, mc.name AS merchant_name INTO v_item
+        FROM catalog_items i JOIN branches vb ON vb.id = i.visible_branch_id
+        JOIN merchants mc ON mc.head_id = i.head_id AND mc.id = i.merchant_id
+       WHERE i.head_id = p_head AND i.id = p_item FOR UPDATE OF i;
+      IF NOT FOUND OR NOT starts_with(v_member.path, v_item.visible_path) THEN
+        PERFORM cb_fail('NOT_FOUND', format('item: no catalog item %s is offered to member %s', p_item, v_member.external_id));
+      END IF;
+      IF (v_item.active_from IS NOT NULL AND v_now < v_item.active_from) OR (v_item.active_to IS NOT NULL AND v_now >= v_item.active_to) THEN
+        PERFORM cb_fail('INVALID_STATE', format('item "%s" is offered from %s to %s, not now', v_item.title,
+          coalesce(v_item.active_from::text, 'the beginning'), coalesce(v_item.active_to::text, 'no end')));
+      END IF;
+      IF v_item.stock_left IS NOT NULL AND v_item.stock_left < p_quantity THEN
+        PERFORM cb_fail('OUT_OF_STOCK', format('item "%s" has %s left, you asked for %s', v_item.title, v_item.stock_left, p_quantity));
+      END IF;
+      SELECT a.id, a.balance, a.held INTO v_wallet FROM accounts a
+       WHERE a.head_id = p_head AND a.owner_type = 'MEMBER' AND a.owner_id = p_member AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET'
+       FOR UPDATE;
+      PERFORM cb_assert(FOUND, format('member %s has no POINTS wallet', p_member));
+      -- The per-member limit, counted under the wallet's lock: two devices of one member queue here.
+      IF v_item.limit_per_member IS NOT NULL THEN
+        v_window_start := CASE WHEN v_item.limit_window IS NULL THEN '-infinity'::timestamptz
+          ELSE date_trunc(lower(v_item.limit_window), v_now AT TIME ZONE v_member.time_zone) AT TIME ZONE v_member.time_zone END;
+        SELECT coalesce(sum(r.quantity), 0) INTO v_used FROM redemptions r
+         WHERE r.head_id = p_head AND r.member_id = p_member AND r.item_id = p_item AND r.created_at >= v_window_start
+           AND cb_redemption_status(r.status, r.expires_at) IN ('PENDING', 'FULFILLED');
+        IF v_used + p_quantity > v_item.limit_per_member THEN
+          PERFORM cb_fail('LIMIT_EXCEEDED', format('item "%s" allows %s per member%s; member %s has %s, this asks %s more',
+            v_item.title, v_item.limit_per_member, coalesce(' per ' || lower(v_item.limit_window), ''), v_member.external_id, v_used, p_quantity));
+        END IF;
+      END IF;
+      v_cost := v_item.cost * p_quantity;
+      IF v_wallet.balance - v_wallet.held < v_cost THEN
+        PERFORM cb_fail('INSUFFICIENT_FUNDS', format('member %s has %s POINTS available, %s × "%s" costs %s',
+          v_member.external_id, (v_wallet.balance - v_wallet.held)::text, p_quantity, v_item.title, v_cost::text));
+      END IF;
+      SELECT a.id INTO v_merchant_account FROM accounts a
+       WHERE a.head_id = p_head AND a.owner_type = 'MERCHANT' AND a.owner_id = v_item.merchant_id AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET';
+      PERFORM cb_assert(FOUND, format('merchant %s has no POINTS account', v_item.merchant_id));
+
+      UPDATE catalog_items SET stock_left = stock_left - p_quantity WHERE head_id = p_head AND id = p_item AND stock_left IS NOT NULL;
+      UPDATE accounts SET held = held + v_cost WHERE head_id = p_head AND id = v_wallet.id;
+      v_txn := nextval('transactions_id_seq');
+      INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role, occurred_at, recorded_at, memo)
+      VALUES (p_head, v_txn, 'REDEEM', 'PENDING', v_member.branch_id, p_member, p_sub, p_role, v_now, v_now,
+              format('%s × %s (%s)', p_quantity, v_item.title, v_item.merchant_name));
+      -- balance_after stays NULL: these postings move balances only when the voucher is fulfilled.
+      INSERT INTO postings (head_id, transaction_id, line, account_id, asset_code, asset_scale, amount, balance_after, recorded_at)
+      VALUES (p_head, v_txn, 1, least(v_wallet.id, v_merchant_account), 'POINTS', 2,
+              CASE WHEN v_wallet.id < v_merchant_account THEN -v_cost ELSE v_cost END, NULL, v_now),
+             (p_head, v_txn, 2, greatest(v_wallet.id, v_merchant_account), 'POINTS', 2,
+              CASE WHEN v_wallet.id < v_merchant_account THEN v_cost ELSE -v_cost END, NULL, v_now);
+      INSERT INTO redemptions (head_id, code, item_id, merchant_id, member_id, quantity, cost, status, transaction_id, expires_at, created_at, created_by)
+      VALUES (p_head, p_code, p_item, v_item.merchant_id, p_member, p_quantity, v_cost, 'PENDING', v_txn,
+              v_now + make_interval(days => v_item.voucher_valid_days), v_now, p_sub)
+      RETURNING id INTO v_id;
+      RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v_id::text));
+    END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_redemption_status(p_status text, p_expires timestamp with time zone)
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+AS $function$
+      SELECT CASE WHEN p_status = 'PENDING' AND p_expires <= now() THEN 'EXPIRED' ELSE p_status END
+    $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_refund_redemption(p_head bigint, p_sub text, p_role text, p_key text, p_hash text, p_code text, p_merchant bigint, p_scope_path text, p_restock boolean, p_reason text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+    DECLARE
+      v_replay jsonb := cb_claim_result_key(p_head, p_sub, p_key, 'refundRedemption', p_hash);
+      v redemptions;
+      v_member_path text;
+      v_branch bigint;
+      v_txn bigint := nextval('transactions_id_seq');
+      v_now timestamptz := now();
+    BEGIN
+      IF v_replay IS NOT NULL THEN
+        RETURN v_replay;
+      END IF;
+      v := cb_lock_voucher(p_head, p_code);
+      SELECT b.path, b.id INTO v_member_path, v_branch FROM members m JOIN branches b ON b.id = m.branch_id
+       WHERE m.head_id = p_head AND m.id = v.member_id;
+      IF (p_merchant IS NOT NULL AND v.merchant_id <> p_merchant) OR (p_merchant IS NULL AND NOT starts_with(v_member_path, p_scope_path)) THEN
+        PERFORM cb_fail('FORBIDDEN', format('voucher %s is outside your scope', p_code));
+      END IF;
+      IF v.status <> 'FULFILLED' THEN
+        PERFORM cb_fail('INVALID_STATE', format('voucher %s is %s; only a FULFILLED voucher can be refunded', p_code,
+          cb_redemption_status(v.status, v.expires_at)));
+      END IF;
+      INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role,
+                                occurred_at, recorded_at, memo, reason, reverses_id)
+      VALUES (p_head, v_txn, 'REVERSAL', 'POSTED', v_branch, v.member_id, p_sub, p_role, v_now, v_now,
+              format('refund of voucher %s', p_code), p_reason, v.transaction_id);
+      PERFORM cb_post_lines(p_head, v_txn, v_now,
+        (SELECT jsonb_agg(jsonb_build_object('accountId', p.account_id, 'amount', -p.amount))
+           FROM postings p WHERE p.head_id = p_head AND p.transaction_id = v.transaction_id AND p.recorded_at = v.created_at), false);
+      UPDATE redemptions SET status = 'REFUNDED', refund_transaction_id = v_txn, refunded_at = v_now, refunded_by = p_sub,
+                             restocked = p_restock
+       WHERE head_id = p_head AND id = v.id;
+      IF p_restock THEN
+        UPDATE catalog_items SET stock_left = stock_left + v.quantity WHERE head_id = p_head AND id = v.item_id AND stock_left IS NOT NULL;
+      END IF;
+      RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v.id::text, 'transactionId', v_txn::text));
+    END $function$;
+
 CREATE OR REPLACE FUNCTION public.cb_refuse_posting_change()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
     BEGIN
       RAISE EXCEPTION 'postings are append-only: % refused', TG_OP USING ERRCODE = 'CBAPP';
+    END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_release_redemption(p_head bigint, p_id bigint, p_status text, p_by text)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+    DECLARE
+      v record;
+    BEGIN
+      UPDATE redemptions SET status = p_status, released_at = now(), released_by = p_by
+       WHERE head_id = p_head AND id = p_id AND status = 'PENDING'
+      RETURNING item_id, member_id, quantity, cost, transaction_id INTO v;
+      PERFORM cb_assert(FOUND, format('redemption %s is not pending under its lock', p_id));
+      UPDATE catalog_items SET stock_left = stock_left + v.quantity WHERE head_id = p_head AND id = v.item_id AND stock_left IS NOT NULL;
+      UPDATE accounts SET held = held - v.cost
+       WHERE head_id = p_head AND owner_type = 'MEMBER' AND owner_id = v.member_id AND asset_code = 'POINTS' AND purpose = 'WALLET'
+         AND held >= v.cost;
+      PERFORM cb_assert(FOUND, format('the hold of redemption %s is missing from the wallet', p_id));
+      UPDATE transactions SET status = 'VOIDED' WHERE head_id = p_head AND id = v.transaction_id AND status = 'PENDING';
+      PERFORM cb_assert(FOUND, format('the REDEEM transaction of redemption %s is not pending', p_id));
     END $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_transaction_json(p_head bigint, p_id bigint)

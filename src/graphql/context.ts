@@ -8,6 +8,10 @@ import { loadMembers, type Member } from '../directory/members.js';
 import { loadAccounts, loadMemberWallets, type AccountRecord } from '../ledger/accounts.js';
 import { loadTransactions, type TransactionRecord } from '../ledger/transactions.js';
 import { loadRuleVersions, type Rule } from '../rules/rules.js';
+import { loadMerchants, type Merchant } from '../redemption/merchants.js';
+import { loadCatalogItems, type CatalogItem } from '../redemption/catalog.js';
+import { loadRedemptions, type Redemption } from '../redemption/vouchers.js';
+import { loadPools, type Pool } from '../pools/pools.js';
 
 export interface Loaders {
   branch: DataLoader<string, Branch | null>;
@@ -16,6 +20,10 @@ export interface Loaders {
   wallets: DataLoader<string, AccountRecord[]>;
   rule: DataLoader<string, Rule | null>;
   transaction: DataLoader<string, TransactionRecord | null>;
+  merchant: DataLoader<string, Merchant | null>;
+  catalogItem: DataLoader<string, CatalogItem | null>;
+  redemption: DataLoader<string, Redemption | null>;
+  pool: DataLoader<string, Pool | null>;
 }
 
 export interface Context {
@@ -33,5 +41,9 @@ export function createLoaders(bank: Bank, principal: Principal): Loaders {
     wallets: new DataLoader((ids) => loadMemberWallets(bank, head, ids)),
     rule: new DataLoader((ids) => loadRuleVersions(bank, head, ids)),
     transaction: new DataLoader((ids) => loadTransactions(bank, head, ids)),
+    merchant: new DataLoader((ids) => loadMerchants(bank, head, ids)),
+    catalogItem: new DataLoader((ids) => loadCatalogItems(bank, head, ids)),
+    redemption: new DataLoader((ids) => loadRedemptions(bank, head, ids)),
+    pool: new DataLoader((ids) => loadPools(bank, head, ids)),
   };
 }

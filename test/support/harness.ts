@@ -12,6 +12,7 @@ import type { Bank } from '../../src/bank.js';
 import { buildApp } from '../../src/http/app.js';
 import { createHeadBank, insertChildBranch, type Branch } from '../../src/directory/branches.js';
 import { openWallets } from '../../src/directory/members.js';
+import { insertMerchant } from '../../src/redemption/merchants.js';
 import { signToken, type TokenClaims } from '../../src/auth/tokens.js';
 import { computeTrialBalance, findBalanceMismatches } from '../../src/ledger/accounts.js';
 import { settleAccountDeltas } from '../../src/ledger/settle.js';
@@ -39,6 +40,10 @@ export interface Harness {
   walletBalance(memberId: string, asset?: string): Promise<string>;
   /** Transactions of the file's head bank matching where (all by default). */
   transactionCount(where?: Record<string, unknown>): Promise<number>;
+  /** Creates a merchant with its POINTS account directly (setup only), returns its id. */
+  addMerchant(name: string, branch?: Branch): Promise<string>;
+  /** Gives a member POINTS through an admin's adjustBalance (setup through the API). */
+  fund(memberId: string, amount: string): Promise<void>;
   /** Creates a member directly (setup only), returns its id. */
   addMember(externalId: string, branch?: Branch, flags?: { party?: boolean; volunteer?: boolean }): Promise<string>;
   key(): string;
@@ -91,6 +96,14 @@ export async function startHarness(options: { poolSize?: number } = {}): Promise
       await openWallets(bank.knex, head.id, branch.id, String(row.id));
       return String(row.id);
     },
+    async addMerchant(name, branch = branches[0]!) {
+      return bank.knex.transaction((trx) => insertMerchant(trx, head.id, branch.id, name));
+    },
+    async fund(memberId, amount) {
+      const res = await harness.gql(harness.adminToken, `mutation($i: AdjustBalanceInput!) { adjustBalance(input: $i) { transactionId } }`,
+        { i: { idempotencyKey: harness.key(), member: { id: memberId }, asset: 'POINTS', amount, reason: 'test funding' } });
+      expect(res.errors, 'funding a member').toBeUndefined();
+    },
     async walletBalance(memberId, asset = 'POINTS') {
       const row = await bank.knex('accounts')
         .where({ head_id: head.id, owner_type: 'MEMBER', owner_id: memberId, asset_code: asset, purpose: 'WALLET' }).first('balance');
@@ -115,6 +128,16 @@ export async function startHarness(options: { poolSize?: number } = {}): Promise
            AND NOT EXISTS (SELECT 1 FROM postings p JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id
                             WHERE p.head_id = a.head_id AND p.account_id = a.id AND t.forced)`, [head.id]);
       expect(rows, 'member wallets below zero').toEqual([]);
+      // Invariant 6: a redemption's status and its REDEEM transaction's agree (no hold left behind a
+      // released voucher, none posted twice), and a pool holds what it raised until it pays out.
+      const { rows: vouchers } = await bank.knex.raw(`
+        SELECT r.code, r.status, t.status AS txn FROM redemptions r JOIN transactions t ON t.head_id = r.head_id AND t.id = r.transaction_id
+         WHERE r.head_id = ? AND t.status <> CASE WHEN r.status = 'PENDING' THEN 'PENDING' WHEN r.status IN ('FULFILLED', 'REFUNDED') THEN 'POSTED' ELSE 'VOIDED' END`, [head.id]);
+      expect(vouchers, 'redemptions whose transaction disagrees').toEqual([]);
+      const { rows: pools } = await bank.knex.raw(`
+        SELECT p.id, p.status, p.raised, a.balance FROM pools p JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id
+         WHERE p.head_id = ? AND a.balance <> CASE WHEN p.status IN ('OPEN', 'FUNDED') THEN p.raised ELSE 0 END`, [head.id]);
+      expect(pools, 'pools whose account disagrees with their status').toEqual([]);
     },
     async close() {
       server.closeAllConnections();

@@ -1,0 +1,78 @@
+// Merchants (爱心商户): businesses of a branch that donate goods and services and receive the points
+// of the vouchers they fulfil, in their own POINTS account. Admins create them in their scope; a
+// merchant token (role merchant, claim `merchant`) acts for one merchant.
+import type { Knex } from 'knex';
+import type { Bank } from '../bank.js';
+import { requireRole, requireScope, type Principal } from '../auth/principal.js';
+import { BankError, badInput } from '../errors.js';
+import { withRetry } from '../db/errors.js';
+import { checkId } from '../directory/members.js';
+import { checkIdempotencyKey, requestHash, runIdempotent } from '../ledger/idempotency.js';
+
+export interface Merchant { id: string; headId: string; branchId: string; name: string; createdAt: Date }
+
+export const merchantNameLengthMax = 200;
+
+function toMerchant(r: Record<string, any>): Merchant {
+  return { id: String(r.id), headId: String(r.head_id), branchId: String(r.branch_id), name: r.name, createdAt: r.created_at };
+}
+
+/** Merchants by id, in one query (the dataloader's batch function). */
+export async function loadMerchants(bank: Bank, headId: string, ids: readonly string[]): Promise<(Merchant | null)[]> {
+  const rows = await bank.knex('merchants').where({ head_id: headId }).whereIn('id', ids as string[]);
+  const byId = new Map(rows.map((r) => [String(r.id), toMerchant(r)]));
+  return ids.map((id) => byId.get(id) ?? null);
+}
+
+export async function findMerchant(bank: Bank, headId: string, id: unknown, field = 'merchant'): Promise<Merchant> {
+  const [merchant] = await loadMerchants(bank, headId, [checkId(id, field)]);
+  if (!merchant) throw new BankError('NOT_FOUND', `${field}: no merchant ${String(id)}`, field);
+  return merchant;
+}
+
+/** Merchants are public within their head bank (the catalog names them); managing one needs scope or being it. */
+export async function requireMerchantManaged(bank: Bank, principal: Principal, merchant: Merchant): Promise<void> {
+  if (principal.role === 'merchant' && principal.merchantId === merchant.id && principal.headId === merchant.headId) return;
+  if (principal.role === 'admin') {
+    requireScope(principal, await bank.branches.requireById(merchant.branchId), `merchant ${merchant.id}`);
+    return;
+  }
+  throw new BankError('FORBIDDEN', principal.role === 'merchant' ? 'a merchant manages only itself' : `this needs an admin or the merchant itself`);
+}
+
+/** The id of a merchant's POINTS account. */
+export async function merchantAccountId(bank: Bank, merchant: Merchant): Promise<string | null> {
+  const row = await bank.knex('accounts')
+    .where({ head_id: merchant.headId, owner_type: 'MERCHANT', owner_id: merchant.id, asset_code: 'POINTS', purpose: 'WALLET' }).first('id');
+  return row ? String(row.id) : null;
+}
+
+/** A merchant's POINTS account, opened with it. */
+export async function openMerchantAccount(trx: Knex.Transaction | Knex, headId: string, branchId: string, merchantId: string): Promise<void> {
+  await trx('accounts').insert({
+    head_id: headId, branch_id: branchId, owner_type: 'MERCHANT', owner_id: merchantId, purpose: 'WALLET',
+    asset_code: 'POINTS', asset_scale: 2, allow_negative: false, deferred_balance: false,
+  });
+}
+
+export async function insertMerchant(trx: Knex.Transaction, headId: string, branchId: string, name: string): Promise<string> {
+  const [row] = await trx('merchants').insert({ head_id: headId, branch_id: branchId, name }).returning('id');
+  await openMerchantAccount(trx, headId, branchId, String(row.id));
+  return String(row.id);
+}
+
+export interface CreateMerchantInput { idempotencyKey: string; branch: string; name: string }
+
+export async function createMerchant(bank: Bank, principal: Principal, input: CreateMerchantInput): Promise<{ merchant: Merchant; replayed: boolean }> {
+  requireRole(principal, 'admin');
+  const key = checkIdempotencyKey(input.idempotencyKey);
+  if (typeof input.name !== 'string' || input.name.trim().length === 0 || input.name.length > merchantNameLengthMax) {
+    throw badInput('name', `must be 1 to ${merchantNameLengthMax} characters`);
+  }
+  const branch = await bank.branches.require(input.branch, 'branch');
+  requireScope(principal, branch, `branch ${branch.code}`);
+  const hash = requestHash('createMerchant', { branch: branch.code, name: input.name });
+  const { result, replayed } = await withRetry(() => bank.knex.transaction((trx) =>
+    runIdempotent(trx, principal, key, 'createMerchant', hash, async () => ({ id: await insertMerchant(trx, principal.headId, branch.id, input.name) }))));
+  return { merchant: await findMerchant(bank, principal.headId, String(result.id)), replayed };
+}

@@ -1,0 +1,43 @@
+// 公益企业英雄榜, the merchants' honour board: merchants of a branch subtree ranked by the points of
+// the vouchers they fulfilled in a period (refunded ones do not count) and the residents they served.
+// A public board: any member or merchant of the head bank may read it; admins and clients in scope.
+import type { Bank } from '../bank.js';
+import type { Principal } from '../auth/principal.js';
+import type { Branch } from '../directory/branches.js';
+import { requireScope } from '../auth/principal.js';
+import { BankError, badInput } from '../errors.js';
+import { formatAmount } from '../ledger/amounts.js';
+
+/** The board shows at most this many merchants. */
+export const leaderboardSizeMax = 100;
+/** A board covers at most this long a period (a few years of history). */
+const periodDaysMax = 366 * 5;
+
+export interface MerchantLeaderboardLine { rank: number; merchantId: string; pointsRedeemed: string; residentsServed: number; redemptions: number }
+
+export async function merchantLeaderboard(bank: Bank, principal: Principal, branchCode: string | null, from: Date, to: Date, first: number | null | undefined) {
+  const size = first ?? 20;
+  if (!Number.isInteger(size) || size < 1 || size > leaderboardSizeMax) throw badInput('first', `must be between 1 and ${leaderboardSizeMax}`);
+  if (!(from < to)) throw badInput('to', 'must be after from');
+  if (to.getTime() - from.getTime() > periodDaysMax * 86_400_000) throw badInput('to', `a period is at most ${periodDaysMax} days`);
+  const branch: Branch = branchCode == null ? principal.branch : await bank.branches.require(branchCode, 'branch');
+  if (principal.role === 'admin' || principal.role === 'client') requireScope(principal, branch, `branch ${branch.code}`);
+  else if (branch.headId !== principal.headId) throw new BankError('FORBIDDEN', `branch ${branch.code} belongs to another bank`);
+  const { rows } = await bank.knex.raw(`
+    SELECT rank() OVER (ORDER BY s.points DESC) AS rank, s.*
+      FROM (SELECT r.merchant_id, sum(r.cost) AS points, count(DISTINCT r.member_id)::int AS residents, count(*)::int AS redemptions
+              FROM redemptions r
+              JOIN merchants mc ON mc.head_id = r.head_id AND mc.id = r.merchant_id
+              JOIN branches b ON b.id = mc.branch_id
+             WHERE r.head_id = ? AND r.fulfilled_at >= ? AND r.fulfilled_at < ? AND r.status = 'FULFILLED' AND starts_with(b.path, ?)
+             GROUP BY r.merchant_id) s
+     ORDER BY s.points DESC, s.merchant_id LIMIT ?`, [principal.headId, from, to, branch.path, size]);
+  const scale = bank.assets.get('POINTS').scale;
+  return {
+    branch, from, to,
+    lines: rows.map((r: any): MerchantLeaderboardLine => ({
+      rank: Number(r.rank), merchantId: String(r.merchant_id), pointsRedeemed: formatAmount(r.points, scale),
+      residentsServed: r.residents, redemptions: r.redemptions,
+    })),
+  };
+}

@@ -1,12 +1,14 @@
 // The demo bank, seeded on first start: a head bank (town) with three branches (a village and two
-// communities), 30 members (10 party members, 8 volunteers), the standard rules, two merchants,
-// and a few weeks of awards so that balances show something. Runs once: it is skipped when the
-// demo head bank exists.
+// communities), 30 members (10 party members, 8 volunteers), the standard rules, two merchants with
+// a dozen catalog items, an open crowdfunding pool with a few donations, and a few weeks of awards
+// so that balances show something. Runs once: it is skipped when the demo head bank exists.
 import type { Bank } from '../src/bank.js';
 import { createHeadBank, insertChildBranch } from '../src/directory/branches.js';
 import { openWallets } from '../src/directory/members.js';
 import { callAwardBatch } from '../src/ledger/sql/award.js';
 import { requestHash } from '../src/ledger/idempotency.js';
+import { insertMerchant } from '../src/redemption/merchants.js';
+import { callFunction } from '../src/db/callFunction.js';
 
 export const demoHeadCode = 'demo-town';
 export const demoBranchCodes = ['demo-east-village', 'demo-river-community', 'demo-garden-community'] as const;
@@ -24,6 +26,22 @@ export const standardRules = [
   { code: 'party.negative-list.absence', name: '负面清单：无故缺席 Negative list: unexcused absence', category: 'party-negative',
     outputs: [{ asset: 'PARTY_SCORE', amountPerUnit: '5.00', direction: 'DEDUCT' }], caps: [] },
 ] as const;
+
+/** The demo catalog: [merchant index, code, title, category, cost, stock (null: unlimited), per-member limit a month]. */
+const demoCatalog: [number, string, string, string, string, number | null, number | null][] = [
+  [0, 'soap', '洗衣皂 Laundry soap', 'daily-goods', '5.00', 200, null],
+  [0, 'tissue', '抽纸 Tissues (3 packs)', 'daily-goods', '8.00', 150, null],
+  [0, 'rice-5kg', '大米5公斤 Rice 5 kg', 'daily-goods', '40.00', 30, 1],
+  [0, 'oil-1l', '食用油1升 Cooking oil 1 l', 'daily-goods', '25.00', 40, 1],
+  [0, 'eggs', '鸡蛋一盒 A box of eggs', 'daily-goods', '12.00', 60, 2],
+  [0, 'trash-bags', '分类垃圾袋 Sorting bin bags', 'daily-goods', '3.00', null, null],
+  [0, 'knife-sharpen', '磨刀 Knife sharpening', 'household-repair', '6.00', null, null],
+  [0, 'tap-repair', '水龙头维修 Tap repair visit', 'household-repair', '30.00', 10, 1],
+  [1, 'haircut', '理发 Haircut', 'haircut', '15.00', null, 2],
+  [1, 'haircut-elder', '老人上门理发 Home haircut for elders', 'haircut', '10.00', 20, 1],
+  [1, 'shave', '修面 Shave', 'haircut', '8.00', null, 2],
+  [1, 'kids-cut', '儿童理发 Children\'s haircut', 'haircut', '12.00', null, 2],
+];
 
 const surnames = ['王', '李', '张', '刘', '陈', '杨', '赵', '黄', '周', '吴'];
 const givenNames = ['伟', '芳', '娜', '敏', '静', '磊', '洋', '艳', '勇', '军'];
@@ -55,14 +73,25 @@ export async function seedDemoBank(bank: Bank): Promise<boolean> {
       }).returning('id');
       await openWallets(trx, head.id, branch.id, String(row.id));
     }
+    const merchants: string[] = [];
     for (const [i, name] of ['爱心超市 Caring Grocery', '邻里理发 Neighbourhood Barber'].entries()) {
-      const branch = branches[i + 1]!;
-      const [row] = await trx('merchants').insert({ head_id: head.id, branch_id: branch.id, name }).returning('id');
-      await trx('accounts').insert({
-        head_id: head.id, branch_id: branch.id, owner_type: 'MERCHANT', owner_id: row.id, purpose: 'WALLET',
-        asset_code: 'POINTS', asset_scale: 2, allow_negative: false, deferred_balance: false,
+      merchants.push(await insertMerchant(trx, head.id, branches[i + 1]!.id, name));
+    }
+    for (const [m, code, title, category, cost, stock, limit] of demoCatalog) {
+      await trx('catalog_items').insert({
+        head_id: head.id, merchant_id: merchants[m], code, title, category, cost, stock_left: stock,
+        limit_per_member: limit, limit_window: limit === null ? null : 'MONTH', visible_branch_id: head.id, voucher_valid_days: 7,
       });
     }
+    const { rows: [{ id: poolId }] } = await trx.raw(`SELECT nextval('pools_id_seq')::text AS id`);
+    const [account] = await trx('accounts').insert({
+      head_id: head.id, branch_id: branches[1]!.id, owner_type: 'POOL', owner_id: poolId, purpose: 'WALLET',
+      asset_code: 'POINTS', asset_scale: 2, allow_negative: false, deferred_balance: false,
+    }).returning('id');
+    await trx('pools').insert({
+      head_id: head.id, id: poolId, branch_id: branches[1]!.id, title: '为独居老人装扶手 Handrails for elders living alone',
+      beneficiary: '河畔社区独居老人 Riverside elders living alone', target: '300.00', status: 'OPEN', account_id: account.id, created_by: 'demo-seed',
+    });
     return head;
   });
   if (!seeded) return false;
@@ -87,5 +116,12 @@ export async function seedDemoBank(bank: Bank): Promise<boolean> {
   items.push({ key: 'seed-absence', hash: 'seed', externalId: 'demo-user-003', rule: 'party.negative-list.absence', quantity: '1', occurredAt: new Date(now - 3 * 86_400_000).toISOString(), memo: '无故缺席支部会议', metadata: null });
   const scope = { headId: seeded.id, sub: 'demo-seed', role: 'admin', scopePath: seeded.path, timeZone: seeded.timeZone };
   for (let i = 0; i < items.length; i += 500) await callAwardBatch(bank.pool, scope, items.slice(i, i + 500));
+  // A few residents have given to the open pool, through the same write path as the API.
+  const pool = await bank.knex('pools').where({ head_id: seeded.id }).first('id');
+  for (const external of ['demo-user-002', 'demo-user-005', 'demo-user-011']) {
+    const member = await bank.knex('members').where({ head_id: seeded.id, external_id: external }).first('id');
+    const key = `seed-donation-${external}`;
+    await callFunction(bank.pool, 'cb_donate', [seeded.id, `member-${member.id}`, 'member', key, requestHash('donate', { key }), member.id, pool.id, '5.00', '一点心意']);
+  }
   return true;
 }

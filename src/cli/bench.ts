@@ -1,6 +1,7 @@
 // npm run bench: starts the service (embedded PostgreSQL, or DATABASE_URL) on a fresh database and
 // measures awards per second over HTTP with closed-loop clients (one branch, spread over 64 branches,
-// batches of 500) against the database's own ceiling on the same server (single-row INSERT commits/s).
+// batches of 500) and a voucher's journey (redeem, then fulfil at the counter) against the database's
+// own ceiling on the same server (single-row INSERT commits/s).
 // The load runs in a child process (this file, forked) so that it does not share the service's event loop.
 import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
@@ -20,6 +21,7 @@ import { callAwardBatch, type AwardScope } from '../ledger/sql/award.js';
 import { requestHash } from '../ledger/idempotency.js';
 import { createHeadBank, insertChildBranch, type Branch } from '../directory/branches.js';
 import { openWallets } from '../directory/members.js';
+import { insertMerchant } from '../redemption/merchants.js';
 import { signToken } from '../auth/tokens.js';
 
 /** Its own database, dropped and created afresh each run: figures never depend on earlier runs. */
@@ -86,6 +88,11 @@ const awardMutation = `mutation Award($input: AwardPointsInput!) {
 /** What a batch uploader asks back: per award its transaction id or its error. */
 const batchMutation = `mutation AwardBatch($input: AwardPointsBatchInput!) {
   awardPointsBatch(input: $input) { succeeded failed results { index transactionId error { code message } } } }`;
+/** A member redeems the bench item; the merchant's till fulfils the voucher: what a counter sale costs. */
+const redeemMutation = `mutation Redeem($input: RedeemInput!) { redeem(input: $input) { redemption { code status } } }`;
+const fulfilMutation = `mutation Fulfil($input: VoucherInput!) { fulfillRedemption(input: $input) { redemption { status } } }`;
+/** Points each redeeming member starts with (an award of this many units of the bench rule), far more than a run spends. */
+const redeemerFunds = '1000';
 /** The cheapest authenticated GraphQL request: HTTP, JSON, JWT check and Apollo, no database. */
 const trivialQuery = '{ __typename }';
 /** argv[2] of the forked load generator. */
@@ -109,7 +116,7 @@ function boundedServiceLog(): { log(line: string): void; suppressed(): number } 
 // ---------------------------------------------------------------------------------------------
 // The load: what the parent asks the load generator to run, and what it answers.
 
-type LoadKind = 'ceiling' | 'award' | 'batch' | 'graphql-trivial' | 'award-sql';
+type LoadKind = 'ceiling' | 'award' | 'batch' | 'graphql-trivial' | 'award-sql' | 'redeem-fulfil';
 
 interface Load {
   kind: LoadKind;
@@ -126,6 +133,10 @@ interface Load {
   /** External ids to award; client c takes those at c, c + clients, c + 2 clients ... */
   members: string[];
   scope: AwardScope;
+  /** redeem-fulfil: one member token per client (each its own wallet), the merchant's token and the item. */
+  memberTokens: string[];
+  merchantToken: string;
+  itemId: string;
 }
 
 interface LoadResult {
@@ -252,7 +263,7 @@ async function runLoad(load: Load): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: load.clients });
   const url = new URL('/graphql', load.serviceUrl);
   const token = (c: number) => load.tokens[c % load.tokens.length]!;
-  const operations: Record<'award' | 'batch' | 'graphql-trivial', Operation> = {
+  const operations: Record<'award' | 'batch' | 'graphql-trivial' | 'redeem-fulfil', Operation> = {
     award: async (c) => {
       const res = await postGraphQL(agent, url, token(c), awardMutation, { input: { idempotencyKey: key(c), externalId: member(c), rule: benchRule.code } });
       const result = res.body?.data?.awardPoints;
@@ -266,6 +277,16 @@ async function runLoad(load: Load): Promise<LoadResult> {
       if (res.status !== 200 || res.body?.errors || !result) return { succeeded: 0, failed: batchSize, error: graphQLError(res) };
       const failedItem = (result.results as { error: { code: string; message: string } | null }[]).find((r) => r.error);
       return { succeeded: result.succeeded, failed: result.failed, error: failedItem ? `${failedItem.error!.code}: ${failedItem.error!.message}` : undefined };
+    },
+    'redeem-fulfil': async (c) => {
+      const redeemed = await postGraphQL(agent, url, load.memberTokens[c]!, redeemMutation, { input: { idempotencyKey: key(c), item: load.itemId } });
+      const code = redeemed.body?.data?.redeem?.redemption?.code;
+      if (redeemed.status !== 200 || redeemed.body?.errors || !code) return { succeeded: 0, failed: 1, error: graphQLError(redeemed) };
+      const fulfilled = await postGraphQL(agent, url, load.merchantToken, fulfilMutation, { input: { idempotencyKey: `${key(c)}-till`, code } });
+      if (fulfilled.status !== 200 || fulfilled.body?.errors || fulfilled.body?.data?.fulfillRedemption?.redemption?.status !== 'FULFILLED') {
+        return { succeeded: 0, failed: 1, error: graphQLError(fulfilled) };
+      }
+      return { succeeded: 1, failed: 0 };
     },
     'graphql-trivial': async (c) => {
       const res = await postGraphQL(agent, url, token(c), trivialQuery);
@@ -416,6 +437,10 @@ interface Fixture {
   oneBranch: string[];
   /** External ids of all members, interleaved by branch: consecutive awards go to different branches. */
   spread: string[];
+  /** Member ids of the redeeming members (one per client, in different branches), funded with points. */
+  redeemers: string[];
+  merchantId: string;
+  itemId: string;
 }
 
 /** A head bank with branchCount branches, the bench rule (no caps) and membersPerBranch members each. */
@@ -454,7 +479,21 @@ async function setUpBank(bank: Bank): Promise<Fixture> {
   await bank.knex.raw('CHECKPOINT');
   const spread: string[] = [];
   for (let m = 0; m < membersPerBranch; m++) for (let b = 0; b < branchCount; b++) spread.push(byBranch[b]![m]!);
-  return { head, oneBranch: byBranch[0]!, spread };
+  // The shop: a merchant with an unlimited item of 1.00 POINTS offered to the whole bank, and one
+  // funded member per client (the last member of each branch, which no award scenario runs dry).
+  const redeemerExternalIds = byBranch.map((ids) => ids.at(-1)!);
+  const scope: AwardScope = { headId: head.id, sub: 'bench-setup', role: 'admin', scopePath: head.path, timeZone: head.timeZone };
+  await callAwardBatch(bank.pool, scope, redeemerExternalIds.map((externalId) => ({
+    key: `fund-${externalId}`, hash: requestHash('awardPoints', { externalId }), externalId, rule: benchRule.code, quantity: redeemerFunds,
+    occurredAt: new Date().toISOString(), memo: null, metadata: null })));
+  const redeemers = (await bank.knex('members').where({ head_id: head.id }).whereIn('external_id', redeemerExternalIds).orderBy('id').select('id'))
+    .map((r) => String(r.id));
+  const merchantId = await bank.knex.transaction((trx) => insertMerchant(trx, head.id, head.id, 'Bench shop'));
+  const [item] = await bank.knex('catalog_items').insert({
+    head_id: head.id, merchant_id: merchantId, code: 'bench-item', title: 'Bench item', category: 'bench', cost: '1.00',
+    stock_left: null, visible_branch_id: head.id, voucher_valid_days: 7,
+  }).returning('id');
+  return { head, oneBranch: byBranch[0]!, spread, redeemers, merchantId, itemId: String(item.id) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -505,6 +544,7 @@ function planScenarios(fixture: Fixture): Plan[] {
     ...batchClientCounts.map((clients) => ({ scenario: `awardPointsBatch x${batchSize}`, kind: 'batch' as const, clients, members: fixture.spread })),
     { scenario: 'ref: { __typename } over HTTP', kind: 'graphql-trivial', clients: referenceClients, members: [] },
     { scenario: 'ref: one award as SQL (pg), one branch', kind: 'award-sql', clients: referenceClients, members: fixture.oneBranch },
+    { scenario: 'redeem, then fulfil (2 requests)', kind: 'redeem-fulfil', clients: Math.max(...clientCounts), members: [] },
   ];
 }
 
@@ -516,7 +556,8 @@ function printReport(rows: Row[], describe: string): void {
     return row ? perSecond(row.result) : NaN;
   };
   console.log(`\n${describe}`);
-  console.log('ops/s: commits/s for the ceiling, awards/s otherwise; latency per request (a batch request carries 500 awards)\n');
+  console.log('ops/s: commits/s for the ceiling, vouchers redeemed and fulfilled/s for redeem-fulfil, awards/s otherwise;'
+    + ' latency per request (a batch request carries 500 awards; a voucher journey is two requests)\n');
   printTable(rows, ceilingAt);
 
   const oneBranch64 = perSecond(find('award', 64, 'awardPoints, one branch')!.result);
@@ -566,7 +607,12 @@ async function main(): Promise<number> {
     const tokens = Array.from({ length: Math.max(...clientCounts) }, (_, c) =>
       signToken(config, { sub: `bench-kiosk-${c}`, role: 'client', branch: fixture.head.code, rules: '*' }));
     const scope: AwardScope = { headId: fixture.head.id, sub: 'bench-sql', role: 'client', scopePath: fixture.head.path, timeZone: fixture.head.timeZone };
-    const base = { warmupMs, measureMs: seconds * 1000, serviceUrl: service.url, databaseUrl: service.server.url, poolSize: config.dbPoolSize, tokens, scope };
+    const memberTokens = fixture.redeemers.map((id) => signToken(config, { sub: `bench-member-${id}`, role: 'member', branch: fixture.head.code, member: id }));
+    const merchantToken = signToken(config, { sub: 'bench-till', role: 'merchant', branch: fixture.head.code, merchant: fixture.merchantId });
+    const base = {
+      warmupMs, measureMs: seconds * 1000, serviceUrl: service.url, databaseUrl: service.server.url, poolSize: config.dbPoolSize, tokens, scope,
+      memberTokens, merchantToken, itemId: fixture.itemId,
+    };
     const plan = planScenarios(fixture);
     log(`${plan.length} scenarios of ${warmupMs / 1000} s warm-up + ${seconds} s measured each: about ${Math.ceil((plan.length * (warmupMs / 1000 + seconds) + serviceWarmupMs / 1000) / 60)} min`);
 

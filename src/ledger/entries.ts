@@ -134,6 +134,13 @@ export async function adjustBalance(bank: Bank, principal: Principal, input: Adj
   });
 }
 
+/** Kinds whose undoing belongs to another operation, and what to do instead. */
+const undoneOnlyBy: Record<string, string> = {
+  REDEEM: 'undo it with refundRedemption (cancelRedemption while the voucher is pending)',
+  DONATE: 'donations come back with closePool, which returns every donation of the pool',
+  DISBURSE: 'a disbursed pool is paid out for good',
+};
+
 export interface ReverseInput {
   idempotencyKey: string;
   transaction: string;
@@ -166,6 +173,10 @@ export async function reverseTransaction(bank: Bank, principal: Principal, input
   const replay = await bank.knex('idempotency_keys').where({ head_id: principal.headId, subject: principal.sub, key }).first();
   if (!replay) {
     if (original.kind === 'REVERSAL') throw new BankError('INVALID_STATE', `transaction ${id} is itself a reversal; post a new transaction instead`);
+    // These carry state outside the journal (a voucher, a pool's raised amount and status): only
+    // their own operations may undo them, so that the two never disagree.
+    const undoneBy = undoneOnlyBy[original.kind];
+    if (undoneBy) throw new BankError('INVALID_STATE', `transaction ${id} is a ${original.kind} and cannot be reversed directly: ${undoneBy}`);
     if (original.status !== 'POSTED') throw new BankError('INVALID_STATE', `transaction ${id} is ${original.status}; only a POSTED transaction can be reversed`);
     const existing = await bank.knex('transactions').where({ head_id: principal.headId, reverses_id: id }).first('id');
     if (existing) throw new BankError('INVALID_STATE', `transaction ${id} was already reversed by transaction ${existing.id}`);

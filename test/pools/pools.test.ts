@@ -73,6 +73,11 @@ describe('donate', () => {
     const done = await give(a.token, pool, '10.00');
     expect(done.data.donate.pool).toMatchObject({ raised: '30.00', remaining: '0.00', status: 'FUNDED' });
     expect(codes(await give(a.token, pool, '1.00'))).toEqual(['INVALID_STATE']);
+    // A donation comes back only by closing the pool: reverseTransaction would leave the pool's raised amount wrong.
+    const reverse = await h.gql(h.adminToken, `mutation($i: ReverseTransactionInput!) { reverseTransaction(input: $i) { transactionId } }`,
+      { i: { idempotencyKey: h.key(), transaction: first.data.donate.transactionId, reason: 'try' } });
+    expect(codes(reverse)).toEqual(['INVALID_STATE']);
+    expect(reverse.errors![0]!.message).toMatch(/closePool/);
   });
 
   it('refuses what the wallet cannot cover, pools of other branches, bad amounts and other roles', async () => {

@@ -223,6 +223,18 @@ describe('fulfil, cancel, refund', () => {
     expect(await wallet(m.id)).toMatchObject({ balance: '20.00' });
   });
 
+  it('a REDEEM transaction is undone only through the voucher, not by reverseTransaction', async () => {
+    const m = await member('10.00');
+    const r = await redeemOk(m.token, await addItem());
+    await h.gql(merchantToken, fulfilMutation, { i: { idempotencyKey: h.key(), code: r.code } });
+    const txn = (await h.gql(m.token, `query($c: String!) { redemption(code: $c) { transaction { id } } }`, { c: r.code })).data.redemption.transaction.id;
+    const res = await h.gql(h.adminToken, `mutation($i: ReverseTransactionInput!) { reverseTransaction(input: $i) { transactionId } }`,
+      { i: { idempotencyKey: h.key(), transaction: txn, reason: 'try', force: true } });
+    expect(codes(res)).toEqual(['INVALID_STATE']);
+    expect(res.errors![0]!.message).toMatch(/refundRedemption/);
+    expect(await wallet(m.id)).toMatchObject({ balance: '0.00' });
+  });
+
   it('reads a voucher by code for its member, its merchant and admins in scope only', async () => {
     const m = await member();
     const r = await redeemOk(m.token, await addItem());

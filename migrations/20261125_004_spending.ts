@@ -80,6 +80,8 @@ export async function up(knex: Knex): Promise<void> {
       CONSTRAINT redemptions_refunded_when CHECK ((status = 'REFUNDED') = (refund_transaction_id IS NOT NULL))
     );
     CREATE INDEX redemptions_merchant ON redemptions (head_id, merchant_id, id DESC);
+    CREATE INDEX redemptions_merchant_status ON redemptions (head_id, merchant_id, status, id DESC);
+    CREATE INDEX redemptions_member ON redemptions (head_id, member_id, id DESC);
     CREATE INDEX redemptions_member_item ON redemptions (head_id, member_id, item_id, created_at);
     CREATE INDEX redemptions_fulfilled ON redemptions (head_id, fulfilled_at) WHERE fulfilled_at IS NOT NULL;
     -- the expiry sweeper's queue: only vouchers still pending
@@ -121,6 +123,8 @@ export async function up(knex: Knex): Promise<void> {
       description text CHECK (length(description) <= 2000),
       target numeric NOT NULL CHECK (target > 0 AND round(target, 2) = target),
       raised numeric NOT NULL DEFAULT 0,
+      -- donations taken; bounded because closing a pool returns them all in one transaction
+      donations integer NOT NULL DEFAULT 0 CHECK (donations BETWEEN 0 AND 10000),
       deadline timestamptz,
       status text NOT NULL CHECK (status IN ('OPEN', 'FUNDED', 'DISBURSED', 'CLOSED')),
       account_id bigint NOT NULL,
@@ -154,7 +158,7 @@ export async function up(knex: Knex): Promise<void> {
       FOREIGN KEY (head_id, pool_id) REFERENCES pools (head_id, id),
       FOREIGN KEY (head_id, member_id) REFERENCES members (head_id, id)
     );
-    CREATE INDEX pool_donations_pool ON pool_donations (head_id, pool_id);
+    CREATE INDEX pool_donations_pool ON pool_donations (head_id, pool_id, member_id);
 
     -- Idempotency for writes whose answer is not just a transaction (a redemption, a pool): claims
     -- the key with an empty result, returns NULL when new, the stored result on a replay, and
@@ -207,6 +211,7 @@ export async function up(knex: Knex): Promise<void> {
       v_cost numeric;
       v_used bigint;
       v_window_start timestamptz;
+      v_left integer;
       v_txn bigint;
       v_id bigint;
       v_now timestamptz := now();
@@ -216,11 +221,13 @@ export async function up(knex: Knex): Promise<void> {
       END IF;
       SELECT m.id, m.external_id, m.branch_id, b.path, b.time_zone INTO v_member
         FROM members m JOIN branches b ON b.id = m.branch_id WHERE m.head_id = p_head AND m.id = p_member;
-      PERFORM cb_assert(FOUND, format('member %s of the token does not exist', p_member));
+      IF NOT FOUND THEN
+        PERFORM cb_fail('UNAUTHENTICATED', format('token rejected: no member %s in this bank', p_member));
+      END IF;
       SELECT i.*, vb.path AS visible_path, mc.name AS merchant_name INTO v_item
         FROM catalog_items i JOIN branches vb ON vb.id = i.visible_branch_id
         JOIN merchants mc ON mc.head_id = i.head_id AND mc.id = i.merchant_id
-       WHERE i.head_id = p_head AND i.id = p_item FOR UPDATE OF i;
+       WHERE i.head_id = p_head AND i.id = p_item;
       IF NOT FOUND OR NOT starts_with(v_member.path, v_item.visible_path) THEN
         PERFORM cb_fail('NOT_FOUND', format('item: no catalog item %s is offered to member %s', p_item, v_member.external_id));
       END IF;
@@ -228,10 +235,19 @@ export async function up(knex: Knex): Promise<void> {
         PERFORM cb_fail('INVALID_STATE', format('item "%s" is offered from %s to %s, not now', v_item.title,
           coalesce(v_item.active_from::text, 'the beginning'), coalesce(v_item.active_to::text, 'no end')));
       END IF;
-      IF v_item.stock_left IS NOT NULL AND v_item.stock_left < p_quantity THEN
-        PERFORM cb_fail('OUT_OF_STOCK', format('item "%s" has %s left, you asked for %s', v_item.title, v_item.stock_left, p_quantity));
+      -- Stock is reserved under the item's row lock, taken only for stocked items (an unlimited
+      -- item's redemptions do not queue on one row); the per-member limit queues on the wallet.
+      IF v_item.stock_left IS NOT NULL THEN
+        UPDATE catalog_items SET stock_left = stock_left - p_quantity
+         WHERE head_id = p_head AND id = p_item AND stock_left >= p_quantity RETURNING stock_left INTO v_left;
+        IF NOT FOUND THEN
+          SELECT stock_left INTO v_left FROM catalog_items WHERE head_id = p_head AND id = p_item;
+          IF v_left IS NOT NULL THEN
+            PERFORM cb_fail('OUT_OF_STOCK', format('item "%s" has %s left, you asked for %s', v_item.title, v_left, p_quantity));
+          END IF;
+        END IF;
       END IF;
-      SELECT a.id, a.balance, a.held INTO v_wallet FROM accounts a
+      SELECT a.id, a.balance, a.held, a.asset_scale INTO v_wallet FROM accounts a
        WHERE a.head_id = p_head AND a.owner_type = 'MEMBER' AND a.owner_id = p_member AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET'
        FOR UPDATE;
       PERFORM cb_assert(FOUND, format('member %s has no POINTS wallet', p_member));
@@ -256,7 +272,6 @@ export async function up(knex: Knex): Promise<void> {
        WHERE a.head_id = p_head AND a.owner_type = 'MERCHANT' AND a.owner_id = v_item.merchant_id AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET';
       PERFORM cb_assert(FOUND, format('merchant %s has no POINTS account', v_item.merchant_id));
 
-      UPDATE catalog_items SET stock_left = stock_left - p_quantity WHERE head_id = p_head AND id = p_item AND stock_left IS NOT NULL;
       UPDATE accounts SET held = held + v_cost WHERE head_id = p_head AND id = v_wallet.id;
       v_txn := nextval('transactions_id_seq');
       INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role, occurred_at, recorded_at, memo)
@@ -264,9 +279,9 @@ export async function up(knex: Knex): Promise<void> {
               format('%s × %s (%s)', p_quantity, v_item.title, v_item.merchant_name));
       -- balance_after stays NULL: these postings move balances only when the voucher is fulfilled.
       INSERT INTO postings (head_id, transaction_id, line, account_id, asset_code, asset_scale, amount, balance_after, recorded_at)
-      VALUES (p_head, v_txn, 1, least(v_wallet.id, v_merchant_account), 'POINTS', 2,
+      VALUES (p_head, v_txn, 1, least(v_wallet.id, v_merchant_account), 'POINTS', v_wallet.asset_scale,
               CASE WHEN v_wallet.id < v_merchant_account THEN -v_cost ELSE v_cost END, NULL, v_now),
-             (p_head, v_txn, 2, greatest(v_wallet.id, v_merchant_account), 'POINTS', 2,
+             (p_head, v_txn, 2, greatest(v_wallet.id, v_merchant_account), 'POINTS', v_wallet.asset_scale,
               CASE WHEN v_wallet.id < v_merchant_account THEN v_cost ELSE -v_cost END, NULL, v_now);
       INSERT INTO redemptions (head_id, code, item_id, merchant_id, member_id, quantity, cost, status, transaction_id, expires_at, created_at, created_by)
       VALUES (p_head, p_code, p_item, v_item.merchant_id, p_member, p_quantity, v_cost, 'PENDING', v_txn,
@@ -323,6 +338,11 @@ export async function up(knex: Knex): Promise<void> {
         PERFORM cb_fail('FORBIDDEN', format('voucher %s is for another merchant''s item', p_code));
       END IF;
       v_status := cb_redemption_status(v.status, v.expires_at);
+      -- A repeat by the device that fulfilled it (its token's subject), even under a new key, is an
+      -- idempotent success: a till that re-scans must not show the cashier an error.
+      IF v_status = 'FULFILLED' AND v.fulfilled_by = p_sub THEN
+        RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v.id::text)) || '{"replayed": true}';
+      END IF;
       IF v_status <> 'PENDING' THEN
         PERFORM cb_fail('INVALID_STATE', format('voucher %s is %s%s; only a PENDING voucher can be fulfilled', p_code, v_status,
           CASE v_status WHEN 'FULFILLED' THEN ' (at ' || v.fulfilled_at || ')' WHEN 'EXPIRED' THEN ' (since ' || v.expires_at || ')' ELSE '' END));
@@ -368,20 +388,19 @@ export async function up(knex: Knex): Promise<void> {
       RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v.id::text));
     END $fn$;
 
-    -- The expiry sweeper: releases up to p_limit vouchers past their expiry, each exactly once
-    -- (SKIP LOCKED lets several processes sweep side by side; the status moves under the row lock).
-    CREATE FUNCTION cb_expire_redemptions(p_limit integer) RETURNS integer LANGUAGE plpgsql AS $fn$
-    DECLARE
-      v record;
-      v_count integer := 0;
+    -- The expiry sweeper releases one voucher per call (one transaction each, so its locks follow the
+    -- order redemption, item, wallet like every other voucher write): p_id if it is still PENDING
+    -- and past its expiry. SKIP LOCKED: a voucher another process is releasing, or that a fulfilment
+    -- holds, is left to it. Returns whether this call released it; each is released exactly once.
+    CREATE FUNCTION cb_expire_redemption(p_head bigint, p_id bigint) RETURNS boolean LANGUAGE plpgsql AS $fn$
     BEGIN
-      FOR v IN SELECT r.head_id, r.id FROM redemptions r
-                WHERE r.status = 'PENDING' AND r.expires_at <= now()
-                ORDER BY r.expires_at LIMIT p_limit FOR UPDATE SKIP LOCKED LOOP
-        PERFORM cb_release_redemption(v.head_id, v.id, 'EXPIRED', 'expiry-sweeper');
-        v_count := v_count + 1;
-      END LOOP;
-      RETURN v_count;
+      PERFORM 1 FROM redemptions WHERE head_id = p_head AND id = p_id AND status = 'PENDING' AND expires_at <= now()
+        FOR UPDATE SKIP LOCKED;
+      IF NOT FOUND THEN
+        RETURN false;
+      END IF;
+      PERFORM cb_release_redemption(p_head, p_id, 'EXPIRED', 'expiry-sweeper');
+      RETURN true;
     END $fn$;
 
     -- refundRedemption: a reversal of a fulfilled redemption's transaction, back to the member's
@@ -397,6 +416,7 @@ export async function up(knex: Knex): Promise<void> {
       v_branch bigint;
       v_txn bigint := nextval('transactions_id_seq');
       v_now timestamptz := now();
+      v_restocked boolean := false;
     BEGIN
       IF v_replay IS NOT NULL THEN
         RETURN v_replay;
@@ -415,15 +435,17 @@ export async function up(knex: Knex): Promise<void> {
                                 occurred_at, recorded_at, memo, reason, reverses_id)
       VALUES (p_head, v_txn, 'REVERSAL', 'POSTED', v_branch, v.member_id, p_sub, p_role, v_now, v_now,
               format('refund of voucher %s', p_code), p_reason, v.transaction_id);
+      -- The item before the accounts, as every voucher write locks them.
+      IF p_restock THEN
+        UPDATE catalog_items SET stock_left = stock_left + v.quantity WHERE head_id = p_head AND id = v.item_id AND stock_left IS NOT NULL;
+        v_restocked := FOUND;
+      END IF;
       PERFORM cb_post_lines(p_head, v_txn, v_now,
         (SELECT jsonb_agg(jsonb_build_object('accountId', p.account_id, 'amount', -p.amount))
            FROM postings p WHERE p.head_id = p_head AND p.transaction_id = v.transaction_id AND p.recorded_at = v.created_at), false);
       UPDATE redemptions SET status = 'REFUNDED', refund_transaction_id = v_txn, refunded_at = v_now, refunded_by = p_sub,
-                             restocked = p_restock
+                             restocked = v_restocked
        WHERE head_id = p_head AND id = v.id;
-      IF p_restock THEN
-        UPDATE catalog_items SET stock_left = stock_left + v.quantity WHERE head_id = p_head AND id = v.item_id AND stock_left IS NOT NULL;
-      END IF;
       RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v.id::text, 'transactionId', v_txn::text));
     END $fn$;
 
@@ -445,7 +467,9 @@ export async function up(knex: Knex): Promise<void> {
       END IF;
       SELECT m.id, m.external_id, m.branch_id, b.path INTO v_member
         FROM members m JOIN branches b ON b.id = m.branch_id WHERE m.head_id = p_head AND m.id = p_member;
-      PERFORM cb_assert(FOUND, format('member %s of the token does not exist', p_member));
+      IF NOT FOUND THEN
+        PERFORM cb_fail('UNAUTHENTICATED', format('token rejected: no member %s in this bank', p_member));
+      END IF;
       SELECT p.*, b.path AS branch_path INTO v_pool FROM pools p JOIN branches b ON b.id = p.branch_id
        WHERE p.head_id = p_head AND p.id = p_pool FOR UPDATE OF p;
       IF NOT FOUND OR NOT starts_with(v_member.path, v_pool.branch_path) THEN
@@ -456,6 +480,9 @@ export async function up(knex: Knex): Promise<void> {
       END IF;
       IF v_pool.deadline IS NOT NULL AND v_now >= v_pool.deadline THEN
         PERFORM cb_fail('INVALID_STATE', format('pool "%s" closed for donations at %s', v_pool.title, v_pool.deadline));
+      END IF;
+      IF v_pool.donations >= 10000 THEN
+        PERFORM cb_fail('LIMIT_EXCEEDED', format('pool "%s" has taken its 10000 donations; it can take no more', v_pool.title));
       END IF;
       IF v_pool.raised + p_amount > v_pool.target THEN
         PERFORM cb_fail('LIMIT_EXCEEDED', format('pool "%s" needs only %s POINTS more (raised %s of %s); donate at most that',
@@ -470,7 +497,7 @@ export async function up(knex: Knex): Promise<void> {
         jsonb_build_object('accountId', v_wallet, 'amount', -p_amount),
         jsonb_build_object('accountId', v_pool.account_id, 'amount', p_amount)), false);
       INSERT INTO pool_donations (head_id, transaction_id, pool_id, member_id, amount) VALUES (p_head, v_txn, p_pool, p_member, p_amount);
-      UPDATE pools SET raised = raised + p_amount,
+      UPDATE pools SET raised = raised + p_amount, donations = donations + 1,
                        status = CASE WHEN raised + p_amount = target THEN 'FUNDED' ELSE status END,
                        funded_at = CASE WHEN raised + p_amount = target THEN v_now END
        WHERE head_id = p_head AND id = p_pool;
@@ -551,6 +578,13 @@ export async function up(knex: Knex): Promise<void> {
       IF v_pool.status NOT IN ('OPEN', 'FUNDED') THEN
         PERFORM cb_fail('INVALID_STATE', format('pool "%s" is %s; only an OPEN or FUNDED pool can be closed', v_pool.title, v_pool.status));
       END IF;
+      -- Every account the refunds touch, locked up front in id order (as every writer locks them).
+      PERFORM 1 FROM accounts a
+        WHERE a.head_id = p_head AND (a.id = v_pool.account_id OR a.id IN (
+          SELECT w.id FROM pool_donations d JOIN accounts w ON w.head_id = d.head_id AND w.owner_type = 'MEMBER' AND w.owner_id = d.member_id
+                                                         AND w.asset_code = 'POINTS' AND w.purpose = 'WALLET'
+           WHERE d.head_id = p_head AND d.pool_id = p_pool))
+        ORDER BY a.id FOR UPDATE;
       FOR v_donation IN
         SELECT d.transaction_id, d.member_id, d.amount, m.branch_id, a.id AS wallet
           FROM pool_donations d JOIN members m ON m.head_id = d.head_id AND m.id = d.member_id
@@ -580,7 +614,7 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await knex.raw(`
-    DROP FUNCTION IF EXISTS cb_close_pool, cb_disburse_pool, cb_lock_pool, cb_donate, cb_refund_redemption, cb_expire_redemptions,
+    DROP FUNCTION IF EXISTS cb_close_pool, cb_disburse_pool, cb_lock_pool, cb_donate, cb_refund_redemption, cb_expire_redemption,
       cb_cancel_redemption, cb_fulfill_redemption, cb_lock_voucher, cb_release_redemption, cb_redeem,
       cb_redemption_status, cb_finish_key, cb_claim_result_key;
     DROP TRIGGER IF EXISTS transactions_status_moves ON transactions;

@@ -33,7 +33,7 @@ export interface Config {
   seedDemo: boolean;
   /** How often the settler folds account_deltas into hot (system) account balances. */
   settleIntervalMs: number;
-  /** How often the expiry sweeper releases vouchers past their expiry (SPEC: within a minute). */
+  /** How often the expiry sweeper runs; at most 30 s, so that a sweep that takes a while still releases within a minute. */
   sweepIntervalMs: number;
   /** How far ahead monthly posting partitions are created at start. */
   partitionMonthsAhead: number;
@@ -83,7 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     defaultTimeZone: env.BANK_TIME_ZONE || 'Asia/Shanghai',
     seedDemo: flag(env, 'SEED_DEMO', true),
     settleIntervalMs: integer(env, 'SETTLE_INTERVAL_MS', 1000, 10, 3_600_000),
-    sweepIntervalMs: integer(env, 'SWEEP_INTERVAL_MS', 15_000, 10, 60_000),
+    sweepIntervalMs: integer(env, 'SWEEP_INTERVAL_MS', 15_000, 10, 30_000),
     partitionMonthsAhead: integer(env, 'PARTITION_MONTHS_AHEAD', 3, 1, 120),
   };
 }

@@ -16,8 +16,10 @@ import { formatAmount, parseAmount } from '../ledger/amounts.js';
 import { checkMemo } from '../ledger/awards.js';
 import { checkIdempotencyKey, requestHash, runIdempotent } from '../ledger/idempotency.js';
 import { checkPageSize, writeResultFromJson, type WriteResult } from '../ledger/transactions.js';
-import { decodePageCursor, encodePageCursor } from '../redemption/cursors.js';
+import { decodePageCursor, pageOf } from '../pagination.js';
+import { checkText } from '../inputChecks.js';
 import { findMerchant } from '../redemption/merchants.js';
+import { memberBranchOf } from '../redemption/catalog.js';
 
 export type PoolStatus = 'OPEN' | 'FUNDED' | 'DISBURSED' | 'CLOSED';
 export const poolStatuses: readonly PoolStatus[] = ['OPEN', 'FUNDED', 'DISBURSED', 'CLOSED'];
@@ -69,11 +71,8 @@ export async function loadPools(bank: Bank, headId: string, ids: readonly string
   return ids.map((id) => byId.get(id) ?? null);
 }
 
-/** The member's branch path, for "pools open to this member" (a pool covers its branch's subtree). */
 async function memberBranchPath(bank: Bank, principal: Principal): Promise<string> {
-  const row = await bank.knex('members').where({ head_id: principal.headId, id: principal.memberId }).first('branch_id');
-  if (!row) throw new BankError('UNAUTHENTICATED', `token rejected: no member ${principal.memberId}`);
-  return (await bank.branches.requireById(String(row.branch_id))).path;
+  return (await memberBranchOf(bank, principal)).path;
 }
 
 /** Members see the pools open to their branch; admins the pools of their scope. */
@@ -121,17 +120,7 @@ export async function listPools(bank: Bank, principal: Principal, filter: { bran
   params.push(size + 1);
   const { rows } = await bank.knex.raw(
     `SELECT ${poolColumns} FROM pools p JOIN branches b ON b.id = p.branch_id WHERE ${where.join(' AND ')} ORDER BY p.id DESC LIMIT ?`, params);
-  const pools: Pool[] = rows.slice(0, size).map((r: any) => toPool(bank, r));
-  return { edges: pools.map((node) => ({ cursor: encodePageCursor('p', node.id), node })), pageInfo: { hasNextPage: rows.length > size, endCursor: pools.length ? encodePageCursor('p', pools.at(-1)!.id) : null } };
-}
-
-function checkText(field: string, value: unknown, max: number, required: boolean): string | null {
-  if (value == null || value === '') {
-    if (required) throw badInput(field, 'is required');
-    return null;
-  }
-  if (typeof value !== 'string' || value.trim().length === 0 || value.length > max || value.includes('\u0000')) throw badInput(field, `must be 1 to ${max} characters`);
-  return value;
+  return pageOf('p', rows.map((r: any) => toPool(bank, r)), size);
 }
 
 export interface CreatePoolInput {
@@ -152,7 +141,7 @@ export async function createPool(bank: Bank, principal: Principal, input: Create
   const title = checkText('title', input.title, poolTextLengthMax, true)!;
   const beneficiary = checkText('beneficiary', input.beneficiary, poolTextLengthMax, true)!;
   const description = checkText('description', input.description, poolDescriptionLengthMax, false);
-  const target = parseAmount('target', input.target, { scale: bank.assets.get('POINTS').scale, sign: 'positive' }).toFixed(2);
+  const target = parseAmount('target', input.target, { scale: bank.assets.get('POINTS').scale, sign: 'positive' }).toFixed(bank.assets.get('POINTS').scale);
   const deadline = input.deadline ?? null;
   if (deadline && deadline.getTime() <= bank.clock().getTime()) throw badInput('deadline', 'must be in the future');
   const hash = requestHash('createPool', { branch: branch.code, title, beneficiary, description, target, deadline: deadline?.toISOString() ?? null });
@@ -162,7 +151,7 @@ export async function createPool(bank: Bank, principal: Principal, input: Create
       const id = rows[0].id as string;
       const [account] = await trx('accounts').insert({
         head_id: principal.headId, branch_id: branch.id, owner_type: 'POOL', owner_id: id, purpose: 'WALLET',
-        asset_code: 'POINTS', asset_scale: 2, allow_negative: false, deferred_balance: false,
+        asset_code: 'POINTS', asset_scale: bank.assets.get('POINTS').scale, allow_negative: false, deferred_balance: false,
       }).returning('id');
       await trx('pools').insert({
         head_id: principal.headId, id, branch_id: branch.id, title, beneficiary, description, target, deadline,
@@ -182,9 +171,10 @@ export async function donate(bank: Bank, principal: Principal, input: DonateInpu
   requireRole(principal, 'member');
   const key = checkIdempotencyKey(input.idempotencyKey);
   const pool = checkId(input.pool, 'pool');
-  const amount = parseAmount('amount', input.amount, { scale: bank.assets.get('POINTS').scale, sign: 'positive' }).toFixed(2);
+  const amount = parseAmount('amount', input.amount, { scale: bank.assets.get('POINTS').scale, sign: 'positive' }).toFixed(bank.assets.get('POINTS').scale);
   const memo = checkMemo(input.memo);
-  const hash = requestHash('donate', { pool, amount, memo });
+  // The donor is part of the request: a key reused by another member's token of the same subject is a conflict.
+  const hash = requestHash('donate', { member: principal.memberId, pool, amount, memo });
   const json = await callFunction(bank.pool, 'cb_donate', [principal.headId, principal.sub, principal.role, key, hash, principal.memberId, pool, amount, memo]);
   return { ...writeResultFromJson(json), poolId: pool };
 }
@@ -197,6 +187,7 @@ export async function disbursePool(bank: Bank, principal: Principal, input: Disb
   const key = checkIdempotencyKey(input.idempotencyKey);
   const pool = checkId(input.pool, 'pool');
   const merchant = await findMerchant(bank, principal.headId, input.merchant);
+  requireScope(principal, await bank.branches.requireById(merchant.branchId), `merchant ${merchant.id}`);
   const memo = checkText('memo', input.memo, poolReasonLengthMax, true)!;
   const hash = requestHash('disbursePool', { pool, merchant: merchant.id, memo });
   const json = await callFunction(bank.pool, 'cb_disburse_pool', [principal.headId, principal.sub, principal.role, key, hash, pool, principal.branch.path, merchant.id, memo]);

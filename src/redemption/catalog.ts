@@ -4,8 +4,8 @@
 import type { Knex } from 'knex';
 import type { Bank } from '../bank.js';
 import { requireRole, type Principal } from '../auth/principal.js';
-import { isWithin } from '../directory/branches.js';
-import { BankError, badInput } from '../errors.js';
+import { isWithin, type Branch } from '../directory/branches.js';
+import { BankError, assertInvariant, badInput } from '../errors.js';
 import { withRetry } from '../db/errors.js';
 import { checkId } from '../directory/members.js';
 import { formatAmount, parseAmount } from '../ledger/amounts.js';
@@ -13,7 +13,8 @@ import { checkIdempotencyKey, requestHash, runIdempotent } from '../ledger/idemp
 import { checkPageSize } from '../ledger/transactions.js';
 import { capWindows, type CapWindow } from '../rules/rules.js';
 import { findMerchant, requireMerchantManaged } from './merchants.js';
-import { decodePageCursor, encodePageCursor } from './cursors.js';
+import { decodePageCursor, pageOf } from '../pagination.js';
+import { checkText, checkWholeNumber } from '../inputChecks.js';
 
 export interface CatalogItem {
   id: string;
@@ -68,23 +69,6 @@ export async function loadCatalogItems(bank: Bank, headId: string, ids: readonly
   return ids.map((id) => byId.get(id) ?? null);
 }
 
-function checkText(field: string, value: unknown, max: number, required: boolean): string | null {
-  if (value == null || value === '') {
-    if (required) throw badInput(field, 'is required');
-    return null;
-  }
-  if (typeof value !== 'string' || value.trim().length === 0 || value.length > max || value.includes('\u0000')) {
-    throw badInput(field, `must be 1 to ${max} characters`);
-  }
-  return value;
-}
-
-function checkWholeNumber(field: string, value: unknown, min: number, max: number): number | null {
-  if (value == null) return null;
-  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) throw badInput(field, `must be a whole number from ${min} to ${max}`);
-  return value as number;
-}
-
 export interface UpsertCatalogItemInput {
   idempotencyKey: string;
   merchant?: string | null;
@@ -94,6 +78,7 @@ export interface UpsertCatalogItemInput {
   category: string;
   cost: string;
   stock?: number | null;
+  addStock?: number | null;
   limitPerMember?: number | null;
   limitWindow?: CapWindow | null;
   visibleTo?: string | null;
@@ -103,8 +88,10 @@ export interface UpsertCatalogItemInput {
 }
 
 /**
- * The merchant for its own items, or an admin for a merchant in its scope. `stock` sets the units
- * left to redeem now (null: unlimited); vouchers already issued keep what they reserved.
+ * The merchant for its own items, or an admin for a merchant in its scope; by (merchant, code).
+ * On an update, a field left out keeps its value and an explicit null clears it. `stock` sets the
+ * units left now (null: unlimited); `addStock` adds to (or, negative, takes from) what is left,
+ * under the item's row lock, so a restock never overwrites redemptions made meanwhile.
  */
 export async function upsertCatalogItem(bank: Bank, principal: Principal, input: UpsertCatalogItemInput): Promise<{ item: CatalogItem; created: boolean; replayed: boolean }> {
   requireRole(principal, 'merchant', 'admin');
@@ -114,42 +101,71 @@ export async function upsertCatalogItem(bank: Bank, principal: Principal, input:
   const merchant = await findMerchant(bank, principal.headId, merchantId);
   await requireMerchantManaged(bank, principal, merchant);
   if (typeof input.code !== 'string' || !itemCode.test(input.code)) throw badInput('code', 'letters, digits, ".", "_" or "-", 1 to 64 characters');
-  const title = checkText('title', input.title, titleLengthMax, true)!;
-  const description = checkText('description', input.description, descriptionLengthMax, false);
-  const category = checkText('category', input.category, categoryLengthMax, true)!;
-  const cost = parseAmount('cost', input.cost, { scale: bank.assets.get('POINTS').scale, sign: 'positive' });
-  const stock = checkWholeNumber('stock', input.stock, 0, stockMax);
-  const limitPerMember = checkWholeNumber('limitPerMember', input.limitPerMember, 1, limitPerMemberMax);
-  const limitWindow = input.limitWindow ?? null;
-  if (limitWindow !== null && !capWindows.includes(limitWindow)) throw badInput('limitWindow', `must be one of ${capWindows.join(', ')}`);
-  if (limitWindow !== null && limitPerMember === null) throw badInput('limitWindow', 'needs limitPerMember');
-  const voucherValidDays = checkWholeNumber('voucherValidDays', input.voucherValidDays ?? voucherValidDaysDefault, 1, voucherValidDaysMax)!;
-  const merchantBranch = await bank.branches.requireById(merchant.branchId);
-  const visibleTo = input.visibleTo == null ? merchantBranch : await bank.branches.require(input.visibleTo, 'visibleTo');
-  if (visibleTo.headId !== principal.headId) throw new BankError('NOT_FOUND', `visibleTo: no branch with code "${input.visibleTo}"`, 'visibleTo');
-  if (principal.role === 'admin' && !isWithin(visibleTo, principal.branch) && !isWithin(principal.branch, visibleTo)) {
-    throw new BankError('FORBIDDEN', `visibleTo: branch ${visibleTo.code} is outside your scope`);
-  }
-  const activeFrom = input.activeFrom ?? null;
-  const activeTo = input.activeTo ?? null;
-  if (activeFrom && activeTo && activeFrom >= activeTo) throw badInput('activeTo', 'must be after activeFrom');
-  const row = {
-    title, description, category, cost: cost.toFixed(2), stock_left: stock, limit_per_member: limitPerMember, limit_window: limitWindow,
-    visible_branch_id: visibleTo.id, active_from: activeFrom, active_to: activeTo, voucher_valid_days: voucherValidDays,
+  // Only the fields given: undefined (left out) keeps the stored value on an update.
+  const given: Record<string, unknown> = {
+    title: checkText('title', input.title, titleLengthMax, true),
+    category: checkText('category', input.category, categoryLengthMax, true),
+    cost: parseAmount('cost', input.cost, { scale: bank.assets.get('POINTS').scale, sign: 'positive' }).toFixed(bank.assets.get('POINTS').scale),
   };
-  const hash = requestHash('upsertCatalogItem', { merchant: merchant.id, code: input.code, ...row, active_from: activeFrom?.toISOString() ?? null, active_to: activeTo?.toISOString() ?? null });
+  if (input.description !== undefined) given.description = checkText('description', input.description, descriptionLengthMax, false);
+  if (input.stock !== undefined && input.addStock != null) throw badInput('addStock', 'give stock or addStock, not both');
+  if (input.stock !== undefined) given.stock_left = checkWholeNumber('stock', input.stock, 0, stockMax);
+  const addStock = checkWholeNumber('addStock', input.addStock, -stockMax, stockMax);
+  if (input.limitPerMember !== undefined) given.limit_per_member = checkWholeNumber('limitPerMember', input.limitPerMember, 1, limitPerMemberMax);
+  if (input.limitWindow !== undefined) {
+    if (input.limitWindow !== null && !capWindows.includes(input.limitWindow)) throw badInput('limitWindow', `must be one of ${capWindows.join(', ')}`);
+    given.limit_window = input.limitWindow;
+  }
+  if (input.voucherValidDays !== undefined) {
+    given.voucher_valid_days = checkWholeNumber('voucherValidDays', input.voucherValidDays ?? voucherValidDaysDefault, 1, voucherValidDaysMax);
+  }
+  if (input.activeFrom !== undefined) given.active_from = input.activeFrom;
+  if (input.activeTo !== undefined) given.active_to = input.activeTo;
+  if (input.visibleTo !== undefined) {
+    const visibleTo = input.visibleTo === null ? await bank.branches.requireById(merchant.branchId) : await bank.branches.require(input.visibleTo, 'visibleTo');
+    // A merchant may offer to any branch of its head bank (a town-wide 爱心商户); an admin only inside its scope.
+    if (visibleTo.headId !== principal.headId) throw new BankError('NOT_FOUND', `visibleTo: no branch with code "${input.visibleTo}"`, 'visibleTo');
+    if (principal.role === 'admin' && !isWithin(visibleTo, principal.branch)) throw new BankError('FORBIDDEN', `visibleTo: branch ${visibleTo.code} is outside your scope`);
+    given.visible_branch_id = visibleTo.id;
+  }
+  const hash = requestHash('upsertCatalogItem', { merchant: merchant.id, code: input.code, addStock, ...given });
   const { result, replayed } = await withRetry(() => bank.knex.transaction((trx) =>
     runIdempotent(trx, principal, key, 'upsertCatalogItem', hash, async () => {
-      const [written] = await trx('catalog_items')
-        .insert({ head_id: principal.headId, merchant_id: merchant.id, code: input.code, ...row })
-        .onConflict(['head_id', 'merchant_id', 'code'])
-        .merge({ ...row, updated_at: trx.fn.now() })
-        .returning(['id', trx.raw('(xmax = 0) AS created')]);
-      return { id: String(written.id), created: Boolean(written.created) };
+      const where = { head_id: principal.headId, merchant_id: merchant.id, code: input.code };
+      const lock = () => trx('catalog_items').where(where).forUpdate().first();
+      let current = await lock();
+      if (!current) {
+        const row: Record<string, any> = { ...where, visible_branch_id: merchant.branchId, voucher_valid_days: voucherValidDaysDefault, ...given };
+        if (addStock !== null) {
+          if (addStock < 0) throw badInput('addStock', `item ${input.code} is new: give it stock, not a negative addStock`);
+          row.stock_left = addStock;
+        }
+        checkItemRow(row);
+        // A concurrent first upsert of the same code (with another key) waits here, then updates what it made.
+        const inserted = await trx('catalog_items').insert(row).onConflict(['head_id', 'merchant_id', 'code']).ignore().returning('id');
+        if (inserted.length) return { id: String(inserted[0].id), created: true };
+        current = await lock();
+        assertInvariant(current, `catalog item ${input.code} conflicted on insert but cannot be read`);
+      }
+      const update: Record<string, unknown> = { ...given, updated_at: trx.fn.now() };
+      if (addStock !== null) {
+        if (current.stock_left === null) throw badInput('addStock', `item ${input.code} is unlimited; set stock instead`);
+        if (current.stock_left + addStock < 0) throw badInput('addStock', `item ${input.code} has ${current.stock_left} left; cannot take ${-addStock}`);
+        update.stock_left = current.stock_left + addStock;
+      }
+      checkItemRow({ ...current, ...update });
+      await trx('catalog_items').where(where).update(update);
+      return { id: String(current.id), created: false };
     })));
   const [item] = await loadCatalogItems(bank, principal.headId, [String(result.id)]);
   if (!item) throw new Error(`invariant broken: catalog item ${result.id} was written but cannot be read`);
   return { item, created: Boolean(result.created) && !replayed, replayed };
+}
+
+/** What the table's CHECKs hold, refused first with the field named (the row as it would be written). */
+function checkItemRow(row: Record<string, any>): void {
+  if (row.limit_window != null && row.limit_per_member == null) throw badInput('limitWindow', 'needs limitPerMember');
+  if (row.active_from && row.active_to && row.active_from >= row.active_to) throw badInput('activeTo', 'must be after activeFrom');
 }
 
 export interface CatalogFilter { merchant?: string | null; category?: string | null; includeInactive?: boolean | null }
@@ -166,9 +182,10 @@ export async function listCatalog(bank: Bank, principal: Principal, filter: Cata
   let affordable = 'NULL::boolean';
   const selectParams: Knex.RawBinding[] = [];
   if (principal.role === 'member') {
-    where.push(`starts_with((SELECT b.path FROM members m JOIN branches b ON b.id = m.branch_id WHERE m.head_id = i.head_id AND m.id = ?),
-                            (SELECT vb.path FROM branches vb WHERE vb.id = i.visible_branch_id))`);
-    params.push(principal.memberId);
+    const memberBranch = await memberBranchOf(bank, principal);
+    // Items offered to the member's branch or any branch above it: its path lists those ids.
+    where.push('i.visible_branch_id = ANY(?::bigint[])');
+    params.push(memberBranch.path.split('/').filter(Boolean) as unknown as Knex.RawBinding);
     affordable = `(SELECT a.balance - a.held >= i.cost FROM accounts a WHERE a.head_id = i.head_id AND a.owner_type = 'MEMBER'
                      AND a.owner_id = ? AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET')`;
     selectParams.push(principal.memberId);
@@ -201,8 +218,7 @@ export async function listCatalog(bank: Bank, principal: Principal, filter: Cata
   params.push(size + 1);
   const { rows } = await bank.knex.raw(
     `SELECT ${itemColumns}, ${affordable} AS affordable FROM catalog_items i WHERE ${where.join(' AND ')} ORDER BY i.id LIMIT ?`, [...selectParams, ...params]);
-  const items: CatalogItem[] = rows.slice(0, size).map((r: any) => toItem(bank, r));
-  return { edges: items.map((node) => ({ cursor: encodePageCursor('i', node.id), node })), pageInfo: { hasNextPage: rows.length > size, endCursor: items.length ? encodePageCursor('i', items.at(-1)!.id) : null } };
+  return pageOf('i', rows.map((r: any) => toItem(bank, r)), size);
 }
 
 /** One item, if the caller may see it (members: offered to their branch). */
@@ -215,13 +231,17 @@ export async function getCatalogItem(bank: Bank, principal: Principal, id: strin
 
 export async function requireItemVisible(bank: Bank, principal: Principal, item: CatalogItem): Promise<void> {
   if (principal.role === 'merchant' && principal.merchantId === item.merchantId) return;
-  if (principal.role === 'member') {
-    const row = await bank.knex('members').where({ head_id: principal.headId, id: principal.memberId }).first('branch_id');
-    if (row && isWithin(await bank.branches.requireById(String(row.branch_id)), await bank.branches.requireById(item.visibleBranchId))) return;
-  }
+  if (principal.role === 'member' && isWithin(await memberBranchOf(bank, principal), await bank.branches.requireById(item.visibleBranchId))) return;
   if (principal.role === 'admin') {
     const merchant = await findMerchant(bank, principal.headId, item.merchantId);
     if (isWithin(await bank.branches.requireById(merchant.branchId), principal.branch)) return;
   }
   throw new BankError('FORBIDDEN', `catalog item ${item.id} is not offered to you`);
+}
+
+/** The branch of a member token's member; a token naming no member of this bank is refused. */
+export async function memberBranchOf(bank: Bank, principal: Principal): Promise<Branch> {
+  const row = await bank.knex('members').where({ head_id: principal.headId, id: principal.memberId }).first('branch_id');
+  if (!row) throw new BankError('UNAUTHENTICATED', `token rejected: no member ${principal.memberId} in this bank`);
+  return bank.branches.requireById(String(row.branch_id));
 }

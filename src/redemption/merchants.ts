@@ -49,9 +49,10 @@ export async function merchantAccountId(bank: Bank, merchant: Merchant): Promise
 
 /** A merchant's POINTS account, opened with it. */
 export async function openMerchantAccount(trx: Knex.Transaction | Knex, headId: string, branchId: string, merchantId: string): Promise<void> {
+  const points = await trx('assets').where({ code: 'POINTS' }).first('scale');
   await trx('accounts').insert({
     head_id: headId, branch_id: branchId, owner_type: 'MERCHANT', owner_id: merchantId, purpose: 'WALLET',
-    asset_code: 'POINTS', asset_scale: 2, allow_negative: false, deferred_balance: false,
+    asset_code: 'POINTS', asset_scale: points.scale, allow_negative: false, deferred_balance: false,
   });
 }
 

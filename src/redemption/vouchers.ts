@@ -12,7 +12,7 @@ import { formatAmount } from '../ledger/amounts.js';
 import { checkIdempotencyKey, requestHash } from '../ledger/idempotency.js';
 import { checkPageSize } from '../ledger/transactions.js';
 import { findMerchant, requireMerchantManaged } from './merchants.js';
-import { decodePageCursor, encodePageCursor } from './cursors.js';
+import { decodePageCursor, pageOf } from '../pagination.js';
 
 export type RedemptionStatus = 'PENDING' | 'FULFILLED' | 'CANCELLED' | 'EXPIRED' | 'REFUNDED';
 export const redemptionStatuses: readonly RedemptionStatus[] = ['PENDING', 'FULFILLED', 'CANCELLED', 'EXPIRED', 'REFUNDED'];
@@ -98,7 +98,8 @@ export async function redeem(bank: Bank, principal: Principal, input: RedeemInpu
   const item = checkId(input.item, 'item');
   const quantity = input.quantity ?? 1;
   if (!Number.isInteger(quantity) || quantity < 1 || quantity > redeemQuantityMax) throw badInput('quantity', `must be a whole number from 1 to ${redeemQuantityMax}`);
-  const hash = requestHash('redeem', { item, quantity });
+  // Who acts is part of the request: a key reused under one subject for another member is a conflict, not a replay.
+  const hash = requestHash('redeem', { member: principal.memberId, item, quantity });
   for (let attempt = 1; ; attempt++) {
     try {
       return writeFrom(await callFunction(bank.pool, 'cb_redeem', [principal.headId, principal.sub, principal.role, key, hash, principal.memberId, item, quantity, newVoucherCode()]));
@@ -116,7 +117,7 @@ export async function fulfillRedemption(bank: Bank, principal: Principal, input:
   requireRole(principal, 'merchant');
   const key = checkIdempotencyKey(input.idempotencyKey);
   const code = normalizeVoucherCode(input.code);
-  const hash = requestHash('fulfillRedemption', { code });
+  const hash = requestHash('fulfillRedemption', { merchant: principal.merchantId, code });
   return writeFrom(await callFunction(bank.pool, 'cb_fulfill_redemption', [principal.headId, principal.sub, key, hash, code, principal.merchantId]));
 }
 
@@ -125,9 +126,11 @@ export async function cancelRedemption(bank: Bank, principal: Principal, input: 
   requireRole(principal, 'member', 'merchant');
   const key = checkIdempotencyKey(input.idempotencyKey);
   const code = normalizeVoucherCode(input.code);
-  const hash = requestHash('cancelRedemption', { code });
-  return writeFrom(await callFunction(bank.pool, 'cb_cancel_redemption',
-    [principal.headId, principal.sub, key, hash, code, principal.memberId, principal.merchantId]));
+  // Each role acts only as itself: a member token's merchant claim (or the reverse) means nothing here.
+  const member = principal.role === 'member' ? principal.memberId : null;
+  const merchant = principal.role === 'merchant' ? principal.merchantId : null;
+  const hash = requestHash('cancelRedemption', { member, merchant, code });
+  return writeFrom(await callFunction(bank.pool, 'cb_cancel_redemption', [principal.headId, principal.sub, key, hash, code, member, merchant]));
 }
 
 export interface RefundInput extends VoucherInput { restock?: boolean | null; reason?: string | null }
@@ -143,7 +146,7 @@ export async function refundRedemption(bank: Bank, principal: Principal, input: 
   if (reason !== null && (typeof reason !== 'string' || reason.trim().length === 0 || reason.length > refundReasonLengthMax)) {
     throw badInput('reason', `must be 1 to ${refundReasonLengthMax} characters`);
   }
-  const hash = requestHash('refundRedemption', { code, restock, reason });
+  const hash = requestHash('refundRedemption', { merchant: principal.role === 'merchant' ? principal.merchantId : null, code, restock, reason });
   return writeFrom(await callFunction(bank.pool, 'cb_refund_redemption', [
     principal.headId, principal.sub, principal.role, key, hash, code,
     principal.role === 'merchant' ? principal.merchantId : null, principal.branch.path, restock, reason]));
@@ -197,12 +200,15 @@ export async function listRedemptions(bank: Bank, principal: Principal, filter: 
   }
   if (filter.status != null) {
     if (!redemptionStatuses.includes(filter.status)) throw badInput('status', `must be one of ${redemptionStatuses.join(', ')}`);
-    q.andWhereRaw('cb_redemption_status(r.status, r.expires_at) = ?', [filter.status]);
+    // The status as of now, written so that redemptions_merchant_status serves it.
+    if (filter.status === 'PENDING') q.andWhere('r.status', 'PENDING').andWhereRaw('r.expires_at > now()');
+    else if (filter.status === 'EXPIRED') q.andWhere((w) => w.where('r.status', 'EXPIRED').orWhere((p) => p.where('r.status', 'PENDING').andWhereRaw('r.expires_at <= now()')));
+    else q.andWhere('r.status', filter.status);
   }
+  if (filter.from && filter.to && filter.from >= filter.to) throw badInput('to', 'must be after from');
   if (filter.from) q.andWhere('r.created_at', '>=', filter.from);
   if (filter.to) q.andWhere('r.created_at', '<', filter.to);
   if (afterId) q.andWhere('r.id', '<', afterId);
   const rows = await q.orderBy('r.id', 'desc').limit(size + 1).select(bank.knex.raw(redemptionColumns));
-  const items: Redemption[] = rows.slice(0, size).map((r: any) => toRedemption(bank, r));
-  return { edges: items.map((node) => ({ cursor: encodePageCursor('r', node.id), node })), pageInfo: { hasNextPage: rows.length > size, endCursor: items.length ? encodePageCursor('r', items.at(-1)!.id) : null } };
+  return pageOf('r', rows.map((r: any) => toRedemption(bank, r)), size);
 }

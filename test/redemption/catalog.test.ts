@@ -66,6 +66,28 @@ describe('upsertCatalogItem', () => {
     expect(updated.data.upsertCatalogItem).toMatchObject({ created: false, item: { id: created.data.upsertCatalogItem.item.id, cost: '28.50', stockLeft: null } });
   });
 
+  it('keeps what an update leaves out, and restocks with addStock without overwriting redemptions made meanwhile', async () => {
+    const input = item({ stock: 3, limitPerMember: 2, limitWindow: 'MONTH', voucherValidDays: 3, description: 'Northeast rice' });
+    const made = (await h.gql(merchantToken, upsertItem, { i: input })).data.upsertCatalogItem.item;
+    const memberId = await h.addMember(`buyer-${h.key()}`);
+    await h.fund(memberId, '100.00');
+    const bought = await h.gql(h.token({ role: 'member', member: memberId }), `mutation($i: RedeemInput!) { redeem(input: $i) { redemption { code } } }`,
+      { i: { idempotencyKey: h.key(), item: made.id } });
+    expect(bought.errors).toBeUndefined();
+    // A title edit that leaves stock, limits and validity out keeps them.
+    const edited = await h.gql(merchantToken, upsertItem, { i: { idempotencyKey: h.key(), code: input.code, title: 'Rice 5 kg (new crop)', category: 'daily-goods', cost: '30.00' } });
+    expect(edited.data.upsertCatalogItem.item).toMatchObject({ id: made.id, title: 'Rice 5 kg (new crop)', stockLeft: 2, limitPerMember: 2, limitWindow: 'MONTH', voucherValidDays: 3 });
+    const restocked = await h.gql(merchantToken, upsertItem, { i: { ...input, idempotencyKey: h.key(), stock: undefined, addStock: 10 } });
+    expect(restocked.data.upsertCatalogItem.item.stockLeft).toBe(12);
+    const tooMany = await h.gql(merchantToken, upsertItem, { i: { ...input, idempotencyKey: h.key(), stock: undefined, addStock: -13 } });
+    expect(codes(tooMany)).toEqual(['BAD_USER_INPUT']);
+    expect(tooMany.errors![0]!.extensions!.field).toBe('addStock');
+    const both = await h.gql(merchantToken, upsertItem, { i: { ...input, idempotencyKey: h.key(), addStock: 1 } });
+    expect(codes(both)).toEqual(['BAD_USER_INPUT']);
+    const unlimited = await h.gql(merchantToken, upsertItem, { i: { ...input, idempotencyKey: h.key(), stock: null } });
+    expect(unlimited.data.upsertCatalogItem.item.stockLeft).toBeNull();
+  });
+
   it('lets an admin in scope manage a merchant\'s items, and nobody else', async () => {
     const byAdmin = await h.gql(h.adminToken, upsertItem, { i: item({ merchant }) });
     expect(byAdmin.errors).toBeUndefined();
@@ -78,6 +100,7 @@ describe('upsertCatalogItem', () => {
   });
 
   it('refuses bad input naming the field, and writes nothing', async () => {
+    // (stock and addStock together, and addStock on an unlimited item, are covered above)
     const count = async () => Number((await h.bank.knex('catalog_items').where({ head_id: h.head.id }).count({ n: '*' }))[0]!.n);
     const before = await count();
     const cases: [Record<string, unknown>, string][] = [

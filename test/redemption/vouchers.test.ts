@@ -14,6 +14,7 @@ let otherMerchantToken: string;
 const redeemMutation = `mutation($i: RedeemInput!) { redeem(input: $i) { replayed redemption { id code status cost quantity expiresAt
   item { id title stockLeft } merchant { id name } transaction { kind status postings { amount balanceAfter } } } } }`;
 const fulfilMutation = `mutation($i: VoucherInput!) { fulfillRedemption(input: $i) { replayed redemption { status fulfilledAt transaction { status } } } }`;
+const readVoucher = `query($c: String!) { redemption(code: $c) { status transaction { status } } }`;
 const cancelMutation = `mutation($i: VoucherInput!) { cancelRedemption(input: $i) { replayed redemption { status releasedAt transaction { status } } } }`;
 const refundMutation = `mutation($i: RefundRedemptionInput!) { refundRedemption(input: $i) { replayed transactionId redemption { status restocked refundTransaction { kind reverses { id } postings { amount } } } } }`;
 const upsertItem = `mutation($i: UpsertCatalogItemInput!) { upsertCatalogItem(input: $i) { created replayed item { id code cost stockLeft limitPerMember limitWindow voucherValidDays activeNow } } }`;
@@ -89,6 +90,19 @@ describe('redeem', () => {
     expect(await wallet(m.id)).toMatchObject({ held: '10.00' });
   });
 
+  it('refuses a key reused under one subject for another member (a shared kiosk subject), and hands out no voucher', async () => {
+    const a = await member();
+    const b = await member();
+    const item = await addItem();
+    const key = h.key();
+    const kiosk = (id: string) => h.token({ role: 'member', member: id, sub: 'shared-kiosk' });
+    const first = await h.gql(kiosk(a.id), redeemMutation, { i: { idempotencyKey: key, item } });
+    expect(first.errors).toBeUndefined();
+    const second = await h.gql(kiosk(b.id), redeemMutation, { i: { idempotencyKey: key, item } });
+    expect(codes(second)).toEqual(['IDEMPOTENCY_CONFLICT']);
+    expect(JSON.stringify(second)).not.toContain(first.data.redeem.redemption.code);
+  });
+
   it('refuses what the wallet cannot cover (held points count as spent) and writes nothing', async () => {
     const m = await member('15.00');
     const item = await addItem({ cost: '10.00', stock: 5 });
@@ -152,14 +166,21 @@ describe('fulfil, cancel, refund', () => {
     const typed = `${r.code.slice(0, 5).toLowerCase()}-${r.code.slice(5)}`;
     const done = await h.gql(merchantToken, fulfilMutation, { i: { idempotencyKey: key, code: typed } });
     expect(done.errors).toBeUndefined();
-    expect(done.data.fulfillRedemption).toMatchObject({ replayed: false, redemption: { status: 'FULFILLED', transaction: { status: 'POSTED' } } });
+    // Merchants do not read the journal: the REDEEM transaction is the member's and the admins' to see.
+    expect(done.data.fulfillRedemption).toMatchObject({ replayed: false, redemption: { status: 'FULFILLED', transaction: null } });
+    expect((await h.gql(m.token, readVoucher, { c: r.code })).data.redemption).toEqual({ status: 'FULFILLED', transaction: { status: 'POSTED' } });
     expect(await wallet(m.id)).toMatchObject({ balance: '25.00', held: '0.00', available: '25.00' });
     expect(Number(await merchantBalance(merchant)) * 100 - Number(before) * 100).toBe(1500);
     const replay = await h.gql(merchantToken, fulfilMutation, { i: { idempotencyKey: key, code: r.code } });
     expect(replay.data.fulfillRedemption).toMatchObject({ replayed: true, redemption: { status: 'FULFILLED' } });
-    const again = await h.gql(merchantToken, fulfilMutation, { i: { idempotencyKey: h.key(), code: r.code } });
-    expect(codes(again)).toEqual(['INVALID_STATE']);
-    expect(again.errors![0]!.message).toMatch(/is FULFILLED/);
+    // The same till scanning it again under a new key: still a success, nothing posted twice.
+    const rescan = await h.gql(merchantToken, fulfilMutation, { i: { idempotencyKey: h.key(), code: r.code } });
+    expect(rescan.data.fulfillRedemption).toMatchObject({ replayed: true, redemption: { status: 'FULFILLED' } });
+    // Another till of the shop: INVALID_STATE naming the status.
+    const other = await h.gql(h.token({ role: 'merchant', merchant, sub: 'till-other' }), fulfilMutation, { i: { idempotencyKey: h.key(), code: r.code } });
+    expect(codes(other)).toEqual(['INVALID_STATE']);
+    expect(other.errors![0]!.message).toMatch(/is FULFILLED/);
+    expect(Number(await merchantBalance(merchant)) * 100 - Number(before) * 100).toBe(1500);
   });
 
   it('lets only the merchant that owns the item fulfil, and refuses unknown or malformed codes', async () => {
@@ -181,6 +202,9 @@ describe('fulfil, cancel, refund', () => {
     const b = await redeemOk(m.token, item);
     const byMember = await h.gql(m.token, cancelMutation, { i: { idempotencyKey: h.key(), code: a.code } });
     expect(byMember.data.cancelRedemption.redemption).toMatchObject({ status: 'CANCELLED', transaction: { status: 'VOIDED' } });
+    // A member token that also carries a merchant claim still acts only as the member.
+    const sneaky = h.token({ role: 'member', member: (await member()).id, merchant });
+    expect(codes(await h.gql(sneaky, cancelMutation, { i: { idempotencyKey: h.key(), code: b.code } }))).toEqual(['FORBIDDEN']);
     const byMerchant = await h.gql(merchantToken, cancelMutation, { i: { idempotencyKey: h.key(), code: b.code } });
     expect(byMerchant.data.cancelRedemption.redemption.status).toBe('CANCELLED');
     expect(await wallet(m.id)).toMatchObject({ balance: '30.00', held: '0.00' });
@@ -191,6 +215,20 @@ describe('fulfil, cancel, refund', () => {
     const c = await redeemOk(m.token, item);
     expect(codes(await h.gql(stranger.token, cancelMutation, { i: { idempotencyKey: h.key(), code: c.code } }))).toEqual(['FORBIDDEN']);
     expect(codes(await h.gql(otherMerchantToken, cancelMutation, { i: { idempotencyKey: h.key(), code: c.code } }))).toEqual(['FORBIDDEN']);
+  });
+
+  it('refuses a fulfil, cancel or refund key reused for another voucher, writing nothing', async () => {
+    const m = await member('50.00');
+    const item = await addItem();
+    const [a, b] = [await redeemOk(m.token, item), await redeemOk(m.token, item)];
+    const fulfilKey = h.key();
+    await h.gql(merchantToken, fulfilMutation, { i: { idempotencyKey: fulfilKey, code: a.code } });
+    expect(codes(await h.gql(merchantToken, fulfilMutation, { i: { idempotencyKey: fulfilKey, code: b.code } }))).toEqual(['IDEMPOTENCY_CONFLICT']);
+    expect(codes(await h.gql(merchantToken, cancelMutation, { i: { idempotencyKey: fulfilKey, code: b.code } }))).toEqual(['IDEMPOTENCY_CONFLICT']);
+    const refundKey = h.key();
+    await h.gql(merchantToken, refundMutation, { i: { idempotencyKey: refundKey, code: a.code } });
+    expect(codes(await h.gql(merchantToken, refundMutation, { i: { idempotencyKey: refundKey, code: a.code, restock: true } }))).toEqual(['IDEMPOTENCY_CONFLICT']);
+    expect((await h.gql(m.token, readVoucher, { c: b.code })).data.redemption.status).toBe('PENDING');
   });
 
   it('a fulfilled voucher cannot be cancelled', async () => {
@@ -213,7 +251,9 @@ describe('fulfil, cancel, refund', () => {
     const key = h.key();
     const refund = await h.gql(merchantToken, refundMutation, { i: { idempotencyKey: key, code: r.code, restock: true, reason: 'soap was damp' } });
     expect(refund.errors).toBeUndefined();
-    expect(refund.data.refundRedemption.redemption).toMatchObject({ status: 'REFUNDED', restocked: true, refundTransaction: { kind: 'REVERSAL' } });
+    expect(refund.data.refundRedemption.redemption).toMatchObject({ status: 'REFUNDED', restocked: true });
+    const asAdmin = await h.gql(h.adminToken, `query($c: String!) { redemption(code: $c) { refundTransaction { kind reverses { kind } } } }`, { c: r.code });
+    expect(asAdmin.data.redemption.refundTransaction).toEqual({ kind: 'REVERSAL', reverses: { kind: 'REDEEM' } });
     expect(await wallet(m.id)).toMatchObject({ balance: '20.00', held: '0.00' });
     expect(await stockOf(item)).toBe(1);
     const replay = await h.gql(merchantToken, refundMutation, { i: { idempotencyKey: key, code: r.code, restock: true, reason: 'soap was damp' } });
@@ -300,8 +340,10 @@ describe('races, with real concurrent requests', () => {
     const deviceA = h.token({ role: 'merchant', merchant, sub: 'till-a' });
     const deviceB = h.token({ role: 'merchant', merchant, sub: 'till-b' });
     const results = await Promise.all([deviceA, deviceB, deviceA, deviceB].map((t) => h.gql(t, fulfilMutation, { i: { idempotencyKey: h.key(), code: r.code } })));
-    expect(results.filter((x) => !x.errors)).toHaveLength(1);
-    expect(results.filter((x) => codes(x)[0] === 'INVALID_STATE')).toHaveLength(3);
+    // One fulfilment; the winning device's second scan is an idempotent success, the other device's are INVALID_STATE.
+    expect(results.filter((x) => !x.errors && !x.data.fulfillRedemption.replayed)).toHaveLength(1);
+    expect(results.filter((x) => !x.errors && x.data.fulfillRedemption.replayed)).toHaveLength(1);
+    expect(results.filter((x) => codes(x)[0] === 'INVALID_STATE')).toHaveLength(2);
     expect(Number(await merchantBalance(merchant)) - Number(before)).toBe(10);
     expect(await wallet(m.id)).toMatchObject({ balance: '0.00', held: '0.00' });
   });

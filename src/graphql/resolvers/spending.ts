@@ -7,8 +7,9 @@ import { createMerchant, findMerchant, merchantAccountId, type Merchant } from '
 import { getCatalogItem, listCatalog, upsertCatalogItem, type CatalogItem } from '../../redemption/catalog.js';
 import {
   cancelRedemption, fulfillRedemption, getRedemptionByCode, listRedemptions, redeem, refundRedemption,
-  type Redemption, type RedemptionWrite,
+  requireRedemptionVisible, type Redemption, type RedemptionWrite,
 } from '../../redemption/vouchers.js';
+import { requireTransactionVisible } from '../../ledger/transactions.js';
 import { closePool, createPool, disbursePool, donate, getPool, listPools, type Pool } from '../../pools/pools.js';
 import { merchantLeaderboard, type MerchantLeaderboardLine } from '../../reports/merchantLeaderboard.js';
 import { BankError } from '../../errors.js';
@@ -23,8 +24,15 @@ async function written<T>(load: Promise<T | null>, what: string): Promise<T> {
   return value;
 }
 
+/** A voucher write's answer; the redemption is checked like any read of it (a pair to the write's own checks). */
 async function redemptionResult(ctx: Context, w: RedemptionWrite) {
-  return { redemption: await written(ctx.loaders.redemption.load(w.redemptionId), `redemption ${w.redemptionId}`), transactionId: w.transactionId, replayed: w.replayed };
+  const redemption = await written(ctx.loaders.redemption.load(w.redemptionId), `redemption ${w.redemptionId}`);
+  await requireRedemptionVisible(ctx.bank, ctx.principal, redemption);
+  return { redemption, transactionId: w.transactionId, replayed: w.replayed };
+}
+
+async function transactionIfVisible(ctx: Context, id: string | null) {
+  return id ? ifVisible(await ctx.loaders.transaction.load(id), (t) => requireTransactionVisible(ctx.bank, ctx.principal, t)) : null;
 }
 
 async function accountIfVisible(ctx: Context, id: string) {
@@ -84,8 +92,8 @@ export const spendingResolvers = {
     merchant: (r: Redemption, _: unknown, ctx: Context) => ctx.loaders.merchant.load(r.merchantId),
     member: async (r: Redemption, _: unknown, ctx: Context) =>
       ifVisible(await ctx.loaders.member.load(r.memberId), (m) => requireMemberVisible(ctx.bank, ctx.principal, m)),
-    transaction: (r: Redemption, _: unknown, ctx: Context) => ctx.loaders.transaction.load(r.transactionId),
-    refundTransaction: (r: Redemption, _: unknown, ctx: Context) => (r.refundTransactionId ? ctx.loaders.transaction.load(r.refundTransactionId) : null),
+    transaction: (r: Redemption, _: unknown, ctx: Context) => transactionIfVisible(ctx, r.transactionId),
+    refundTransaction: (r: Redemption, _: unknown, ctx: Context) => transactionIfVisible(ctx, r.refundTransactionId),
   },
   Pool: {
     branch: (p: Pool, _: unknown, ctx: Context) => ctx.loaders.branch.load(p.branchId),

@@ -88,6 +88,21 @@ CREATE TABLE idempotency_keys (
   CONSTRAINT idempotency_keys_pkey PRIMARY KEY (head_id, subject, key)
 );
 
+CREATE TABLE member_rollups (
+  head_id bigint NOT NULL,
+  member_id bigint NOT NULL,
+  asset_code text NOT NULL,
+  month date NOT NULL,
+  kind text NOT NULL,
+  category text NOT NULL,
+  amount numeric NOT NULL,
+  postings bigint NOT NULL,
+  CONSTRAINT member_rollups_month_check CHECK ((EXTRACT(day FROM month) = (1)::numeric)),
+  CONSTRAINT member_rollups_pkey PRIMARY KEY (head_id, member_id, asset_code, month, kind, category),
+  CONSTRAINT member_rollups_postings_check CHECK ((postings >= 0))
+);
+CREATE INDEX member_rollups_period ON public.member_rollups USING btree (head_id, asset_code, month) INCLUDE (member_id, kind, category, amount);
+
 CREATE TABLE members (
   head_id bigint NOT NULL,
   id bigint NOT NULL DEFAULT nextval('members_id_seq'::regclass),
@@ -139,6 +154,7 @@ CREATE TABLE postings (
 CREATE INDEX postings_account ON ONLY public.postings USING btree (head_id, account_id, recorded_at);
 CREATE TRIGGER postings_append_only BEFORE DELETE OR UPDATE ON public.postings FOR EACH ROW EXECUTE FUNCTION cb_refuse_posting_change();
 CREATE TRIGGER postings_no_truncate BEFORE TRUNCATE ON public.postings FOR EACH STATEMENT EXECUTE FUNCTION cb_refuse_posting_change();
+CREATE TRIGGER postings_rollup AFTER INSERT ON public.postings REFERENCING NEW TABLE AS new_postings FOR EACH STATEMENT EXECUTE FUNCTION cb_rollup_inserted_postings();
 
 CREATE TABLE rule_usage (
   head_id bigint NOT NULL,
@@ -220,6 +236,7 @@ CREATE TABLE transactions (
 CREATE INDEX transactions_branch ON public.transactions USING btree (head_id, branch_id, id DESC);
 CREATE INDEX transactions_member ON public.transactions USING btree (head_id, member_id, id DESC) WHERE (member_id IS NOT NULL);
 CREATE INDEX transactions_occurred ON public.transactions USING btree (head_id, occurred_at);
+CREATE TRIGGER transactions_rollup_status AFTER UPDATE OF status ON public.transactions FOR EACH ROW WHEN ((old.status IS DISTINCT FROM new.status)) EXECUTE FUNCTION cb_rollup_status_change();
 
 CREATE SEQUENCE account_deltas_id_seq;
 CREATE SEQUENCE accounts_id_seq;
@@ -671,6 +688,66 @@ AS $function$
     BEGIN
       RAISE EXCEPTION 'postings are append-only: % refused', TG_OP USING ERRCODE = 'CBAPP';
     END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_rollup_add(p_head bigint, p_txns bigint[], p_accounts bigint[], p_assets text[], p_amounts numeric[])
+ RETURNS void
+ LANGUAGE sql
+AS $function$
+      INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
+      SELECT p_head, a.owner_id, x.asset_code, date_trunc('month', t.occurred_at AT TIME ZONE hb.time_zone)::date, t.kind,
+             cb_transaction_category(t.head_id, t.rule_id, t.kind, t.reverses_id), sum(x.amount), count(*)
+        FROM unnest(p_txns, p_accounts, p_assets, p_amounts) x (transaction_id, account_id, asset_code, amount)
+        JOIN transactions t ON t.head_id = p_head AND t.id = x.transaction_id
+        JOIN accounts a ON a.head_id = p_head AND a.id = x.account_id
+        JOIN branches hb ON hb.id = p_head
+       WHERE a.owner_type = 'MEMBER' AND t.status = 'POSTED'
+       GROUP BY 1, 2, 3, 4, 5, 6
+       ORDER BY 1, 2, 3, 4, 5, 6
+      ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
+      DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings
+    $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_rollup_inserted_postings()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+    DECLARE
+      v record;
+    BEGIN
+      -- One statement writes postings of one head bank (every writer works inside one); grouped anyway.
+      FOR v IN SELECT p.head_id, array_agg(p.transaction_id) AS txns, array_agg(p.account_id) AS accounts,
+                      array_agg(p.asset_code) AS assets, array_agg(p.amount) AS amounts
+                 FROM new_postings p GROUP BY p.head_id ORDER BY p.head_id LOOP
+        PERFORM cb_rollup_add(v.head_id, v.txns, v.accounts, v.assets, v.amounts);
+      END LOOP;
+      RETURN NULL;
+    END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_rollup_status_change()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+    BEGIN
+      PERFORM cb_assert(OLD.status <> 'POSTED', format('transaction %s changed from POSTED to %s', OLD.id, NEW.status));
+      IF NEW.status = 'POSTED' THEN
+        PERFORM cb_rollup_add(NEW.head_id, array_agg(p.transaction_id), array_agg(p.account_id), array_agg(p.asset_code), array_agg(p.amount))
+           FROM postings p
+          WHERE p.head_id = NEW.head_id AND p.transaction_id = NEW.id AND p.recorded_at = NEW.recorded_at;
+      END IF;
+      RETURN NULL;
+    END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_transaction_category(p_head bigint, p_rule bigint, p_kind text, p_reverses bigint)
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+AS $function$
+      SELECT coalesce(
+        (SELECT r.category FROM rules r WHERE r.head_id = p_head AND r.id = p_rule),
+        (SELECT coalesce(r.category, lower(o.kind)) FROM transactions o LEFT JOIN rules r ON r.head_id = o.head_id AND r.id = o.rule_id
+          WHERE p_reverses IS NOT NULL AND o.head_id = p_head AND o.id = p_reverses),
+        lower(p_kind))
+    $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_transaction_json(p_head bigint, p_id bigint)
  RETURNS jsonb

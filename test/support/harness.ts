@@ -17,6 +17,7 @@ import { computeTrialBalance, findBalanceMismatches } from '../../src/ledger/acc
 import { settleAccountDeltas } from '../../src/ledger/settle.js';
 import { formatAmount } from '../../src/ledger/amounts.js';
 import { standardRules } from '../../seeds/demo.js';
+import { findRollupMismatches } from '../../src/reports/rollups.js';
 
 export interface GraphQLResponse<T = any> {
   status: number;
@@ -115,6 +116,8 @@ export async function startHarness(options: { poolSize?: number } = {}): Promise
            AND NOT EXISTS (SELECT 1 FROM postings p JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id
                             WHERE p.head_id = a.head_id AND p.account_id = a.id AND t.forced)`, [head.id]);
       expect(rows, 'member wallets below zero').toEqual([]);
+      // Report rollups equal the direct computation from POSTED postings, whatever wrote them.
+      expect(await findRollupMismatches(bank, head.id), 'rollups that differ from postings').toEqual([]);
     },
     async close() {
       server.closeAllConnections();

@@ -74,6 +74,42 @@ CREATE TABLE branches (
 );
 CREATE INDEX branches_parent ON public.branches USING btree (parent_id);
 
+CREATE TABLE claims (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL DEFAULT nextval('claims_id_seq'::regclass),
+  branch_id bigint NOT NULL,
+  member_id bigint NOT NULL,
+  rule_code text NOT NULL,
+  quantity numeric NOT NULL,
+  occurred_at timestamp with time zone NOT NULL,
+  evidence_text text,
+  evidence_links text[] NOT NULL DEFAULT '{}'::text[],
+  status text NOT NULL,
+  submitted_by text NOT NULL,
+  submitted_role text NOT NULL,
+  submitted_at timestamp with time zone NOT NULL DEFAULT now(),
+  decided_by text,
+  decided_at timestamp with time zone,
+  decision_key text,
+  reason text,
+  transaction_id bigint,
+  CONSTRAINT claims_approved_has_transaction CHECK (((status = 'APPROVED'::text) = (transaction_id IS NOT NULL))),
+  CONSTRAINT claims_branch_id_fkey FOREIGN KEY (branch_id) REFERENCES branches(id),
+  CONSTRAINT claims_decided CHECK ((((status = 'PENDING'::text) = (decided_at IS NULL)) AND ((status = 'PENDING'::text) = (decided_by IS NULL)))),
+  CONSTRAINT claims_evidence_links_check CHECK ((cardinality(evidence_links) <= 10)),
+  CONSTRAINT claims_evidence_text_check CHECK ((length(evidence_text) <= 2000)),
+  CONSTRAINT claims_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT claims_head_id_member_id_fkey FOREIGN KEY (head_id, member_id) REFERENCES members(head_id, id),
+  CONSTRAINT claims_head_id_transaction_id_fkey FOREIGN KEY (head_id, transaction_id) REFERENCES transactions(head_id, id),
+  CONSTRAINT claims_pkey PRIMARY KEY (head_id, id),
+  CONSTRAINT claims_quantity_check CHECK ((quantity > (0)::numeric)),
+  CONSTRAINT claims_reason_check CHECK ((length(reason) <= 500)),
+  CONSTRAINT claims_rejected_has_reason CHECK (((status <> 'REJECTED'::text) OR (reason IS NOT NULL))),
+  CONSTRAINT claims_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'APPROVED'::text, 'REJECTED'::text])))
+);
+CREATE INDEX claims_branch_status ON public.claims USING btree (head_id, branch_id, status, id);
+CREATE INDEX claims_member ON public.claims USING btree (head_id, member_id, id);
+
 CREATE TABLE idempotency_keys (
   head_id bigint NOT NULL,
   subject text NOT NULL,
@@ -155,6 +191,7 @@ CREATE INDEX postings_account ON ONLY public.postings USING btree (head_id, acco
 CREATE TRIGGER postings_append_only BEFORE DELETE OR UPDATE ON public.postings FOR EACH ROW EXECUTE FUNCTION cb_refuse_posting_change();
 CREATE TRIGGER postings_no_truncate BEFORE TRUNCATE ON public.postings FOR EACH STATEMENT EXECUTE FUNCTION cb_refuse_posting_change();
 CREATE TRIGGER postings_rollup AFTER INSERT ON public.postings REFERENCING NEW TABLE AS new_postings FOR EACH STATEMENT EXECUTE FUNCTION cb_rollup_inserted_postings();
+CREATE TRIGGER postings_score_year_open AFTER INSERT ON public.postings REFERENCING NEW TABLE AS new_postings FOR EACH STATEMENT EXECUTE FUNCTION cb_guard_score_years();
 
 CREATE TABLE rule_usage (
   head_id bigint NOT NULL,
@@ -202,6 +239,25 @@ CREATE TABLE rules (
 );
 CREATE INDEX rules_code ON public.rules USING btree (head_id, code, branch_id, version DESC);
 
+CREATE TABLE score_year_closures (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
+  branch_id bigint NOT NULL,
+  year integer NOT NULL,
+  closed_by text NOT NULL,
+  closed_at timestamp with time zone NOT NULL DEFAULT now(),
+  reopened_by text,
+  reopened_at timestamp with time zone,
+  reopen_reason text,
+  CONSTRAINT score_year_closures_branch_id_fkey FOREIGN KEY (branch_id) REFERENCES branches(id),
+  CONSTRAINT score_year_closures_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT score_year_closures_pkey PRIMARY KEY (head_id, id),
+  CONSTRAINT score_year_closures_reopen_complete CHECK ((((reopened_at IS NULL) = (reopened_by IS NULL)) AND ((reopened_at IS NULL) = (reopen_reason IS NULL)))),
+  CONSTRAINT score_year_closures_reopen_reason_check CHECK ((length(reopen_reason) <= 500)),
+  CONSTRAINT score_year_closures_year_check CHECK (((year >= 2000) AND (year <= 2200)))
+);
+CREATE UNIQUE INDEX score_year_closures_open ON public.score_year_closures USING btree (head_id, branch_id, year) WHERE (reopened_at IS NULL);
+
 CREATE TABLE transactions (
   head_id bigint NOT NULL,
   id bigint NOT NULL,
@@ -241,10 +297,44 @@ CREATE TRIGGER transactions_rollup_status AFTER UPDATE OF status ON public.trans
 CREATE SEQUENCE account_deltas_id_seq;
 CREATE SEQUENCE accounts_id_seq;
 CREATE SEQUENCE branches_id_seq;
+CREATE SEQUENCE claims_id_seq;
 CREATE SEQUENCE members_id_seq;
 CREATE SEQUENCE merchants_id_seq;
 CREATE SEQUENCE rules_id_seq;
+CREATE SEQUENCE score_year_closures_id_seq;
 CREATE SEQUENCE transactions_id_seq;
+
+CREATE OR REPLACE FUNCTION public.cb_approve_claim(p_head bigint, p_sub text, p_role text, p_scope_path text, p_tz text, p_claim bigint, p_key text, p_hash text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+    DECLARE
+      c claims;
+      v jsonb;
+    BEGIN
+      SELECT * INTO c FROM claims WHERE head_id = p_head AND id = p_claim FOR UPDATE;
+      IF NOT FOUND THEN
+        PERFORM cb_fail('NOT_FOUND', format('claim: no claim %s', p_claim));
+      END IF;
+      IF c.status <> 'PENDING' THEN
+        IF c.status = 'APPROVED' AND c.decided_by = p_sub AND c.decision_key = p_key THEN
+          RETURN jsonb_build_object('replayed', true, 'transactionId', c.transaction_id::text);
+        END IF;
+        PERFORM cb_fail('INVALID_STATE', format('claim %s was already %s by %s', p_claim, lower(c.status), c.decided_by));
+      END IF;
+      PERFORM set_config('cb.approving_claim', 'on', true);
+      v := cb_award_batch(p_head, p_sub, p_role, p_scope_path, p_tz, jsonb_build_array(jsonb_build_object(
+             'key', p_key, 'hash', p_hash, 'memberId', c.member_id::text, 'rule', c.rule_code, 'quantity', c.quantity::text,
+             'occurredAt', c.occurred_at, 'memo', NULL, 'metadata', jsonb_build_object('claimId', c.id::text))))->0;
+      PERFORM set_config('cb.approving_claim', '', true);
+      IF jsonb_exists(v, 'error') THEN
+        RETURN v;
+      END IF;
+      UPDATE claims SET status = 'APPROVED', transaction_id = (v->>'transactionId')::bigint, decided_by = p_sub,
+                        decided_at = now(), decision_key = p_key
+       WHERE head_id = p_head AND id = p_claim;
+      RETURN v;
+    END $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_assert(p_ok boolean, p_message text)
  RETURNS void
@@ -348,7 +438,7 @@ AS $function$
             WHEN NOT starts_with(m.path, p_scope_path) THEN 3
             WHEN r.id IS NULL THEN 4
             WHEN (r.valid_from IS NOT NULL AND i.occurred_at < r.valid_from) OR (r.valid_to IS NOT NULL AND i.occurred_at >= r.valid_to) THEN 5
-            WHEN r.requires_approval THEN 6
+            WHEN r.requires_approval AND current_setting('cb.approving_claim', true) IS DISTINCT FROM 'on' THEN 6
             WHEN p_role = 'client' AND cardinality(r.allowed_clients) > 0 AND NOT (p_sub = ANY (r.allowed_clients)) THEN 7
             WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(r.outputs) x JOIN assets a ON a.code = x.value->>'asset'
                           WHERE trunc(i.qty * (x.value->>'amountPerUnit')::numeric, a.scale) = 0) THEN 8
@@ -603,6 +693,42 @@ AS $function$
       RAISE EXCEPTION USING ERRCODE = 'CB000', MESSAGE = p_message, HINT = p_code;
     END $function$;
 
+CREATE OR REPLACE FUNCTION public.cb_guard_score_years()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+    DECLARE
+      v record;
+    BEGIN
+      IF NOT EXISTS (SELECT 1 FROM new_postings p WHERE p.asset_code = 'PARTY_SCORE') THEN
+        RETURN NULL;
+      END IF;
+      PERFORM pg_advisory_xact_lock_shared(y.key)
+         FROM (SELECT DISTINCT cb_score_year_lock_key(p.head_id, extract(year FROM t.occurred_at AT TIME ZONE hb.time_zone)::integer) AS key
+                 FROM new_postings p
+                 JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id
+                 JOIN branches hb ON hb.id = p.head_id
+                WHERE p.asset_code = 'PARTY_SCORE' ORDER BY 1) y;
+      SELECT m.external_id, c.year, cb.code AS branch_code, t.id AS txn INTO v
+        FROM new_postings p
+        JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id
+        JOIN branches hb ON hb.id = p.head_id
+        JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
+        JOIN members m ON m.head_id = a.head_id AND m.id = a.owner_id
+        JOIN branches mb ON mb.id = m.branch_id
+        JOIN score_year_closures c ON c.head_id = p.head_id AND c.reopened_at IS NULL
+                                  AND c.year = extract(year FROM t.occurred_at AT TIME ZONE hb.time_zone)::integer
+        JOIN branches cb ON cb.id = c.branch_id AND starts_with(mb.path, cb.path)
+       WHERE p.asset_code = 'PARTY_SCORE'
+       LIMIT 1;
+      IF FOUND THEN
+        PERFORM cb_fail('INVALID_STATE', format(
+          'the %s party-score year is closed for branch %s: member %s''s PARTY_SCORE dated in it cannot change (the head bank can reopen the year)',
+          v.year, v.branch_code, v.external_id));
+      END IF;
+      RETURN NULL;
+    END $function$;
+
 CREATE OR REPLACE FUNCTION public.cb_post_entry(p_head bigint, p_sub text, p_role text, p_key text, p_operation text, p_hash text, p_entry jsonb)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -736,6 +862,14 @@ AS $function$
       END IF;
       RETURN NULL;
     END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_score_year_lock_key(p_head bigint, p_year integer)
+ RETURNS bigint
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$
+      SELECT hashtextextended('cb-score-year:' || p_head || ':' || p_year, 0)
+    $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_transaction_category(p_head bigint, p_rule bigint, p_kind text, p_reverses bigint)
  RETURNS text

@@ -1,0 +1,28 @@
+// Branch statistics from rollups, per asset, for a branch subtree and for each child's subtree:
+// issued (EARN), deducted (DEDUCT), redeemed (REDEEM) and reversed (REVERSAL, net) in the period,
+// outstanding (all member balances at the end of the period) and active members (with any posted
+// movement in the period). Member wallets only: what members hold, not system accounts.
+// Bindings: head, branches (null: whole head bank), from, to, rootPathLength.
+export const branchStatsSql = `
+  WITH per_member AS (
+         SELECT r.member_id, r.asset_code,
+                coalesce(sum(r.amount) FILTER (WHERE r.month >= :from::date AND r.kind = 'EARN'), 0) AS issued,
+                coalesce(-sum(r.amount) FILTER (WHERE r.month >= :from::date AND r.kind = 'DEDUCT'), 0) AS deducted,
+                coalesce(-sum(r.amount) FILTER (WHERE r.month >= :from::date AND r.kind = 'REDEEM'), 0) AS redeemed,
+                coalesce(sum(r.amount) FILTER (WHERE r.month >= :from::date AND r.kind = 'REVERSAL'), 0) AS reversed,
+                sum(r.amount) AS outstanding,
+                bool_or(r.month >= :from::date) AS active
+           FROM member_rollups r
+          WHERE r.head_id = :head AND r.month < :to::date
+            AND (:branches::bigint[] IS NULL OR r.member_id IN (
+                  SELECT m.id FROM members m WHERE m.head_id = :head AND m.branch_id = ANY (:branches::bigint[])))
+          GROUP BY 1, 2)
+  SELECT nullif(split_part(substr(b.path, :rootPathLength + 1), '/', 1), '') AS child_id, pm.asset_code,
+         sum(pm.issued)::text AS issued, sum(pm.deducted)::text AS deducted, sum(pm.redeemed)::text AS redeemed,
+         sum(pm.reversed)::text AS reversed, sum(pm.outstanding)::text AS outstanding,
+         count(*) FILTER (WHERE pm.active) AS active_members,
+         GROUPING(nullif(split_part(substr(b.path, :rootPathLength + 1), '/', 1), '')) = 1 AS whole
+    FROM per_member pm
+    JOIN members m ON m.head_id = :head AND m.id = pm.member_id
+    JOIN branches b ON b.id = m.branch_id
+   GROUP BY GROUPING SETS ((pm.asset_code), (nullif(split_part(substr(b.path, :rootPathLength + 1), '/', 1), ''), pm.asset_code))`;

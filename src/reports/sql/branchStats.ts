@@ -17,12 +17,14 @@ export const branchStatsSql = `
             AND (:branches::bigint[] IS NULL OR r.member_id IN (
                   SELECT m.id FROM members m WHERE m.head_id = :head AND m.branch_id = ANY (:branches::bigint[])))
           GROUP BY 1, 2)
-  SELECT nullif(split_part(substr(b.path, :rootPathLength + 1), '/', 1), '') AS child_id, pm.asset_code,
-         sum(pm.issued)::text AS issued, sum(pm.deducted)::text AS deducted, sum(pm.redeemed)::text AS redeemed,
-         sum(pm.reversed)::text AS reversed, sum(pm.outstanding)::text AS outstanding,
-         count(*) FILTER (WHERE pm.active) AS active_members,
-         GROUPING(nullif(split_part(substr(b.path, :rootPathLength + 1), '/', 1), '')) = 1 AS whole
-    FROM per_member pm
-    JOIN members m ON m.head_id = :head AND m.id = pm.member_id
-    JOIN branches b ON b.id = m.branch_id
-   GROUP BY GROUPING SETS ((pm.asset_code), (nullif(split_part(substr(b.path, :rootPathLength + 1), '/', 1), ''), pm.asset_code))`;
+  , placed AS (
+         SELECT pm.*, nullif(split_part(substr(b.path, :rootPathLength + 1), '/', 1), '') AS child_id
+           FROM per_member pm
+           JOIN members m ON m.head_id = :head AND m.id = pm.member_id
+           JOIN branches b ON b.id = m.branch_id)
+  SELECT p.child_id, p.asset_code,
+         sum(p.issued)::text AS issued, sum(p.deducted)::text AS deducted, sum(p.redeemed)::text AS redeemed,
+         sum(p.reversed)::text AS reversed, sum(p.outstanding)::text AS outstanding,
+         count(*) FILTER (WHERE p.active) AS active_members, GROUPING(p.child_id) = 1 AS whole
+    FROM placed p
+   GROUP BY GROUPING SETS ((p.asset_code), (p.child_id, p.asset_code))`;

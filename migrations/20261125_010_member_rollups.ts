@@ -24,9 +24,11 @@ export async function up(knex: Knex): Promise<void> {
       amount numeric NOT NULL,
       postings bigint NOT NULL CHECK (postings >= 0),
       PRIMARY KEY (head_id, member_id, asset_code, month, kind, category)
-    );
+    -- Room on each page for the next version of a row: a member's second award of a month updates
+    -- its row in place (a HOT update, no index entries), since no index covers amount or postings.
+    ) WITH (fillfactor = 80);
     -- Reports over a whole branch or head bank scan a period of one asset.
-    CREATE INDEX member_rollups_period ON member_rollups (head_id, asset_code, month) INCLUDE (member_id, kind, category, amount);
+    CREATE INDEX member_rollups_period ON member_rollups (head_id, asset_code, month);
 
     -- The category a transaction's postings count under (see member_rollups.category).
     CREATE FUNCTION cb_transaction_category(p_head bigint, p_rule bigint, p_kind text, p_reverses bigint) RETURNS text
@@ -38,35 +40,26 @@ export async function up(knex: Knex): Promise<void> {
         lower(p_kind))
     $fn$;
 
-    -- Adds postings (as parallel arrays) to the rollups of their member wallets, counting only
-    -- postings of POSTED transactions. Rows are upserted in key order, so two writers never take
-    -- the same rollup rows in opposite orders.
-    CREATE FUNCTION cb_rollup_add(p_head bigint, p_txns bigint[], p_accounts bigint[], p_assets text[], p_amounts numeric[])
-    RETURNS void LANGUAGE sql AS $fn$
+    -- Adds the postings of a statement to the rollups of their member wallets, counting only
+    -- postings of POSTED transactions (the category as cb_transaction_category, written as joins so
+    -- that the planner sees them). Rows are upserted in key order, so two writers never take the same
+    -- rollup rows in opposite orders. plpgsql: its plans are made once per connection.
+    CREATE FUNCTION cb_rollup_inserted_postings() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    BEGIN
       INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
-      SELECT p_head, a.owner_id, x.asset_code, date_trunc('month', t.occurred_at AT TIME ZONE hb.time_zone)::date, t.kind,
-             cb_transaction_category(t.head_id, t.rule_id, t.kind, t.reverses_id), sum(x.amount), count(*)
-        FROM unnest(p_txns, p_accounts, p_assets, p_amounts) x (transaction_id, account_id, asset_code, amount)
-        JOIN transactions t ON t.head_id = p_head AND t.id = x.transaction_id
-        JOIN accounts a ON a.head_id = p_head AND a.id = x.account_id
-        JOIN branches hb ON hb.id = p_head
-       WHERE a.owner_type = 'MEMBER' AND t.status = 'POSTED'
+      SELECT p.head_id, a.owner_id, p.asset_code, date_trunc('month', t.occurred_at AT TIME ZONE hb.time_zone)::date, t.kind,
+             coalesce(tr.category, orr.category, lower(o.kind), lower(t.kind)), sum(p.amount), count(*)
+        FROM new_postings p
+        JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
+        JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id AND t.status = 'POSTED'
+        JOIN branches hb ON hb.id = p.head_id
+        LEFT JOIN rules tr ON tr.head_id = t.head_id AND tr.id = t.rule_id
+        LEFT JOIN transactions o ON o.head_id = t.head_id AND o.id = t.reverses_id
+        LEFT JOIN rules orr ON orr.head_id = o.head_id AND orr.id = o.rule_id
        GROUP BY 1, 2, 3, 4, 5, 6
        ORDER BY 1, 2, 3, 4, 5, 6
       ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
-      DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings
-    $fn$;
-
-    CREATE FUNCTION cb_rollup_inserted_postings() RETURNS trigger LANGUAGE plpgsql AS $fn$
-    DECLARE
-      v record;
-    BEGIN
-      -- One statement writes postings of one head bank (every writer works inside one); grouped anyway.
-      FOR v IN SELECT p.head_id, array_agg(p.transaction_id) AS txns, array_agg(p.account_id) AS accounts,
-                      array_agg(p.asset_code) AS assets, array_agg(p.amount) AS amounts
-                 FROM new_postings p GROUP BY p.head_id ORDER BY p.head_id LOOP
-        PERFORM cb_rollup_add(v.head_id, v.txns, v.accounts, v.assets, v.amounts);
-      END LOOP;
+      DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings;
       RETURN NULL;
     END $fn$;
     CREATE TRIGGER postings_rollup AFTER INSERT ON postings REFERENCING NEW TABLE AS new_postings
@@ -79,9 +72,17 @@ export async function up(knex: Knex): Promise<void> {
     BEGIN
       PERFORM cb_assert(OLD.status <> 'POSTED', format('transaction %s changed from POSTED to %s', OLD.id, NEW.status));
       IF NEW.status = 'POSTED' THEN
-        PERFORM cb_rollup_add(NEW.head_id, array_agg(p.transaction_id), array_agg(p.account_id), array_agg(p.asset_code), array_agg(p.amount))
-           FROM postings p
-          WHERE p.head_id = NEW.head_id AND p.transaction_id = NEW.id AND p.recorded_at = NEW.recorded_at;
+        INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
+        SELECT p.head_id, a.owner_id, p.asset_code, date_trunc('month', NEW.occurred_at AT TIME ZONE hb.time_zone)::date, NEW.kind,
+               cb_transaction_category(NEW.head_id, NEW.rule_id, NEW.kind, NEW.reverses_id), sum(p.amount), count(*)
+          FROM postings p
+          JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
+          JOIN branches hb ON hb.id = p.head_id
+         WHERE p.head_id = NEW.head_id AND p.transaction_id = NEW.id AND p.recorded_at = NEW.recorded_at
+         GROUP BY 1, 2, 3, 4, 5, 6
+         ORDER BY 1, 2, 3, 4, 5, 6
+        ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
+        DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings;
       END IF;
       RETURN NULL;
     END $fn$;
@@ -94,9 +95,7 @@ export async function down(knex: Knex): Promise<void> {
   await knex.raw(`
     DROP TRIGGER IF EXISTS transactions_rollup_status ON transactions;
     DROP TRIGGER IF EXISTS postings_rollup ON postings;
-    DROP FUNCTION IF EXISTS cb_rollup_status_change(), cb_rollup_inserted_postings(),
-      cb_rollup_add(bigint, bigint[], bigint[], text[], numeric[]),
-      cb_transaction_category(bigint, bigint, text, bigint);
+    DROP FUNCTION IF EXISTS cb_rollup_status_change(), cb_rollup_inserted_postings(), cb_transaction_category(bigint, bigint, text, bigint);
     DROP TABLE IF EXISTS member_rollups;
   `);
 }

@@ -63,43 +63,42 @@ export async function up(knex: Knex): Promise<void> {
     );
     CREATE UNIQUE INDEX score_year_closures_open ON score_year_closures (head_id, branch_id, year) WHERE reopened_at IS NULL;
 
-    -- The advisory lock of one head bank's score year: PARTY_SCORE writers take it shared, closing
+    -- The advisory lock of one head bank's score years: PARTY_SCORE writers take it shared, closing
     -- takes it exclusive, so a year is never closed under a write dated in it that is still running.
-    CREATE FUNCTION cb_score_year_lock_key(p_head bigint, p_year integer) RETURNS bigint LANGUAGE sql IMMUTABLE AS $fn$
-      SELECT hashtextextended('cb-score-year:' || p_head || ':' || p_year, 0)
+    -- One key per head bank (not per year): writers need not read their transactions to take it,
+    -- and closing a year, rare, waits for the bank's running PARTY_SCORE writes only.
+    CREATE FUNCTION cb_score_year_lock_key(p_head bigint) RETURNS bigint LANGUAGE sql IMMUTABLE AS $fn$
+      SELECT hashtextextended('cb-score-years:' || p_head, 0)
     $fn$;
 
     -- Refuses PARTY_SCORE postings to member wallets dated in a year closed for their branch or above.
+    -- Cheap when nothing is closed: one probe of score_year_closures per head bank written.
     CREATE FUNCTION cb_guard_score_years() RETURNS trigger LANGUAGE plpgsql AS $fn$
     DECLARE
       v record;
+      v_head bigint;
     BEGIN
-      IF NOT EXISTS (SELECT 1 FROM new_postings p WHERE p.asset_code = 'PARTY_SCORE') THEN
-        RETURN NULL;
-      END IF;
-      PERFORM pg_advisory_xact_lock_shared(y.key)
-         FROM (SELECT DISTINCT cb_score_year_lock_key(p.head_id, extract(year FROM t.occurred_at AT TIME ZONE hb.time_zone)::integer) AS key
-                 FROM new_postings p
-                 JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id
-                 JOIN branches hb ON hb.id = p.head_id
-                WHERE p.asset_code = 'PARTY_SCORE' ORDER BY 1) y;
-      SELECT m.external_id, c.year, cb.code AS branch_code, t.id AS txn INTO v
-        FROM new_postings p
-        JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id
-        JOIN branches hb ON hb.id = p.head_id
-        JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
-        JOIN members m ON m.head_id = a.head_id AND m.id = a.owner_id
-        JOIN branches mb ON mb.id = m.branch_id
-        JOIN score_year_closures c ON c.head_id = p.head_id AND c.reopened_at IS NULL
-                                  AND c.year = extract(year FROM t.occurred_at AT TIME ZONE hb.time_zone)::integer
-        JOIN branches cb ON cb.id = c.branch_id AND starts_with(mb.path, cb.path)
-       WHERE p.asset_code = 'PARTY_SCORE'
-       LIMIT 1;
-      IF FOUND THEN
-        PERFORM cb_fail('INVALID_STATE', format(
-          'the %s party-score year is closed for branch %s: member %s''s PARTY_SCORE dated in it cannot change (the head bank can reopen the year)',
-          v.year, v.branch_code, v.external_id));
-      END IF;
+      FOR v_head IN SELECT DISTINCT p.head_id FROM new_postings p WHERE p.asset_code = 'PARTY_SCORE' ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock_shared(cb_score_year_lock_key(v_head));
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM score_year_closures c WHERE c.head_id = v_head AND c.reopened_at IS NULL);
+        SELECT m.external_id, c.year, cb.code AS branch_code INTO v
+          FROM new_postings p
+          JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id
+          JOIN branches hb ON hb.id = p.head_id
+          JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
+          JOIN members m ON m.head_id = a.head_id AND m.id = a.owner_id
+          JOIN branches mb ON mb.id = m.branch_id
+          JOIN score_year_closures c ON c.head_id = p.head_id AND c.reopened_at IS NULL
+                                    AND c.year = extract(year FROM t.occurred_at AT TIME ZONE hb.time_zone)::integer
+          JOIN branches cb ON cb.id = c.branch_id AND starts_with(mb.path, cb.path)
+         WHERE p.head_id = v_head AND p.asset_code = 'PARTY_SCORE'
+         LIMIT 1;
+        IF FOUND THEN
+          PERFORM cb_fail('INVALID_STATE', format(
+            'the %s party-score year is closed for branch %s: member %s''s PARTY_SCORE dated in it cannot change (the head bank can reopen the year)',
+            v.year, v.branch_code, v.external_id));
+        END IF;
+      END LOOP;
       RETURN NULL;
     END $fn$;
     CREATE TRIGGER postings_score_year_open AFTER INSERT ON postings REFERENCING NEW TABLE AS new_postings
@@ -169,7 +168,7 @@ export async function down(knex: Knex): Promise<void> {
     END $do$;
     DROP TRIGGER IF EXISTS postings_score_year_open ON postings;
     DROP FUNCTION IF EXISTS cb_approve_claim(bigint, text, text, text, text, bigint, text, text), cb_guard_score_years(),
-      cb_score_year_lock_key(bigint, integer);
+      cb_score_year_lock_key(bigint);
     DROP TABLE IF EXISTS score_year_closures, claims;
     DROP SEQUENCE IF EXISTS claims_id_seq;
   `);

@@ -137,7 +137,7 @@ CREATE TABLE member_rollups (
   CONSTRAINT member_rollups_pkey PRIMARY KEY (head_id, member_id, asset_code, month, kind, category),
   CONSTRAINT member_rollups_postings_check CHECK ((postings >= 0))
 );
-CREATE INDEX member_rollups_period ON public.member_rollups USING btree (head_id, asset_code, month) INCLUDE (member_id, kind, category, amount);
+CREATE INDEX member_rollups_period ON public.member_rollups USING btree (head_id, asset_code, month);
 
 CREATE TABLE members (
   head_id bigint NOT NULL,
@@ -699,33 +699,29 @@ CREATE OR REPLACE FUNCTION public.cb_guard_score_years()
 AS $function$
     DECLARE
       v record;
+      v_head bigint;
     BEGIN
-      IF NOT EXISTS (SELECT 1 FROM new_postings p WHERE p.asset_code = 'PARTY_SCORE') THEN
-        RETURN NULL;
-      END IF;
-      PERFORM pg_advisory_xact_lock_shared(y.key)
-         FROM (SELECT DISTINCT cb_score_year_lock_key(p.head_id, extract(year FROM t.occurred_at AT TIME ZONE hb.time_zone)::integer) AS key
-                 FROM new_postings p
-                 JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id
-                 JOIN branches hb ON hb.id = p.head_id
-                WHERE p.asset_code = 'PARTY_SCORE' ORDER BY 1) y;
-      SELECT m.external_id, c.year, cb.code AS branch_code, t.id AS txn INTO v
-        FROM new_postings p
-        JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id
-        JOIN branches hb ON hb.id = p.head_id
-        JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
-        JOIN members m ON m.head_id = a.head_id AND m.id = a.owner_id
-        JOIN branches mb ON mb.id = m.branch_id
-        JOIN score_year_closures c ON c.head_id = p.head_id AND c.reopened_at IS NULL
-                                  AND c.year = extract(year FROM t.occurred_at AT TIME ZONE hb.time_zone)::integer
-        JOIN branches cb ON cb.id = c.branch_id AND starts_with(mb.path, cb.path)
-       WHERE p.asset_code = 'PARTY_SCORE'
-       LIMIT 1;
-      IF FOUND THEN
-        PERFORM cb_fail('INVALID_STATE', format(
-          'the %s party-score year is closed for branch %s: member %s''s PARTY_SCORE dated in it cannot change (the head bank can reopen the year)',
-          v.year, v.branch_code, v.external_id));
-      END IF;
+      FOR v_head IN SELECT DISTINCT p.head_id FROM new_postings p WHERE p.asset_code = 'PARTY_SCORE' ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock_shared(cb_score_year_lock_key(v_head));
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM score_year_closures c WHERE c.head_id = v_head AND c.reopened_at IS NULL);
+        SELECT m.external_id, c.year, cb.code AS branch_code INTO v
+          FROM new_postings p
+          JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id
+          JOIN branches hb ON hb.id = p.head_id
+          JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
+          JOIN members m ON m.head_id = a.head_id AND m.id = a.owner_id
+          JOIN branches mb ON mb.id = m.branch_id
+          JOIN score_year_closures c ON c.head_id = p.head_id AND c.reopened_at IS NULL
+                                    AND c.year = extract(year FROM t.occurred_at AT TIME ZONE hb.time_zone)::integer
+          JOIN branches cb ON cb.id = c.branch_id AND starts_with(mb.path, cb.path)
+         WHERE p.head_id = v_head AND p.asset_code = 'PARTY_SCORE'
+         LIMIT 1;
+        IF FOUND THEN
+          PERFORM cb_fail('INVALID_STATE', format(
+            'the %s party-score year is closed for branch %s: member %s''s PARTY_SCORE dated in it cannot change (the head bank can reopen the year)',
+            v.year, v.branch_code, v.external_id));
+        END IF;
+      END LOOP;
       RETURN NULL;
     END $function$;
 
@@ -815,37 +811,25 @@ AS $function$
       RAISE EXCEPTION 'postings are append-only: % refused', TG_OP USING ERRCODE = 'CBAPP';
     END $function$;
 
-CREATE OR REPLACE FUNCTION public.cb_rollup_add(p_head bigint, p_txns bigint[], p_accounts bigint[], p_assets text[], p_amounts numeric[])
- RETURNS void
- LANGUAGE sql
-AS $function$
-      INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
-      SELECT p_head, a.owner_id, x.asset_code, date_trunc('month', t.occurred_at AT TIME ZONE hb.time_zone)::date, t.kind,
-             cb_transaction_category(t.head_id, t.rule_id, t.kind, t.reverses_id), sum(x.amount), count(*)
-        FROM unnest(p_txns, p_accounts, p_assets, p_amounts) x (transaction_id, account_id, asset_code, amount)
-        JOIN transactions t ON t.head_id = p_head AND t.id = x.transaction_id
-        JOIN accounts a ON a.head_id = p_head AND a.id = x.account_id
-        JOIN branches hb ON hb.id = p_head
-       WHERE a.owner_type = 'MEMBER' AND t.status = 'POSTED'
-       GROUP BY 1, 2, 3, 4, 5, 6
-       ORDER BY 1, 2, 3, 4, 5, 6
-      ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
-      DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings
-    $function$;
-
 CREATE OR REPLACE FUNCTION public.cb_rollup_inserted_postings()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
-    DECLARE
-      v record;
     BEGIN
-      -- One statement writes postings of one head bank (every writer works inside one); grouped anyway.
-      FOR v IN SELECT p.head_id, array_agg(p.transaction_id) AS txns, array_agg(p.account_id) AS accounts,
-                      array_agg(p.asset_code) AS assets, array_agg(p.amount) AS amounts
-                 FROM new_postings p GROUP BY p.head_id ORDER BY p.head_id LOOP
-        PERFORM cb_rollup_add(v.head_id, v.txns, v.accounts, v.assets, v.amounts);
-      END LOOP;
+      INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
+      SELECT p.head_id, a.owner_id, p.asset_code, date_trunc('month', t.occurred_at AT TIME ZONE hb.time_zone)::date, t.kind,
+             coalesce(tr.category, orr.category, lower(o.kind), lower(t.kind)), sum(p.amount), count(*)
+        FROM new_postings p
+        JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
+        JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id AND t.status = 'POSTED'
+        JOIN branches hb ON hb.id = p.head_id
+        LEFT JOIN rules tr ON tr.head_id = t.head_id AND tr.id = t.rule_id
+        LEFT JOIN transactions o ON o.head_id = t.head_id AND o.id = t.reverses_id
+        LEFT JOIN rules orr ON orr.head_id = o.head_id AND orr.id = o.rule_id
+       GROUP BY 1, 2, 3, 4, 5, 6
+       ORDER BY 1, 2, 3, 4, 5, 6
+      ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
+      DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings;
       RETURN NULL;
     END $function$;
 
@@ -856,19 +840,27 @@ AS $function$
     BEGIN
       PERFORM cb_assert(OLD.status <> 'POSTED', format('transaction %s changed from POSTED to %s', OLD.id, NEW.status));
       IF NEW.status = 'POSTED' THEN
-        PERFORM cb_rollup_add(NEW.head_id, array_agg(p.transaction_id), array_agg(p.account_id), array_agg(p.asset_code), array_agg(p.amount))
-           FROM postings p
-          WHERE p.head_id = NEW.head_id AND p.transaction_id = NEW.id AND p.recorded_at = NEW.recorded_at;
+        INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
+        SELECT p.head_id, a.owner_id, p.asset_code, date_trunc('month', NEW.occurred_at AT TIME ZONE hb.time_zone)::date, NEW.kind,
+               cb_transaction_category(NEW.head_id, NEW.rule_id, NEW.kind, NEW.reverses_id), sum(p.amount), count(*)
+          FROM postings p
+          JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
+          JOIN branches hb ON hb.id = p.head_id
+         WHERE p.head_id = NEW.head_id AND p.transaction_id = NEW.id AND p.recorded_at = NEW.recorded_at
+         GROUP BY 1, 2, 3, 4, 5, 6
+         ORDER BY 1, 2, 3, 4, 5, 6
+        ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
+        DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings;
       END IF;
       RETURN NULL;
     END $function$;
 
-CREATE OR REPLACE FUNCTION public.cb_score_year_lock_key(p_head bigint, p_year integer)
+CREATE OR REPLACE FUNCTION public.cb_score_year_lock_key(p_head bigint)
  RETURNS bigint
  LANGUAGE sql
  IMMUTABLE
 AS $function$
-      SELECT hashtextextended('cb-score-year:' || p_head || ':' || p_year, 0)
+      SELECT hashtextextended('cb-score-years:' || p_head, 0)
     $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_transaction_category(p_head bigint, p_rule bigint, p_kind text, p_reverses bigint)

@@ -1,7 +1,7 @@
 // Closing a party-score year (年度考核): once assessment is done, an admin closes the year for its
 // branch subtree and PARTY_SCORE dated in that year no longer changes there. The database holds it:
 // a trigger on postings refuses such postings (cb_guard_score_years, migration 011), and closing
-// takes the year's lock exclusively so that no write dated in the year is still running under it.
+// takes the bank's score-year lock exclusively so that no write dated in the year is still running under it.
 // Only the head bank reopens a year, with a reason; both acts stay recorded.
 import type { Knex } from 'knex';
 import type { Bank } from '../bank.js';
@@ -56,8 +56,8 @@ export async function closeScoreYear(bank: Bank, principal: Principal, input: Cl
   const hash = requestHash('closeScoreYear', { branch: branch.code, year });
   const { result, replayed } = await withRetry(() => bank.knex.transaction((trx) =>
     runIdempotent(trx, principal, key, 'closeScoreYear', hash, async () => {
-      // Waits for PARTY_SCORE writes dated in this year that are still running (they hold it shared).
-      await trx.raw('SELECT pg_advisory_xact_lock(cb_score_year_lock_key(?, ?))', [branch.headId, year]);
+      // Waits for the bank's PARTY_SCORE writes that are still running (they hold it shared).
+      await trx.raw('SELECT pg_advisory_xact_lock(cb_score_year_lock_key(?))', [branch.headId]);
       const existing = await findClosure(trx, branch, year);
       if (existing) {
         const by = await bank.branches.requireById(existing.branchId);

@@ -846,7 +846,9 @@ AS $function$
           FROM postings p
           JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
           JOIN branches hb ON hb.id = p.head_id
-         WHERE p.head_id = NEW.head_id AND p.transaction_id = NEW.id AND p.recorded_at = NEW.recorded_at
+         -- By transaction only (a probe per partition, for a rare event): a writer need not have
+         -- given its postings exactly the transaction's recorded_at.
+         WHERE p.head_id = NEW.head_id AND p.transaction_id = NEW.id
          GROUP BY 1, 2, 3, 4, 5, 6
          ORDER BY 1, 2, 3, 4, 5, 6
         ON CONFLICT (head_id, member_id, asset_code, month, kind, category)

@@ -132,12 +132,12 @@ async function buildDistrict(bank: Bank, members: number): Promise<District> {
     INSERT INTO members (head_id, id, branch_id, external_id, name, is_party_member, is_volunteer)
     SELECT :head, :first + k, (:communities::bigint[])[1 + ${communitySql}], 'bench-' || k, '居民 Resident ' || k,
            (k * 7919) % 1000 < ${partyShare * 1000}, (k * 104729) % 1000 >= 1000 - ${volunteerShare * 1000}
-      FROM generate_series(0, :last) k`, { head: head.id, first: firstMemberId, communities: communityIds, last: members - 1 });
+      FROM generate_series(0::bigint, :last::bigint) k`, { head: head.id, first: firstMemberId, communities: communityIds, last: members - 1 });
   await trx.raw(`
     INSERT INTO accounts (head_id, id, branch_id, owner_type, owner_id, purpose, asset_code, asset_scale, allow_negative, deferred_balance)
     SELECT :head, :firstWallet + 3 * k + j, (:communities::bigint[])[1 + ${communitySql}], 'MEMBER', :first + k, 'WALLET',
            (ARRAY['PARTY_SCORE', 'POINTS', 'VOLUNTEER_HOURS'])[j + 1], 2, j = 0, false
-      FROM generate_series(0, :last) k CROSS JOIN generate_series(0, 2) j`,
+      FROM generate_series(0::bigint, :last::bigint) k CROSS JOIN generate_series(0, 2) j`,
   { head: head.id, first: firstMemberId, firstWallet: firstWalletId, communities: communityIds, last: members - 1 });
   });
   await bank.knex.raw('ANALYZE members, accounts');
@@ -229,7 +229,9 @@ async function loadPostings(bank: Bank, bulk: pg.Client, district: District, fro
 }
 
 /** What the rollup and score-year triggers add to one award: sequential single awards through pg, off and on. */
-async function measureAwardCost(bank: Bank): Promise<{ off: number; on: number; offScore: number; onScore: number }> {
+interface AwardCost { off: number; on: number; offScore: number; onScore: number; awardFunctionMs: number; rollupTriggerMs: number; guardTriggerMs: number }
+
+async function measureAwardCost(bank: Bank): Promise<AwardCost> {
   const head = await createHeadBank(bank, { code: 'bench-award-cost', name: 'Award cost' });
   await bank.knex('rules').insert(standardRules.map((rule) => ({
     head_id: head.id, branch_id: head.id, code: `cost.${rule.code}`, version: 1, name: rule.name, category: rule.category,
@@ -269,8 +271,17 @@ async function measureAwardCost(bank: Bank): Promise<{ off: number; on: number; 
     await setTriggers(true);
   }
   // The awards made with the triggers off are not in the rollups: this bank is for measuring only.
+  // The difference of two noisy wall times is noisy on a shared machine; PostgreSQL's own count of
+  // the time spent inside the trigger functions (track_functions, set for this database) is not.
+  await bank.knex.raw('SELECT pg_stat_force_next_flush()');
+  const { rows } = await bank.knex.raw(`SELECT funcname, calls, total_time FROM pg_stat_user_functions
+    WHERE funcname IN ('cb_award_batch', 'cb_rollup_inserted_postings', 'cb_guard_score_years')`);
+  const msPerCall = (name: string) => { const r = rows.find((x: any) => x.funcname === name); return r ? r.total_time / Number(r.calls) : NaN; };
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  return { off: median(results.off), on: median(results.on), offScore: median(results.offScore), onScore: median(results.onScore) };
+  return {
+    off: median(results.off), on: median(results.on), offScore: median(results.offScore), onScore: median(results.onScore),
+    awardFunctionMs: msPerCall('cb_award_batch'), rollupTriggerMs: msPerCall('cb_rollup_inserted_postings'), guardTriggerMs: msPerCall('cb_guard_score_years'),
+  };
 }
 
 interface ReportTiming { report: string; p50: number; p99: number; rows: string }
@@ -325,6 +336,10 @@ async function main(): Promise<void> {
     throw new Error(`BENCH_MEMBERS must be at least ${bigBranchMembers * 2}; BENCH_POSTINGS a list of even counts`);
   }
   const server = await connectDatabaseServer(config, benchDatabase, true, log);
+  const admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+  await admin.query(`ALTER DATABASE ${benchDatabase} SET track_functions = 'pl'`);
+  await admin.end();
   const migrator = openDatabase(server.url, 2);
   await migrateToLatest(migrator.knex, config.partitionMonthsAhead);
   await migrator.close();
@@ -337,7 +352,8 @@ async function main(): Promise<void> {
     log(`award cost: ${awardCostRounds} rounds of ${awardCostAwards} sequential single awards through pg, triggers off and on`);
     const cost = await measureAwardCost(bank);
     log(`award cost (ms per award, median round): POINTS award ${cost.off.toFixed(3)} without triggers, ${cost.on.toFixed(3)} with; `
-      + `PARTY_SCORE award ${cost.offScore.toFixed(3)} without, ${cost.onScore.toFixed(3)} with`);
+      + `PARTY_SCORE award ${cost.offScore.toFixed(3)} without, ${cost.onScore.toFixed(3)} with; inside PostgreSQL per call: cb_award_batch `
+      + `${cost.awardFunctionMs.toFixed(3)} ms, of which rollup trigger ${cost.rollupTriggerMs.toFixed(3)} ms and score-year guard ${cost.guardTriggerMs.toFixed(3)} ms`);
     const district = await buildDistrict(bank, members);
     let loaded = 0;
     const results: { postings: number; rollups: number; timings: ReportTiming[] }[] = [];
@@ -350,7 +366,9 @@ async function main(): Promise<void> {
     }
     console.log(`\nbench:reports ${new Date().toISOString().slice(0, 16)} UTC: ${members.toLocaleString('en-US')} members, 500 branches\n`);
     console.log(`award cost, ms per single award (sequential, through pg): POINTS ${cost.off.toFixed(3)} → ${cost.on.toFixed(3)} with rollups; `
-      + `PARTY_SCORE ${cost.offScore.toFixed(3)} → ${cost.onScore.toFixed(3)} with rollups and the score-year guard\n`);
+      + `PARTY_SCORE ${cost.offScore.toFixed(3)} → ${cost.onScore.toFixed(3)} with rollups and the score-year guard; inside PostgreSQL `
+      + `(track_functions, all rounds): cb_award_batch ${cost.awardFunctionMs.toFixed(3)} ms per call, rollup trigger ${cost.rollupTriggerMs.toFixed(3)} ms, `
+      + `score-year guard ${cost.guardTriggerMs.toFixed(3)} ms\n`);
     console.log(`| report | ${results.map((r) => `${(r.postings / 1e6).toFixed(0)}M postings (${(r.rollups / 1e6).toFixed(2)}M rollup rows) p50 / p99 ms`).join(' | ')} |`);
     console.log(`| --- | ${results.map(() => '---').join(' | ')} |`);
     for (const [i, t] of results[0]!.timings.entries()) {

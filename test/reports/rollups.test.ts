@@ -24,7 +24,7 @@ async function redeemPending(memberId: string, amount: string): Promise<string> 
     await trx.raw(`INSERT INTO postings (head_id, transaction_id, line, account_id, asset_code, asset_scale, amount, recorded_at)
       VALUES (:head, :t, 1, :wallet, 'POINTS', 2, -:amount::numeric, now()), (:head, :t, 2, :sink, 'POINTS', 2, :amount::numeric, now())`,
     { head: h.head.id, t: t.id, wallet: wallet.id, sink: sink.id, amount });
-    await trx('accounts').where({ head_id: h.head.id, id: wallet.id }).increment('held', amount);
+    await trx('accounts').where({ head_id: h.head.id, id: wallet.id }).update({ held: trx.raw('held + ?::numeric', [amount]) });
     return String(t.id);
   });
 }

@@ -286,7 +286,7 @@ async function measureAwardCost(bank: Bank): Promise<AwardCost> {
 
 interface ReportTiming { report: string; p50: number; p99: number; rows: string }
 
-async function timeReports(bank: Bank, district: District): Promise<ReportTiming[]> {
+async function timeReports(bank: Bank, district: Pick<District, 'head' | 'big' | 'street'>): Promise<ReportTiming[]> {
   const admin: Principal = { sub: 'bench-admin', role: 'admin', branch: district.head, headId: district.head.id, memberId: null, merchantId: null, rules: '*' };
   const year = { year: new Date().getUTCFullYear() };
   const out: ReportTiming[] = [];
@@ -335,7 +335,9 @@ async function main(): Promise<void> {
   if (!Number.isInteger(members) || members < bigBranchMembers * 2 || sizes.some((s) => !Number.isInteger(s) || s < 2 || s % 2)) {
     throw new Error(`BENCH_MEMBERS must be at least ${bigBranchMembers * 2}; BENCH_POSTINGS a list of even counts`);
   }
-  const server = await connectDatabaseServer(config, benchDatabase, true, log);
+  // BENCH_REUSE=1 times the reports again on the data set the last run left (no award cost, no load).
+  const reuse = env.BENCH_REUSE === '1';
+  const server = await connectDatabaseServer(config, benchDatabase, !reuse, log);
   const admin = new pg.Client({ connectionString: server.url });
   await admin.connect();
   await admin.query(`ALTER DATABASE ${benchDatabase} SET track_functions = 'pl'`);
@@ -349,6 +351,16 @@ async function main(): Promise<void> {
   await bulk.connect();
   const loadDir = path.join(path.dirname(config.embeddedDataDir), 'bench-reports-load');
   try {
+    if (reuse) {
+      const district = { head: await bank.branches.require('bench-district'), big: await bank.branches.require('bench-community-0'), street: await bank.branches.require('bench-street-1') };
+      const { rows: [r] } = await bank.knex.raw(`SELECT (SELECT count(*) FROM postings WHERE head_id = :h)::bigint AS p, (SELECT count(*) FROM member_rollups WHERE head_id = :h)::bigint AS r`, { h: district.head.id });
+      log(`reusing the last data set: ${Number(r.p).toLocaleString('en-US')} postings, ${Number(r.r).toLocaleString('en-US')} rollup rows`);
+      const timings = await timeReports(bank, district);
+      console.log(`\nbench:reports (reused data) ${new Date().toISOString().slice(0, 16)} UTC: ${Number(r.p).toLocaleString('en-US')} postings, ${Number(r.r).toLocaleString('en-US')} rollup rows\n`);
+      console.log('| report | p50 / p99 ms |\n| --- | --- |');
+      for (const t of timings) console.log(`| ${t.report} | ${t.p50.toFixed(1)} / ${t.p99.toFixed(1)} |`);
+      return;
+    }
     log(`award cost: ${awardCostRounds} rounds of ${awardCostAwards} sequential single awards through pg, triggers off and on`);
     const cost = await measureAwardCost(bank);
     log(`award cost (ms per award, median round): POINTS award ${cost.off.toFixed(3)} without triggers, ${cost.on.toFixed(3)} with; `

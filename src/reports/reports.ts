@@ -73,7 +73,7 @@ export async function partyScores(
   const period = checkPeriod(args.period);
   const size = checkPageSize(args.first);
   const offset = decodeOffsetCursor(args.after);
-  const { rows } = await bank.knex.raw(`${partyScoresSql} LIMIT :limit OFFSET :offset`,
+  const { rows } = await bank.knex.raw(`${partyScoresSql(scope.branchIds === null)} LIMIT :limit OFFSET :offset`,
     { ...reportBindings(scope, period), limit: size + 1, offset });
   const members = rows.length ? Number(rows[0].members) : 0;
   return { rows: rows.slice(0, size).map((r: any) => partyScoreRowFrom(bank, r)), offset, members, hasNextPage: rows.length > size };
@@ -98,7 +98,7 @@ export async function leaderboard(
   const period = checkPeriod(args.period);
   const size = args.first ?? 20;
   if (!Number.isInteger(size) || size < 1 || size > leaderboardSizeMax) throw badInput('first', `must be between 1 and ${leaderboardSizeMax}`);
-  const { rows } = await bank.knex.raw(leaderboardSql, { ...reportBindings(scope, period), asset: asset.code, limit: size });
+  const { rows } = await bank.knex.raw(leaderboardSql(scope.branchIds === null), { ...reportBindings(scope, period), asset: asset.code, limit: size });
   return rows.map((r: any) => ({
     member: toMember({ ...r.member, created_at: new Date(r.member.created_at), updated_at: new Date(r.member.updated_at) }),
     total: formatAmount(r.total, asset.scale), rank: Number(r.rank),
@@ -121,7 +121,7 @@ export interface BranchStats { branch: Branch; assets: AssetStats[]; children: B
 export async function branchStats(bank: Bank, principal: Principal, args: { branch?: string | null; period: PeriodInput }): Promise<BranchStats> {
   const scope = await reportScope(bank, principal, args.branch);
   const period = checkPeriod(args.period);
-  const { rows } = await bank.knex.raw(branchStatsSql, { ...reportBindings(scope, period), rootPathLength: scope.branch.path.length });
+  const { rows } = await bank.knex.raw(branchStatsSql(scope.branchIds === null), { ...reportBindings(scope, period), rootPathLength: scope.branch.path.length });
   const zero = (asset: string): AssetStats => {
     const z = formatAmount('0', bank.assets.get(asset).scale);
     return { asset, issued: z, deducted: z, redeemed: z, reversed: z, outstanding: z, activeMembers: 0 };

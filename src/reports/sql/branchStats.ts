@@ -3,7 +3,9 @@
 // outstanding (all member balances at the end of the period) and active members (with any posted
 // movement in the period). Member wallets only: what members hold, not system accounts.
 // Bindings: head, branches (null: whole head bank), from, to, rootPathLength.
-export const branchStatsSql = `
+import { scopedRollups } from './scope.js';
+
+export const branchStatsSql = (wholeBank: boolean) => `
   WITH per_member AS (
          SELECT r.member_id, r.asset_code,
                 coalesce(sum(r.amount) FILTER (WHERE r.month >= :from::date AND r.kind = 'EARN'), 0) AS issued,
@@ -12,10 +14,7 @@ export const branchStatsSql = `
                 coalesce(sum(r.amount) FILTER (WHERE r.month >= :from::date AND r.kind = 'REVERSAL'), 0) AS reversed,
                 sum(r.amount) AS outstanding,
                 bool_or(r.month >= :from::date) AS active
-           FROM member_rollups r
-          WHERE r.head_id = :head AND r.month < :to::date
-            AND (:branches::bigint[] IS NULL OR r.member_id IN (
-                  SELECT m.id FROM members m WHERE m.head_id = :head AND m.branch_id = ANY (:branches::bigint[])))
+           FROM (${scopedRollups(wholeBank, 'r.month < :to::date')}) r
           GROUP BY 1, 2)
   , placed AS (
          SELECT pm.*, nullif(split_part(substr(b.path, :rootPathLength + 1), '/', 1), '') AS child_id

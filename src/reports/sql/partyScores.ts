@@ -2,14 +2,15 @@
 // rank (ties share a rank: 1, 1, 3) and breakdown by category, sorted by total, then member id.
 // Bindings: head, branches (bigint[] of the subtree, or null for the whole head bank), from, to.
 // A page adds LIMIT/OFFSET; the CSV export reads the same statement through a cursor.
-export const partyScoresSql = `
+import { scopedRollups } from './scope.js';
+
+export const partyScoresSql = (wholeBank: boolean) => `
   WITH scope AS (
          SELECT m.* FROM members m
           WHERE m.head_id = :head AND m.is_party_member AND (:branches::bigint[] IS NULL OR m.branch_id = ANY (:branches::bigint[]))),
        sums AS (
-         SELECT r.member_id, r.category, sum(r.amount) AS amount FROM member_rollups r
-          WHERE r.head_id = :head AND r.asset_code = 'PARTY_SCORE' AND r.month >= :from::date AND r.month < :to::date
-            AND (:branches::bigint[] IS NULL OR r.member_id IN (SELECT s.id FROM scope s))
+         SELECT r.member_id, r.category, sum(r.amount) AS amount
+           FROM (${scopedRollups(wholeBank, `r.asset_code = 'PARTY_SCORE' AND r.month >= :from::date AND r.month < :to::date`, 'SELECT s.id FROM scope s')}) r
           GROUP BY 1, 2),
        totals AS (
          SELECT s.id, coalesce(sum(x.amount), 0) AS total,

@@ -290,7 +290,10 @@ async function timeReports(bank: Bank, district: Pick<District, 'head' | 'big' |
   const admin: Principal = { sub: 'bench-admin', role: 'admin', branch: district.head, headId: district.head.id, memberId: null, merchantId: null, rules: '*' };
   const year = { year: new Date().getUTCFullYear() };
   const out: ReportTiming[] = [];
+  // BENCH_REPORTS=a,b times only the reports whose name contains one of the words.
+  const only = process.env.BENCH_REPORTS?.split(',').filter(Boolean) ?? [];
   const add = async (report: string, calls: number, work: () => Promise<string>) => {
+    if (only.length > 0 && !only.some((word) => report.includes(word))) return;
     let rows = '';
     const t = await time(calls, async () => { rows = await work(); });
     out.push({ report, ...t, rows });

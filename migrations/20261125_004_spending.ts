@@ -94,7 +94,7 @@ export async function up(knex: Knex): Promise<void> {
       IF NEW.status IS DISTINCT FROM OLD.status AND NOT (
            (OLD.status = 'PENDING' AND NEW.status IN ('FULFILLED', 'CANCELLED', 'EXPIRED'))
         OR (OLD.status = 'FULFILLED' AND NEW.status = 'REFUNDED')) THEN
-        RAISE EXCEPTION 'redemption % cannot move from % to %', OLD.id, OLD.status, NEW.status USING ERRCODE = 'CBASS';
+        RAISE EXCEPTION 'invariant broken: redemption % cannot move from % to %', OLD.id, OLD.status, NEW.status USING ERRCODE = 'CBASS';
       END IF;
       RETURN NEW;
     END $fn$;
@@ -105,7 +105,7 @@ export async function up(knex: Knex): Promise<void> {
     CREATE FUNCTION cb_check_transaction_move() RETURNS trigger LANGUAGE plpgsql AS $fn$
     BEGIN
       IF NEW.status IS DISTINCT FROM OLD.status AND NOT (OLD.status = 'PENDING' AND NEW.status IN ('POSTED', 'VOIDED')) THEN
-        RAISE EXCEPTION 'transaction % cannot move from % to %', OLD.id, OLD.status, NEW.status USING ERRCODE = 'CBASS';
+        RAISE EXCEPTION 'invariant broken: transaction % cannot move from % to %', OLD.id, OLD.status, NEW.status USING ERRCODE = 'CBASS';
       END IF;
       RETURN NEW;
     END $fn$;

@@ -5,10 +5,14 @@ import * as journal from './20261123_001_journal.js';
 import * as writePath from './20261123_002_write_path.js';
 import * as merchants from './20261123_003_merchants.js';
 import * as spending from './20261125_004_spending.js';
+import * as memberRollups from './20261125_010_member_rollups.js';
+import * as claimsAndScoreYears from './20261125_011_claims_and_score_years.js';
 
 export const migrations: Record<string, Knex.Migration> = {
   '20261123_001_journal': journal,
   '20261123_002_write_path': writePath,
   '20261123_003_merchants': merchants,
   '20261125_004_spending': spending,
+  '20261125_010_member_rollups': memberRollups,
+  '20261125_011_claims_and_score_years': claimsAndScoreYears,
 };

@@ -112,6 +112,42 @@ CREATE TABLE catalog_items (
 CREATE INDEX catalog_items_merchant ON public.catalog_items USING btree (head_id, merchant_id, id);
 CREATE INDEX catalog_items_visible ON public.catalog_items USING btree (head_id, visible_branch_id, id);
 
+CREATE TABLE claims (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL DEFAULT nextval('claims_id_seq'::regclass),
+  branch_id bigint NOT NULL,
+  member_id bigint NOT NULL,
+  rule_code text NOT NULL,
+  quantity numeric NOT NULL,
+  occurred_at timestamp with time zone NOT NULL,
+  evidence_text text,
+  evidence_links text[] NOT NULL DEFAULT '{}'::text[],
+  status text NOT NULL,
+  submitted_by text NOT NULL,
+  submitted_role text NOT NULL,
+  submitted_at timestamp with time zone NOT NULL DEFAULT now(),
+  decided_by text,
+  decided_at timestamp with time zone,
+  decision_key text,
+  reason text,
+  transaction_id bigint,
+  CONSTRAINT claims_approved_has_transaction CHECK (((status = 'APPROVED'::text) = (transaction_id IS NOT NULL))),
+  CONSTRAINT claims_branch_id_fkey FOREIGN KEY (branch_id) REFERENCES branches(id),
+  CONSTRAINT claims_decided CHECK ((((status = 'PENDING'::text) = (decided_at IS NULL)) AND ((status = 'PENDING'::text) = (decided_by IS NULL)))),
+  CONSTRAINT claims_evidence_links_check CHECK ((cardinality(evidence_links) <= 10)),
+  CONSTRAINT claims_evidence_text_check CHECK ((length(evidence_text) <= 2000)),
+  CONSTRAINT claims_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT claims_head_id_member_id_fkey FOREIGN KEY (head_id, member_id) REFERENCES members(head_id, id),
+  CONSTRAINT claims_head_id_transaction_id_fkey FOREIGN KEY (head_id, transaction_id) REFERENCES transactions(head_id, id),
+  CONSTRAINT claims_pkey PRIMARY KEY (head_id, id),
+  CONSTRAINT claims_quantity_check CHECK ((quantity > (0)::numeric)),
+  CONSTRAINT claims_reason_check CHECK ((length(reason) <= 500)),
+  CONSTRAINT claims_rejected_has_reason CHECK (((status <> 'REJECTED'::text) OR (reason IS NOT NULL))),
+  CONSTRAINT claims_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'APPROVED'::text, 'REJECTED'::text])))
+);
+CREATE INDEX claims_branch_status ON public.claims USING btree (head_id, branch_id, status, id);
+CREATE INDEX claims_member ON public.claims USING btree (head_id, member_id, id);
+
 CREATE TABLE idempotency_keys (
   head_id bigint NOT NULL,
   subject text NOT NULL,
@@ -125,6 +161,21 @@ CREATE TABLE idempotency_keys (
   CONSTRAINT idempotency_keys_one_result CHECK (((transaction_id IS NULL) <> (result IS NULL))),
   CONSTRAINT idempotency_keys_pkey PRIMARY KEY (head_id, subject, key)
 );
+
+CREATE TABLE member_rollups (
+  head_id bigint NOT NULL,
+  member_id bigint NOT NULL,
+  asset_code text NOT NULL,
+  month date NOT NULL,
+  kind text NOT NULL,
+  category text NOT NULL,
+  amount numeric NOT NULL,
+  postings bigint NOT NULL,
+  CONSTRAINT member_rollups_month_check CHECK ((EXTRACT(day FROM month) = (1)::numeric)),
+  CONSTRAINT member_rollups_pkey PRIMARY KEY (head_id, member_id, asset_code, month, kind, category),
+  CONSTRAINT member_rollups_postings_check CHECK ((postings >= 0))
+);
+CREATE INDEX member_rollups_period ON public.member_rollups USING btree (head_id, asset_code, month);
 
 CREATE TABLE members (
   head_id bigint NOT NULL,
@@ -229,6 +280,8 @@ CREATE TABLE postings (
 CREATE INDEX postings_account ON ONLY public.postings USING btree (head_id, account_id, recorded_at);
 CREATE TRIGGER postings_append_only BEFORE DELETE OR UPDATE ON public.postings FOR EACH ROW EXECUTE FUNCTION cb_refuse_posting_change();
 CREATE TRIGGER postings_no_truncate BEFORE TRUNCATE ON public.postings FOR EACH STATEMENT EXECUTE FUNCTION cb_refuse_posting_change();
+CREATE TRIGGER postings_rollup AFTER INSERT ON public.postings REFERENCING NEW TABLE AS new_postings FOR EACH STATEMENT EXECUTE FUNCTION cb_rollup_inserted_postings();
+CREATE TRIGGER postings_score_year_open AFTER INSERT ON public.postings REFERENCING NEW TABLE AS new_postings FOR EACH STATEMENT EXECUTE FUNCTION cb_guard_score_years();
 
 CREATE TABLE redemptions (
   head_id bigint NOT NULL,
@@ -323,6 +376,25 @@ CREATE TABLE rules (
 );
 CREATE INDEX rules_code ON public.rules USING btree (head_id, code, branch_id, version DESC);
 
+CREATE TABLE score_year_closures (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
+  branch_id bigint NOT NULL,
+  year integer NOT NULL,
+  closed_by text NOT NULL,
+  closed_at timestamp with time zone NOT NULL DEFAULT now(),
+  reopened_by text,
+  reopened_at timestamp with time zone,
+  reopen_reason text,
+  CONSTRAINT score_year_closures_branch_id_fkey FOREIGN KEY (branch_id) REFERENCES branches(id),
+  CONSTRAINT score_year_closures_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT score_year_closures_pkey PRIMARY KEY (head_id, id),
+  CONSTRAINT score_year_closures_reopen_complete CHECK ((((reopened_at IS NULL) = (reopened_by IS NULL)) AND ((reopened_at IS NULL) = (reopen_reason IS NULL)))),
+  CONSTRAINT score_year_closures_reopen_reason_check CHECK ((length(reopen_reason) <= 500)),
+  CONSTRAINT score_year_closures_year_check CHECK (((year >= 2000) AND (year <= 2200)))
+);
+CREATE UNIQUE INDEX score_year_closures_open ON public.score_year_closures USING btree (head_id, branch_id, year) WHERE (reopened_at IS NULL);
+
 CREATE TABLE transactions (
   head_id bigint NOT NULL,
   id bigint NOT NULL,
@@ -357,18 +429,53 @@ CREATE TABLE transactions (
 CREATE INDEX transactions_branch ON public.transactions USING btree (head_id, branch_id, id DESC);
 CREATE INDEX transactions_member ON public.transactions USING btree (head_id, member_id, id DESC) WHERE (member_id IS NOT NULL);
 CREATE INDEX transactions_occurred ON public.transactions USING btree (head_id, occurred_at);
+CREATE TRIGGER transactions_rollup_status AFTER UPDATE OF status ON public.transactions FOR EACH ROW WHEN ((old.status IS DISTINCT FROM new.status)) EXECUTE FUNCTION cb_rollup_status_change();
 CREATE TRIGGER transactions_status_moves BEFORE UPDATE OF status ON public.transactions FOR EACH ROW EXECUTE FUNCTION cb_check_transaction_move();
 
 CREATE SEQUENCE account_deltas_id_seq;
 CREATE SEQUENCE accounts_id_seq;
 CREATE SEQUENCE branches_id_seq;
 CREATE SEQUENCE catalog_items_id_seq;
+CREATE SEQUENCE claims_id_seq;
 CREATE SEQUENCE members_id_seq;
 CREATE SEQUENCE merchants_id_seq;
 CREATE SEQUENCE pools_id_seq;
 CREATE SEQUENCE redemptions_id_seq;
 CREATE SEQUENCE rules_id_seq;
+CREATE SEQUENCE score_year_closures_id_seq;
 CREATE SEQUENCE transactions_id_seq;
+
+CREATE OR REPLACE FUNCTION public.cb_approve_claim(p_head bigint, p_sub text, p_role text, p_scope_path text, p_tz text, p_claim bigint, p_key text, p_hash text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+    DECLARE
+      c claims;
+      v jsonb;
+    BEGIN
+      SELECT * INTO c FROM claims WHERE head_id = p_head AND id = p_claim FOR UPDATE;
+      IF NOT FOUND THEN
+        PERFORM cb_fail('NOT_FOUND', format('claim: no claim %s', p_claim));
+      END IF;
+      IF c.status <> 'PENDING' THEN
+        IF c.status = 'APPROVED' AND c.decided_by = p_sub AND c.decision_key = p_key THEN
+          RETURN jsonb_build_object('replayed', true, 'transactionId', c.transaction_id::text);
+        END IF;
+        PERFORM cb_fail('INVALID_STATE', format('claim %s was already %s by %s', p_claim, lower(c.status), c.decided_by));
+      END IF;
+      PERFORM set_config('cb.approving_claim', 'on', true);
+      v := cb_award_batch(p_head, p_sub, p_role, p_scope_path, p_tz, jsonb_build_array(jsonb_build_object(
+             'key', p_key, 'hash', p_hash, 'memberId', c.member_id::text, 'rule', c.rule_code, 'quantity', c.quantity::text,
+             'occurredAt', c.occurred_at, 'memo', NULL, 'metadata', jsonb_build_object('claimId', c.id::text))))->0;
+      PERFORM set_config('cb.approving_claim', '', true);
+      IF jsonb_exists(v, 'error') THEN
+        RETURN v;
+      END IF;
+      UPDATE claims SET status = 'APPROVED', transaction_id = (v->>'transactionId')::bigint, decided_by = p_sub,
+                        decided_at = now(), decision_key = p_key
+       WHERE head_id = p_head AND id = p_claim;
+      RETURN v;
+    END $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_assert(p_ok boolean, p_message text)
  RETURNS void
@@ -472,7 +579,7 @@ AS $function$
             WHEN NOT starts_with(m.path, p_scope_path) THEN 3
             WHEN r.id IS NULL THEN 4
             WHEN (r.valid_from IS NOT NULL AND i.occurred_at < r.valid_from) OR (r.valid_to IS NOT NULL AND i.occurred_at >= r.valid_to) THEN 5
-            WHEN r.requires_approval THEN 6
+            WHEN r.requires_approval AND current_setting('cb.approving_claim', true) IS DISTINCT FROM 'on' THEN 6
             WHEN p_role = 'client' AND cardinality(r.allowed_clients) > 0 AND NOT (p_sub = ANY (r.allowed_clients)) THEN 7
             WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(r.outputs) x JOIN assets a ON a.code = x.value->>'asset'
                           WHERE trunc(i.qty * (x.value->>'amountPerUnit')::numeric, a.scale) = 0) THEN 8
@@ -709,7 +816,7 @@ AS $function$
       IF NEW.status IS DISTINCT FROM OLD.status AND NOT (
            (OLD.status = 'PENDING' AND NEW.status IN ('FULFILLED', 'CANCELLED', 'EXPIRED'))
         OR (OLD.status = 'FULFILLED' AND NEW.status = 'REFUNDED')) THEN
-        RAISE EXCEPTION 'redemption % cannot move from % to %', OLD.id, OLD.status, NEW.status USING ERRCODE = 'CBASS';
+        RAISE EXCEPTION 'invariant broken: redemption % cannot move from % to %', OLD.id, OLD.status, NEW.status USING ERRCODE = 'CBASS';
       END IF;
       RETURN NEW;
     END $function$;
@@ -720,7 +827,7 @@ CREATE OR REPLACE FUNCTION public.cb_check_transaction_move()
 AS $function$
     BEGIN
       IF NEW.status IS DISTINCT FROM OLD.status AND NOT (OLD.status = 'PENDING' AND NEW.status IN ('POSTED', 'VOIDED')) THEN
-        RAISE EXCEPTION 'transaction % cannot move from % to %', OLD.id, OLD.status, NEW.status USING ERRCODE = 'CBASS';
+        RAISE EXCEPTION 'invariant broken: transaction % cannot move from % to %', OLD.id, OLD.status, NEW.status USING ERRCODE = 'CBASS';
       END IF;
       RETURN NEW;
     END $function$;
@@ -1009,6 +1116,38 @@ AS $function$
       RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v.id::text));
     END $function$;
 
+CREATE OR REPLACE FUNCTION public.cb_guard_score_years()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+    DECLARE
+      v record;
+      v_head bigint;
+    BEGIN
+      FOR v_head IN SELECT DISTINCT p.head_id FROM new_postings p WHERE p.asset_code = 'PARTY_SCORE' ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock_shared(cb_score_year_lock_key(v_head));
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM score_year_closures c WHERE c.head_id = v_head AND c.reopened_at IS NULL);
+        SELECT m.external_id, c.year, cb.code AS branch_code INTO v
+          FROM new_postings p
+          JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id
+          JOIN branches hb ON hb.id = p.head_id
+          JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
+          JOIN members m ON m.head_id = a.head_id AND m.id = a.owner_id
+          JOIN branches mb ON mb.id = m.branch_id
+          JOIN score_year_closures c ON c.head_id = p.head_id AND c.reopened_at IS NULL
+                                    AND c.year = extract(year FROM t.occurred_at AT TIME ZONE hb.time_zone)::integer
+          JOIN branches cb ON cb.id = c.branch_id AND starts_with(mb.path, cb.path)
+         WHERE p.head_id = v_head AND p.asset_code = 'PARTY_SCORE'
+         LIMIT 1;
+        IF FOUND THEN
+          PERFORM cb_fail('INVALID_STATE', format(
+            'the %s party-score year is closed for branch %s: member %s''s PARTY_SCORE dated in it cannot change (the head bank can reopen the year)',
+            v.year, v.branch_code, v.external_id));
+        END IF;
+      END LOOP;
+      RETURN NULL;
+    END $function$;
+
 CREATE OR REPLACE FUNCTION public.cb_lock_pool(p_head bigint, p_pool bigint, p_scope_path text)
  RETURNS pools
  LANGUAGE plpgsql
@@ -1289,6 +1428,72 @@ AS $function$
       UPDATE transactions SET status = 'VOIDED' WHERE head_id = p_head AND id = v.transaction_id AND status = 'PENDING';
       PERFORM cb_assert(FOUND, format('the REDEEM transaction of redemption %s is not pending', p_id));
     END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_rollup_inserted_postings()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+    BEGIN
+      INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
+      SELECT p.head_id, a.owner_id, p.asset_code, date_trunc('month', t.occurred_at AT TIME ZONE hb.time_zone)::date, t.kind,
+             coalesce(tr.category, orr.category, lower(o.kind), lower(t.kind)), sum(p.amount), count(*)
+        FROM new_postings p
+        JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
+        JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id AND t.status = 'POSTED'
+        JOIN branches hb ON hb.id = p.head_id
+        LEFT JOIN rules tr ON tr.head_id = t.head_id AND tr.id = t.rule_id
+        LEFT JOIN transactions o ON o.head_id = t.head_id AND o.id = t.reverses_id
+        LEFT JOIN rules orr ON orr.head_id = o.head_id AND orr.id = o.rule_id
+       GROUP BY 1, 2, 3, 4, 5, 6
+       ORDER BY 1, 2, 3, 4, 5, 6
+      ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
+      DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings;
+      RETURN NULL;
+    END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_rollup_status_change()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+    BEGIN
+      PERFORM cb_assert(OLD.status <> 'POSTED', format('transaction %s changed from POSTED to %s', OLD.id, NEW.status));
+      IF NEW.status = 'POSTED' THEN
+        INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
+        SELECT p.head_id, a.owner_id, p.asset_code, date_trunc('month', NEW.occurred_at AT TIME ZONE hb.time_zone)::date, NEW.kind,
+               cb_transaction_category(NEW.head_id, NEW.rule_id, NEW.kind, NEW.reverses_id), sum(p.amount), count(*)
+          FROM postings p
+          JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
+          JOIN branches hb ON hb.id = p.head_id
+         -- By transaction only (a probe per partition, for a rare event): a writer need not have
+         -- given its postings exactly the transaction's recorded_at.
+         WHERE p.head_id = NEW.head_id AND p.transaction_id = NEW.id
+         GROUP BY 1, 2, 3, 4, 5, 6
+         ORDER BY 1, 2, 3, 4, 5, 6
+        ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
+        DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings;
+      END IF;
+      RETURN NULL;
+    END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_score_year_lock_key(p_head bigint)
+ RETURNS bigint
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$
+      SELECT hashtextextended('cb-score-years:' || p_head, 0)
+    $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_transaction_category(p_head bigint, p_rule bigint, p_kind text, p_reverses bigint)
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+AS $function$
+      SELECT coalesce(
+        (SELECT r.category FROM rules r WHERE r.head_id = p_head AND r.id = p_rule),
+        (SELECT coalesce(r.category, lower(o.kind)) FROM transactions o LEFT JOIN rules r ON r.head_id = o.head_id AND r.id = o.rule_id
+          WHERE p_reverses IS NOT NULL AND o.head_id = p_head AND o.id = p_reverses),
+        lower(p_kind))
+    $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_transaction_json(p_head bigint, p_id bigint)
  RETURNS jsonb

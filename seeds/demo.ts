@@ -1,7 +1,9 @@
 // The demo bank, seeded on first start: a head bank (town) with three branches (a village and two
 // communities), 30 members (10 party members, 8 volunteers), the standard rules, two merchants with
-// a dozen catalog items, an open crowdfunding pool with a few donations, and a few weeks of awards
-// so that balances show something. Runs once: it is skipped when the demo head bank exists.
+// a dozen catalog items, an open crowdfunding pool with a few donations, a few weeks of awards so
+// that balances show something, a year of party classes, absences (负面清单) and volunteer hours
+// so that the reports do, and three claims waiting for approval. Runs once: it is skipped when
+// the demo head bank exists.
 import type { Bank } from '../src/bank.js';
 import { createHeadBank, insertChildBranch } from '../src/directory/branches.js';
 import { openWallets } from '../src/directory/members.js';
@@ -11,6 +13,8 @@ import { insertMerchant } from '../src/redemption/merchants.js';
 import { callFunction } from '../src/db/callFunction.js';
 
 export const demoHeadCode = 'demo-town';
+/** A rule that needs approval: members report service and the branch approves it. */
+export const demoClaimRule = 'volunteer.service-claim';
 export const demoBranchCodes = ['demo-east-village', 'demo-river-community', 'demo-garden-community'] as const;
 
 export const standardRules = [
@@ -65,6 +69,12 @@ export async function seedDemoBank(bank: Bank): Promise<boolean> {
         allowed_clients: [], created_by: 'demo-seed',
       });
     }
+    // Activities reported by the member and approved by the branch (claims).
+    await trx('rules').insert({
+      head_id: head.id, branch_id: head.id, code: demoClaimRule, version: 1, name: '志愿服务申报 Reported volunteer service', category: 'volunteer',
+      outputs: JSON.stringify([{ asset: 'VOLUNTEER_HOURS', amountPerUnit: '1.00', direction: 'CREDIT' }, { asset: 'PARTY_SCORE', amountPerUnit: '1.00', direction: 'CREDIT' }]),
+      caps: JSON.stringify([{ window: 'DAY', maxCount: '8', maxAmount: null }]), requires_approval: true, allowed_clients: [], created_by: 'demo-seed',
+    });
     for (let i = 0; i < 30; i++) {
       const branch = branches[i % 3]!;
       const [row] = await trx('members').insert({
@@ -113,6 +123,21 @@ export async function seedDemoBank(bank: Bank): Promise<boolean> {
       if (m <= 10 && day % 7 === 0) add('party.class-attendance', '1');
     }
   }
+  // A year of party and volunteer activity, so that partyScores, leaderboards and branchStats show
+  // something: weekly party classes (most attend), a few unexcused absences, volunteer shifts.
+  for (let week = 52; week >= 4; week--) {
+    const occurredAt = new Date(now - week * 7 * 86_400_000).toISOString();
+    for (let m = 1; m <= 18; m++) {
+      const member = `demo-user-${String(m).padStart(3, '0')}`;
+      const add = (rule: string, quantity: string) => {
+        const key = `seed-year-${rule}-${member}-${week}`;
+        items.push({ key, hash: requestHash('awardPoints', { key }), externalId: member, rule, quantity, occurredAt, memo: null, metadata: null });
+      };
+      if (m <= 10 && (m * 13 + week) % 5 !== 0) add('party.class-attendance', '1');
+      if (m <= 10 && (m * 31 + week) % 23 === 0) add('party.negative-list.absence', '1');
+      if (m > 10 && (m + week) % 2 === 0) add('volunteer.hour', String(1 + ((m * week) % 4)));
+    }
+  }
   items.push({ key: 'seed-absence', hash: 'seed', externalId: 'demo-user-003', rule: 'party.negative-list.absence', quantity: '1', occurredAt: new Date(now - 3 * 86_400_000).toISOString(), memo: '无故缺席支部会议', metadata: null });
   const scope = { headId: seeded.id, sub: 'demo-seed', role: 'admin', scopePath: seeded.path, timeZone: seeded.timeZone };
   for (let i = 0; i < items.length; i += 500) await callAwardBatch(bank.pool, scope, items.slice(i, i + 500));
@@ -123,5 +148,12 @@ export async function seedDemoBank(bank: Bank): Promise<boolean> {
     const key = `seed-donation-${external}`;
     await callFunction(bank.pool, 'cb_donate', [seeded.id, `member-${member.id}`, 'member', key, requestHash('donate', { key }), member.id, pool.id, '5.00', '一点心意']);
   }
+  // Three claims waiting for an admin (claims(status: PENDING)).
+  const claimants = await bank.knex('members').where({ head_id: seeded.id }).whereIn('external_id', ['demo-user-002', 'demo-user-005', 'demo-user-012']).select('id', 'branch_id');
+  await bank.knex('claims').insert(claimants.map((m, i) => ({
+    head_id: seeded.id, branch_id: m.branch_id, member_id: m.id, rule_code: demoClaimRule, quantity: String(2 + i),
+    occurred_at: new Date(now - (i + 1) * 86_400_000), evidence_text: '社区防疫志愿服务 community health volunteering',
+    evidence_links: [`https://example.org/demo/sign-in-${i + 1}.jpg`], status: 'PENDING', submitted_by: 'demo-seed', submitted_role: 'member',
+  })));
   return true;
 }

@@ -7,6 +7,7 @@ import { directoryResolvers } from './resolvers/directory.js';
 import { ledgerResolvers } from './resolvers/ledger.js';
 import { ruleResolvers } from './resolvers/rules.js';
 import { spendingResolvers } from './resolvers/spending.js';
+import { partyResolvers } from './resolvers/party.js';
 
 export function loadTypeDefs(): string {
   const dir = path.join(projectRoot, 'schema');
@@ -26,5 +27,5 @@ export const resolvers = {
   Decimal: DecimalScalar,
   DateTime: DateTimeScalar,
   JSON: JSONScalar,
-  ...merge(directoryResolvers, ledgerResolvers, ruleResolvers, spendingResolvers),
+  ...merge(directoryResolvers, ledgerResolvers, ruleResolvers, spendingResolvers, partyResolvers),
 };

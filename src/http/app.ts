@@ -1,5 +1,5 @@
 // The Express app, built from its dependencies (buildApp) so that tests and the benchmark can start
-// as many as they need: /graphql (Apollo Server), /health.
+// as many as they need: /graphql (Apollo Server), /health, /exports (CSV files).
 import express from 'express';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
@@ -9,6 +9,7 @@ import { BankError } from '../errors.js';
 import { createLoaders, type Context } from '../graphql/context.js';
 import { formatError, toGraphQLError } from '../graphql/errors.js';
 import { loadTypeDefs, resolvers } from '../graphql/schema.js';
+import { exportRoutes } from './exports.js';
 
 /** Request bodies larger than this are refused: a 1,000-award batch is about 300 KB. */
 export const bodyBytesMax = '2mb';
@@ -37,6 +38,7 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
       res.status(503).json({ status: 'database unavailable' });
     }
   });
+  exportRoutes(app, bank, log);
   app.use('/graphql', express.json({ limit: bodyBytesMax }), expressMiddleware(server, {
     context: async ({ req }) => {
       try {

@@ -83,7 +83,7 @@ function prepareAward(bank: Bank, principal: Principal, input: AwardInput, prefi
   return { item };
 }
 
-function awardScope(principal: Principal): AwardScope {
+export function awardScope(principal: Principal): AwardScope {
   return { headId: principal.headId, sub: principal.sub, role: principal.role, scopePath: principal.branch.path, timeZone: principal.branch.timeZone };
 }
 

@@ -49,7 +49,7 @@ async function systemAccountOf(bank: Bank, headId: string, branchId: string, ass
   return String(row.id);
 }
 
-function checkReason(reason: unknown, required: boolean): string | null {
+export function checkReason(reason: unknown, required: boolean): string | null {
   if (reason == null || reason === '') {
     if (required) throw badInput('reason', 'is required: say why, for the audit trail');
     return null;

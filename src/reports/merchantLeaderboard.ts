@@ -1,5 +1,6 @@
 // 公益企业英雄榜, the merchants' honour board: merchants of a branch subtree ranked by the points of
 // the vouchers they fulfilled in a period (refunded ones do not count) and the residents they served.
+// Read from redemptions (indexed by fulfilment time), not from rollups: a board is a few merchants.
 // A public board: any member or merchant of the head bank may read it; admins and clients in scope.
 import type { Bank } from '../bank.js';
 import type { Principal } from '../auth/principal.js';
@@ -7,22 +8,24 @@ import type { Branch } from '../directory/branches.js';
 import { requireScope } from '../auth/principal.js';
 import { BankError, badInput } from '../errors.js';
 import { formatAmount } from '../ledger/amounts.js';
+import { checkPeriod, type PeriodInput } from './period.js';
 
 /** The board shows at most this many merchants. */
 export const leaderboardSizeMax = 100;
-/** A board covers at most this long a period (a few years of history). */
-const periodDaysMax = 366 * 5;
 
 export interface MerchantLeaderboardLine { rank: number; merchantId: string; pointsRedeemed: string; residentsServed: number; redemptions: number }
 
-export async function merchantLeaderboard(bank: Bank, principal: Principal, branchCode: string | null, from: Date, to: Date, first: number | null | undefined) {
+/** The board over a report period (a year or whole months of the bank's calendar, like the other reports). */
+export async function merchantLeaderboard(bank: Bank, principal: Principal, branchCode: string | null, periodInput: PeriodInput, first: number | null | undefined) {
   const size = first ?? 20;
   if (!Number.isInteger(size) || size < 1 || size > leaderboardSizeMax) throw badInput('first', `must be between 1 and ${leaderboardSizeMax}`);
-  if (!(from < to)) throw badInput('to', 'must be after from');
-  if (to.getTime() - from.getTime() > periodDaysMax * 86_400_000) throw badInput('to', `a period is at most ${periodDaysMax} days`);
+  const period = checkPeriod(periodInput);
   const branch: Branch = branchCode == null ? principal.branch : await bank.branches.require(branchCode, 'branch');
   if (principal.role === 'admin' || principal.role === 'client') requireScope(principal, branch, `branch ${branch.code}`);
   else if (branch.headId !== principal.headId) throw new BankError('FORBIDDEN', `branch ${branch.code} belongs to another bank`);
+  const { rows: [bounds] } = await bank.knex.raw(`SELECT (?::date)::timestamp AT TIME ZONE ? AS "from", (?::date)::timestamp AT TIME ZONE ? AS "to"`,
+    [period.from, branch.timeZone, period.to, branch.timeZone]);
+  const { from, to } = bounds as { from: Date; to: Date };
   const { rows } = await bank.knex.raw(`
     SELECT rank() OVER (ORDER BY s.points DESC) AS rank, s.*
       FROM (SELECT r.merchant_id, sum(r.cost) AS points, count(DISTINCT r.member_id)::int AS residents, count(*)::int AS redemptions

@@ -178,20 +178,22 @@ describe("a merchant's redemptions and the honour board", () => {
     const byAdmin = await h.gql(h.adminToken, `query($m: ID) { redemptions(merchant: $m) { edges { node { code } } } }`, { m: rival });
     expect(byAdmin.data.redemptions.edges).toHaveLength(3);
 
-    const board = await h.gql(h.adminToken, `query($f: DateTime!, $t: DateTime!) { merchantLeaderboard(from: $f, to: $t) {
-      branch { code } lines { rank merchant { id name } pointsRedeemed residentsServed redemptions } } }`,
-    { f: new Date(Date.now() - 3_600_000).toISOString(), t: new Date(Date.now() + 60_000).toISOString() });
+    // This month, in the bank's calendar (Asia/Shanghai), as the other reports take periods.
+    const month = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit' }).format(new Date());
+    const period = { fromMonth: month, toMonth: month };
+    const board = await h.gql(h.adminToken, `query($p: ReportPeriod!) { merchantLeaderboard(period: $p) {
+      branch { code } from to lines { rank merchant { id name } pointsRedeemed residentsServed redemptions } } }`, { p: period });
     expect(board.errors).toBeUndefined();
     const lines = board.data.merchantLeaderboard.lines.filter((l: any) => [shop, rival].includes(l.merchant.id));
     expect(lines.map((l: any) => [l.merchant.name, l.pointsRedeemed, l.residentsServed, l.redemptions])).toEqual([
       ['Board shop B', '20.00', 2, 2], ['Board shop A', '16.00', 2, 4],
     ]);
     const memberView = await h.gql(h.token({ role: 'member', member: await h.addMember(`viewer-${h.key()}`) }),
-      `query($f: DateTime!, $t: DateTime!) { merchantLeaderboard(from: $f, to: $t) { lines { merchant { id } } } }`,
-      { f: new Date(Date.now() - 3_600_000).toISOString(), t: new Date(Date.now() + 60_000).toISOString() });
+      `query($p: ReportPeriod!) { merchantLeaderboard(period: $p) { lines { merchant { id } } } }`, { p: period });
     expect(memberView.errors).toBeUndefined();
-    const badPeriod = await h.gql(h.adminToken, `query($f: DateTime!, $t: DateTime!) { merchantLeaderboard(from: $f, to: $t) { lines { rank } } }`,
-      { f: new Date().toISOString(), t: new Date(Date.now() - 1000).toISOString() });
+    const lastYear = await h.gql(h.adminToken, `{ merchantLeaderboard(period: {year: 2020}) { from lines { rank } } }`);
+    expect(lastYear.data.merchantLeaderboard).toEqual({ from: '2019-12-31T16:00:00.000Z', lines: [] });
+    const badPeriod = await h.gql(h.adminToken, `{ merchantLeaderboard(period: {fromMonth: "2026-05", toMonth: "2026-01"}) { lines { rank } } }`);
     expect(codes(badPeriod)).toEqual(['BAD_USER_INPUT']);
   });
 });

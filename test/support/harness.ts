@@ -18,6 +18,7 @@ import { computeTrialBalance, findBalanceMismatches } from '../../src/ledger/acc
 import { settleAccountDeltas } from '../../src/ledger/settle.js';
 import { formatAmount } from '../../src/ledger/amounts.js';
 import { standardRules } from '../../seeds/demo.js';
+import { findRollupMismatches } from '../../src/reports/rollups.js';
 
 export interface GraphQLResponse<T = any> {
   status: number;
@@ -138,6 +139,8 @@ export async function startHarness(options: { poolSize?: number } = {}): Promise
         SELECT p.id, p.status, p.raised, a.balance FROM pools p JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id
          WHERE p.head_id = ? AND a.balance <> CASE WHEN p.status IN ('OPEN', 'FUNDED') THEN p.raised ELSE 0 END`, [head.id]);
       expect(pools, 'pools whose account disagrees with their status').toEqual([]);
+      // Report rollups equal the direct computation from POSTED postings, whatever wrote them.
+      expect(await findRollupMismatches(bank, head.id), 'rollups that differ from postings').toEqual([]);
     },
     async close() {
       server.closeAllConnections();

@@ -12,6 +12,7 @@ import {
 import { requireTransactionVisible } from '../../ledger/transactions.js';
 import { closePool, createPool, disbursePool, donate, getPool, listPools, type Pool } from '../../pools/pools.js';
 import { merchantLeaderboard, type MerchantLeaderboardLine } from '../../reports/merchantLeaderboard.js';
+import type { PeriodInput } from '../../reports/period.js';
 import { BankError } from '../../errors.js';
 import { ifVisible } from './visibility.js';
 
@@ -58,8 +59,8 @@ export const spendingResolvers = {
     pools: (_: unknown, a: { branch?: string; status?: any; first?: number; after?: string }, ctx: Context) =>
       listPools(ctx.bank, ctx.principal, a, a.first, a.after),
     pool: (_: unknown, { id }: { id: string }, ctx: Context) => getPool(ctx.bank, ctx.principal, id),
-    merchantLeaderboard: (_: unknown, a: { branch?: string; from: Date; to: Date; first?: number }, ctx: Context) =>
-      merchantLeaderboard(ctx.bank, ctx.principal, a.branch ?? null, a.from, a.to, a.first),
+    merchantLeaderboard: (_: unknown, a: { branch?: string; period: PeriodInput; first?: number }, ctx: Context) =>
+      merchantLeaderboard(ctx.bank, ctx.principal, a.branch ?? null, a.period, a.first),
   },
   Mutation: {
     createMerchant: (_: unknown, { input }: Args<any>, ctx: Context) => createMerchant(ctx.bank, ctx.principal, input),

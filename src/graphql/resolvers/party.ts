@@ -1,0 +1,60 @@
+// Resolvers of claims, party-score years and period reports. Thin: decode, call the domain, shape
+// the answer; nested members, branches and transactions go through the request's dataloaders.
+import type { Context } from '../context.js';
+import type { Member } from '../../directory/members.js';
+import { requireMemberVisible } from '../../directory/members.js';
+import { approveClaim, encodeClaimCursor, listClaims, loadClaim, rejectClaim, requireClaimVisible, submitClaim, type Claim } from '../../claims/claims.js';
+import { checkId } from '../../directory/members.js';
+import { branchStats, encodeOffsetCursor, leaderboard, memberStatement, partyScores } from '../../reports/reports.js';
+import { closeScoreYear, listScoreYearClosures, reopenScoreYear, type ScoreYearClosure } from '../../reports/scoreYears.js';
+import type { PeriodInput } from '../../reports/period.js';
+import { ifVisible } from './visibility.js';
+
+type Args<T> = { input: T };
+
+export const partyResolvers = {
+  Query: {
+    claims: async (_: unknown, args: any, ctx: Context) => {
+      const page = await listClaims(ctx.bank, ctx.principal, args);
+      const edges = page.items.map((node) => ({ cursor: encodeClaimCursor(node.id), node }));
+      return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+    },
+    claim: async (_: unknown, { id }: { id: string }, ctx: Context) => {
+      const claim = await loadClaim(ctx.bank, ctx.principal.headId, checkId(id, 'id'));
+      if (!claim) return null;
+      await requireClaimVisible(ctx.bank, ctx.principal, claim);
+      return claim;
+    },
+    partyScores: async (_: unknown, args: { branch: string; period: PeriodInput; first?: number; after?: string }, ctx: Context) => {
+      const page = await partyScores(ctx.bank, ctx.principal, args);
+      for (const row of page.rows) ctx.loaders.member.prime(row.member.id, row.member);
+      const edges = page.rows.map((node, i) => ({ cursor: encodeOffsetCursor(page.offset + i), node }));
+      return { edges, totalCount: page.members, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+    },
+    leaderboard: async (_: unknown, args: { branch: string; asset: string; period: PeriodInput; first?: number }, ctx: Context) => {
+      const rows = await leaderboard(ctx.bank, ctx.principal, args);
+      for (const row of rows) ctx.loaders.member.prime(row.member.id, row.member);
+      return rows;
+    },
+    branchStats: (_: unknown, args: { branch: string; period: PeriodInput }, ctx: Context) => branchStats(ctx.bank, ctx.principal, args),
+    scoreYearClosures: (_: unknown, { branch }: { branch: string }, ctx: Context) => listScoreYearClosures(ctx.bank, ctx.principal, branch),
+  },
+  Mutation: {
+    submitClaim: (_: unknown, { input }: Args<any>, ctx: Context) => submitClaim(ctx.bank, ctx.principal, input),
+    approveClaim: (_: unknown, { input }: Args<any>, ctx: Context) => approveClaim(ctx.bank, ctx.principal, input),
+    rejectClaim: (_: unknown, { input }: Args<any>, ctx: Context) => rejectClaim(ctx.bank, ctx.principal, input),
+    closeScoreYear: (_: unknown, { input }: Args<any>, ctx: Context) => closeScoreYear(ctx.bank, ctx.principal, input),
+    reopenScoreYear: (_: unknown, { input }: Args<any>, ctx: Context) => reopenScoreYear(ctx.bank, ctx.principal, input),
+  },
+  Claim: {
+    member: async (c: Claim, _: unknown, ctx: Context) =>
+      ifVisible(await ctx.loaders.member.load(c.memberId), (m) => requireMemberVisible(ctx.bank, ctx.principal, m)),
+    transaction: (c: Claim, _: unknown, ctx: Context) => (c.transactionId ? ctx.loaders.transaction.load(c.transactionId) : null),
+  },
+  ScoreYearClosure: {
+    branch: (c: ScoreYearClosure, _: unknown, ctx: Context) => ctx.loaders.branch.load(c.branchId),
+  },
+  Member: {
+    statement: (m: Member, { period }: { period: PeriodInput }, ctx: Context) => memberStatement(ctx.bank, ctx.principal, m, period),
+  },
+};

@@ -1,0 +1,59 @@
+// Report periods: whole months of the bank's calendar (occurredAt in the head bank's time zone),
+// because rollups count by month. A period is a year, or a first and last month ("2026-01".."2026-06").
+import { badInput } from '../errors.js';
+
+export interface PeriodInput { year?: number | null; fromMonth?: string | null; toMonth?: string | null }
+
+export interface Period {
+  /** The first day of the first month, 'YYYY-MM-01'. */
+  from: string;
+  /** The first day of the month after the last, 'YYYY-MM-01' (exclusive). */
+  to: string;
+}
+
+/** Years a report may name: no civility bank ran before 2000; 2200 is a typo, not a plan. */
+export const periodYearMin = 2000;
+export const periodYearMax = 2200;
+/** A period spans at most this many months: ten years of assessments, a bounded rollup scan. */
+export const periodMonthsMax = 120;
+
+const monthPattern = /^(\d{4})-(0[1-9]|1[0-2])$/;
+
+function monthIndex(field: string, value: unknown): number {
+  const match = typeof value === 'string' ? monthPattern.exec(value) : null;
+  if (!match) throw badInput(field, 'must be a month such as "2026-03"');
+  const year = Number(match[1]);
+  if (year < periodYearMin || year > periodYearMax) throw badInput(field, `year must be between ${periodYearMin} and ${periodYearMax}`);
+  return year * 12 + Number(match[2]) - 1;
+}
+
+function monthStart(index: number): string {
+  return `${String(Math.floor(index / 12)).padStart(4, '0')}-${String((index % 12) + 1).padStart(2, '0')}-01`;
+}
+
+export function checkYear(value: unknown, field = 'year'): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < periodYearMin || value > periodYearMax) {
+    throw badInput(field, `must be a year between ${periodYearMin} and ${periodYearMax}`);
+  }
+  return value;
+}
+
+export function checkPeriod(input: PeriodInput | null | undefined, field = 'period'): Period {
+  const hasYear = input?.year != null;
+  const hasRange = input?.fromMonth != null || input?.toMonth != null;
+  if (hasYear === hasRange) throw badInput(field, 'give either year or fromMonth and toMonth');
+  if (hasYear) {
+    const year = checkYear(input!.year, `${field}.year`);
+    return { from: monthStart(year * 12), to: monthStart((year + 1) * 12) };
+  }
+  const first = monthIndex(`${field}.fromMonth`, input!.fromMonth);
+  const last = monthIndex(`${field}.toMonth`, input!.toMonth);
+  if (last < first) throw badInput(`${field}.toMonth`, 'must not be before fromMonth');
+  if (last - first + 1 > periodMonthsMax) throw badInput(field, `spans at most ${periodMonthsMax} months`);
+  return { from: monthStart(first), to: monthStart(last + 1) };
+}
+
+/** A year's period. */
+export function yearPeriod(year: number): Period {
+  return checkPeriod({ year });
+}

@@ -4,9 +4,13 @@ import type { Knex } from 'knex';
 import * as journal from './20261123_001_journal.js';
 import * as writePath from './20261123_002_write_path.js';
 import * as merchants from './20261123_003_merchants.js';
+import * as journalChain from './20261125_020_journal_chain.js';
+import * as queueExisting from './20261125_021_queue_existing_transactions.js';
 
 export const migrations: Record<string, Knex.Migration> = {
   '20261123_001_journal': journal,
   '20261123_002_write_path': writePath,
   '20261123_003_merchants': merchants,
+  '20261125_020_journal_chain': journalChain,
+  '20261125_021_queue_existing_transactions': queueExisting,
 };

@@ -33,6 +33,8 @@ export interface Config {
   seedDemo: boolean;
   /** How often the settler folds account_deltas into hot (system) account balances. */
   settleIntervalMs: number;
+  /** How often the sealer brings final transactions into the digest chain. */
+  sealIntervalMs: number;
   /** How far ahead monthly posting partitions are created at start. */
   partitionMonthsAhead: number;
 }
@@ -81,6 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     defaultTimeZone: env.BANK_TIME_ZONE || 'Asia/Shanghai',
     seedDemo: flag(env, 'SEED_DEMO', true),
     settleIntervalMs: integer(env, 'SETTLE_INTERVAL_MS', 1000, 10, 3_600_000),
+    sealIntervalMs: integer(env, 'SEAL_INTERVAL_MS', 1000, 10, 3_600_000),
     partitionMonthsAhead: integer(env, 'PARTITION_MONTHS_AHEAD', 3, 1, 120),
   };
 }

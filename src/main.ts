@@ -1,6 +1,6 @@
 // Start: config → database (embedded or DATABASE_URL) → migrations → demo seed on first start →
-// HTTP, with the delta settler running. SIGINT/SIGTERM stop the HTTP server, the settler, the pool
-// and the embedded database, in that order.
+// HTTP, with the delta settler and the journal sealer running. SIGINT/SIGTERM stop the HTTP server,
+// the settler and sealer, the pool and the embedded database, in that order.
 import { loadConfig } from './config.js';
 import { connectDatabaseServer } from './db/connect.js';
 import { openDatabase } from './db/database.js';
@@ -8,6 +8,7 @@ import { migrateToLatest } from './db/migrate.js';
 import { openBank } from './bank.js';
 import { buildApp } from './http/app.js';
 import { startSettler } from './ledger/settle.js';
+import { startSealer } from './ledger/seal.js';
 import { seedDemoBank, demoHeadCode } from '../seeds/demo.js';
 import { signToken } from './auth/tokens.js';
 
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
     if (seeded) log('seeded the demo bank');
   }
   const stopSettler = startSettler(bank, config.settleIntervalMs, log);
+  const stopSealer = startSealer(bank, config.sealIntervalMs, log);
   const built = await buildApp(bank, log);
   const http = built.app.listen(config.port, config.host, () => {
     const demoAdmin = signToken(config, { sub: 'demo-admin', role: 'admin', branch: demoHeadCode });
@@ -44,7 +46,7 @@ async function main(): Promise<void> {
     http.close();
     http.closeAllConnections();
     await built.stop();
-    await stopSettler();
+    await Promise.all([stopSettler(), stopSealer()]);
     await bank.close();
     await server.stop();
     log('stopped');

@@ -6,6 +6,7 @@ import { DateTimeScalar, DecimalScalar, JSONScalar } from './scalars.js';
 import { directoryResolvers } from './resolvers/directory.js';
 import { ledgerResolvers } from './resolvers/ledger.js';
 import { ruleResolvers } from './resolvers/rules.js';
+import { proofResolvers } from './resolvers/proof.js';
 
 export function loadTypeDefs(): string {
   const dir = path.join(projectRoot, 'schema');
@@ -25,5 +26,5 @@ export const resolvers = {
   Decimal: DecimalScalar,
   DateTime: DateTimeScalar,
   JSON: JSONScalar,
-  ...merge(directoryResolvers, ledgerResolvers, ruleResolvers),
+  ...merge(directoryResolvers, ledgerResolvers, ruleResolvers, proofResolvers),
 };

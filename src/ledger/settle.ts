@@ -3,6 +3,7 @@
 // settle side by side), in the same transaction that adds it to the balance: a deferred balance
 // (accounts.balance + remaining deltas) is exact at every moment, before and after settling.
 import type { Bank } from '../bank.js';
+import { runEvery } from './background.js';
 
 /** Rows folded per statement: keeps each settling transaction short. */
 export const settleBatchRows = 10_000;
@@ -24,24 +25,9 @@ export async function settleAccountDeltas(bank: Bank): Promise<number> {
   return rows[0].settled;
 }
 
-/** Runs the settler every intervalMs until stopped; errors are logged and the next round retries. */
+/** Runs the settler every intervalMs until stopped. */
 export function startSettler(bank: Bank, intervalMs: number, log: (line: string) => void): () => Promise<void> {
-  let stopped = false;
-  let running: Promise<void> = Promise.resolve();
-  const timer = setInterval(() => {
-    running = running.then(async () => {
-      if (stopped) return;
-      try {
-        while (!stopped && (await settleAccountDeltas(bank)) === settleBatchRows);
-      } catch (error) {
-        log(`settler: ${(error as Error).message}`);
-      }
-    });
-  }, intervalMs);
-  timer.unref();
-  return async () => {
-    stopped = true;
-    clearInterval(timer);
-    await running;
-  };
+  return runEvery('settler', intervalMs, async (stopped) => {
+    while (!stopped() && (await settleAccountDeltas(bank)) === settleBatchRows);
+  }, log);
 }

@@ -15,6 +15,8 @@ import { openWallets } from '../../src/directory/members.js';
 import { signToken, type TokenClaims } from '../../src/auth/tokens.js';
 import { computeTrialBalance, findBalanceMismatches } from '../../src/ledger/accounts.js';
 import { settleAccountDeltas } from '../../src/ledger/settle.js';
+import { sealJournal } from '../../src/ledger/seal.js';
+import { verifyHeadBank } from '../../src/ledger/verify.js';
 import { formatAmount } from '../../src/ledger/amounts.js';
 import { standardRules } from '../../seeds/demo.js';
 
@@ -115,6 +117,11 @@ export async function startHarness(options: { poolSize?: number } = {}): Promise
            AND NOT EXISTS (SELECT 1 FROM postings p JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id
                             WHERE p.head_id = a.head_id AND p.account_id = a.id AND t.forced)`, [head.id]);
       expect(rows, 'member wallets below zero').toEqual([]);
+      // Invariant 8: every final transaction seals into the chain, and the whole chain recomputes.
+      await sealJournal(bank, head.id);
+      const report = await verifyHeadBank(bank, head.id);
+      expect(report.problems, 'verifyLedger').toEqual([]);
+      expect(report.transactionsQueued).toBe(0);
     },
     async close() {
       server.closeAllConnections();

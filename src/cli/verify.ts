@@ -1,0 +1,42 @@
+// npm run verify [-- --head CODE] [--sequence N --digest HEX]: recomputes the books of every head
+// bank (or one) from the journal — balances, held amounts, trial balance, the digest chain — and
+// optionally checks a digest published earlier. Reads only. Exit code 0 only when everything holds.
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config.js';
+import { connectDatabaseServer } from '../db/connect.js';
+import { openBank } from '../bank.js';
+import { verifyHeadBank, type PublishedDigest } from '../ledger/verify.js';
+
+const { values } = parseArgs({ options: { head: { type: 'string' }, sequence: { type: 'string' }, digest: { type: 'string' } } });
+if ((values.sequence === undefined) !== (values.digest === undefined)) {
+  console.error('verify: give --sequence and --digest together (both from ledgerDigest)');
+  process.exit(2);
+}
+const published: PublishedDigest | undefined = values.sequence ? { sequence: values.sequence, digest: values.digest! } : undefined;
+
+const config = loadConfig();
+const server = await connectDatabaseServer(config, 'civility_bank', false, (l) => console.error(l));
+const bank = await openBank(config, server.url);
+let failed = false;
+try {
+  const heads = await bank.knex('branches').whereNull('parent_id').modify((q) => { if (values.head) q.where({ code: values.head }); })
+    .orderBy('id').select('id', 'code');
+  if (!heads.length) throw new Error(values.head ? `no head bank with code ${values.head}` : 'no head banks');
+  for (const head of heads) {
+    const report = await verifyHeadBank(bank, String(head.id), published);
+    console.log(`${report.ok ? 'OK  ' : 'FAIL'} ${head.code}: chain ${report.sequence} sealed (${report.transactionsQueued} queued), digest ${report.digest}, `
+      + `${report.accountsChecked} accounts, trial balance ${report.trialBalance.map((l) => `${l.asset} ${l.total}`).join(', ') || 'empty'}`);
+    for (const p of report.problems) {
+      console.log(`     ${p.check}: ${p.message}${p.transactionId ? ` [transaction ${p.transactionId}]` : ''}${p.accountId ? ` [account ${p.accountId}]` : ''}`);
+    }
+    if (report.problemCount > report.problems.length) console.log(`     … ${report.problemCount - report.problems.length} more problems`);
+    failed ||= !report.ok;
+  }
+} catch (error) {
+  console.error(`verify: ${(error as Error).message}`);
+  failed = true;
+} finally {
+  await (bank as typeof bank & { close(): Promise<void> }).close();
+  await server.stop();
+}
+process.exit(failed ? 1 : 0);

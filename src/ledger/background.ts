@@ -1,0 +1,22 @@
+// Background rounds of a service process (the settler, the sealer): one round at a time, every
+// intervalMs, until stopped; a failed round is logged and the next one retries.
+export function runEvery(name: string, intervalMs: number, round: (stopped: () => boolean) => Promise<unknown>, log: (line: string) => void): () => Promise<void> {
+  let stopped = false;
+  let running: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = running.then(async () => {
+      if (stopped) return;
+      try {
+        await round(() => stopped);
+      } catch (error) {
+        log(`${name}: ${(error as Error).message}`);
+      }
+    });
+  }, intervalMs);
+  timer.unref();
+  return async () => {
+    stopped = true;
+    clearInterval(timer);
+    await running;
+  };
+}

@@ -544,6 +544,8 @@ async function main(): Promise<number> {
   const config = loadConfig({
     ...process.env, PG_DATA_DIR: process.env.BENCH_PG_DATA_DIR || benchDataDirDefault, PG_PORT: process.env.BENCH_PG_PORT || benchPortDefault,
     DB_POOL_SIZE: process.env.DB_POOL_SIZE || String(benchPoolSizeDefault), SEED_DEMO: 'false',
+    // the benchmark drives thousands of requests a second from a few tokens: it measures throughput, not abuse limits
+    RATE_LIMIT_REQUESTS: process.env.RATE_LIMIT_REQUESTS || '0',
   });
 
   const service = await startService(config, await lockDatabaseServer(config));

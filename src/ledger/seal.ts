@@ -26,6 +26,11 @@ export async function sealBlock(bank: Bank, headId: string): Promise<SealedBlock
     values: [headId, genesisDigest],
   });
   const client = await bank.pool.connect();
+  // A checked-out client that loses its connection (a database restart) emits 'error'; unheard, that
+  // would end the process. The failing query rejects anyway, and the broken client is not pooled again.
+  const ignore = () => undefined;
+  client.on('error', ignore);
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     const chain = await client.query({
@@ -68,10 +73,12 @@ export async function sealBlock(bank: Bank, headId: string): Promise<SealedBlock
     await client.query('COMMIT');
     return { headId, fromSequence, toSequence: String(sequence), digest: digest.toString('hex') };
   } catch (error) {
+    broken = error as Error;
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
-    client.release();
+    client.off('error', ignore);
+    client.release(broken);
   }
 }
 

@@ -103,7 +103,6 @@ CREATE TABLE journal_seal_queue (
   head_id bigint NOT NULL,
   id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
   transaction_id bigint NOT NULL,
-  CONSTRAINT journal_seal_queue_head_id_transaction_id_fkey FOREIGN KEY (head_id, transaction_id) REFERENCES transactions(head_id, id),
   CONSTRAINT journal_seal_queue_pkey PRIMARY KEY (head_id, id)
 );
 

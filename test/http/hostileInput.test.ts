@@ -146,8 +146,9 @@ describe.each(mutations)('$name under hostile input', (m) => {
         expect(await footprint(), `refused ${m.name} with ${field} = ${JSON.stringify(value)?.slice(0, 120)} wrote something`).toBe(before);
       }
     }), { numRuns: runsPerMutation });
-    // nearly every generated input is wrong somewhere; the property must not have passed by accepting everything
-    expect(refusals).toBeGreaterThan(runsPerMutation / 2);
+    // most generated inputs are wrong somewhere (a hostile string is often a fine name or memo, so not
+    // all); the property must not have passed by accepting everything
+    expect(refusals).toBeGreaterThan(runsPerMutation / 4);
   });
 });
 

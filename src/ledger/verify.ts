@@ -61,10 +61,22 @@ export async function readLedgerDigest(bank: Bank, headId: string): Promise<Ledg
 }
 
 /** Recomputes the chain; the first broken link ends the walk (every later digest depends on it). */
-async function verifyChain(bank: Bank, headId: string, published: PublishedDigest | undefined, problems: VerifyProblem[]) {
+async function verifyChain(bank: Bank, headId: string, published: PublishedDigest | undefined, since: PublishedDigest | undefined, problems: VerifyProblem[]) {
   let previous = genesisDigest;
   let sequence = 0n;
   let publishedSeen = false;
+  if (since && since.sequence !== '0') {
+    // Start from a checkpoint verified before: its seal must still be the digest trusted then.
+    const [seal] = await readSealPage(bank.pool, headId, String(BigInt(since.sequence) - 1n), 1);
+    if (!seal || seal.sequence !== since.sequence || seal.digest.toString('hex') !== since.digest.toLowerCase()) {
+      problems.push(problem('PUBLISHED_DIGEST', `the seal at sequence ${since.sequence} is ${seal?.sequence === since.sequence ? 'not the trusted digest: the history up to it was rewritten' : 'missing: seals were removed'}`,
+        { sequence: since.sequence, transactionId: seal?.sequence === since.sequence ? seal.transactionId : undefined }));
+      return { sequence: '0', digest: genesisDigest, sealed: 0 };
+    }
+    previous = seal.digest;
+    sequence = BigInt(since.sequence);
+  }
+  const first = sequence;
   for (;;) {
     const seals = await readSealPage(bank.pool, headId, String(sequence), verifyPageSize);
     if (!seals.length) break;
@@ -73,17 +85,17 @@ async function verifyChain(bank: Bank, headId: string, published: PublishedDiges
       const ids = { transactionId: seal.transactionId, sequence: seal.sequence };
       if (BigInt(seal.sequence) !== sequence + 1n) {
         problems.push(problem('CHAIN', `the chain jumps from sequence ${sequence} to ${seal.sequence}: seals are missing`, ids));
-        return { sequence: String(sequence), digest: previous, sealed: Number(sequence) };
+        return { sequence: String(sequence), digest: previous, sealed: Number(sequence - first) };
       }
       const entry = entries.get(seal.transactionId);
       if (!entry) {
         problems.push(problem('CHAIN', `sealed transaction ${seal.transactionId} (sequence ${seal.sequence}) is missing from the journal`, ids));
-        return { sequence: String(sequence), digest: previous, sealed: Number(sequence) };
+        return { sequence: String(sequence), digest: previous, sealed: Number(sequence - first) };
       }
       const digest = chainDigest(previous, seal.sequence, entry);
       if (!digest.equals(seal.digest)) {
         problems.push(problem('CHAIN', `transaction ${seal.transactionId} (sequence ${seal.sequence}) differs from what was sealed: its row or its postings were changed, added or removed`, ids));
-        return { sequence: String(sequence), digest: previous, sealed: Number(sequence) };
+        return { sequence: String(sequence), digest: previous, sealed: Number(sequence - first) };
       }
       if (published && seal.sequence === published.sequence) {
         publishedSeen = true;
@@ -102,13 +114,19 @@ async function verifyChain(bank: Bank, headId: string, published: PublishedDiges
   if (head.sequence !== String(sequence) || head.digest !== previous.toString('hex')) {
     problems.push(problem('CHAIN', `the chain head says sequence ${head.sequence}, the seals end at ${sequence} with another digest`, { sequence: head.sequence }));
   }
-  return { sequence: String(sequence), digest: previous, sealed: Number(sequence) };
+  return { sequence: String(sequence), digest: previous, sealed: Number(sequence - first) };
 }
 
-/** Verifies one head bank's books; see the module comment for what is checked. */
-export async function verifyHeadBank(bank: Bank, headId: string, published?: PublishedDigest): Promise<VerifyReport> {
+/**
+ * Verifies one head bank's books; see the module comment for what is checked. With `since` (a
+ * checkpoint verified earlier: a sequence and its digest) the chain is recomputed from there only:
+ * its seal must still hold that digest, and everything after it must link to it. That keeps a
+ * regular verification of a long journal proportional to what was added since (balances are
+ * always recomputed in full).
+ */
+export async function verifyHeadBank(bank: Bank, headId: string, published?: PublishedDigest, since?: PublishedDigest): Promise<VerifyReport> {
   const problems: VerifyProblem[] = [];
-  const chain = await verifyChain(bank, headId, published, problems);
+  const chain = await verifyChain(bank, headId, published, since, problems);
 
   // Every final transaction is in the chain or waiting for the sealer.
   const unsealed = await bank.knex.raw(`
@@ -151,15 +169,20 @@ export async function verifyHeadBank(bank: Bank, headId: string, published?: Pub
 }
 
 /** verifyLedger: an admin of the head bank itself (the report covers every branch). */
-export async function verifyLedger(bank: Bank, principal: Principal, published?: PublishedDigest): Promise<VerifyReport> {
+export async function verifyLedger(bank: Bank, principal: Principal, published?: PublishedDigest, since?: PublishedDigest): Promise<VerifyReport> {
   requireRole(principal, 'admin');
   if (principal.branch.id !== principal.headId) {
     throw new BankError('FORBIDDEN', `verifyLedger covers the whole head bank; your scope is branch ${principal.branch.code}`);
   }
-  if (published && (!/^\d{1,18}$/.test(published.sequence) || !/^[0-9a-fA-F]{64}$/.test(published.digest))) {
-    throw new BankError('BAD_USER_INPUT', 'published: sequence must be a whole number and digest 64 hexadecimal digits', 'published');
+  return verifyHeadBank(bank, principal.headId, checkDigest('published', published), checkDigest('since', since));
+}
+
+/** A digest as given by a caller: a sequence (a whole number) and 64 hexadecimal digits. */
+export function checkDigest(field: string, value: PublishedDigest | undefined): PublishedDigest | undefined {
+  if (value && (!/^\d{1,18}$/.test(value.sequence) || !/^[0-9a-fA-F]{64}$/.test(value.digest))) {
+    throw new BankError('BAD_USER_INPUT', `${field}: sequence must be a whole number and digest 64 hexadecimal digits`, field);
   }
-  return verifyHeadBank(bank, principal.headId, published);
+  return value;
 }
 
 /** ledgerDigest: the latest sealed digest of the caller's head bank, for publishing; any role may read it. */

@@ -95,6 +95,20 @@ describe('sealing the journal', () => {
     expect(await verify()).toMatchObject({ ok: true, problemCount: 0 });
   });
 
+  it('recomputes the chain from a checkpoint verified earlier (since), and refuses a checkpoint the chain no longer holds', async () => {
+    await sealJournal(h.bank, h.head.id);
+    const checkpoint = (await h.gql(h.adminToken, digestQuery)).data.ledgerDigest;
+    await awardMany(7, await h.addMember(`${h.tag}-after-checkpoint`));
+    await sealJournal(h.bank, h.head.id);
+    const sinceQuery = `query($s: PublishedDigestInput) { verifyLedger(since: $s) { ok transactionsSealed sequence problems { check sequence } } }`;
+    const tail = await h.gql(h.adminToken, sinceQuery, { s: { sequence: checkpoint.sequence, digest: checkpoint.digest } });
+    expect(tail.data.verifyLedger).toMatchObject({ ok: true, transactionsSealed: 7, sequence: String(BigInt(checkpoint.sequence) + 7n) });
+    const forged = await h.gql(h.adminToken, sinceQuery, { s: { sequence: checkpoint.sequence, digest: 'f'.repeat(64) } });
+    expect(forged.data.verifyLedger.ok).toBe(false);
+    expect(forged.data.verifyLedger.problems[0]).toMatchObject({ check: 'PUBLISHED_DIGEST', sequence: checkpoint.sequence });
+    expect(codes(await h.gql(h.adminToken, sinceQuery, { s: { sequence: 'x', digest: 'nope' } }))).toEqual(['BAD_USER_INPUT']);
+  });
+
   it('refuses changing a final status: the seal covers it', async () => {
     const member = await h.addMember(`${h.tag}-final`);
     const [id] = await awardMany(1, member);

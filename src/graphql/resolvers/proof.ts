@@ -5,7 +5,7 @@ import { ledgerDigest, verifyLedger, type PublishedDigest } from '../../ledger/v
 export const proofResolvers = {
   Query: {
     ledgerDigest: (_: unknown, __: unknown, ctx: Context) => ledgerDigest(ctx.bank, ctx.principal),
-    verifyLedger: (_: unknown, args: { published?: PublishedDigest | null }, ctx: Context) =>
-      verifyLedger(ctx.bank, ctx.principal, args.published ?? undefined),
+    verifyLedger: (_: unknown, args: { published?: PublishedDigest | null; since?: PublishedDigest | null }, ctx: Context) =>
+      verifyLedger(ctx.bank, ctx.principal, args.published ?? undefined, args.since ?? undefined),
   },
 };

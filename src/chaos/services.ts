@@ -7,6 +7,8 @@ import { projectRoot } from '../config.js';
 /** A service that is not healthy this long after its start is reported and started again. */
 const startTimeoutMs = 60_000;
 const healthPollMs = 100;
+/** Lines of a service's output kept for a report: enough for an error and its stack. */
+const tailLinesMax = 40;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -47,7 +49,7 @@ export class ServiceProcess {
       });
       const keep = (chunk: Buffer) => {
         for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.tail.push(line.slice(0, 300));
-        this.tail.splice(0, Math.max(0, this.tail.length - 20));
+        this.tail.splice(0, Math.max(0, this.tail.length - tailLinesMax));
       };
       child.stdout!.on('data', keep);
       child.stderr!.on('data', keep);

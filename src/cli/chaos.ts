@@ -147,7 +147,7 @@ async function main(): Promise<number> {
     s.onExit = (code, signal) => {
       if (signal === 'SIGKILL' || restarting.has(s) || !faultsOn) return;
       stats.selfExits += 1;
-      log(`${s.name} exited by itself (${code ?? signal}): ${s.tail.filter((l) => !l.trimStart().startsWith('at ')).slice(-4).join(' | ')}`);
+      log(`${s.name} exited by itself (${code ?? signal}); its last lines:\n    ${s.tail.join('\n    ')}`);
       restarts.push(restart(s));
     };
   }

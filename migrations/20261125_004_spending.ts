@@ -1,7 +1,8 @@
 // Spending points: the merchant catalog (公益商城 / 积分超市), redemptions with vouchers fulfilled at
 // the counter (核销), and crowdfunding pools (积分众筹). Invariant 6 is held here: stock never goes
 // below zero (a CHECK), a redemption moves only along PENDING → FULFILLED → REFUNDED or PENDING →
-// CANCELLED / EXPIRED (a trigger), and its hold's transaction only PENDING → POSTED / VOIDED.
+// CANCELLED / EXPIRED (a trigger); its hold's transaction moves only PENDING → POSTED / VOIDED
+// (transactions_final_status, migration 020).
 // Invariant 3 for holds: a redemption raises its wallet's `held` only while balance - held covers it.
 // Each write is one SQL function, one round trip, locks taken in one order: redemption, catalog
 // item or pool, then accounts by id.
@@ -100,17 +101,6 @@ export async function up(knex: Knex): Promise<void> {
     END $fn$;
     CREATE TRIGGER redemptions_status_moves BEFORE UPDATE OF status ON redemptions
       FOR EACH ROW EXECUTE FUNCTION cb_check_redemption_move();
-
-    -- A transaction's status moves once, from PENDING to POSTED or VOIDED; both are final.
-    CREATE FUNCTION cb_check_transaction_move() RETURNS trigger LANGUAGE plpgsql AS $fn$
-    BEGIN
-      IF NEW.status IS DISTINCT FROM OLD.status AND NOT (OLD.status = 'PENDING' AND NEW.status IN ('POSTED', 'VOIDED')) THEN
-        RAISE EXCEPTION 'invariant broken: transaction % cannot move from % to %', OLD.id, OLD.status, NEW.status USING ERRCODE = 'CBASS';
-      END IF;
-      RETURN NEW;
-    END $fn$;
-    CREATE TRIGGER transactions_status_moves BEFORE UPDATE OF status ON transactions
-      FOR EACH ROW EXECUTE FUNCTION cb_check_transaction_move();
 
     -- Crowdfunding pools: a target in POINTS, a deadline, an account that donations go to.
     CREATE SEQUENCE pools_id_seq;
@@ -617,8 +607,7 @@ export async function down(knex: Knex): Promise<void> {
     DROP FUNCTION IF EXISTS cb_close_pool, cb_disburse_pool, cb_lock_pool, cb_donate, cb_refund_redemption, cb_expire_redemption,
       cb_cancel_redemption, cb_fulfill_redemption, cb_lock_voucher, cb_release_redemption, cb_redeem,
       cb_redemption_status, cb_finish_key, cb_claim_result_key;
-    DROP TRIGGER IF EXISTS transactions_status_moves ON transactions;
-    DROP FUNCTION IF EXISTS cb_check_transaction_move, cb_check_redemption_move;
+    DROP FUNCTION IF EXISTS cb_check_redemption_move;
     DROP TABLE IF EXISTS pool_donations, pools, redemptions, catalog_items;
     DROP SEQUENCE IF EXISTS pools_id_seq, redemptions_id_seq, catalog_items_id_seq;
   `);

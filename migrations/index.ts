@@ -7,6 +7,8 @@ import * as merchants from './20261123_003_merchants.js';
 import * as spending from './20261125_004_spending.js';
 import * as memberRollups from './20261125_010_member_rollups.js';
 import * as claimsAndScoreYears from './20261125_011_claims_and_score_years.js';
+import * as journalChain from './20261125_020_journal_chain.js';
+import * as queueExisting from './20261125_021_queue_existing_transactions.js';
 
 export const migrations: Record<string, Knex.Migration> = {
   '20261123_001_journal': journal,
@@ -15,4 +17,6 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261125_004_spending': spending,
   '20261125_010_member_rollups': memberRollups,
   '20261125_011_claims_and_score_years': claimsAndScoreYears,
+  '20261125_020_journal_chain': journalChain,
+  '20261125_021_queue_existing_transactions': queueExisting,
 };

@@ -162,6 +162,39 @@ CREATE TABLE idempotency_keys (
   CONSTRAINT idempotency_keys_pkey PRIMARY KEY (head_id, subject, key)
 );
 
+CREATE TABLE journal_chains (
+  head_id bigint NOT NULL,
+  sequence bigint NOT NULL,
+  digest bytea NOT NULL,
+  sealed_at timestamp with time zone NOT NULL,
+  CONSTRAINT journal_chains_digest_check CHECK ((length(digest) = 32)),
+  CONSTRAINT journal_chains_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT journal_chains_pkey PRIMARY KEY (head_id),
+  CONSTRAINT journal_chains_sequence_check CHECK ((sequence >= 0))
+);
+
+CREATE TABLE journal_seal_queue (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
+  transaction_id bigint NOT NULL,
+  CONSTRAINT journal_seal_queue_pkey PRIMARY KEY (head_id, id)
+);
+
+CREATE TABLE journal_seals (
+  head_id bigint NOT NULL,
+  sequence bigint NOT NULL,
+  transaction_id bigint NOT NULL,
+  digest bytea NOT NULL,
+  sealed_at timestamp with time zone NOT NULL,
+  CONSTRAINT journal_seals_digest_check CHECK ((length(digest) = 32)),
+  CONSTRAINT journal_seals_head_id_transaction_id_fkey FOREIGN KEY (head_id, transaction_id) REFERENCES transactions(head_id, id),
+  CONSTRAINT journal_seals_once UNIQUE (head_id, transaction_id),
+  CONSTRAINT journal_seals_pkey PRIMARY KEY (head_id, sequence),
+  CONSTRAINT journal_seals_sequence_check CHECK ((sequence >= 1))
+);
+CREATE TRIGGER journal_seals_append_only BEFORE DELETE OR UPDATE ON public.journal_seals FOR EACH ROW EXECUTE FUNCTION cb_refuse_seal_change();
+CREATE TRIGGER journal_seals_no_truncate BEFORE TRUNCATE ON public.journal_seals FOR EACH STATEMENT EXECUTE FUNCTION cb_refuse_seal_change();
+
 CREATE TABLE member_rollups (
   head_id bigint NOT NULL,
   member_id bigint NOT NULL,
@@ -429,14 +462,17 @@ CREATE TABLE transactions (
 CREATE INDEX transactions_branch ON public.transactions USING btree (head_id, branch_id, id DESC);
 CREATE INDEX transactions_member ON public.transactions USING btree (head_id, member_id, id DESC) WHERE (member_id IS NOT NULL);
 CREATE INDEX transactions_occurred ON public.transactions USING btree (head_id, occurred_at);
+CREATE TRIGGER transactions_final_status BEFORE UPDATE OF status ON public.transactions FOR EACH ROW WHEN (((old.status <> 'PENDING'::text) AND (new.status IS DISTINCT FROM old.status))) EXECUTE FUNCTION cb_refuse_final_status_change();
+CREATE TRIGGER transactions_queue_final_inserted AFTER INSERT ON public.transactions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_queue_final_inserted();
+CREATE TRIGGER transactions_queue_final_updated AFTER UPDATE ON public.transactions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_queue_final_updated();
 CREATE TRIGGER transactions_rollup_status AFTER UPDATE OF status ON public.transactions FOR EACH ROW WHEN ((old.status IS DISTINCT FROM new.status)) EXECUTE FUNCTION cb_rollup_status_change();
-CREATE TRIGGER transactions_status_moves BEFORE UPDATE OF status ON public.transactions FOR EACH ROW EXECUTE FUNCTION cb_check_transaction_move();
 
 CREATE SEQUENCE account_deltas_id_seq;
 CREATE SEQUENCE accounts_id_seq;
 CREATE SEQUENCE branches_id_seq;
 CREATE SEQUENCE catalog_items_id_seq;
 CREATE SEQUENCE claims_id_seq;
+CREATE SEQUENCE journal_seal_queue_id_seq;
 CREATE SEQUENCE members_id_seq;
 CREATE SEQUENCE merchants_id_seq;
 CREATE SEQUENCE pools_id_seq;
@@ -817,17 +853,6 @@ AS $function$
            (OLD.status = 'PENDING' AND NEW.status IN ('FULFILLED', 'CANCELLED', 'EXPIRED'))
         OR (OLD.status = 'FULFILLED' AND NEW.status = 'REFUNDED')) THEN
         RAISE EXCEPTION 'invariant broken: redemption % cannot move from % to %', OLD.id, OLD.status, NEW.status USING ERRCODE = 'CBASS';
-      END IF;
-      RETURN NEW;
-    END $function$;
-
-CREATE OR REPLACE FUNCTION public.cb_check_transaction_move()
- RETURNS trigger
- LANGUAGE plpgsql
-AS $function$
-    BEGIN
-      IF NEW.status IS DISTINCT FROM OLD.status AND NOT (OLD.status = 'PENDING' AND NEW.status IN ('POSTED', 'VOIDED')) THEN
-        RAISE EXCEPTION 'invariant broken: transaction % cannot move from % to %', OLD.id, OLD.status, NEW.status USING ERRCODE = 'CBASS';
       END IF;
       RETURN NEW;
     END $function$;
@@ -1257,6 +1282,27 @@ AS $function$
       PERFORM cb_assert(v_line = jsonb_array_length(p_lines), format('transaction %s names an unknown account', p_txn));
     END $function$;
 
+CREATE OR REPLACE FUNCTION public.cb_queue_final_inserted()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+    BEGIN
+      INSERT INTO journal_seal_queue (head_id, transaction_id)
+      SELECT n.head_id, n.id FROM new_rows n WHERE n.status <> 'PENDING' ORDER BY n.head_id, n.id;
+      RETURN NULL;
+    END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_queue_final_updated()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+    BEGIN
+      INSERT INTO journal_seal_queue (head_id, transaction_id)
+      SELECT n.head_id, n.id FROM new_rows n JOIN old_rows o ON o.head_id = n.head_id AND o.id = n.id
+       WHERE o.status = 'PENDING' AND n.status <> 'PENDING' ORDER BY n.head_id, n.id;
+      RETURN NULL;
+    END $function$;
+
 CREATE OR REPLACE FUNCTION public.cb_redeem(p_head bigint, p_sub text, p_role text, p_key text, p_hash text, p_member bigint, p_item bigint, p_quantity integer, p_code text)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -1401,12 +1447,30 @@ AS $function$
       RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v.id::text, 'transactionId', v_txn::text));
     END $function$;
 
+CREATE OR REPLACE FUNCTION public.cb_refuse_final_status_change()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+    BEGIN
+      -- No code path changes a final status: reaching this is an invariant broken, not a request to refuse.
+      RAISE EXCEPTION 'invariant broken: transaction % is % (a final status) and cannot become %', OLD.id, OLD.status, NEW.status
+        USING ERRCODE = 'CBASS';
+    END $function$;
+
 CREATE OR REPLACE FUNCTION public.cb_refuse_posting_change()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
     BEGIN
       RAISE EXCEPTION 'postings are append-only: % refused', TG_OP USING ERRCODE = 'CBAPP';
+    END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_refuse_seal_change()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+    BEGIN
+      RAISE EXCEPTION 'journal seals are append-only: % refused', TG_OP USING ERRCODE = 'CBAPP';
     END $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_release_redemption(p_head bigint, p_id bigint, p_status text, p_by text)

@@ -35,8 +35,28 @@ export interface Config {
   settleIntervalMs: number;
   /** How often the expiry sweeper runs; at most 30 s, so that a sweep that takes a while still releases within a minute. */
   sweepIntervalMs: number;
+  /** How often the sealer brings final transactions into the digest chain. */
+  sealIntervalMs: number;
   /** How far ahead monthly posting partitions are created at start. */
   partitionMonthsAhead: number;
+  /** Abuse limits of the HTTP/GraphQL edge (src/http/, src/graphql/operationLimits.ts). */
+  limits: {
+    /** Request bodies larger than this are refused with 413. */
+    bodyBytesMax: number;
+    /** Tokens a GraphQL document may have; parsing stops past it. */
+    queryTokensMax: number;
+    /** Nesting of selection sets, fragments expanded. */
+    queryDepthMax: number;
+    /** Estimated fields an operation may resolve: each field 1, list fields times their `first`. */
+    queryComplexityMax: number;
+    /** Requests a subject (a token's head bank and sub) may make per window; 0 turns the limit off. */
+    rateLimitRequests: number;
+    /** Requests without a valid token one IP address may make per window; 0 turns the limit off. */
+    rateLimitAnonymousRequests: number;
+    rateLimitWindowMs: number;
+    /** Where rate-limit counters live when several processes must share them; unset: in process. */
+    redisUrl: string | undefined;
+  };
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -84,6 +104,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     seedDemo: flag(env, 'SEED_DEMO', true),
     settleIntervalMs: integer(env, 'SETTLE_INTERVAL_MS', 1000, 10, 3_600_000),
     sweepIntervalMs: integer(env, 'SWEEP_INTERVAL_MS', 15_000, 10, 30_000),
+    sealIntervalMs: integer(env, 'SEAL_INTERVAL_MS', 1000, 10, 3_600_000),
     partitionMonthsAhead: integer(env, 'PARTITION_MONTHS_AHEAD', 3, 1, 120),
+    limits: {
+      // a 1,000-award batch sent as variables is about 300 KB
+      bodyBytesMax: integer(env, 'BODY_LIMIT_BYTES', 2 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+      // the largest query of the SDL's own examples is a few hundred tokens; 1,000 awards written inline are ~25,000
+      queryTokensMax: integer(env, 'QUERY_TOKENS_MAX', 30_000, 100, 1_000_000),
+      // the deepest useful read (transaction → reverses → member → accounts → …) is about 8 levels
+      queryDepthMax: integer(env, 'QUERY_DEPTH_MAX', 12, 2, 100),
+      // 200 transactions (the page maximum) with 20 fields and their postings is about 10,000
+      queryComplexityMax: integer(env, 'QUERY_COMPLEXITY_MAX', 20_000, 10, 10_000_000),
+      // a kiosk scans at most a few residents a second; a batch of 1,000 awards is one request
+      rateLimitRequests: integer(env, 'RATE_LIMIT_REQUESTS', 300, 0, 10_000_000),
+      rateLimitAnonymousRequests: integer(env, 'RATE_LIMIT_ANONYMOUS_REQUESTS', 60, 0, 10_000_000),
+      rateLimitWindowMs: integer(env, 'RATE_LIMIT_WINDOW_MS', 10_000, 100, 3_600_000),
+      redisUrl: env.REDIS_URL || undefined,
+    },
   };
 }

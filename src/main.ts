@@ -1,6 +1,6 @@
 // Start: config → database (embedded or DATABASE_URL) → migrations → demo seed on first start →
-// HTTP, with the delta settler and the voucher expiry sweeper running. SIGINT/SIGTERM stop the HTTP
-// server, the settler and sweeper, the pool and the embedded database, in that order.
+// HTTP, with the delta settler, the journal sealer and the voucher expiry sweeper running.
+// SIGINT/SIGTERM stop the HTTP server, the background tasks, the pool and the embedded database, in that order.
 import { loadConfig } from './config.js';
 import { connectDatabaseServer } from './db/connect.js';
 import { openDatabase } from './db/database.js';
@@ -9,6 +9,7 @@ import { openBank } from './bank.js';
 import { buildApp } from './http/app.js';
 import { startSettler } from './ledger/settle.js';
 import { startSweeper } from './redemption/sweeper.js';
+import { startSealer } from './ledger/seal.js';
 import { seedDemoBank, demoHeadCode } from '../seeds/demo.js';
 import { signToken } from './auth/tokens.js';
 
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
   }
   const stopSettler = startSettler(bank, config.settleIntervalMs, log);
   const stopSweeper = startSweeper(bank, config.sweepIntervalMs, log);
+  const stopSealer = startSealer(bank, config.sealIntervalMs, log);
   const built = await buildApp(bank, log);
   const http = built.app.listen(config.port, config.host, () => {
     const demoAdmin = signToken(config, { sub: 'demo-admin', role: 'admin', branch: demoHeadCode });
@@ -46,8 +48,7 @@ async function main(): Promise<void> {
     http.close();
     http.closeAllConnections();
     await built.stop();
-    await stopSettler();
-    await stopSweeper();
+    await Promise.all([stopSettler(), stopSealer(), stopSweeper()]);
     await bank.close();
     await server.stop();
     log('stopped');

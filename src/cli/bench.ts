@@ -17,6 +17,7 @@ import { migrateToLatest } from '../db/migrate.js';
 import { openBank, type Bank } from '../bank.js';
 import { buildApp, type BuiltApp } from '../http/app.js';
 import { startSettler } from '../ledger/settle.js';
+import { startSealer } from '../ledger/seal.js';
 import { callAwardBatch, type AwardScope } from '../ledger/sql/award.js';
 import { requestHash } from '../ledger/idempotency.js';
 import { createHeadBank, insertChildBranch, type Branch } from '../directory/branches.js';
@@ -406,6 +407,8 @@ async function startService(config: Config, lock: ServerLock): Promise<Service> 
   const bank = await openBank(config, server.url);
   const serviceLog = boundedServiceLog();
   const stopSettler = startSettler(bank, config.settleIntervalMs, serviceLog.log);
+  // the service as it runs in production: sealing the journal beside the writes it measures
+  const stopSealer = startSealer(bank, config.sealIntervalMs, serviceLog.log);
   const built: BuiltApp = await buildApp(bank, serviceLog.log);
   const listener: http.Server = await new Promise((resolve) => {
     const s = built.app.listen(0, '127.0.0.1', () => resolve(s));
@@ -420,7 +423,7 @@ async function startService(config: Config, lock: ServerLock): Promise<Service> 
         listener.closeAllConnections();
         await new Promise((resolve) => listener.close(resolve));
         await built.stop();
-        await stopSettler();
+        await Promise.all([stopSettler(), stopSealer()]);
         await bank.close();
         // The server first: a run waiting for the lock must not start on a server about to stop.
         await lock.server.stop();
@@ -585,6 +588,8 @@ async function main(): Promise<number> {
   const config = loadConfig({
     ...process.env, PG_DATA_DIR: process.env.BENCH_PG_DATA_DIR || benchDataDirDefault, PG_PORT: process.env.BENCH_PG_PORT || benchPortDefault,
     DB_POOL_SIZE: process.env.DB_POOL_SIZE || String(benchPoolSizeDefault), SEED_DEMO: 'false',
+    // the benchmark drives thousands of requests a second from a few tokens: it measures throughput, not abuse limits
+    RATE_LIMIT_REQUESTS: process.env.RATE_LIMIT_REQUESTS || '0',
   });
 
   const service = await startService(config, await lockDatabaseServer(config));

@@ -8,6 +8,8 @@ export interface DatabaseServer {
   url: string;
   embedded: boolean;
   stop(): Promise<void>;
+  /** Restarts an embedded server this process started (see EmbeddedDatabase.restart). */
+  restart?(crash: boolean): Promise<void>;
 }
 
 async function createDatabaseIfMissing(adminUrl: string, name: string, recreate: boolean): Promise<void> {
@@ -33,5 +35,5 @@ export async function connectDatabaseServer(
   const server = await startEmbeddedPostgres(config.embeddedDataDir, config.embeddedPort, log);
   if (!/^[a-z_][a-z0-9_]*$/.test(database)) throw new Error(`bad database name ${database}`);
   await createDatabaseIfMissing(server.adminUrl, database, recreate);
-  return { url: server.urlFor(database), embedded: true, stop: () => server.stop() };
+  return { url: server.urlFor(database), embedded: true, stop: () => server.stop(), restart: (crash) => server.restart(crash) };
 }

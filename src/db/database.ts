@@ -24,6 +24,11 @@ export function openDatabase(connectionString: string, poolSize: number): Databa
   } as pg.PoolConfig);
   // An idle client losing its connection (a database restart) must not crash the process.
   pool.on('error', () => undefined);
+  // Nor one in use: pool.query listens for a client's 'error' only until its query answers, and a
+  // connection killed by a database restart can emit 'error' after that (the FATAL "terminating
+  // connection" arriving after the query failed); unheard, it ended a service process once in the
+  // fault harness's 66 PostgreSQL restarts. The query itself still fails and the client is discarded.
+  pool.on('connect', (client) => { client.on('error', () => undefined); });
   const knex = knexFactory({
     client: 'pg',
     connection: { connectionString, options, application_name: 'civility-bank-knex' } as Knex.PgConnectionConfig,

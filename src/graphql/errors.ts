@@ -22,6 +22,11 @@ export function formatError(log: (line: string) => void) {
       if (code === 'UNAUTHENTICATED' || code === 'FORBIDDEN' || code === 'RATE_LIMITED') return { message: formatted.message, extensions: { code } };
       if (apolloInputCodes.has(code)) return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code: 'BAD_USER_INPUT' } };
     }
+    // graphql-js's own request errors carry no code ("Too many errors processing variables" after 50
+    // bad variable values): raised before execution (no path) and caused by nothing but the request.
+    if (original instanceof GraphQLError && !original.originalError && !formatted.path) {
+      return { message: formatted.message, locations: formatted.locations, extensions: { code: 'BAD_USER_INPUT' } };
+    }
     const requestId = randomUUID();
     log(`INTERNAL ${requestId}: ${(original as Error)?.stack ?? String(original)}`);
     return { message: `internal error; quote request id ${requestId}`, path: formatted.path, extensions: { code: 'INTERNAL', requestId } };

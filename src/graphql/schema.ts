@@ -8,6 +8,7 @@ import { ledgerResolvers } from './resolvers/ledger.js';
 import { ruleResolvers } from './resolvers/rules.js';
 import { spendingResolvers } from './resolvers/spending.js';
 import { partyResolvers } from './resolvers/party.js';
+import { proofResolvers } from './resolvers/proof.js';
 
 export function loadTypeDefs(): string {
   const dir = path.join(projectRoot, 'schema');
@@ -27,5 +28,5 @@ export const resolvers = {
   Decimal: DecimalScalar,
   DateTime: DateTimeScalar,
   JSON: JSONScalar,
-  ...merge(directoryResolvers, ledgerResolvers, ruleResolvers, spendingResolvers, partyResolvers),
+  ...merge(directoryResolvers, ledgerResolvers, ruleResolvers, spendingResolvers, partyResolvers, proofResolvers),
 };

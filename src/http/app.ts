@@ -1,35 +1,73 @@
 // The Express app, built from its dependencies (buildApp) so that tests and the benchmark can start
-// as many as they need: /graphql (Apollo Server), /health, /exports (CSV files).
-import express from 'express';
+// as many as they need: /graphql (Apollo Server), /health, /exports (CSV files). The edge's abuse
+// limits live here and in config.limits: security headers, a body limit (413), a token limit on
+// parsing, depth and complexity limits per operation (400), and per-subject rate limits (429
+// RATE_LIMITED). Errors of the edge itself (a body too large, bad JSON) answer as GraphQL errors,
+// never as a stack.
+import express, { type ErrorRequestHandler } from 'express';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
+import { GraphQLError } from 'graphql';
 import type { Bank } from '../bank.js';
 import { authenticate } from '../auth/principal.js';
 import { BankError } from '../errors.js';
 import { createLoaders, type Context } from '../graphql/context.js';
 import { formatError, toGraphQLError } from '../graphql/errors.js';
+import { operationLimitsPlugin } from '../graphql/operationLimits.js';
 import { loadTypeDefs, resolvers } from '../graphql/schema.js';
 import { exportRoutes } from './exports.js';
-
-/** Request bodies larger than this are refused: a 1,000-award batch is about 300 KB. */
-export const bodyBytesMax = '2mb';
+import { createRateLimiter, type RateLimiter } from './rateLimit.js';
+import { securityHeaders } from './securityHeaders.js';
 
 export interface BuiltApp {
   app: express.Express;
   stop(): Promise<void>;
 }
 
-export async function buildApp(bank: Bank, log: (line: string) => void = console.error): Promise<BuiltApp> {
+function rateLimited(retryAfterMs: number): GraphQLError {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return new GraphQLError(`too many requests; retry in ${seconds} s (with the same idempotencyKey for a write)`, {
+    extensions: { code: 'RATE_LIMITED', http: { status: 429, headers: new Map([['retry-after', String(seconds)]]) } },
+  });
+}
+
+/** Express's own errors (body-parser's 413 and 400) as a GraphQL error body, without a stack. */
+const edgeErrors: ErrorRequestHandler = (error, _req, res, next) => {
+  if (res.headersSent) return next(error);
+  const status = typeof error?.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : 500;
+  const message = status === 413 ? 'the request body is larger than the limit; send fewer awards per batch'
+    : status < 500 ? `the request could not be read: ${error?.type === 'entity.parse.failed' ? 'the body is not valid JSON' : 'bad request'}`
+      : 'internal error';
+  res.status(status).json({ errors: [{ message, extensions: { code: status < 500 ? 'BAD_USER_INPUT' : 'INTERNAL' } }] });
+};
+
+export async function buildApp(bank: Bank, log: (line: string) => void = console.error, limiter?: RateLimiter): Promise<BuiltApp> {
+  const { limits } = bank.config;
+  const rates = limiter ?? createRateLimiter(limits.redisUrl, limits.rateLimitWindowMs, log);
   const server = new ApolloServer<Context>({
     typeDefs: loadTypeDefs(),
     resolvers,
     formatError: formatError(log),
     introspection: !bank.config.production,
     includeStacktraceInErrorResponses: false,
+    // GraphQL over HTTP allows queries by GET. Apollo's CSRF guard refuses GETs without a preflight
+    // header; it protects cookie sessions, and this API has none: every request carries a bearer
+    // token in Authorization, which a cross-site form or <img> cannot send.
+    csrfPrevention: false,
+    parseOptions: { maxTokens: limits.queryTokensMax },
+    plugins: [operationLimitsPlugin({ depthMax: limits.queryDepthMax, complexityMax: limits.queryComplexityMax })],
   });
   await server.start();
+
+  const consume = async (key: string, limit: number) => {
+    if (limit === 0) return;
+    const decision = await rates.consume(key, limit);
+    if (!decision.allowed) throw rateLimited(decision.retryAfterMs);
+  };
+
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders);
   app.get('/health', async (_req, res) => {
     try {
       await bank.knex.raw('SELECT 1');
@@ -39,16 +77,32 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
     }
   });
   exportRoutes(app, bank, log);
-  app.use('/graphql', express.json({ limit: bodyBytesMax }), expressMiddleware(server, {
+  // GraphQL over HTTP, checked before anything is read: GET or POST only (405), and a POST body is
+  // application/json (415).
+  app.all('/graphql', (req, res, next) => {
+    const refuse = (status: number, message: string) => res.status(status).json({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] });
+    if (req.method !== 'GET' && req.method !== 'POST') {
+      res.set('allow', 'GET, POST');
+      return refuse(405, `${req.method} is not supported; use GET (queries) or POST`);
+    }
+    if (req.method === 'POST' && !req.is('application/json')) return refuse(415, 'send the request as Content-Type: application/json');
+    next();
+  });
+  app.use('/graphql', express.json({ limit: limits.bodyBytesMax }), expressMiddleware(server, {
     context: async ({ req }) => {
+      let principal;
       try {
-        const principal = await authenticate(bank, req.headers.authorization);
-        return { bank, principal, loaders: createLoaders(bank, principal) };
+        principal = await authenticate(bank, req.headers.authorization);
       } catch (error) {
-        if (error instanceof BankError) throw toGraphQLError(error);
-        throw error;
+        if (!(error instanceof BankError)) throw error;
+        // Callers without a valid token are counted by address, so that guessing tokens is slow too.
+        await consume(`ip:${req.ip}`, limits.rateLimitAnonymousRequests);
+        throw toGraphQLError(error);
       }
+      await consume(`sub:${principal.headId}:${principal.sub}`, limits.rateLimitRequests);
+      return { bank, principal, loaders: createLoaders(bank, principal) };
     },
   }));
-  return { app, stop: () => server.stop() };
+  app.use(edgeErrors);
+  return { app, stop: async () => { await server.stop(); if (!limiter) await rates.close(); } };
 }

@@ -170,8 +170,8 @@ export async function reverseTransaction(bank: Bank, principal: Principal, input
   }
   const meaning = { transaction: id, reason, force };
   // A replay must answer even though the original is now reversed: let SQL look at the key first.
-  const replay = await bank.knex('idempotency_keys').where({ head_id: principal.headId, subject: principal.sub, key }).first();
-  if (!replay) {
+  const keyClaimed = async () => Boolean(await bank.knex('idempotency_keys').where({ head_id: principal.headId, subject: principal.sub, key }).first('key'));
+  if (!(await keyClaimed())) {
     if (original.kind === 'REVERSAL') throw new BankError('INVALID_STATE', `transaction ${id} is itself a reversal; post a new transaction instead`);
     // These carry state outside the journal (a voucher, a pool's raised amount and status): only
     // their own operations may undo them, so that the two never disagree.
@@ -179,7 +179,9 @@ export async function reverseTransaction(bank: Bank, principal: Principal, input
     if (undoneBy) throw new BankError('INVALID_STATE', `transaction ${id} is a ${original.kind} and cannot be reversed directly: ${undoneBy}`);
     if (original.status !== 'POSTED') throw new BankError('INVALID_STATE', `transaction ${id} is ${original.status}; only a POSTED transaction can be reversed`);
     const existing = await bank.knex('transactions').where({ head_id: principal.headId, reverses_id: id }).first('id');
-    if (existing) throw new BankError('INVALID_STATE', `transaction ${id} was already reversed by transaction ${existing.id}`);
+    // The reversal found may be this very request's, committed since the key was read (a retry racing
+    // its original after a lost answer): then the key is claimed now, and SQL replays it.
+    if (existing && !(await keyClaimed())) throw new BankError('INVALID_STATE', `transaction ${id} was already reversed by transaction ${existing.id}`);
   }
   const lines = original.postings.map((p) => ({ accountId: p.accountId, amount: new Decimal(p.amount).negated().toFixed(bank.assets.get(p.asset).scale) }));
   return postEntry(bank, principal, key, 'reverseTransaction', meaning, {

@@ -3,7 +3,7 @@
 // settle side by side), in the same transaction that adds it to the balance: a deferred balance
 // (accounts.balance + remaining deltas) is exact at every moment, before and after settling.
 import type { Bank } from '../bank.js';
-import { startPeriodicTask } from '../periodicTask.js';
+import { runEvery } from './background.js';
 
 /** Rows folded per statement: keeps each settling transaction short. */
 export const settleBatchRows = 10_000;
@@ -27,7 +27,7 @@ export async function settleAccountDeltas(bank: Bank): Promise<number> {
 
 /** Runs the settler every intervalMs until stopped. */
 export function startSettler(bank: Bank, intervalMs: number, log: (line: string) => void): () => Promise<void> {
-  return startPeriodicTask('settler', intervalMs, async () => {
-    while ((await settleAccountDeltas(bank)) === settleBatchRows);
+  return runEvery('settler', intervalMs, async (stopped) => {
+    while (!stopped() && (await settleAccountDeltas(bank)) === settleBatchRows);
   }, log);
 }

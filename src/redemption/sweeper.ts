@@ -4,7 +4,7 @@
 // reads EXPIRED from its expiry instant whether or not the sweeper has run; this frees what it held.
 import type { Bank } from '../bank.js';
 import { callFunction } from '../db/callFunction.js';
-import { startPeriodicTask } from '../periodicTask.js';
+import { runEvery } from '../ledger/background.js';
 
 /** Expired vouchers listed per round trip; each is then released in a transaction of its own. */
 export const sweepBatchRows = 500;
@@ -42,7 +42,7 @@ export async function expireRedemptions(bank: Bank): Promise<number> {
 
 /** Sweeps every intervalMs until stopped. */
 export function startSweeper(bank: Bank, intervalMs: number, log: (line: string) => void): () => Promise<void> {
-  return startPeriodicTask('sweeper', intervalMs, async () => {
+  return runEvery('sweeper', intervalMs, async () => {
     const released = await expireRedemptions(bank);
     if (released) log(`sweeper: released ${released} expired voucher(s)`);
   }, log);

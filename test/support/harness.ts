@@ -6,7 +6,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { inject, expect } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, type Config } from '../../src/config.js';
 import { openBank } from '../../src/bank.js';
 import type { Bank } from '../../src/bank.js';
 import { buildApp } from '../../src/http/app.js';
@@ -16,6 +16,8 @@ import { insertMerchant } from '../../src/redemption/merchants.js';
 import { signToken, type TokenClaims } from '../../src/auth/tokens.js';
 import { computeTrialBalance, findBalanceMismatches } from '../../src/ledger/accounts.js';
 import { settleAccountDeltas } from '../../src/ledger/settle.js';
+import { sealJournal } from '../../src/ledger/seal.js';
+import { verifyHeadBank } from '../../src/ledger/verify.js';
 import { formatAmount } from '../../src/ledger/amounts.js';
 import { standardRules } from '../../seeds/demo.js';
 import { findRollupMismatches } from '../../src/reports/rollups.js';
@@ -52,15 +54,34 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: { poolSize?: number } = {}): Promise<Harness> {
-  const tag = `t${randomUUID().slice(0, 8)}`;
-  const config = loadConfig({ ...process.env, DB_POOL_SIZE: String(options.poolSize ?? 20), SEED_DEMO: 'false' });
+export interface RunningApp { bank: Bank; config: Config; url: string; close(): Promise<void> }
+
+/**
+ * The service on a free port against the test database, configured by env on top of the process's
+ * own. Test files send hundreds of requests a second from one token, so rate limits are off unless
+ * env turns them on (test/http/limits.test.ts does).
+ */
+export async function startApp(env: Record<string, string> = {}): Promise<RunningApp> {
+  const config = loadConfig({ ...process.env, SEED_DEMO: 'false', RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_ANONYMOUS_REQUESTS: '0', ...env });
   const bank = await openBank(config, inject('databaseUrl'));
   const built = await buildApp(bank, () => undefined);
   const server: Server = await new Promise((resolve) => {
     const s = built.app.listen(0, '127.0.0.1', () => resolve(s));
   });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    bank, config, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await built.stop();
+      await bank.close();
+    },
+  };
+}
+
+export async function startHarness(options: { poolSize?: number; env?: Record<string, string> } = {}): Promise<Harness> {
+  const tag = `t${randomUUID().slice(0, 8)}`;
+  const { bank, url, close, config } = await startApp({ DB_POOL_SIZE: String(options.poolSize ?? 20), ...options.env });
   const head = await createHeadBank(bank, { code: `${tag}-head`, name: `Test head ${tag}`, allowGifting: true });
   const branches = await bank.knex.transaction(async (trx) => [
     await insertChildBranch(trx, head, { code: `${tag}-a`, name: 'Branch A', allowGifting: true }),
@@ -141,13 +162,13 @@ export async function startHarness(options: { poolSize?: number } = {}): Promise
       expect(pools, 'pools whose account disagrees with their status').toEqual([]);
       // Report rollups equal the direct computation from POSTED postings, whatever wrote them.
       expect(await findRollupMismatches(bank, head.id), 'rollups that differ from postings').toEqual([]);
+      // Invariant 8: every final transaction seals into the chain, and the whole chain recomputes.
+      await sealJournal(bank, head.id);
+      const report = await verifyHeadBank(bank, head.id);
+      expect(report.problems, 'verifyLedger').toEqual([]);
+      expect(report.transactionsQueued).toBe(0);
     },
-    async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      await built.stop();
-      await (bank as Bank & { close(): Promise<void> }).close();
-    },
+    close,
   };
   return harness;
 }

@@ -1,14 +1,13 @@
-// Background work of a service process (the settler, the expiry sweeper): one round every
-// intervalMs, never two rounds at once, errors logged and retried next round, and a stop that
-// waits for the round in flight.
-export function startPeriodicTask(name: string, intervalMs: number, round: () => Promise<void>, log: (line: string) => void): () => Promise<void> {
+// Background rounds of a service process (the settler, the sealer, the voucher sweeper): one round at a time, every
+// intervalMs, until stopped; a failed round is logged and the next one retries.
+export function runEvery(name: string, intervalMs: number, round: (stopped: () => boolean) => Promise<unknown>, log: (line: string) => void): () => Promise<void> {
   let stopped = false;
   let running: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
     running = running.then(async () => {
       if (stopped) return;
       try {
-        await round();
+        await round(() => stopped);
       } catch (error) {
         log(`${name}: ${(error as Error).message}`);
       }

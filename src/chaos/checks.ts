@@ -1,0 +1,82 @@
+// What must hold after a run under faults: every acknowledged write exists exactly once (its key
+// names its transaction, the transaction and its postings exist), every key produced at most one
+// transaction and every transaction came from one key, a refused request wrote nothing, and SPEC
+// invariants 1-5 and 8 hold (verifyHeadBank: balances, held amounts, sums, trial balance, the
+// chain; no member wallet below zero; no cap exceeded). Returns the violations, as sentences.
+import type { Bank } from '../bank.js';
+import { verifyHeadBank } from '../ledger/verify.js';
+
+/** Violations listed per check: the first ones say what broke; thousands would say nothing more. */
+const violationsPerCheckMax = 10;
+
+export interface KeyLedger {
+  /** subject → key → transaction id, for every acknowledged key. */
+  acknowledged: Map<string, Map<string, string>>;
+  /** subject → key → the refusal code. */
+  refused: Map<string, Map<string, string>>;
+}
+
+export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLedger): Promise<string[]> {
+  const violations: string[] = [];
+  const add = (list: string[]) => violations.push(...list.slice(0, violationsPerCheckMax), ...(list.length > violationsPerCheckMax ? [`… and ${list.length - violationsPerCheckMax} more like it`] : []));
+
+  const keys = new Map<string, { transactionId: string | null }>();
+  const { rows: keyRows } = await bank.knex.raw(
+    `SELECT subject, key, transaction_id::text AS transaction_id FROM idempotency_keys WHERE head_id = ?`, [headId]);
+  for (const r of keyRows) keys.set(`${r.subject}\u0001${r.key}`, { transactionId: r.transaction_id });
+  const { rows: txnRows } = await bank.knex.raw(`SELECT t.id::text AS id, (SELECT count(*)::int FROM postings p WHERE p.head_id = t.head_id AND p.transaction_id = t.id) AS postings
+    FROM transactions t WHERE t.head_id = ?`, [headId]);
+  const transactions = new Map<string, number>(txnRows.map((r: any) => [r.id, r.postings]));
+
+  // Every acknowledged write exists exactly once, under its key.
+  const lost: string[] = [];
+  for (const [subject, acked] of ledger.acknowledged) {
+    for (const [key, transactionId] of acked) {
+      const row = keys.get(`${subject}\u0001${key}`);
+      if (!row) lost.push(`acknowledged key ${key} of ${subject} (transaction ${transactionId}) is not in the database`);
+      else if (row.transactionId !== transactionId) lost.push(`key ${key} of ${subject} was acknowledged as transaction ${transactionId} but names ${row.transactionId}`);
+      else if (!transactions.get(transactionId)) lost.push(`acknowledged transaction ${transactionId} (key ${key}) is missing or has no postings`);
+    }
+  }
+  add(lost);
+
+  // A refused request wrote nothing.
+  const refusedWrote: string[] = [];
+  for (const [subject, refused] of ledger.refused) {
+    for (const [key, code] of refused) {
+      if (code === 'IDEMPOTENCY_CONFLICT') refusedWrote.push(`key ${key} of ${subject} was refused as IDEMPOTENCY_CONFLICT though every retry sent the same request`);
+      else if (keys.has(`${subject}\u0001${key}`)) refusedWrote.push(`key ${key} of ${subject} was refused (${code}) but is in the database`);
+    }
+  }
+  add(refusedWrote);
+
+  // Every key produced at most one transaction, and every transaction came from exactly one key.
+  const perTransaction = new Map<string, number>();
+  for (const { transactionId } of keys.values()) if (transactionId) perTransaction.set(transactionId, (perTransaction.get(transactionId) ?? 0) + 1);
+  add([...perTransaction].filter(([, n]) => n > 1).map(([id, n]) => `transaction ${id} is named by ${n} keys`));
+  add([...transactions.keys()].filter((id) => !perTransaction.has(id)).map((id) => `transaction ${id} was written by no key (a duplicate write)`));
+
+  // Invariants 1, 2 and 8: the books recompute, and so does the chain.
+  const report = await verifyHeadBank(bank, headId);
+  add(report.problems.map((p) => `verifyLedger ${p.check}: ${p.message}`));
+  if (report.transactionsQueued > 0) violations.push(`${report.transactionsQueued} final transactions were still not sealed after the run`);
+
+  // Invariant 3: no member wallet of a spendable asset below zero available.
+  const { rows: negative } = await bank.knex.raw(`SELECT id::text AS id, balance::text AS balance, held::text AS held FROM accounts
+    WHERE head_id = ? AND owner_type = 'MEMBER' AND NOT allow_negative AND balance - held < 0`, [headId]);
+  add(negative.map((a: any) => `member account ${a.id} is below zero: balance ${a.balance}, held ${a.held}`));
+
+  // Invariant 5: no cap exceeded, counted from the transactions themselves (one unit per award here).
+  const { rows: overCap } = await bank.knex.raw(`
+    SELECT * FROM (
+      SELECT t.member_id::text AS member, r.code, (t.occurred_at AT TIME ZONE b.time_zone)::date AS day, count(*)::int AS awards,
+             (c.value->>'maxCount')::numeric AS cap
+        FROM transactions t JOIN rules r ON r.head_id = t.head_id AND r.id = t.rule_id
+        JOIN branches b ON b.id = t.head_id
+        CROSS JOIN LATERAL jsonb_array_elements(r.caps) c
+       WHERE t.head_id = ? AND t.kind IN ('EARN', 'DEDUCT') AND c.value->>'window' = 'DAY' AND c.value->>'maxCount' IS NOT NULL
+       GROUP BY 1, 2, 3, 5) x
+     WHERE x.awards > x.cap`, [headId]);
+  add(overCap.map((r: any) => `member ${r.member} got ${r.awards} awards of ${r.code} on ${r.day}; the cap is ${r.cap}`));
+  return violations;
+}

@@ -1,0 +1,318 @@
+// npm run chaos: a fault harness a user can run. Starts PostgreSQL (embedded, its own data folder
+// and port; or DATABASE_URL) and several service processes, runs many concurrent clients with a
+// mixed workload (src/chaos/workload.ts) for a bounded time — each retrying on timeouts, connection
+// errors, 5xx and INTERNAL with the same idempotency key, as a mini-program would — while faults
+// strike at random moments: SIGKILL of a service process (then restarted), a PostgreSQL restart
+// (embedded: an immediate, crash-like stop or a clean one, then start; external: every backend
+// terminated), a client disconnecting mid-request. Afterwards it checks src/chaos/checks.ts and
+// prints attempted / acknowledged / faults / violations; the exit code is 0 only with no violation.
+//
+// Settings (environment): CHAOS_SECONDS (60), CHAOS_CLIENTS (24), CHAOS_SERVICES (2), CHAOS_MEMBERS (40),
+// CHAOS_FAULT_INTERVAL_MS (4000, the mean time between process faults), CHAOS_DISCONNECT_RATE (0.03,
+// the share of requests a client abandons mid-flight), CHAOS_PG_PORT (54363), CHAOS_PG_DATA_DIR
+// (.data/pg-chaos), CHAOS_SEED (random), DATABASE_URL (an external PostgreSQL instead).
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { loadConfig, projectRoot } from '../config.js';
+import { connectDatabaseServer } from '../db/connect.js';
+import { openDatabase } from '../db/database.js';
+import { migrateToLatest } from '../db/migrate.js';
+import { openBank } from '../bank.js';
+import { createHeadBank, insertChildBranch } from '../directory/branches.js';
+import { openWallets } from '../directory/members.js';
+import { signToken } from '../auth/tokens.js';
+import { sealJournal } from '../ledger/seal.js';
+import { settleAccountDeltas } from '../ledger/settle.js';
+import { standardRules } from '../../seeds/demo.js';
+import { ServiceProcess, freePort } from '../chaos/services.js';
+import { drawWorkload, workloads, type ChaosMember, type ChaosWorld, type KeyOutcome, type WriteRequest } from '../chaos/workload.js';
+import { checkAfterFaults, type KeyLedger } from '../chaos/checks.js';
+
+function setting(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max) throw new Error(`${name} must be a number from ${min} to ${max}, got "${raw}"`);
+  return value;
+}
+
+const seconds = setting('CHAOS_SECONDS', 60, 1, 24 * 3600);
+const clientCount = setting('CHAOS_CLIENTS', 24, 1, 500);
+const serviceCount = setting('CHAOS_SERVICES', 2, 1, 8);
+const memberCount = setting('CHAOS_MEMBERS', 40, 2, 10_000);
+const faultIntervalMs = setting('CHAOS_FAULT_INTERVAL_MS', 4000, 100, 3_600_000);
+const disconnectRate = setting('CHAOS_DISCONNECT_RATE', 0.03, 0, 1);
+const seed = setting('CHAOS_SEED', Math.floor(Math.random() * 2 ** 31), 0, 2 ** 31);
+/** A request without an answer this long is abandoned and retried (with the same keys). */
+const requestTimeoutMs = 10_000;
+/** After the run, clients get this long to finish the writes they started; what is left is "unresolved". */
+const drainMs = 90_000;
+/** Retries of one write: bounded, like everything (at the backoff's ceiling, minutes of faults). */
+const attemptsMax = 400;
+const backoffMaxMs = 1_000;
+/** Restarts of a killed service are tried this often before the run counts it as a violation. */
+const restartAttemptsMax = 30;
+
+const log = (line: string) => console.error(`[chaos] ${line}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** mulberry32: a seeded generator, so a run's choices can be replayed with CHAOS_SEED. */
+function seededRandom(s: number): () => number {
+  let a = s >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const stats = {
+  attempted: 0, attemptedKeys: 0, acknowledged: 0, acknowledgedKeys: 0, refusedKeys: 0, unresolved: 0, retries: 0,
+  refusedByCode: new Map<string, number>(),
+  /** Service processes that exited without being killed (restarted and counted; not a violation of SPEC). */
+  selfExits: 0,
+  faults: { kill: 0, postgres: 0, disconnect: 0 },
+};
+const ledger: KeyLedger = { acknowledged: new Map(), refused: new Map() };
+const retryableCodes = new Set(['INTERNAL', 'RATE_LIMITED']);
+
+function record(map: Map<string, Map<string, string>>, subject: string, key: string, value: string): void {
+  let bySubject = map.get(subject);
+  if (!bySubject) map.set(subject, (bySubject = new Map()));
+  bySubject.set(key, value);
+}
+
+async function main(): Promise<number> {
+  const external = Boolean(process.env.DATABASE_URL);
+  const config = loadConfig({
+    ...process.env, SEED_DEMO: 'false', DB_POOL_SIZE: '4',
+    PG_PORT: process.env.CHAOS_PG_PORT || '54363',
+    PG_DATA_DIR: path.resolve(projectRoot, process.env.CHAOS_PG_DATA_DIR || '.data/pg-chaos'),
+  });
+  const server = await connectDatabaseServer(config, 'civility_chaos', !external, log);
+  const migrator = openDatabase(server.url, 2);
+  try { await migrateToLatest(migrator.knex, config.partitionMonthsAhead); } finally { await migrator.close(); }
+  const random = seededRandom(seed);
+  log(`seed ${seed}; ${external ? 'DATABASE_URL' : `embedded PostgreSQL on ${config.embeddedPort}`}; ${serviceCount} services, ${clientCount} clients, ${seconds} s`);
+
+  // The bank under test: a head bank of its own with three gifting branches, the standard rules, members.
+  const tag = `chaos-${randomUUID().slice(0, 8)}`;
+  const setup = await openBank(config, server.url);
+  const head = await createHeadBank(setup, { code: tag, name: 'Chaos head bank', allowGifting: true });
+  const branches = await setup.knex.transaction(async (trx) => {
+    const made = [];
+    for (const i of [1, 2, 3]) made.push(await insertChildBranch(trx, head, { code: `${tag}-b${i}`, name: `Chaos branch ${i}`, allowGifting: true }));
+    return made;
+  });
+  for (const rule of standardRules) {
+    await setup.knex('rules').insert({
+      head_id: head.id, branch_id: head.id, code: rule.code, version: 1, name: rule.name, category: rule.category,
+      outputs: JSON.stringify(rule.outputs), caps: JSON.stringify(rule.caps), requires_approval: false, allowed_clients: [], created_by: 'chaos',
+    });
+  }
+  const members: ChaosMember[] = [];
+  for (let i = 0; i < memberCount; i++) {
+    const branch = branches[i % branches.length]!;
+    const [row] = await setup.knex('members').insert({ head_id: head.id, branch_id: branch.id, external_id: `${tag}-m${i}`, name: `Resident ${i}` }).returning('id');
+    await openWallets(setup.knex, head.id, branch.id, String(row.id));
+    members.push({ id: String(row.id), branchCode: branch.code });
+  }
+  await setup.close();
+  const memberTokens = new Map<string, string>();
+  const world: ChaosWorld = {
+    headId: head.id, members, random, reversible: [],
+    adminToken: signToken(config, { sub: 'chaos-admin', role: 'admin', branch: head.code }),
+    clientToken: signToken(config, { sub: 'chaos-client', role: 'client', branch: head.code, rules: '*' }),
+    memberToken(m) {
+      let t = memberTokens.get(m.id);
+      if (!t) memberTokens.set(m.id, (t = signToken(config, { sub: `chaos-member-${m.id}`, role: 'member', branch: m.branchCode, member: m.id })));
+      return t;
+    },
+  };
+
+  const services: ServiceProcess[] = [];
+  for (let i = 0; i < serviceCount; i++) {
+    services.push(new ServiceProcess(`service-${i + 1}`, await freePort(), {
+      DATABASE_URL: server.url, SEED_DEMO: 'false', RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_ANONYMOUS_REQUESTS: '0',
+      SETTLE_INTERVAL_MS: '200', SEAL_INTERVAL_MS: '200', DB_POOL_SIZE: '8', NODE_ENV: '',
+    }));
+  }
+  await Promise.all(services.map((s) => s.start()));
+  // A service that dies by itself (not killed by the harness, not failing to start while the database
+  // is down) is worth a line: it is restarted like a process manager would, and counted.
+  const restarting = new Set<ServiceProcess>();
+  for (const s of services) {
+    s.onExit = (code, signal) => {
+      if (signal === 'SIGKILL' || restarting.has(s) || !faultsOn) return;
+      stats.selfExits += 1;
+      log(`${s.name} exited by itself (${code ?? signal}); its last lines:\n    ${s.tail.join('\n    ')}`);
+      restarts.push(restart(s));
+    };
+  }
+  log(`services up: ${services.map((s) => s.url).join(', ')}`);
+
+  let faultsOn = false;
+  const hardStop = { at: Infinity };
+  const restarts: Promise<void>[] = [];
+  const violationsOfHarness: string[] = [];
+
+  /** Sends one write until it has an answer per key (or the retries run out); records the outcome. */
+  async function send(request: WriteRequest): Promise<void> {
+    stats.attempted += 1;
+    stats.attemptedKeys += request.keys.length;
+    const body = JSON.stringify({ query: request.query, variables: request.variables });
+    for (let attempt = 1; attempt <= attemptsMax && Date.now() < hardStop.at; attempt++) {
+      if (attempt > 1) {
+        stats.retries += 1;
+        await sleep(Math.min(backoffMaxMs, 10 * 2 ** Math.min(attempt, 10)) * (0.5 + random() / 2));
+      }
+      const up = services.filter((s) => s.running);
+      if (!up.length) continue;
+      const service = up[Math.floor(random() * up.length)]!;
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), requestTimeoutMs);
+      if (faultsOn && random() < disconnectRate) {
+        // the client walks away mid-request (a phone losing signal); it retries later with the same key
+        stats.faults.disconnect += 1;
+        setTimeout(() => controller.abort(), Math.floor(random() * 30));
+      }
+      let outcomes: KeyOutcome[];
+      try {
+        const res = await fetch(`${service.url}/graphql`, {
+          method: 'POST', body, signal: controller.signal,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${request.token}` },
+        });
+        if (res.status >= 500 || res.status === 429) continue;
+        const answer = await res.json() as { data?: any; errors?: { extensions?: { code?: string } }[] };
+        if (answer.errors?.length) {
+          const code = answer.errors[0]!.extensions?.code ?? 'NONE';
+          if (retryableCodes.has(code)) continue;
+          outcomes = request.keys.map(() => ({ refused: code }));
+        } else {
+          outcomes = workloads.find((w) => w.name === request.workload)!.read(answer.data, request);
+        }
+      } catch {
+        continue; // connection refused or reset, timeout, or our own disconnect: retry with the same keys
+      } finally {
+        clearTimeout(timer);
+      }
+      stats.acknowledged += outcomes.some((o) => 'transactionId' in o) ? 1 : 0;
+      const workload = workloads.find((w) => w.name === request.workload)!;
+      outcomes.forEach((o, i) => {
+        const key = request.keys[i]!;
+        if ('transactionId' in o) {
+          stats.acknowledgedKeys += 1;
+          record(ledger.acknowledged, request.subject, key, o.transactionId);
+          workload.acknowledged?.(world, o.transactionId);
+        } else {
+          stats.refusedKeys += 1;
+          stats.refusedByCode.set(o.refused, (stats.refusedByCode.get(o.refused) ?? 0) + 1);
+          record(ledger.refused, request.subject, key, o.refused);
+        }
+      });
+      return;
+    }
+    stats.unresolved += 1;
+  }
+
+  let keyCount = 0;
+  const key = () => `${tag}-${++keyCount}`;
+  // Every member starts with points to give (acknowledged writes like any other).
+  await Promise.all(members.map((m) => send({
+    workload: 'adjustBalance', token: world.adminToken, subject: 'chaos-admin', keys: [`${tag}-fund-${m.id}`],
+    query: 'mutation($i: AdjustBalanceInput!) { adjustBalance(input: $i) { transactionId } }',
+    variables: { i: { idempotencyKey: `${tag}-fund-${m.id}`, member: { id: m.id }, asset: 'POINTS', amount: '50.00', reason: 'chaos opening balance' } },
+  })));
+
+  const deadline = Date.now() + seconds * 1000;
+  faultsOn = true;
+  async function restart(service: ServiceProcess): Promise<void> {
+    restarting.add(service);
+    try {
+      for (let i = 1; i <= restartAttemptsMax; i++) {
+        try { await service.start(); return; } catch { await sleep(500); }
+      }
+      violationsOfHarness.push(`${service.name} could not be restarted: ${service.tail.slice(-3).join(' | ')}`);
+    } finally {
+      restarting.delete(service);
+    }
+  }
+  async function terminateBackends(): Promise<void> {
+    const client = new pg.Client({ connectionString: server.url });
+    await client.connect();
+    try {
+      await client.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+    } finally {
+      await client.end();
+    }
+  }
+  const faults = (async () => {
+    for (let n = 0; Date.now() < deadline; n++) {
+      await sleep(faultIntervalMs * (0.5 + random()));
+      if (Date.now() >= deadline) break;
+      const up = services.filter((s) => s.running);
+      // the first two faults are one of each kind, so that even a short run has both
+      if ((n === 0 || (n > 1 && random() < 0.6)) && up.length) {
+        const victim = up[Math.floor(random() * up.length)]!;
+        victim.kill();
+        stats.faults.kill += 1;
+        log(`fault: SIGKILL ${victim.name}`);
+        restarts.push(restart(victim));
+      } else {
+        stats.faults.postgres += 1;
+        try {
+          const crash = random() < 0.7;
+          log(`fault: PostgreSQL ${server.restart ? (crash ? 'crash' : 'clean') + ' restart' : 'backends terminated'}`);
+          if (server.restart) await server.restart(crash);
+          else await terminateBackends();
+          log('PostgreSQL back');
+        } catch (error) {
+          violationsOfHarness.push(`PostgreSQL could not be restarted: ${(error as Error).message}`);
+          return;
+        }
+      }
+    }
+  })();
+  const clients = Array.from({ length: clientCount }, async () => {
+    while (Date.now() < deadline) {
+      const request = drawWorkload(world).build(world, key);
+      if (request) await send(request);
+    }
+  });
+  const progress = setInterval(() => log(`${stats.attempted} writes, ${stats.acknowledged} acknowledged, faults ${JSON.stringify(stats.faults)}; `
+    + `services ${services.map((s) => `${s.name} ${s.running ? 'up' : 'down'}`).join(', ')}`), 10_000);
+  await faults;
+  faultsOn = false;
+  await Promise.all(restarts);
+  hardStop.at = Date.now() + drainMs;
+  await Promise.all(clients);
+  clearInterval(progress);
+  await Promise.all(services.map((s) => s.stop()));
+
+  // The services are gone: seal and settle what they left, then check.
+  const checker = await openBank(config, server.url);
+  let violations: string[];
+  try {
+    await sealJournal(checker, head.id);
+    while ((await settleAccountDeltas(checker)) > 0);
+    violations = [...violationsOfHarness, ...(await checkAfterFaults(checker, head.id, ledger))];
+  } finally {
+    await checker.close();
+    await server.stop();
+  }
+  const faultsTotal = stats.faults.kill + stats.faults.postgres + stats.faults.disconnect;
+  const refused = [...stats.refusedByCode].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ${n}`).join(', ') || 'none';
+  console.log(`chaos: ${seconds} s, seed ${seed}, ${serviceCount} services, ${clientCount} clients — attempted ${stats.attempted} writes (${stats.attemptedKeys} keys), `
+    + `acknowledged ${stats.acknowledged} (${stats.acknowledgedKeys} keys), refused ${stats.refusedKeys} keys (${refused}), unresolved ${stats.unresolved}, retries ${stats.retries}; `
+    + `faults ${faultsTotal} (service SIGKILL ${stats.faults.kill}, PostgreSQL ${server.restart ? 'restart' : 'backends terminated'} ${stats.faults.postgres}, client disconnect ${stats.faults.disconnect}); `
+    + `services exiting by themselves ${stats.selfExits}; violations ${violations.length}`);
+  for (const v of violations) console.log(`  violation: ${v}`);
+  return violations.length;
+}
+
+main().then((violations) => process.exit(violations ? 1 : 0), (error) => {
+  log(`failed: ${error?.stack ?? error}`);
+  process.exit(2);
+});

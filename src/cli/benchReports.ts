@@ -292,7 +292,10 @@ async function timeReports(bank: Bank, district: Pick<District, 'head' | 'big' |
   const out: ReportTiming[] = [];
   // BENCH_REPORTS=a,b times only the reports whose name contains one of the words.
   const only = process.env.BENCH_REPORTS?.split(',').filter(Boolean) ?? [];
-  const add = async (report: string, calls: number, work: () => Promise<string>) => {
+  // BENCH_CALLS caps the calls per report (a quick re-timing on a large data set).
+  const callsMax = Number(process.env.BENCH_CALLS ?? Infinity);
+  const add = async (report: string, callsWanted: number, work: () => Promise<string>) => {
+    const calls = Math.min(callsWanted, callsMax);
     if (only.length > 0 && !only.some((word) => report.includes(word))) return;
     let rows = '';
     const t = await time(calls, async () => { rows = await work(); });

@@ -1,7 +1,7 @@
 // What must hold after a run under faults: every acknowledged write exists exactly once (its key
 // names its transaction, the transaction and its postings exist), every key produced at most one
 // transaction and every transaction came from one key, a refused request wrote nothing, and SPEC
-// invariants 1-5 and 8 hold (verifyHeadBank: balances, held amounts, sums, trial balance, the
+// invariants 1-6 and 8 hold (verifyHeadBank: balances, held amounts, sums, trial balance, the
 // chain; no member wallet below zero; no cap exceeded). Returns the violations, as sentences.
 import type { Bank } from '../bank.js';
 import { verifyHeadBank } from '../ledger/verify.js';
@@ -16,14 +16,25 @@ export interface KeyLedger {
   refused: Map<string, Map<string, string>>;
 }
 
-export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLedger): Promise<string[]> {
+/** What the run set up that the checks compare against: the shop's item and its stock at the start. */
+export interface ChaosShop { itemId: string; initialStock: number }
+
+export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLedger, shop?: ChaosShop): Promise<string[]> {
   const violations: string[] = [];
   const add = (list: string[]) => violations.push(...list.slice(0, violationsPerCheckMax), ...(list.length > violationsPerCheckMax ? [`… and ${list.length - violationsPerCheckMax} more like it`] : []));
 
-  const keys = new Map<string, { transactionId: string | null }>();
-  const { rows: keyRows } = await bank.knex.raw(
-    `SELECT subject, key, transaction_id::text AS transaction_id FROM idempotency_keys WHERE head_id = ?`, [headId]);
-  for (const r of keyRows) keys.set(`${r.subject}\u0001${r.key}`, { transactionId: r.transaction_id });
+  // What each key wrote: its transaction (a redemption's REDEEM transaction, a refund's reversal) or,
+  // for fulfil and cancel, which move a redemption and write no transaction, 'redemption:ID'.
+  const keys = new Map<string, { transactionId: string | null; moved: string | null }>();
+  const { rows: keyRows } = await bank.knex.raw(`
+    SELECT k.subject, k.key,
+           CASE k.operation
+             WHEN 'redeem' THEN (SELECT r.transaction_id FROM redemptions r WHERE r.head_id = k.head_id AND r.id = (k.result->>'redemptionId')::bigint)::text
+             WHEN 'refundRedemption' THEN k.result->>'transactionId'
+             ELSE k.transaction_id::text END AS transaction_id,
+           CASE WHEN k.operation IN ('fulfillRedemption', 'cancelRedemption') THEN 'redemption:' || (k.result->>'redemptionId') END AS moved
+      FROM idempotency_keys k WHERE k.head_id = ?`, [headId]);
+  for (const r of keyRows) keys.set(`${r.subject}\u0001${r.key}`, { transactionId: r.transaction_id, moved: r.moved });
   const { rows: txnRows } = await bank.knex.raw(`SELECT t.id::text AS id, (SELECT count(*)::int FROM postings p WHERE p.head_id = t.head_id AND p.transaction_id = t.id) AS postings
     FROM transactions t WHERE t.head_id = ?`, [headId]);
   const transactions = new Map<string, number>(txnRows.map((r: any) => [r.id, r.postings]));
@@ -34,7 +45,9 @@ export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLe
     for (const [key, transactionId] of acked) {
       const row = keys.get(`${subject}\u0001${key}`);
       if (!row) lost.push(`acknowledged key ${key} of ${subject} (transaction ${transactionId}) is not in the database`);
-      else if (row.transactionId !== transactionId) lost.push(`key ${key} of ${subject} was acknowledged as transaction ${transactionId} but names ${row.transactionId}`);
+      else if (transactionId.startsWith('redemption:')) {
+        if (row.moved !== transactionId) lost.push(`key ${key} of ${subject} was acknowledged as moving ${transactionId} but names ${row.moved}`);
+      } else if (row.transactionId !== transactionId) lost.push(`key ${key} of ${subject} was acknowledged as transaction ${transactionId} but names ${row.transactionId}`);
       else if (!transactions.get(transactionId)) lost.push(`acknowledged transaction ${transactionId} (key ${key}) is missing or has no postings`);
     }
   }
@@ -65,6 +78,30 @@ export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLe
   const { rows: negative } = await bank.knex.raw(`SELECT id::text AS id, balance::text AS balance, held::text AS held FROM accounts
     WHERE head_id = ? AND owner_type = 'MEMBER' AND NOT allow_negative AND balance - held < 0`, [headId]);
   add(negative.map((a: any) => `member account ${a.id} is below zero: balance ${a.balance}, held ${a.held}`));
+
+  // Invariant 6: each redemption's status agrees with its REDEEM transaction's; the stock taken is
+  // exactly what live redemptions hold (none oversold, none leaked by a cancel, an expiry or a
+  // restocking refund); a pool holds what it raised, never more than its target.
+  const { rows: disagree } = await bank.knex.raw(`
+    SELECT r.code, r.status, t.status AS txn FROM redemptions r JOIN transactions t ON t.head_id = r.head_id AND t.id = r.transaction_id
+     WHERE r.head_id = ? AND t.status <> CASE WHEN r.status = 'PENDING' THEN 'PENDING' WHEN r.status IN ('FULFILLED', 'REFUNDED') THEN 'POSTED' ELSE 'VOIDED' END`, [headId]);
+  add(disagree.map((r: any) => `voucher ${r.code} is ${r.status} but its transaction is ${r.txn}`));
+  if (shop) {
+    const { rows: [stock] } = await bank.knex.raw(`
+      SELECT i.stock_left, (SELECT coalesce(sum(r.quantity), 0)::int FROM redemptions r WHERE r.head_id = i.head_id AND r.item_id = i.id
+                              AND (r.status IN ('PENDING', 'FULFILLED') OR (r.status = 'REFUNDED' AND NOT r.restocked))) AS taken
+        FROM catalog_items i WHERE i.head_id = ? AND i.id = ?`, [headId, shop.itemId]);
+    if (stock.stock_left + stock.taken !== shop.initialStock) {
+      violations.push(`item ${shop.itemId}: ${stock.stock_left} left + ${stock.taken} held by redemptions ≠ ${shop.initialStock} at the start`);
+    }
+  }
+  const { rows: pools } = await bank.knex.raw(`
+    SELECT p.id, p.status, p.raised::text AS raised, p.target::text AS target, a.balance::text AS balance,
+           (SELECT coalesce(sum(d.amount), 0) FROM pool_donations d WHERE d.head_id = p.head_id AND d.pool_id = p.id)::text AS donated
+      FROM pools p JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id
+     WHERE p.head_id = ? AND (p.raised > p.target OR (p.status IN ('OPEN', 'FUNDED') AND (a.balance <> p.raised OR p.raised <>
+           (SELECT coalesce(sum(d.amount), 0) FROM pool_donations d WHERE d.head_id = p.head_id AND d.pool_id = p.id))))`, [headId]);
+  add(pools.map((p: any) => `pool ${p.id} (${p.status}) raised ${p.raised} of ${p.target}, holds ${p.balance}, donations sum to ${p.donated}`));
 
   // Invariant 5: no cap exceeded, counted from the transactions themselves (one unit per award here).
   const { rows: overCap } = await bank.knex.raw(`

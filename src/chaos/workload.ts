@@ -1,7 +1,8 @@
 // The fault harness's workload, pluggable: each kind of write builds a GraphQL request with its
 // own idempotency keys, and the harness sends it (again and again with the same keys until it gets
 // an answer) and reads per key either a transaction id (acknowledged) or an error code (refused).
-// New kinds (redeem / fulfil / cancel, donations, claims) are added to `workloads` as they land.
+// Spending rides along: members redeem an item and give to a pool, the merchant's till fulfils
+// vouchers (and refunds some), members cancel theirs. (Claims are not in the mix yet.)
 
 export interface ChaosMember { id: string; branchCode: string }
 
@@ -13,6 +14,14 @@ export interface ChaosWorld {
   memberToken(member: ChaosMember): string;
   /** Acknowledged transactions a reversal may undo; each is taken once. */
   reversible: string[];
+  /** The shop: a stocked catalog item and the token of the merchant's till. */
+  shop: { itemId: string; tillToken: string; tillSubject: string };
+  /** The open crowdfunding pool members give to. */
+  poolId: string;
+  /** Pending vouchers issued to members; each is taken once, by a fulfilment or a cancellation. */
+  vouchers: { code: string; member: ChaosMember }[];
+  /** Fulfilled vouchers a refund may take, once each. */
+  fulfilled: string[];
   random(): number;
 }
 
@@ -25,10 +34,16 @@ export interface WriteRequest {
   keys: string[];
   /** The subject the keys belong to (the token's sub). */
   subject: string;
+  /** What the workload keeps between building the request and reading its answer. */
+  context?: any;
 }
 
-/** Per key: a transaction id or a refusal code. */
+/**
+ * Per key: the transaction it wrote, or (fulfil, cancel: writes that move a redemption and write no
+ * transaction) the redemption it moved as `redemption:ID`, or a refusal code.
+ */
 export type KeyOutcome = { transactionId: string } | { refused: string };
+export const redemptionOutcome = (id: string | number): KeyOutcome => ({ transactionId: `redemption:${id}` });
 
 export interface Workload {
   name: string;
@@ -37,8 +52,8 @@ export interface Workload {
   build(world: ChaosWorld, key: () => string): WriteRequest | null;
   /** Reads an answer with data; returns one outcome per key. */
   read(data: any, request: WriteRequest): KeyOutcome[];
-  /** Called once per acknowledged transaction. */
-  acknowledged?(world: ChaosWorld, transactionId: string): void;
+  /** Called once per acknowledged key. */
+  acknowledged?(world: ChaosWorld, transactionId: string, request?: WriteRequest): void;
 }
 
 const pick = <T>(world: ChaosWorld, list: readonly T[]): T => list[Math.floor(world.random() * list.length)]!;
@@ -108,6 +123,90 @@ export const workloads: Workload[] = [
     },
     read: single('adjustBalance'),
     acknowledged: reversible,
+  },
+  {
+    // a member spends on the shop's item: points held, stock reserved, a voucher issued
+    name: 'redeem', weight: 8,
+    build: (world, key) => {
+      const member = pick(world, world.members);
+      const k = key();
+      return {
+        workload: 'redeem', token: world.memberToken(member), subject: `chaos-member-${member.id}`, keys: [k],
+        query: 'mutation($i: RedeemInput!) { redeem(input: $i) { replayed redemption { id code transaction { id } } } }',
+        variables: { i: { idempotencyKey: k, item: world.shop.itemId } },
+        context: { member },
+      };
+    },
+    read: (data, request) => {
+      const r = data.redeem.redemption;
+      request.context.code = r.code;
+      return [{ transactionId: String(r.transaction.id) }];
+    },
+    // the voucher goes to the till (or back to its member) once, whatever the retries
+    acknowledged: (world, _id, request) => {
+      const { code, member } = request!.context;
+      if (!world.vouchers.some((v) => v.code === code)) world.vouchers.push({ code, member });
+    },
+  },
+  {
+    // the till scans a voucher: the hold posts to the merchant
+    name: 'fulfillRedemption', weight: 6,
+    build: (world, key) => {
+      if (!world.vouchers.length) return null;
+      const [voucher] = world.vouchers.splice(Math.floor(world.random() * world.vouchers.length), 1);
+      const k = key();
+      return {
+        workload: 'fulfillRedemption', token: world.shop.tillToken, subject: world.shop.tillSubject, keys: [k],
+        query: 'mutation($i: VoucherInput!) { fulfillRedemption(input: $i) { redemption { id code } } }',
+        variables: { i: { idempotencyKey: k, code: voucher!.code } },
+      };
+    },
+    read: (data) => [redemptionOutcome(data.fulfillRedemption.redemption.id)],
+    acknowledged: (world, _id, request) => { world.fulfilled.push((request!.variables.i as { code: string }).code); },
+  },
+  {
+    // the member changes its mind: hold and stock released
+    name: 'cancelRedemption', weight: 2,
+    build: (world, key) => {
+      if (!world.vouchers.length) return null;
+      const [voucher] = world.vouchers.splice(Math.floor(world.random() * world.vouchers.length), 1);
+      const k = key();
+      return {
+        workload: 'cancelRedemption', token: world.memberToken(voucher!.member), subject: `chaos-member-${voucher!.member.id}`, keys: [k],
+        query: 'mutation($i: VoucherInput!) { cancelRedemption(input: $i) { redemption { id } } }',
+        variables: { i: { idempotencyKey: k, code: voucher!.code } },
+      };
+    },
+    read: (data) => [redemptionOutcome(data.cancelRedemption.redemption.id)],
+  },
+  {
+    // the shop refunds a fulfilled voucher: a reversal back to the member
+    name: 'refundRedemption', weight: 1,
+    build: (world, key) => {
+      if (!world.fulfilled.length) return null;
+      const [code] = world.fulfilled.splice(Math.floor(world.random() * world.fulfilled.length), 1);
+      const k = key();
+      return {
+        workload: 'refundRedemption', token: world.shop.tillToken, subject: world.shop.tillSubject, keys: [k],
+        query: 'mutation($i: RefundRedemptionInput!) { refundRedemption(input: $i) { transactionId } }',
+        variables: { i: { idempotencyKey: k, code, restock: world.random() < 0.5, reason: 'chaos refund' } },
+      };
+    },
+    read: (data) => [{ transactionId: String(data.refundRedemption.transactionId) }],
+  },
+  {
+    // a member gives to the pool (never past its target: LIMIT_EXCEEDED near the end)
+    name: 'donate', weight: 5,
+    build: (world, key) => {
+      const member = pick(world, world.members);
+      const k = key();
+      return {
+        workload: 'donate', token: world.memberToken(member), subject: `chaos-member-${member.id}`, keys: [k],
+        query: 'mutation($i: DonateInput!) { donate(input: $i) { transactionId replayed } }',
+        variables: { i: { idempotencyKey: k, pool: world.poolId, amount: amount(world, 2) } },
+      };
+    },
+    read: single('donate'),
   },
   {
     name: 'reverseTransaction', weight: 8,

@@ -21,6 +21,7 @@ import { migrateToLatest } from '../db/migrate.js';
 import { openBank } from '../bank.js';
 import { createHeadBank, insertChildBranch } from '../directory/branches.js';
 import { openWallets } from '../directory/members.js';
+import { insertMerchant } from '../redemption/merchants.js';
 import { signToken } from '../auth/tokens.js';
 import { sealJournal } from '../ledger/seal.js';
 import { settleAccountDeltas } from '../ledger/settle.js';
@@ -45,6 +46,10 @@ const disconnectRate = setting('CHAOS_DISCONNECT_RATE', 0.03, 0, 1);
 const seed = setting('CHAOS_SEED', Math.floor(Math.random() * 2 ** 31), 0, 2 ** 31);
 /** A request without an answer this long is abandoned and retried (with the same keys). */
 const requestTimeoutMs = 10_000;
+/** The shop's stock: enough that most redemptions succeed, few enough that it can run out in a long run. */
+const shopStock = 20_000;
+/** The pool's target in POINTS: reached in a long run, so that LIMIT_EXCEEDED and FUNDED happen too. */
+const poolTarget = '1500.00';
 /** After the run, clients get this long to finish the writes they started; what is left is "unresolved". */
 const drainMs = 90_000;
 /** Retries of one write: bounded, like everything (at the backoff's ceiling, minutes of faults). */
@@ -71,6 +76,8 @@ function seededRandom(s: number): () => number {
 const stats = {
   attempted: 0, attemptedKeys: 0, acknowledged: 0, acknowledgedKeys: 0, refusedKeys: 0, unresolved: 0, retries: 0,
   refusedByCode: new Map<string, number>(),
+  /** Acknowledged keys per kind of write, so a summary shows that every kind ran. */
+  acknowledgedByWorkload: new Map<string, number>(),
   /** Service processes that exited without being killed (restarted and counted; not a violation of SPEC). */
   selfExits: 0,
   faults: { kill: 0, postgres: 0, disconnect: 0 },
@@ -119,10 +126,29 @@ async function main(): Promise<number> {
     await openWallets(setup.knex, head.id, branch.id, String(row.id));
     members.push({ id: String(row.id), branchCode: branch.code });
   }
+  // The shop (a merchant with a stocked item offered to the whole bank) and an open pool.
+  const merchantId = await setup.knex.transaction((trx) => insertMerchant(trx, head.id, branches[0]!.id, 'Chaos shop'));
+  const [item] = await setup.knex('catalog_items').insert({
+    head_id: head.id, merchant_id: merchantId, code: 'chaos-item', title: 'Chaos item', category: 'chaos', cost: '2.00',
+    stock_left: shopStock, visible_branch_id: head.id, voucher_valid_days: 7,
+  }).returning('id');
+  const { rows: [{ id: poolId }] } = await setup.knex.raw(`SELECT nextval('pools_id_seq')::text AS id`);
+  const [poolAccount] = await setup.knex('accounts').insert({
+    head_id: head.id, branch_id: head.id, owner_type: 'POOL', owner_id: poolId, purpose: 'WALLET', asset_code: 'POINTS', asset_scale: 2,
+    allow_negative: false, deferred_balance: false,
+  }).returning('id');
+  await setup.knex('pools').insert({
+    head_id: head.id, id: poolId, branch_id: head.id, title: 'Chaos pool', beneficiary: 'everyone', target: poolTarget, status: 'OPEN',
+    account_id: poolAccount.id, created_by: 'chaos',
+  });
   await setup.close();
   const memberTokens = new Map<string, string>();
   const world: ChaosWorld = {
-    headId: head.id, members, random, reversible: [],
+    headId: head.id, members, random, reversible: [], vouchers: [], fulfilled: [], poolId,
+    shop: {
+      itemId: String(item.id), tillSubject: 'chaos-till',
+      tillToken: signToken(config, { sub: 'chaos-till', role: 'merchant', branch: head.code, merchant: merchantId }),
+    },
     adminToken: signToken(config, { sub: 'chaos-admin', role: 'admin', branch: head.code }),
     clientToken: signToken(config, { sub: 'chaos-client', role: 'client', branch: head.code, rules: '*' }),
     memberToken(m) {
@@ -204,8 +230,9 @@ async function main(): Promise<number> {
         const key = request.keys[i]!;
         if ('transactionId' in o) {
           stats.acknowledgedKeys += 1;
+          stats.acknowledgedByWorkload.set(request.workload, (stats.acknowledgedByWorkload.get(request.workload) ?? 0) + 1);
           record(ledger.acknowledged, request.subject, key, o.transactionId);
-          workload.acknowledged?.(world, o.transactionId);
+          workload.acknowledged?.(world, o.transactionId, request);
         } else {
           stats.refusedKeys += 1;
           stats.refusedByCode.set(o.refused, (stats.refusedByCode.get(o.refused) ?? 0) + 1);
@@ -297,7 +324,7 @@ async function main(): Promise<number> {
   try {
     await sealJournal(checker, head.id);
     while ((await settleAccountDeltas(checker)) > 0);
-    violations = [...violationsOfHarness, ...(await checkAfterFaults(checker, head.id, ledger))];
+    violations = [...violationsOfHarness, ...(await checkAfterFaults(checker, head.id, ledger, { itemId: String(item.id), initialStock: shopStock }))];
   } finally {
     await checker.close();
     await server.stop();
@@ -308,6 +335,7 @@ async function main(): Promise<number> {
     + `acknowledged ${stats.acknowledged} (${stats.acknowledgedKeys} keys), refused ${stats.refusedKeys} keys (${refused}), unresolved ${stats.unresolved}, retries ${stats.retries}; `
     + `faults ${faultsTotal} (service SIGKILL ${stats.faults.kill}, PostgreSQL ${server.restart ? 'restart' : 'backends terminated'} ${stats.faults.postgres}, client disconnect ${stats.faults.disconnect}); `
     + `services exiting by themselves ${stats.selfExits}; violations ${violations.length}`);
+  console.log(`acknowledged keys by kind: ${[...stats.acknowledgedByWorkload].map(([w, n]) => `${w} ${n}`).join(', ')}`);
   for (const v of violations) console.log(`  violation: ${v}`);
   return violations.length;
 }

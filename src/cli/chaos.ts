@@ -279,7 +279,8 @@ async function main(): Promise<number> {
     for (let n = 0; Date.now() < deadline; n++) {
       await sleep(faultIntervalMs * (0.5 + random()));
       if (Date.now() >= deadline) break;
-      const up = services.filter((s) => s.running);
+      // a service still coming back from an earlier fault is left alone: one restart at a time each
+      const up = services.filter((s) => s.running && !restarting.has(s));
       // the first two faults are one of each kind, so that even a short run has both
       if ((n === 0 || (n > 1 && random() < 0.6)) && up.length) {
         const victim = up[Math.floor(random() * up.length)]!;

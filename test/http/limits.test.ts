@@ -106,7 +106,8 @@ describe('size, depth and complexity limits', () => {
     const started = Date.now();
     const res = await post(h.url, h.adminToken, { query: `{ transactions(first: 1) { edges { node { ...f11 } } } } ${fragments.join(' ')}` });
     expect(res.status).toBe(400);
-    expect(Date.now() - started).toBeLessThan(2_000);
+    // 2^11 expansions if measured naively; cut off at the limit it is milliseconds (generous for a loaded CI machine)
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
 

@@ -24,7 +24,8 @@ export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLe
   const add = (list: string[]) => violations.push(...list.slice(0, violationsPerCheckMax), ...(list.length > violationsPerCheckMax ? [`… and ${list.length - violationsPerCheckMax} more like it`] : []));
 
   // What each key wrote: its transaction (a redemption's REDEEM transaction, a refund's reversal) or,
-  // for fulfil and cancel, which move a redemption and write no transaction, 'redemption:ID'.
+  // for fulfil and cancel, which move a redemption and write no transaction, 'redemption:ID'; for a
+  // submitted claim, 'claim:ID'.
   const keys = new Map<string, { transactionId: string | null; moved: string | null }>();
   const { rows: keyRows } = await bank.knex.raw(`
     SELECT k.subject, k.key,
@@ -32,7 +33,8 @@ export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLe
              WHEN 'redeem' THEN (SELECT r.transaction_id FROM redemptions r WHERE r.head_id = k.head_id AND r.id = (k.result->>'redemptionId')::bigint)::text
              WHEN 'refundRedemption' THEN k.result->>'transactionId'
              ELSE k.transaction_id::text END AS transaction_id,
-           CASE WHEN k.operation IN ('fulfillRedemption', 'cancelRedemption') THEN 'redemption:' || (k.result->>'redemptionId') END AS moved
+           CASE WHEN k.operation IN ('fulfillRedemption', 'cancelRedemption') THEN 'redemption:' || (k.result->>'redemptionId')
+                WHEN k.operation = 'submitClaim' THEN 'claim:' || (k.result->>'id') END AS moved
       FROM idempotency_keys k WHERE k.head_id = ?`, [headId]);
   for (const r of keyRows) keys.set(`${r.subject}\u0001${r.key}`, { transactionId: r.transaction_id, moved: r.moved });
   const { rows: txnRows } = await bank.knex.raw(`SELECT t.id::text AS id, (SELECT count(*)::int FROM postings p WHERE p.head_id = t.head_id AND p.transaction_id = t.id) AS postings
@@ -45,7 +47,7 @@ export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLe
     for (const [key, transactionId] of acked) {
       const row = keys.get(`${subject}\u0001${key}`);
       if (!row) lost.push(`acknowledged key ${key} of ${subject} (transaction ${transactionId}) is not in the database`);
-      else if (transactionId.startsWith('redemption:')) {
+      else if (transactionId.startsWith('redemption:') || transactionId.startsWith('claim:')) {
         if (row.moved !== transactionId) lost.push(`key ${key} of ${subject} was acknowledged as moving ${transactionId} but names ${row.moved}`);
       } else if (row.transactionId !== transactionId) lost.push(`key ${key} of ${subject} was acknowledged as transaction ${transactionId} but names ${row.transactionId}`);
       else if (!transactions.get(transactionId)) lost.push(`acknowledged transaction ${transactionId} (key ${key}) is missing or has no postings`);

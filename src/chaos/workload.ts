@@ -2,7 +2,8 @@
 // own idempotency keys, and the harness sends it (again and again with the same keys until it gets
 // an answer) and reads per key either a transaction id (acknowledged) or an error code (refused).
 // Spending rides along: members redeem an item and give to a pool, the merchant's till fulfils
-// vouchers (and refunds some), members cancel theirs. (Claims are not in the mix yet.)
+// vouchers (and refunds some), members cancel theirs; and claims: members report service under a
+// rule that needs approval, the admin approves (caps counted at approval).
 
 export interface ChaosMember { id: string; branchCode: string }
 
@@ -22,6 +23,9 @@ export interface ChaosWorld {
   vouchers: { code: string; member: ChaosMember }[];
   /** Fulfilled vouchers a refund may take, once each. */
   fulfilled: string[];
+  /** The rule that needs approval, and the claims submitted under it waiting for the admin (each taken once). */
+  claimRule: string;
+  claims: string[];
   random(): number;
 }
 
@@ -44,6 +48,8 @@ export interface WriteRequest {
  */
 export type KeyOutcome = { transactionId: string } | { refused: string };
 export const redemptionOutcome = (id: string | number): KeyOutcome => ({ transactionId: `redemption:${id}` });
+/** A claim submitted: it writes a claim row, no transaction, until approved. */
+export const claimOutcome = (id: string | number): KeyOutcome => ({ transactionId: `claim:${id}` });
 
 export interface Workload {
   name: string;
@@ -207,6 +213,36 @@ export const workloads: Workload[] = [
       };
     },
     read: single('donate'),
+  },
+  {
+    // a member reports an hour of service for approval
+    name: 'submitClaim', weight: 4,
+    build: (world, key) => {
+      const member = pick(world, world.members);
+      const k = key();
+      return {
+        workload: 'submitClaim', token: world.memberToken(member), subject: `chaos-member-${member.id}`, keys: [k],
+        query: 'mutation($i: SubmitClaimInput!) { submitClaim(input: $i) { claim { id } } }',
+        variables: { i: { idempotencyKey: k, rule: world.claimRule, quantity: '1' } },
+      };
+    },
+    read: (data) => [claimOutcome(data.submitClaim.claim.id)],
+    acknowledged: (world, id) => { world.claims.push(id.slice('claim:'.length)); },
+  },
+  {
+    // the admin approves a claim: the award posts through the same path as awardPoints
+    name: 'approveClaim', weight: 3,
+    build: (world, key) => {
+      if (!world.claims.length) return null;
+      const [claim] = world.claims.splice(Math.floor(world.random() * world.claims.length), 1);
+      const k = key();
+      return {
+        workload: 'approveClaim', token: world.adminToken, subject: 'chaos-admin', keys: [k],
+        query: 'mutation($i: DecideClaimInput!) { approveClaim(input: $i) { claim { transaction { id } } } }',
+        variables: { i: { idempotencyKey: k, claim } },
+      };
+    },
+    read: (data) => [{ transactionId: String(data.approveClaim.claim.transaction.id) }],
   },
   {
     name: 'reverseTransaction', weight: 8,

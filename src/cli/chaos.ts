@@ -48,6 +48,8 @@ const seed = setting('CHAOS_SEED', Math.floor(Math.random() * 2 ** 31), 0, 2 ** 
 const requestTimeoutMs = 10_000;
 /** The shop's stock: enough that most redemptions succeed, few enough that it can run out in a long run. */
 const shopStock = 20_000;
+/** The claims' rule code. */
+const claimRule = 'chaos.service-claim';
 /** The pool's target in POINTS: reached in a long run, so that LIMIT_EXCEEDED and FUNDED happen too. */
 const poolTarget = '1500.00';
 /** After the run, clients get this long to finish the writes they started; what is left is "unresolved". */
@@ -126,6 +128,12 @@ async function main(): Promise<number> {
     await openWallets(setup.knex, head.id, branch.id, String(row.id));
     members.push({ id: String(row.id), branchCode: branch.code });
   }
+  // A rule that needs approval (1 point an hour, at most 3 a day: approvals race on the cap counter).
+  await setup.knex('rules').insert({
+    head_id: head.id, branch_id: head.id, code: claimRule, version: 1, name: 'Service claimed for approval', category: 'volunteer',
+    outputs: JSON.stringify([{ asset: 'POINTS', amountPerUnit: '1.00', direction: 'CREDIT' }]), caps: JSON.stringify([{ window: 'DAY', maxCount: '3', maxAmount: null }]),
+    requires_approval: true, allowed_clients: [], created_by: 'chaos',
+  });
   // The shop (a merchant with a stocked item offered to the whole bank) and an open pool.
   const merchantId = await setup.knex.transaction((trx) => insertMerchant(trx, head.id, branches[0]!.id, 'Chaos shop'));
   const [item] = await setup.knex('catalog_items').insert({
@@ -144,7 +152,7 @@ async function main(): Promise<number> {
   await setup.close();
   const memberTokens = new Map<string, string>();
   const world: ChaosWorld = {
-    headId: head.id, members, random, reversible: [], vouchers: [], fulfilled: [], poolId,
+    headId: head.id, members, random, reversible: [], vouchers: [], fulfilled: [], poolId, claimRule, claims: [],
     shop: {
       itemId: String(item.id), tillSubject: 'chaos-till',
       tillToken: signToken(config, { sub: 'chaos-till', role: 'merchant', branch: head.code, merchant: merchantId }),

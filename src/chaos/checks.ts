@@ -1,6 +1,7 @@
 // What must hold after a run under faults: every acknowledged write exists exactly once (its key
 // names its transaction, the transaction and its postings exist), every key produced at most one
-// transaction and every transaction came from one key, a refused request wrote nothing, and SPEC
+// transaction and every transaction came from one key, a refused request wrote nothing (unless an
+// earlier attempt of it went unanswered and may have run on: see KeyLedger), and SPEC
 // invariants 1-6 and 8 hold (verifyHeadBank: balances, held amounts, sums, trial balance, the
 // chain; no member wallet below zero; no cap exceeded). Returns the violations, as sentences.
 import type { Bank } from '../bank.js';
@@ -12,8 +13,15 @@ const violationsPerCheckMax = 10;
 export interface KeyLedger {
   /** subject → key → transaction id, for every acknowledged key. */
   acknowledged: Map<string, Map<string, string>>;
-  /** subject → key → the refusal code. */
+  /** subject → key → the refusal code, for refusals after every earlier attempt of the request was answered. */
   refused: Map<string, Map<string, string>>;
+  /**
+   * subject → key → the refusal code, for refusals that came after an attempt of the same request
+   * went unanswered (abandoned, timed out, the connection lost). That attempt may still be running
+   * on the server: refusals do not use up a key (SPEC), so it may yet write, and a refusal is then
+   * not the last word. Such keys must still write at most once; they are not required to be absent.
+   */
+  refusedAfterUnanswered: Map<string, Map<string, string>>;
 }
 
 /** What the run set up that the checks compare against: the shop's item and its stock at the start. */
@@ -64,6 +72,11 @@ export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLe
     }
   }
   add(refusedWrote);
+  for (const [subject, refused] of ledger.refusedAfterUnanswered) {
+    for (const [key, code] of refused) {
+      if (code === 'IDEMPOTENCY_CONFLICT') refusedWrote.push(`key ${key} of ${subject} was refused as IDEMPOTENCY_CONFLICT though every retry sent the same request`);
+    }
+  }
 
   // Every key produced at most one transaction, and every transaction came from exactly one key.
   const perTransaction = new Map<string, number>();

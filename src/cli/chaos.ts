@@ -84,7 +84,7 @@ const stats = {
   selfExits: 0,
   faults: { kill: 0, postgres: 0, disconnect: 0 },
 };
-const ledger: KeyLedger = { acknowledged: new Map(), refused: new Map() };
+const ledger: KeyLedger = { acknowledged: new Map(), refused: new Map(), refusedAfterUnanswered: new Map() };
 const retryableCodes = new Set(['INTERNAL', 'RATE_LIMITED']);
 
 function record(map: Map<string, Map<string, string>>, subject: string, key: string, value: string): void {
@@ -197,6 +197,8 @@ async function main(): Promise<number> {
     stats.attempted += 1;
     stats.attemptedKeys += request.keys.length;
     const body = JSON.stringify({ query: request.query, variables: request.variables });
+    // Whether an attempt went out and got no answer: it may still be running on the server.
+    let unanswered = false;
     for (let attempt = 1; attempt <= attemptsMax && Date.now() < hardStop.at; attempt++) {
       if (attempt > 1) {
         stats.retries += 1;
@@ -218,16 +220,24 @@ async function main(): Promise<number> {
           method: 'POST', body, signal: controller.signal,
           headers: { 'content-type': 'application/json', authorization: `Bearer ${request.token}` },
         });
-        if (res.status >= 500 || res.status === 429) continue;
+        if (res.status === 429) continue; // refused at the edge, before anything ran
+        if (res.status >= 500) {
+          unanswered = true;
+          continue;
+        }
         const answer = await res.json() as { data?: any; errors?: { extensions?: { code?: string } }[] };
         if (answer.errors?.length) {
           const code = answer.errors[0]!.extensions?.code ?? 'NONE';
-          if (retryableCodes.has(code)) continue;
+          if (retryableCodes.has(code)) {
+            unanswered ||= code === 'INTERNAL';
+            continue;
+          }
           outcomes = request.keys.map(() => ({ refused: code }));
         } else {
           outcomes = workloads.find((w) => w.name === request.workload)!.read(answer.data, request);
         }
       } catch {
+        unanswered = true;
         continue; // connection refused or reset, timeout, or our own disconnect: retry with the same keys
       } finally {
         clearTimeout(timer);
@@ -244,7 +254,7 @@ async function main(): Promise<number> {
         } else {
           stats.refusedKeys += 1;
           stats.refusedByCode.set(o.refused, (stats.refusedByCode.get(o.refused) ?? 0) + 1);
-          record(ledger.refused, request.subject, key, o.refused);
+          record(unanswered ? ledger.refusedAfterUnanswered : ledger.refused, request.subject, key, o.refused);
         }
       });
       return;

@@ -60,15 +60,21 @@ interface Mutation {
 
 let memberId: string;
 let otherId: string;
-let transactionId: string;
 /** A merchant of branch A with an unlimited item, and the member (funded) who redeems it. */
 let merchantId: string;
 let merchantToken: string;
 let itemId: string;
-let spenderToken: string;
-/** A member (funded) who donates, and an OPEN pool whose target no donor here can reach. */
-let donorToken: string;
+/** An OPEN pool whose target no donor here can reach. */
 let poolId: string;
+/**
+ * Funded members: one redeems and one donates under hostile input, and two others make the
+ * fixtures (vouchers, pledged pools), so that a hostile request that spends much (an item a hostile
+ * upsert priced high, a large donation) cannot leave a later fixture without points.
+ */
+let redeemerToken: string;
+let donorToken: string;
+let holderToken: string;
+let patronToken: string;
 const claimRule = 'hostile.claimed-service';
 const unique = () => Math.random().toString(36).slice(2, 10);
 const later = () => new Date(Date.now() + 30 * 86_400_000).toISOString();
@@ -79,8 +85,26 @@ async function ok(token: string, mutation: string, inputType: string, input: Rec
   expect(res.errors, `fixture ${mutation}`).toBeUndefined();
   return res.data[mutation];
 }
-const pendingVoucher = async (): Promise<string> =>
-  (await ok(spenderToken, 'redeem', 'RedeemInput', { item: itemId }, 'redemption { code }')).redemption.code;
+/**
+ * The paying members, made and funded when a spending mutation first needs one: funded in beforeAll,
+ * a hostile reverseTransaction (ids are small in the test run's fresh database) may take the points back.
+ */
+let payers: Promise<void> | undefined;
+function payersFunded(): Promise<void> {
+  payers ??= (async () => {
+    const funded = async (name: string) => {
+      const id = await h.addMember(`${h.tag}-${name}`);
+      await h.fund(id, '10000.00');
+      return h.token({ role: 'member', member: id, sub: `${h.tag}-${name}` });
+    };
+    [redeemerToken, donorToken, holderToken, patronToken] = [await funded('redeemer'), await funded('donor'), await funded('holder'), await funded('patron')];
+  })();
+  return payers;
+}
+async function pendingVoucher(): Promise<string> {
+  await payersFunded();
+  return (await ok(holderToken, 'redeem', 'RedeemInput', { item: itemId }, 'redemption { code }')).redemption.code;
+}
 async function fulfilledVoucher(): Promise<string> {
   const code = await pendingVoucher();
   await ok(merchantToken, 'fulfillRedemption', 'VoucherInput', { code }, 'redemption { status }');
@@ -91,7 +115,8 @@ const openPool = async (target = '10000000.00'): Promise<string> =>
 /** A pool with one donation: FUNDED when the donation meets its target, OPEN otherwise. */
 async function pledgedPool(target: string): Promise<string> {
   const pool = await openPool(target);
-  await ok(donorToken, 'donate', 'DonateInput', { pool, amount: '0.01' }, 'transactionId');
+  await payersFunded();
+  await ok(patronToken, 'donate', 'DonateInput', { pool, amount: '0.01' }, 'transactionId');
   return pool;
 }
 const pendingClaim = async (): Promise<string> =>
@@ -119,7 +144,9 @@ const mutations: Mutation[] = [
   },
   {
     name: 'reverseTransaction', inputType: 'ReverseTransactionInput', select: 'transactionId',
-    base: () => ({ idempotencyKey: h.key(), transaction: transactionId, reason: 'hostile', force: false }),
+    // a fresh credit each time: one reversed earlier, or a wallet a hostile transfer emptied, would refuse the base itself
+    base: async () => ({ idempotencyKey: h.key(), reason: 'hostile', force: false, transaction: (await ok(h.adminToken, 'adjustBalance', 'AdjustBalanceInput',
+      { member: { id: memberId }, asset: 'POINTS', amount: '0.01', reason: 'to reverse' }, 'transactionId')).transactionId }),
   },
   {
     name: 'createBranch', inputType: 'CreateBranchInput', select: 'branch { id }',
@@ -146,15 +173,15 @@ const mutations: Mutation[] = [
       activeTo: later(), voucherValidDays: 7 }),
   },
   {
-    name: 'redeem', inputType: 'RedeemInput', select: 'redemption { code }', token: () => spenderToken,
-    base: () => ({ idempotencyKey: h.key(), item: itemId, quantity: 1 }),
+    name: 'redeem', inputType: 'RedeemInput', select: 'redemption { code }', token: () => redeemerToken,
+    base: async () => { await payersFunded(); return { idempotencyKey: h.key(), item: itemId, quantity: 1 }; },
   },
   {
     name: 'fulfillRedemption', inputType: 'VoucherInput', select: 'redemption { status }', token: () => merchantToken,
     base: async () => ({ idempotencyKey: h.key(), code: await pendingVoucher() }),
   },
   {
-    name: 'cancelRedemption', inputType: 'VoucherInput', select: 'redemption { status }', token: () => spenderToken,
+    name: 'cancelRedemption', inputType: 'VoucherInput', select: 'redemption { status }', token: () => holderToken,
     base: async () => ({ idempotencyKey: h.key(), code: await pendingVoucher() }),
   },
   {
@@ -167,7 +194,7 @@ const mutations: Mutation[] = [
   },
   {
     name: 'donate', inputType: 'DonateInput', select: 'transactionId', token: () => donorToken,
-    base: () => ({ idempotencyKey: h.key(), pool: poolId, amount: '0.01', memo: 'for the lift' }),
+    base: async () => { await payersFunded(); return { idempotencyKey: h.key(), pool: poolId, amount: '0.01', memo: 'for the lift' }; },
   },
   {
     name: 'disbursePool', inputType: 'DisbursePoolInput', select: 'transactionId',
@@ -230,18 +257,10 @@ async function send(m: Mutation, input: unknown): Promise<{ refused: boolean }> 
 beforeAll(async () => {
   memberId = await h.addMember(`${h.tag}-hostile`);
   otherId = await h.addMember(`${h.tag}-hostile-2`);
-  const funded = await h.gql(h.adminToken, `mutation($i: AdjustBalanceInput!) { adjustBalance(input: $i) { transactionId } }`,
-    { i: { idempotencyKey: h.key(), member: { id: memberId }, asset: 'POINTS', amount: '100.00', reason: 'funds' } });
-  transactionId = funded.data.adjustBalance.transactionId;
+  await h.fund(memberId, '100.00');
   merchantId = await h.addMerchant('Hostile Grocery');
   merchantToken = h.token({ role: 'merchant', merchant: merchantId, sub: `${h.tag}-merchant` });
   itemId = (await ok(merchantToken, 'upsertCatalogItem', 'UpsertCatalogItemInput', { code: 'tea', title: 'Tea', category: 'daily-goods', cost: '0.01' }, 'item { id }')).item.id;
-  const spenderId = await h.addMember(`${h.tag}-spender`);
-  await h.fund(spenderId, '10000.00');
-  spenderToken = h.token({ role: 'member', member: spenderId, sub: `${h.tag}-spender` });
-  const donorId = await h.addMember(`${h.tag}-donor`);
-  await h.fund(donorId, '10000.00');
-  donorToken = h.token({ role: 'member', member: donorId, sub: `${h.tag}-donor` });
   poolId = await openPool();
   await ok(h.adminToken, 'defineRule', 'DefineRuleInput', { code: claimRule, name: 'Claimed service', category: 'service',
     outputs: [{ asset: 'POINTS', amountPerUnit: '1.00' }], requiresApproval: true }, 'rule { id }');

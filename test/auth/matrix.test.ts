@@ -1,8 +1,12 @@
 // The authorization matrix: every operation × every role × a target inside / outside the token's
 // scope → allowed, or FORBIDDEN and nothing written, exactly as SPEC's "who may do what" says.
 // Roles: an admin of the head bank (its scope is everything), an admin and a client (rules '*') of
-// branch A, a member of branch A (scope: its own wallet), a merchant. In scope is a member of
-// branch A (for the member token: itself); out of scope a member of sibling branch B.
+// branch A, a member of branch A (scope: its own wallet), a merchant of branch A. In scope is a member
+// of branch A (for the member token: itself); out of scope a member of sibling branch B. For spending
+// and claims the same split holds for what an operation acts on: in scope is branch A's merchant,
+// its item (offered to branch A), branch A's pool, the in-scope member's voucher at branch A's
+// merchant and its claim (for the merchant token: itself, its item, its vouchers); out of scope the
+// same things of branch B.
 // (Tokens that are expired, not yet valid, of the wrong issuer or audience, alg none or signed with
 // the wrong key are UNAUTHENTICATED: test/auth/authorization.test.ts.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,7 +27,21 @@ interface World {
   targets: Record<Scope, Target>;
   /** A second member in each branch, for transfers. */
   peers: Record<Scope, Target>;
+  /** A member token for each target (the in-scope one is memberA's), to redeem and donate in preparations. */
+  targetTokens: Record<Scope, string>;
+  /** A merchant of each branch; the merchant role's token is the in-scope one's. */
+  merchants: Record<Scope, { id: string; token: string }>;
+  /** An unlimited item of each branch's merchant, offered to that branch. */
+  items: Record<Scope, string>;
+  /** An item of branch B's merchant offered to the whole bank, and an OPEN pool of the whole bank. */
+  bankWideItem: string;
+  bankWidePool: string;
+  /** An OPEN pool, a PENDING voucher and a PENDING claim of each branch, for the reads. */
+  pools: Record<Scope, string>;
+  vouchers: Record<Scope, string>;
+  claims: Record<Scope, string>;
 }
+const claimRule = 'matrix.claimed-service';
 let world: World;
 
 async function member(label: string, branch: 0 | 1): Promise<Target> {
@@ -44,6 +62,37 @@ async function freshTransaction(token: string, target: Target): Promise<string> 
   expect(res.errors).toBeUndefined();
   return res.data.awardPoints.transactionId;
 }
+
+const scopeOf = (target: Target): Scope => (target === world.targets.in ? 'in' : 'out');
+
+/** A setup write that must succeed; its data. */
+async function written(token: string, mutation: string, inputType: string, input: Record<string, unknown>, select: string): Promise<any> {
+  const res = await h.gql(token, `mutation($i: ${inputType}!) { ${mutation}(input: $i) { ${select} } }`, { i: { idempotencyKey: h.key(), ...input } });
+  expect(res.errors, `setup ${mutation}`).toBeUndefined();
+  return res.data[mutation];
+}
+
+/** A fresh PENDING voucher of the target member at its branch's merchant (fulfilled too, if asked). */
+async function voucher(target: Target, fulfilled = false): Promise<string> {
+  const scope = scopeOf(target);
+  const { code } = (await written(world.targetTokens[scope], 'redeem', 'RedeemInput', { item: world.items[scope] }, 'redemption { code }')).redemption;
+  if (fulfilled) await written(world.merchants[scope].token, 'fulfillRedemption', 'VoucherInput', { code }, 'redemption { status }');
+  return code;
+}
+
+/** A fresh pool of the target's branch, with one donation of the target member: FUNDED when that meets the target. */
+async function pool(target: Target, amount: string): Promise<string> {
+  const { id } = (await written(h.adminToken, 'createPool', 'CreatePoolInput', { branch: target.branchCode, title: 'Ramp', beneficiary: 'Block 3', target: amount }, 'pool { id }')).pool;
+  await written(world.targetTokens[scopeOf(target)], 'donate', 'DonateInput', { pool: id, amount: '1.00' }, 'transactionId');
+  return id;
+}
+
+/** A fresh PENDING claim of the target member, submitted by the head admin. */
+const claim = async (target: Target): Promise<string> =>
+  (await written(h.adminToken, 'submitClaim', 'SubmitClaimInput', { memberId: target.memberId, rule: claimRule }, 'claim { id }')).claim.id;
+
+/** Party-score years closed here are long past (one year per closing), so that no write of this file is dated in them. */
+let nextYear = 2000;
 
 interface Operation {
   name: string;
@@ -149,30 +198,218 @@ const operations: Operation[] = [
     name: 'ledgerDigest', expected: { adminHead: everywhere, adminA: everywhere, clientA: everywhere, memberA: everywhere, merchant: everywhere },
     run: (t) => call(t, `{ ledgerDigest { sequence } }`),
   },
+  // Spending. The target's merchant is the merchant of the target's branch.
+  {
+    name: 'createMerchant', expected: writers(scoped, no, no),
+    run: (t, _, target) => call(t, `mutation($i: CreateMerchantInput!) { createMerchant(input: $i) { merchant { id } } }`,
+      { i: { idempotencyKey: h.key(), branch: target.branchCode, name: 'Matrix grocery' } }),
+  },
+  {
+    // the merchant itself (out of scope: naming another merchant), or an admin whose scope covers the merchant
+    name: 'upsertCatalogItem', expected: writers(scoped, no, no, scoped),
+    run: (t, _, target) => call(t, `mutation($i: UpsertCatalogItemInput!) { upsertCatalogItem(input: $i) { item { id } } }`, {
+      i: { idempotencyKey: h.key(), merchant: world.merchants[scopeOf(target)].id, code: `m-${Math.random().toString(36).slice(2, 10)}`,
+        title: 'Matrix soap', category: 'daily-goods', cost: '1.00' },
+    }),
+  },
+  {
+    // The input names no wallet: a member redeems from its own and cannot name another's (as for
+    // transactions, in and out are the same for it). Out of scope is branch B's merchant's item,
+    // offered to the whole bank so that the member may take it.
+    name: 'redeem', expected: { adminHead: no, adminA: no, clientA: no, memberA: everywhere, merchant: no },
+    run: (t, _, target) => call(t, `mutation($i: RedeemInput!) { redeem(input: $i) { redemption { code } } }`,
+      { i: { idempotencyKey: h.key(), item: scopeOf(target) === 'in' ? world.items.in : world.bankWideItem } }),
+  },
+  {
+    name: 'fulfillRedemption', expected: { adminHead: no, adminA: no, clientA: no, memberA: no, merchant: scoped },
+    prepare: (_, __, target) => voucher(target),
+    run: (t, _, __, ___, code) => call(t, `mutation($i: VoucherInput!) { fulfillRedemption(input: $i) { redemption { status } } }`,
+      { i: { idempotencyKey: h.key(), code } }),
+  },
+  {
+    name: 'cancelRedemption', expected: { adminHead: no, adminA: no, clientA: no, memberA: scoped, merchant: scoped },
+    prepare: (_, __, target) => voucher(target),
+    run: (t, _, __, ___, code) => call(t, `mutation($i: VoucherInput!) { cancelRedemption(input: $i) { redemption { status } } }`,
+      { i: { idempotencyKey: h.key(), code } }),
+  },
+  {
+    // its merchant, or an admin whose scope covers the voucher's member
+    name: 'refundRedemption', expected: writers(scoped, no, no, scoped),
+    prepare: (_, __, target) => voucher(target, true),
+    run: (t, _, __, ___, code) => call(t, `mutation($i: RefundRedemptionInput!) { refundRedemption(input: $i) { redemption { status } } }`,
+      { i: { idempotencyKey: h.key(), code, reason: 'matrix' } }),
+  },
+  {
+    name: 'createPool', expected: writers(scoped, no, no),
+    run: (t, _, target) => call(t, `mutation($i: CreatePoolInput!) { createPool(input: $i) { pool { id } } }`,
+      { i: { idempotencyKey: h.key(), branch: target.branchCode, title: 'Matrix ramp', beneficiary: 'Block 3', target: '100.00' } }),
+  },
+  {
+    // As for redeem: a member gives only from its own wallet; out of scope is a pool of the whole bank, not branch A's.
+    name: 'donate', expected: { adminHead: no, adminA: no, clientA: no, memberA: everywhere, merchant: no },
+    run: (t, _, target) => call(t, `mutation($i: DonateInput!) { donate(input: $i) { transactionId } }`,
+      { i: { idempotencyKey: h.key(), pool: scopeOf(target) === 'in' ? world.pools.in : world.bankWidePool, amount: '0.01' } }),
+  },
+  {
+    // a FUNDED pool of the target's branch, paid to that branch's merchant
+    name: 'disbursePool', expected: writers(scoped, no, no),
+    prepare: (_, __, target) => pool(target, '1.00'),
+    run: (t, _, target, __, id) => call(t, `mutation($i: DisbursePoolInput!) { disbursePool(input: $i) { transactionId } }`,
+      { i: { idempotencyKey: h.key(), pool: id, merchant: world.merchants[scopeOf(target)].id, memo: 'matrix ramp' } }),
+  },
+  {
+    name: 'closePool', expected: writers(scoped, no, no),
+    prepare: (_, __, target) => pool(target, '100.00'),
+    run: (t, _, __, ___, id) => call(t, `mutation($i: ClosePoolInput!) { closePool(input: $i) { refunds } }`,
+      { i: { idempotencyKey: h.key(), pool: id, reason: 'matrix' } }),
+  },
+  // Claims and score years.
+  {
+    // the member itself (out of scope: naming another member), a client whose token lists the rule, or an admin, in scope
+    name: 'submitClaim', expected: writers(scoped, scoped, scoped),
+    run: (t, role, target) => call(t, `mutation($i: SubmitClaimInput!) { submitClaim(input: $i) { claim { id } } }`, {
+      i: { idempotencyKey: h.key(), rule: claimRule, memberId: role === 'memberA' && scopeOf(target) === 'in' ? undefined : target.memberId },
+    }),
+  },
+  {
+    name: 'approveClaim', expected: writers(scoped, no, no),
+    prepare: (_, __, target) => claim(target),
+    run: (t, _, __, ___, id) => call(t, `mutation($i: DecideClaimInput!) { approveClaim(input: $i) { claim { status } } }`,
+      { i: { idempotencyKey: h.key(), claim: id } }),
+  },
+  {
+    name: 'rejectClaim', expected: writers(scoped, no, no),
+    prepare: (_, __, target) => claim(target),
+    run: (t, _, __, ___, id) => call(t, `mutation($i: DecideClaimInput!) { rejectClaim(input: $i) { claim { status } } }`,
+      { i: { idempotencyKey: h.key(), claim: id, reason: 'matrix' } }),
+  },
+  {
+    name: 'closeScoreYear', expected: writers(scoped, no, no),
+    run: (t, _, target) => call(t, `mutation($i: CloseScoreYearInput!) { closeScoreYear(input: $i) { closure { id } } }`,
+      { i: { idempotencyKey: h.key(), branch: target.branchCode, year: nextYear++ } }),
+  },
+  {
+    // head bank admins only, whatever the branch
+    name: 'reopenScoreYear', expected: writers(no, no, no),
+    prepare: async (_, __, target) => {
+      const year = nextYear++;
+      await written(h.adminToken, 'closeScoreYear', 'CloseScoreYearInput', { branch: target.branchCode, year }, 'closure { id }');
+      return String(year);
+    },
+    run: (t, _, target, __, year) => call(t, `mutation($i: ReopenScoreYearInput!) { reopenScoreYear(input: $i) { closure { id } } }`,
+      { i: { idempotencyKey: h.key(), branch: target.branchCode, year: Number(year), reason: 'matrix' } }),
+  },
+  // Spending and claims reads.
+  {
+    // A filter narrows what the caller may browse (a member: what is offered to it; a merchant: its
+    // own; an admin: its scope's merchants'): naming another scope's merchant lists nothing, no refusal.
+    name: 'catalog (a merchant filter)', expected: { adminHead: everywhere, adminA: everywhere, clientA: no, memberA: everywhere, merchant: everywhere },
+    run: async (t, role, target) => {
+      const r = await call(t, `query($m: ID) { catalog(merchant: $m) { edges { node { id } } } }`, { m: world.merchants[scopeOf(target)].id });
+      if ((role === 'adminA' || role === 'merchant') && scopeOf(target) === 'out') expect(r.data?.catalog?.edges, `${role} browsing branch B's merchant`).toEqual([]);
+      return r;
+    },
+  },
+  {
+    name: 'catalogItem', expected: { adminHead: everywhere, adminA: scoped, clientA: no, memberA: scoped, merchant: scoped },
+    run: (t, _, target) => call(t, `query($id: ID!) { catalogItem(id: $id) { id } }`, { id: world.items[scopeOf(target)] }),
+  },
+  {
+    name: 'redemption (by code)', expected: { adminHead: everywhere, adminA: scoped, clientA: no, memberA: scoped, merchant: scoped },
+    run: (t, _, target) => call(t, `query($c: String!) { redemption(code: $c) { id } }`, { c: world.vouchers[scopeOf(target)] }),
+  },
+  {
+    // a member's list is its own vouchers whatever the merchant filter
+    name: 'redemptions (a merchant filter)', expected: { adminHead: everywhere, adminA: scoped, clientA: no, memberA: everywhere, merchant: scoped },
+    run: (t, _, target) => call(t, `query($m: ID) { redemptions(merchant: $m) { edges { node { id } } } }`, { m: world.merchants[scopeOf(target)].id }),
+  },
+  {
+    // a member's list is the pools open to its branch whatever the branch filter
+    name: 'pools (a branch filter)', expected: { adminHead: everywhere, adminA: scoped, clientA: no, memberA: everywhere, merchant: no },
+    run: (t, _, target) => call(t, `query($b: String) { pools(branch: $b) { edges { node { id } } } }`, { b: target.branchCode }),
+  },
+  {
+    name: 'pool', expected: { adminHead: everywhere, adminA: scoped, clientA: no, memberA: scoped, merchant: no },
+    run: (t, _, target) => call(t, `query($id: ID!) { pool(id: $id) { id } }`, { id: world.pools[scopeOf(target)] }),
+  },
+  {
+    // a member's list is its own claims whatever the branch filter
+    name: 'claims (a branch filter)', expected: { adminHead: everywhere, adminA: scoped, clientA: no, memberA: everywhere, merchant: no },
+    run: (t, _, target) => call(t, `query($b: String) { claims(branch: $b) { edges { node { id } } } }`, { b: target.branchCode }),
+  },
+  {
+    name: 'claim', expected: { adminHead: everywhere, adminA: scoped, clientA: no, memberA: scoped, merchant: no },
+    run: (t, _, target) => call(t, `query($id: ID!) { claim(id: $id) { id } }`, { id: world.claims[scopeOf(target)] }),
+  },
+  {
+    name: 'partyScores', expected: { adminHead: everywhere, adminA: scoped, clientA: no, memberA: no, merchant: no },
+    run: (t, _, target) => call(t, `query($b: String!) { partyScores(branch: $b, period: { year: 2026 }) { totalCount } }`, { b: target.branchCode }),
+  },
+  {
+    name: 'leaderboard', expected: { adminHead: everywhere, adminA: scoped, clientA: no, memberA: no, merchant: no },
+    run: (t, _, target) => call(t, `query($b: String!) { leaderboard(branch: $b, asset: POINTS, period: { year: 2026 }) { rank } }`, { b: target.branchCode }),
+  },
+  {
+    name: 'branchStats', expected: { adminHead: everywhere, adminA: scoped, clientA: no, memberA: no, merchant: no },
+    run: (t, _, target) => call(t, `query($b: String!) { branchStats(branch: $b, period: { year: 2026 }) { assets { asset } } }`, { b: target.branchCode }),
+  },
+  {
+    name: 'scoreYearClosures', expected: { adminHead: everywhere, adminA: scoped, clientA: no, memberA: no, merchant: no },
+    run: (t, _, target) => call(t, `query($b: String!) { scoreYearClosures(branch: $b) { year } }`, { b: target.branchCode }),
+  },
+  {
+    // merchants are public within their bank (the catalog names them); their account only to themselves and admins in scope
+    name: 'merchant', expected: { adminHead: everywhere, adminA: everywhere, clientA: everywhere, memberA: everywhere, merchant: everywhere },
+    run: async (t, role, target) => {
+      const r = await call(t, `query($id: ID!) { merchant(id: $id) { id account { id } } }`, { id: world.merchants[scopeOf(target)].id });
+      const sees = role === 'adminHead' || (scopeOf(target) === 'in' && (role === 'adminA' || role === 'merchant'));
+      // (a client in scope sees it too, against the SDL: the known discrepancy at the end of this file)
+      if (!(role === 'clientA' && scopeOf(target) === 'in')) expect(r.data?.merchant?.account != null, `${role} sees the merchant's account`).toBe(sees);
+      return r;
+    },
+  },
+  {
+    // a public honour board: members and merchants read any branch of their bank; admins and clients their scope
+    name: 'merchantLeaderboard', expected: { adminHead: everywhere, adminA: scoped, clientA: scoped, memberA: everywhere, merchant: everywhere },
+    run: (t, _, target) => call(t, `query($b: String) { merchantLeaderboard(branch: $b, period: { year: 2026 }) { lines { rank } } }`, { b: target.branchCode }),
+  },
 ];
 
-/** Rows that any write adds: a refused request must leave these counts as they were. */
-async function footprint(): Promise<string> {
-  const { rows } = await h.bank.knex.raw(`SELECT
-    (SELECT count(*) FROM transactions WHERE head_id = ?) AS t, (SELECT count(*) FROM members WHERE head_id = ?) AS m,
-    (SELECT count(*) FROM branches WHERE head_id = ?) AS b, (SELECT count(*) FROM rules WHERE head_id = ?) AS r,
-    (SELECT count(*) FROM idempotency_keys WHERE head_id = ?) AS k`, [h.head.id, h.head.id, h.head.id, h.head.id, h.head.id]);
-  return JSON.stringify(rows[0]);
-}
+const footprint = () => h.footprint();
 
 beforeAll(async () => {
   const [inTarget, outTarget, inPeer, outPeer] = [await member('in', 0), await member('out', 1), await member('in-peer', 0), await member('out-peer', 1)];
+  const [merchantIn, merchantOut] = [await h.addMerchant(`${h.tag} grocery A`, h.branches[0]), await h.addMerchant(`${h.tag} barber B`, h.branches[1])];
+  const memberToken = (target: Target, sub: string) => h.token({ role: 'member', sub: `${h.tag}-${sub}`, member: target.memberId });
   world = {
     tokens: {
       adminHead: h.adminToken,
       adminA: h.token({ role: 'admin', sub: `${h.tag}-admin-a`, branch: h.branches[0]!.code }),
       clientA: h.token({ role: 'client', sub: `${h.tag}-client-a`, branch: h.branches[0]!.code, rules: '*' }),
-      memberA: h.token({ role: 'member', sub: `${h.tag}-member-a`, member: inTarget.memberId }),
-      merchant: h.token({ role: 'merchant', sub: `${h.tag}-merchant`, merchant: '1' }),
+      memberA: memberToken(inTarget, 'member-a'),
+      merchant: h.token({ role: 'merchant', sub: `${h.tag}-merchant`, merchant: merchantIn }),
     },
     targets: { in: inTarget, out: outTarget },
     peers: { in: inPeer, out: outPeer },
+    targetTokens: { in: memberToken(inTarget, 'member-a'), out: memberToken(outTarget, 'member-b') },
+    merchants: {
+      in: { id: merchantIn, token: h.token({ role: 'merchant', sub: `${h.tag}-merchant`, merchant: merchantIn }) },
+      out: { id: merchantOut, token: h.token({ role: 'merchant', sub: `${h.tag}-merchant-b`, merchant: merchantOut }) },
+    },
+    items: { in: '', out: '' }, bankWideItem: '', bankWidePool: '', pools: { in: '', out: '' }, vouchers: { in: '', out: '' }, claims: { in: '', out: '' },
   };
+  const item = async (scope: Scope, visibleTo: string) => (await written(world.merchants[scope].token, 'upsertCatalogItem', 'UpsertCatalogItemInput',
+    { code: `tea-${visibleTo}`, title: 'Tea', category: 'daily-goods', cost: '1.00', visibleTo }, 'item { id }')).item.id;
+  world.items = { in: await item('in', inTarget.branchCode), out: await item('out', outTarget.branchCode) };
+  world.bankWideItem = await item('out', h.head.code);
+  const openPool = async (branch: string) => (await written(h.adminToken, 'createPool', 'CreatePoolInput',
+    { branch, title: 'Library', beneficiary: 'Everyone', target: '100000.00' }, 'pool { id }')).pool.id;
+  world.pools = { in: await openPool(inTarget.branchCode), out: await openPool(outTarget.branchCode) };
+  world.bankWidePool = await openPool(h.head.code);
+  await written(h.adminToken, 'defineRule', 'DefineRuleInput', { code: claimRule, name: 'Claimed service', category: 'service',
+    outputs: [{ asset: 'POINTS', amountPerUnit: '1.00' }], requiresApproval: true }, 'rule { id }');
+  world.vouchers = { in: await voucher(inTarget), out: await voucher(outTarget) };
+  world.claims = { in: await claim(inTarget), out: await claim(outTarget) };
 });
 
 describe.each(operations)('$name', (op) => {
@@ -190,5 +427,18 @@ describe.each(operations)('$name', (op) => {
       expect(result.codes, `${op.name} by ${role} ${scope} of scope`).toEqual(['FORBIDDEN']);
       expect(await footprint(), 'a refused request writes nothing').toBe(before);
     }
+  });
+});
+
+// Where the service and its documentation disagree: `it.fails` passes while the service does what the
+// documentation says it must not, and fails once it is fixed (then make it an ordinary row above).
+describe('known discrepancies', () => {
+  // SDL, Merchant.account: "null unless you are the merchant or an admin in scope". The resolver
+  // checks it with requireAccountVisible, which lets clients read every account of their scope
+  // (meant for members' wallets), so an awarding client of branch A reads branch A's merchant's account.
+  it.fails('a client in scope gets null for Merchant.account', async () => {
+    const r = await call(world.tokens.clientA, `query($id: ID!) { merchant(id: $id) { account { id balance } } }`, { id: world.merchants.in.id });
+    expect(r.codes).toEqual([]);
+    expect(r.data.merchant.account).toBeNull();
   });
 });

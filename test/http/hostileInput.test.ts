@@ -1,7 +1,9 @@
 // Hostile input, generated (fast-check): every mutation gets one field replaced by something nasty —
 // amount strings of every shape, unicode and control characters, oversized strings, deeply nested
 // and huge lists, wrong types, SQL meta-characters — and must answer with documented error codes
-// only, never a 5xx or INTERNAL, never a stack trace, and write nothing when it refuses.
+// only, never a 5xx or INTERNAL, never a stack trace, and write nothing when it refuses. The ledger
+// mutations, and since spending and claims merged, every voucher, pool, claim and score-year mutation,
+// each sent with the token of the role that may make it (a member redeems, a merchant fulfils).
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCodes } from '../../src/errors.js';
@@ -50,13 +52,78 @@ interface Mutation {
   name: string;
   inputType: string;
   select: string;
-  base(): Record<string, unknown>;
+  /** The token it is sent with: the head admin's unless the mutation is a member's or a merchant's. */
+  token?(): string;
+  /** A sound input. It may first write what it acts on (a fresh voucher to fulfil), before the footprint is taken. */
+  base(): Record<string, unknown> | Promise<Record<string, unknown>>;
 }
 
 let memberId: string;
 let otherId: string;
-let transactionId: string;
+/** A merchant of branch A with an unlimited item, and the member (funded) who redeems it. */
+let merchantId: string;
+let merchantToken: string;
+let itemId: string;
+/** An OPEN pool whose target no donor here can reach. */
+let poolId: string;
+/**
+ * Funded members: one redeems and one donates under hostile input, and two others make the
+ * fixtures (vouchers, pledged pools), so that a hostile request that spends much (an item a hostile
+ * upsert priced high, a large donation) cannot leave a later fixture without points.
+ */
+let redeemerToken: string;
+let donorToken: string;
+let holderToken: string;
+let patronToken: string;
+const claimRule = 'hostile.claimed-service';
 const unique = () => Math.random().toString(36).slice(2, 10);
+const later = () => new Date(Date.now() + 30 * 86_400_000).toISOString();
+
+/** A sound write's data, for the fixtures a base makes. */
+async function ok(token: string, mutation: string, inputType: string, input: Record<string, unknown>, select: string): Promise<any> {
+  const res = await h.gql(token, `mutation($i: ${inputType}!) { ${mutation}(input: $i) { ${select} } }`, { i: { idempotencyKey: h.key(), ...input } });
+  expect(res.errors, `fixture ${mutation}`).toBeUndefined();
+  return res.data[mutation];
+}
+/**
+ * The paying members, made and funded when a spending mutation first needs one: funded in beforeAll,
+ * a hostile reverseTransaction (ids are small in the test run's fresh database) may take the points back.
+ */
+let payers: Promise<void> | undefined;
+function payersFunded(): Promise<void> {
+  payers ??= (async () => {
+    const funded = async (name: string) => {
+      const id = await h.addMember(`${h.tag}-${name}`);
+      await h.fund(id, '10000.00');
+      return h.token({ role: 'member', member: id, sub: `${h.tag}-${name}` });
+    };
+    [redeemerToken, donorToken, holderToken, patronToken] = [await funded('redeemer'), await funded('donor'), await funded('holder'), await funded('patron')];
+  })();
+  return payers;
+}
+async function pendingVoucher(): Promise<string> {
+  await payersFunded();
+  return (await ok(holderToken, 'redeem', 'RedeemInput', { item: itemId }, 'redemption { code }')).redemption.code;
+}
+async function fulfilledVoucher(): Promise<string> {
+  const code = await pendingVoucher();
+  await ok(merchantToken, 'fulfillRedemption', 'VoucherInput', { code }, 'redemption { status }');
+  return code;
+}
+const openPool = async (target = '10000000.00'): Promise<string> =>
+  (await ok(h.adminToken, 'createPool', 'CreatePoolInput', { branch: h.branches[0]!.code, title: 'Stair lift', beneficiary: 'Block 7', target }, 'pool { id }')).pool.id;
+/** A pool with one donation: FUNDED when the donation meets its target, OPEN otherwise. */
+async function pledgedPool(target: string): Promise<string> {
+  const pool = await openPool(target);
+  await payersFunded();
+  await ok(patronToken, 'donate', 'DonateInput', { pool, amount: '0.01' }, 'transactionId');
+  return pool;
+}
+const pendingClaim = async (): Promise<string> =>
+  (await ok(h.adminToken, 'submitClaim', 'SubmitClaimInput', { memberId, rule: claimRule }, 'claim { id }')).claim.id;
+/** A branch of its own for each score-year closing, so that no closing freezes what another test writes. */
+const freshBranch = async (): Promise<string> =>
+  (await ok(h.adminToken, 'createBranch', 'CreateBranchInput', { parent: h.branches[1]!.code, code: `${h.tag}-y${unique()}`, name: 'Year' }, 'branch { code }')).branch.code;
 
 const mutations: Mutation[] = [
   {
@@ -77,7 +144,9 @@ const mutations: Mutation[] = [
   },
   {
     name: 'reverseTransaction', inputType: 'ReverseTransactionInput', select: 'transactionId',
-    base: () => ({ idempotencyKey: h.key(), transaction: transactionId, reason: 'hostile', force: false }),
+    // a fresh credit each time: one reversed earlier, or a wallet a hostile transfer emptied, would refuse the base itself
+    base: async () => ({ idempotencyKey: h.key(), reason: 'hostile', force: false, transaction: (await ok(h.adminToken, 'adjustBalance', 'AdjustBalanceInput',
+      { member: { id: memberId }, asset: 'POINTS', amount: '0.01', reason: 'to reverse' }, 'transactionId')).transactionId }),
   },
   {
     name: 'createBranch', inputType: 'CreateBranchInput', select: 'branch { id }',
@@ -93,22 +162,82 @@ const mutations: Mutation[] = [
       outputs: [{ asset: 'POINTS', amountPerUnit: '1.00', direction: 'CREDIT' }], caps: [{ window: 'DAY', maxCount: '1' }],
       requiresApproval: false, allowedClients: ['kiosk'], description: 'd' }),
   },
+  {
+    name: 'createMerchant', inputType: 'CreateMerchantInput', select: 'merchant { id }',
+    base: () => ({ idempotencyKey: h.key(), branch: h.branches[0]!.code, name: 'Caring Grocery' }),
+  },
+  {
+    name: 'upsertCatalogItem', inputType: 'UpsertCatalogItemInput', select: 'item { id }', token: () => merchantToken,
+    base: () => ({ idempotencyKey: h.key(), merchant: merchantId, code: `soap-${unique()}`, title: 'Soap', description: 'd', category: 'daily-goods',
+      cost: '1.00', stock: 5, limitPerMember: 2, limitWindow: 'DAY', visibleTo: h.branches[0]!.code, activeFrom: new Date(Date.now() - 60_000).toISOString(),
+      activeTo: later(), voucherValidDays: 7 }),
+  },
+  {
+    name: 'redeem', inputType: 'RedeemInput', select: 'redemption { code }', token: () => redeemerToken,
+    base: async () => { await payersFunded(); return { idempotencyKey: h.key(), item: itemId, quantity: 1 }; },
+  },
+  {
+    name: 'fulfillRedemption', inputType: 'VoucherInput', select: 'redemption { status }', token: () => merchantToken,
+    base: async () => ({ idempotencyKey: h.key(), code: await pendingVoucher() }),
+  },
+  {
+    name: 'cancelRedemption', inputType: 'VoucherInput', select: 'redemption { status }', token: () => holderToken,
+    base: async () => ({ idempotencyKey: h.key(), code: await pendingVoucher() }),
+  },
+  {
+    name: 'refundRedemption', inputType: 'RefundRedemptionInput', select: 'transactionId', token: () => merchantToken,
+    base: async () => ({ idempotencyKey: h.key(), code: await fulfilledVoucher(), restock: true, reason: 'broken' }),
+  },
+  {
+    name: 'createPool', inputType: 'CreatePoolInput', select: 'pool { id }',
+    base: () => ({ idempotencyKey: h.key(), branch: h.branches[0]!.code, title: 'Stair lift', beneficiary: 'Block 7', description: 'd', target: '100.00', deadline: later() }),
+  },
+  {
+    name: 'donate', inputType: 'DonateInput', select: 'transactionId', token: () => donorToken,
+    base: async () => { await payersFunded(); return { idempotencyKey: h.key(), pool: poolId, amount: '0.01', memo: 'for the lift' }; },
+  },
+  {
+    name: 'disbursePool', inputType: 'DisbursePoolInput', select: 'transactionId',
+    base: async () => ({ idempotencyKey: h.key(), pool: await pledgedPool('0.01'), merchant: merchantId, memo: 'installation' }),
+  },
+  {
+    name: 'closePool', inputType: 'ClosePoolInput', select: 'refunds',
+    base: async () => ({ idempotencyKey: h.key(), pool: await pledgedPool('1.00'), reason: 'cancelled' }),
+  },
+  {
+    name: 'submitClaim', inputType: 'SubmitClaimInput', select: 'claim { id }',
+    base: () => ({ idempotencyKey: h.key(), memberId, rule: claimRule, quantity: '1', occurredAt: new Date().toISOString(),
+      evidence: { text: 'street cleaning', links: ['https://example.org/photo/1.jpg'] } }),
+  },
+  {
+    name: 'approveClaim', inputType: 'DecideClaimInput', select: 'claim { status }',
+    base: async () => ({ idempotencyKey: h.key(), claim: await pendingClaim(), reason: 'seen' }),
+  },
+  {
+    name: 'rejectClaim', inputType: 'DecideClaimInput', select: 'claim { status }',
+    base: async () => ({ idempotencyKey: h.key(), claim: await pendingClaim(), reason: 'no evidence' }),
+  },
+  {
+    name: 'closeScoreYear', inputType: 'CloseScoreYearInput', select: 'closure { id }',
+    base: async () => ({ idempotencyKey: h.key(), branch: await freshBranch(), year: 2025 }),
+  },
+  {
+    name: 'reopenScoreYear', inputType: 'ReopenScoreYearInput', select: 'closure { id }',
+    base: async () => {
+      const branch = await freshBranch();
+      await ok(h.adminToken, 'closeScoreYear', 'CloseScoreYearInput', { branch, year: 2025 }, 'closure { id }');
+      return { idempotencyKey: h.key(), branch, year: 2025, reason: 'recount' };
+    },
+  },
 ];
 
-async function footprint(): Promise<string> {
-  const { rows } = await h.bank.knex.raw(`SELECT
-    (SELECT count(*) FROM transactions WHERE head_id = ?) AS t, (SELECT count(*) FROM postings WHERE head_id = ?) AS p,
-    (SELECT count(*) FROM members WHERE head_id = ?) AS m, (SELECT count(*) FROM branches WHERE head_id = ?) AS b,
-    (SELECT count(*) FROM rules WHERE head_id = ?) AS r, (SELECT count(*) FROM idempotency_keys WHERE head_id = ?) AS k`,
-  Array(6).fill(h.head.id));
-  return JSON.stringify(rows[0]);
-}
+const footprint = () => h.footprint();
 
 /** The answer must be a GraphQL response with documented codes only: no 5xx, no INTERNAL, no stack. */
 async function send(m: Mutation, input: unknown): Promise<{ refused: boolean }> {
   const res = await fetch(`${h.url}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${h.adminToken}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${m.token?.() ?? h.adminToken}` },
     body: JSON.stringify({ query: `mutation($input: ${m.inputType}!) { ${m.name}(input: $input) { ${m.select} } }`, variables: { input } }),
   });
   const text = await res.text();
@@ -128,17 +257,24 @@ async function send(m: Mutation, input: unknown): Promise<{ refused: boolean }> 
 beforeAll(async () => {
   memberId = await h.addMember(`${h.tag}-hostile`);
   otherId = await h.addMember(`${h.tag}-hostile-2`);
-  const funded = await h.gql(h.adminToken, `mutation($i: AdjustBalanceInput!) { adjustBalance(input: $i) { transactionId } }`,
-    { i: { idempotencyKey: h.key(), member: { id: memberId }, asset: 'POINTS', amount: '100.00', reason: 'funds' } });
-  transactionId = funded.data.adjustBalance.transactionId;
+  await h.fund(memberId, '100.00');
+  merchantId = await h.addMerchant('Hostile Grocery');
+  merchantToken = h.token({ role: 'merchant', merchant: merchantId, sub: `${h.tag}-merchant` });
+  itemId = (await ok(merchantToken, 'upsertCatalogItem', 'UpsertCatalogItemInput', { code: 'tea', title: 'Tea', category: 'daily-goods', cost: '0.01' }, 'item { id }')).item.id;
+  poolId = await openPool();
+  await ok(h.adminToken, 'defineRule', 'DefineRuleInput', { code: claimRule, name: 'Claimed service', category: 'service',
+    outputs: [{ asset: 'POINTS', amountPerUnit: '1.00' }], requiresApproval: true }, 'rule { id }');
 });
 
 describe.each(mutations)('$name under hostile input', (m) => {
   it('answers with documented codes only, and writes nothing when it refuses', async () => {
-    const fields = Object.keys(m.base());
+    // the base itself is accepted, so that a refusal below is the hostile field's doing
+    const sound = await m.base();
+    expect((await send(m, sound)).refused, `${m.name} of a sound input`).toBe(false);
+    const fields = Object.keys(sound);
     let refusals = 0;
     await fc.assert(fc.asyncProperty(fc.constantFrom(...fields, '__extra__'), hostileValue, async (field, value) => {
-      const input = { ...m.base(), [field]: value };
+      const input = { ...(await m.base()), [field]: value };
       const before = await footprint();
       const { refused } = await send(m, input);
       if (refused) {

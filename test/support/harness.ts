@@ -50,6 +50,12 @@ export interface Harness {
   /** Creates a member directly (setup only), returns its id. */
   addMember(externalId: string, branch?: Branch, flags?: { party?: boolean; volunteer?: boolean }): Promise<string>;
   key(): string;
+  /**
+   * What any write of the file's head bank leaves behind: rows of every table a mutation writes, and
+   * the statuses and stock a voucher, pool, claim or score-year write moves. A refused request must
+   * leave it as it was.
+   */
+  footprint(): Promise<string>;
   checkInvariants(): Promise<void>;
   close(): Promise<void>;
 }
@@ -136,6 +142,20 @@ export async function startHarness(options: { poolSize?: number; env?: Record<st
       return Number(row!.n);
     },
     key: () => `${tag}-k${++keys}-${randomUUID().slice(0, 8)}`,
+    async footprint() {
+      const count = (table: string, what = 'count(*)') => `(SELECT ${what} FROM ${table} WHERE head_id = :head)`;
+      const { rows } = await bank.knex.raw(`SELECT
+        ${count('transactions')} AS transactions, ${count('transactions', "count(*) FILTER (WHERE status = 'PENDING')")} AS pending,
+        ${count('postings')} AS postings, ${count('members')} AS members, ${count('branches')} AS branches, ${count('rules')} AS rules,
+        ${count('idempotency_keys')} AS keys, ${count('merchants')} AS merchants,
+        ${count('catalog_items', "count(*) || '/' || coalesce(sum(stock_left), 0) || '/' || coalesce(max(updated_at)::text, '')")} AS items,
+        ${count('redemptions', "count(*) || '/' || count(*) FILTER (WHERE status = 'PENDING') || '/' || count(*) FILTER (WHERE status = 'FULFILLED')")} AS redemptions,
+        ${count('pools', "count(*) || '/' || count(*) FILTER (WHERE status = 'OPEN') || '/' || count(*) FILTER (WHERE status = 'FUNDED') || '/' || coalesce(sum(raised), 0)")} AS pools,
+        ${count('pool_donations')} AS donations,
+        ${count('claims', "count(*) || '/' || count(*) FILTER (WHERE status = 'PENDING')")} AS claims,
+        ${count('score_year_closures', "count(*) || '/' || count(reopened_at)")} AS closures`, { head: head.id });
+      return JSON.stringify(rows[0]);
+    },
     async checkInvariants() {
       // Invariant 1: per asset the head bank's balances sum to zero (before and after settling).
       for (const line of await computeTrialBalance(bank, head.id)) expect(line, `trial balance of ${line.asset}`).toMatchObject({ balanced: true });

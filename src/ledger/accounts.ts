@@ -62,7 +62,10 @@ export async function requireAccountVisible(bank: Bank, principal: Principal, ac
   if (account.headId === principal.headId) {
     if (principal.role === 'member' && account.ownerType === 'MEMBER' && account.ownerId === principal.memberId) return;
     if (principal.role === 'merchant' && account.ownerType === 'MERCHANT' && account.ownerId === principal.merchantId) return;
-    if (principal.role === 'admin' || principal.role === 'client') {
+    // An awarding client reads the wallets and branch accounts of its scope (what its awards touch),
+    // not merchants' or pools' accounts; an admin reads every account of its scope.
+    const clientMay = account.ownerType === 'MEMBER' || account.ownerType === 'SYSTEM';
+    if (principal.role === 'admin' || (principal.role === 'client' && clientMay)) {
       if (isWithin(await bank.branches.requireById(account.branchId), principal.branch)) return;
     }
   }

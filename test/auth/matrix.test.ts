@@ -363,8 +363,7 @@ const operations: Operation[] = [
     run: async (t, role, target) => {
       const r = await call(t, `query($id: ID!) { merchant(id: $id) { id account { id } } }`, { id: world.merchants[scopeOf(target)].id });
       const sees = role === 'adminHead' || (scopeOf(target) === 'in' && (role === 'adminA' || role === 'merchant'));
-      // (a client in scope sees it too, against the SDL: the known discrepancy at the end of this file)
-      if (!(role === 'clientA' && scopeOf(target) === 'in')) expect(r.data?.merchant?.account != null, `${role} sees the merchant's account`).toBe(sees);
+      expect(r.data?.merchant?.account != null, `${role} sees the merchant's account`).toBe(sees);
       return r;
     },
   },
@@ -427,18 +426,5 @@ describe.each(operations)('$name', (op) => {
       expect(result.codes, `${op.name} by ${role} ${scope} of scope`).toEqual(['FORBIDDEN']);
       expect(await footprint(), 'a refused request writes nothing').toBe(before);
     }
-  });
-});
-
-// Where the service and its documentation disagree: `it.fails` passes while the service does what the
-// documentation says it must not, and fails once it is fixed (then make it an ordinary row above).
-describe('known discrepancies', () => {
-  // SDL, Merchant.account: "null unless you are the merchant or an admin in scope". The resolver
-  // checks it with requireAccountVisible, which lets clients read every account of their scope
-  // (meant for members' wallets), so an awarding client of branch A reads branch A's merchant's account.
-  it.fails('a client in scope gets null for Merchant.account', async () => {
-    const r = await call(world.tokens.clientA, `query($id: ID!) { merchant(id: $id) { account { id balance } } }`, { id: world.merchants.in.id });
-    expect(r.codes).toEqual([]);
-    expect(r.data.merchant.account).toBeNull();
   });
 });

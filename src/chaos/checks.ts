@@ -63,20 +63,18 @@ export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLe
   }
   add(lost);
 
-  // A refused request wrote nothing.
+  // A refused request wrote nothing (a refusal after an unanswered attempt may have been overtaken
+  // by that attempt: it is checked only for a conflict on identical retries).
   const refusedWrote: string[] = [];
-  for (const [subject, refused] of ledger.refused) {
-    for (const [key, code] of refused) {
-      if (code === 'IDEMPOTENCY_CONFLICT') refusedWrote.push(`key ${key} of ${subject} was refused as IDEMPOTENCY_CONFLICT though every retry sent the same request`);
-      else if (keys.has(`${subject}\u0001${key}`)) refusedWrote.push(`key ${key} of ${subject} was refused (${code}) but is in the database`);
+  for (const [map, mustBeAbsent] of [[ledger.refused, true], [ledger.refusedAfterUnanswered, false]] as const) {
+    for (const [subject, refused] of map) {
+      for (const [key, code] of refused) {
+        if (code === 'IDEMPOTENCY_CONFLICT') refusedWrote.push(`key ${key} of ${subject} was refused as IDEMPOTENCY_CONFLICT though every retry sent the same request`);
+        else if (mustBeAbsent && keys.has(`${subject}\u0001${key}`)) refusedWrote.push(`key ${key} of ${subject} was refused (${code}) but is in the database`);
+      }
     }
   }
   add(refusedWrote);
-  for (const [subject, refused] of ledger.refusedAfterUnanswered) {
-    for (const [key, code] of refused) {
-      if (code === 'IDEMPOTENCY_CONFLICT') refusedWrote.push(`key ${key} of ${subject} was refused as IDEMPOTENCY_CONFLICT though every retry sent the same request`);
-    }
-  }
 
   // Every key produced at most one transaction, and every transaction came from exactly one key.
   const perTransaction = new Map<string, number>();

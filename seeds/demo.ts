@@ -10,6 +10,7 @@ import { openWallets } from '../src/directory/members.js';
 import { callAwardBatch } from '../src/ledger/sql/award.js';
 import { requestHash } from '../src/ledger/idempotency.js';
 import { insertMerchant } from '../src/redemption/merchants.js';
+import { insertPool } from '../src/pools/pools.js';
 import { callFunction } from '../src/db/callFunction.js';
 
 export const demoHeadCode = 'demo-town';
@@ -93,14 +94,9 @@ export async function seedDemoBank(bank: Bank): Promise<boolean> {
         limit_per_member: limit, limit_window: limit === null ? null : 'MONTH', visible_branch_id: head.id, voucher_valid_days: 7,
       });
     }
-    const { rows: [{ id: poolId }] } = await trx.raw(`SELECT nextval('pools_id_seq')::text AS id`);
-    const [account] = await trx('accounts').insert({
-      head_id: head.id, branch_id: branches[1]!.id, owner_type: 'POOL', owner_id: poolId, purpose: 'WALLET',
-      asset_code: 'POINTS', asset_scale: 2, allow_negative: false, deferred_balance: false,
-    }).returning('id');
-    await trx('pools').insert({
-      head_id: head.id, id: poolId, branch_id: branches[1]!.id, title: '为独居老人装扶手 Handrails for elders living alone',
-      beneficiary: '河畔社区独居老人 Riverside elders living alone', target: '300.00', status: 'OPEN', account_id: account.id, created_by: 'demo-seed',
+    await insertPool(trx, head.id, branches[1]!.id, {
+      title: '为独居老人装扶手 Handrails for elders living alone', beneficiary: '河畔社区独居老人 Riverside elders living alone',
+      target: '300.00', createdBy: 'demo-seed',
     });
     return head;
   });

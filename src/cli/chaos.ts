@@ -22,6 +22,7 @@ import { openBank } from '../bank.js';
 import { createHeadBank, insertChildBranch } from '../directory/branches.js';
 import { openWallets } from '../directory/members.js';
 import { insertMerchant } from '../redemption/merchants.js';
+import { insertPool } from '../pools/pools.js';
 import { signToken } from '../auth/tokens.js';
 import { sealJournal } from '../ledger/seal.js';
 import { settleAccountDeltas } from '../ledger/settle.js';
@@ -140,15 +141,7 @@ async function main(): Promise<number> {
     head_id: head.id, merchant_id: merchantId, code: 'chaos-item', title: 'Chaos item', category: 'chaos', cost: '2.00',
     stock_left: shopStock, visible_branch_id: head.id, voucher_valid_days: 7,
   }).returning('id');
-  const { rows: [{ id: poolId }] } = await setup.knex.raw(`SELECT nextval('pools_id_seq')::text AS id`);
-  const [poolAccount] = await setup.knex('accounts').insert({
-    head_id: head.id, branch_id: head.id, owner_type: 'POOL', owner_id: poolId, purpose: 'WALLET', asset_code: 'POINTS', asset_scale: 2,
-    allow_negative: false, deferred_balance: false,
-  }).returning('id');
-  await setup.knex('pools').insert({
-    head_id: head.id, id: poolId, branch_id: head.id, title: 'Chaos pool', beneficiary: 'everyone', target: poolTarget, status: 'OPEN',
-    account_id: poolAccount.id, created_by: 'chaos',
-  });
+  const poolId = await setup.knex.transaction((trx) => insertPool(trx, head.id, head.id, { title: 'Chaos pool', beneficiary: 'everyone', target: poolTarget, createdBy: 'chaos' }));
   await setup.close();
   const memberTokens = new Map<string, string>();
   const world: ChaosWorld = {

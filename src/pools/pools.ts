@@ -71,15 +71,11 @@ export async function loadPools(bank: Bank, headId: string, ids: readonly string
   return ids.map((id) => byId.get(id) ?? null);
 }
 
-async function memberBranchPath(bank: Bank, principal: Principal): Promise<string> {
-  return (await memberBranchOf(bank, principal)).path;
-}
-
 /** Members see the pools open to their branch; admins the pools of their scope. */
 export async function requirePoolVisible(bank: Bank, principal: Principal, pool: Pool): Promise<void> {
   const branch = await bank.branches.requireById(pool.branchId);
   if (principal.headId === pool.headId) {
-    if (principal.role === 'member' && (await memberBranchPath(bank, principal)).startsWith(branch.path)) return;
+    if (principal.role === 'member' && (await memberBranchOf(bank, principal)).path.startsWith(branch.path)) return;
     if (principal.role === 'admin' && isWithin(branch, principal.branch)) return;
   }
   throw new BankError('FORBIDDEN', `pool ${pool.id} is not open to you`);
@@ -99,7 +95,7 @@ export async function listPools(bank: Bank, principal: Principal, filter: { bran
   const params: Knex.RawBinding[] = [principal.headId];
   if (principal.role === 'member') {
     where.push('starts_with(?, b.path)');
-    params.push(await memberBranchPath(bank, principal));
+    params.push((await memberBranchOf(bank, principal)).path);
   } else if (principal.role === 'admin') {
     const scope = filter.branch == null ? principal.branch : await bank.branches.require(filter.branch, 'branch');
     requireScope(principal, scope, `branch ${scope.code}`);
@@ -121,6 +117,24 @@ export async function listPools(bank: Bank, principal: Principal, filter: { bran
   const { rows } = await bank.knex.raw(
     `SELECT ${poolColumns} FROM pools p JOIN branches b ON b.id = p.branch_id WHERE ${where.join(' AND ')} ORDER BY p.id DESC LIMIT ?`, params);
   return pageOf('p', rows.map((r: any) => toPool(bank, r)), size);
+}
+
+export interface NewPool { title: string; beneficiary: string; description?: string | null; target: string; deadline?: Date | null; createdBy: string }
+
+/** An OPEN pool with its POINTS account, in trx (createPool after its checks; the demo seed and the chaos harness). */
+export async function insertPool(trx: Knex.Transaction | Knex, headId: string, branchId: string, pool: NewPool): Promise<string> {
+  const { rows } = await trx.raw(`SELECT nextval('pools_id_seq')::text AS id`);
+  const id = rows[0].id as string;
+  const points = await trx('assets').where({ code: 'POINTS' }).first('scale');
+  const [account] = await trx('accounts').insert({
+    head_id: headId, branch_id: branchId, owner_type: 'POOL', owner_id: id, purpose: 'WALLET',
+    asset_code: 'POINTS', asset_scale: points.scale, allow_negative: false, deferred_balance: false,
+  }).returning('id');
+  await trx('pools').insert({
+    head_id: headId, id, branch_id: branchId, title: pool.title, beneficiary: pool.beneficiary, description: pool.description ?? null,
+    target: pool.target, deadline: pool.deadline ?? null, status: 'OPEN', account_id: account.id, created_by: pool.createdBy,
+  });
+  return id;
 }
 
 export interface CreatePoolInput {
@@ -147,17 +161,7 @@ export async function createPool(bank: Bank, principal: Principal, input: Create
   const hash = requestHash('createPool', { branch: branch.code, title, beneficiary, description, target, deadline: deadline?.toISOString() ?? null });
   const { result, replayed } = await withRetry(() => bank.knex.transaction((trx) =>
     runIdempotent(trx, principal, key, 'createPool', hash, async () => {
-      const { rows } = await trx.raw(`SELECT nextval('pools_id_seq')::text AS id`);
-      const id = rows[0].id as string;
-      const [account] = await trx('accounts').insert({
-        head_id: principal.headId, branch_id: branch.id, owner_type: 'POOL', owner_id: id, purpose: 'WALLET',
-        asset_code: 'POINTS', asset_scale: bank.assets.get('POINTS').scale, allow_negative: false, deferred_balance: false,
-      }).returning('id');
-      await trx('pools').insert({
-        head_id: principal.headId, id, branch_id: branch.id, title, beneficiary, description, target, deadline,
-        status: 'OPEN', account_id: account.id, created_by: principal.sub,
-      });
-      return { id };
+      return { id: await insertPool(trx, principal.headId, branch.id, { title, beneficiary, description, target, deadline, createdBy: principal.sub }) };
     })));
   const [pool] = await loadPools(bank, principal.headId, [String(result.id)]);
   if (!pool) throw new Error(`invariant broken: pool ${result.id} was written but cannot be read`);

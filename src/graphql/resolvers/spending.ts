@@ -3,7 +3,7 @@
 import type { Context } from '../context.js';
 import { requireMemberVisible } from '../../directory/members.js';
 import { requireAccountVisible } from '../../ledger/accounts.js';
-import { createMerchant, findMerchant, merchantAccountId, type Merchant } from '../../redemption/merchants.js';
+import { createMerchant, findMerchant, type Merchant } from '../../redemption/merchants.js';
 import { getCatalogItem, listCatalog, upsertCatalogItem, type CatalogItem } from '../../redemption/catalog.js';
 import {
   cancelRedemption, fulfillRedemption, getRedemptionByCode, listRedemptions, redeem, refundRedemption,
@@ -79,10 +79,7 @@ export const spendingResolvers = {
   },
   Merchant: {
     branch: (m: Merchant, _: unknown, ctx: Context) => ctx.loaders.branch.load(m.branchId),
-    account: async (m: Merchant, _: unknown, ctx: Context) => {
-      const id = await merchantAccountId(ctx.bank, m);
-      return id ? accountIfVisible(ctx, id) : null;
-    },
+    account: (m: Merchant, _: unknown, ctx: Context) => accountIfVisible(ctx, m.accountId),
   },
   CatalogItem: {
     merchant: (i: CatalogItem, _: unknown, ctx: Context) => ctx.loaders.merchant.load(i.merchantId),

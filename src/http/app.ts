@@ -44,6 +44,7 @@ const edgeErrors: ErrorRequestHandler = (error, _req, res, next) => {
 export async function buildApp(bank: Bank, log: (line: string) => void = console.error, limiter?: RateLimiter): Promise<BuiltApp> {
   const { limits } = bank.config;
   const rates = limiter ?? createRateLimiter(limits.redisUrl, limits.rateLimitWindowMs, log);
+  await rates.ready();
   const server = new ApolloServer<Context>({
     typeDefs: loadTypeDefs(),
     resolvers,

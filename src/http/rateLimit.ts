@@ -12,6 +12,8 @@ export interface RateDecision {
 
 export interface RateLimiter {
   consume(key: string, limit: number): Promise<RateDecision>;
+  /** Resolves when the limiter can count as configured (Redis connected), or gave up waiting. */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -19,6 +21,12 @@ export interface RateLimiter {
 const memoryKeysMax = 100_000;
 /** A Redis round trip slower than this counts as Redis unavailable for this request. */
 const redisCommandTimeoutMs = 200;
+/**
+ * How long a starting service waits for Redis before it answers: without the wait, requests that
+ * arrive before the connection is up are counted in process (the offline queue is off) and slip
+ * past a limit shared with other processes. Past this, it starts anyway and counts in process.
+ */
+const redisConnectWaitMs = 2_000;
 
 export class MemoryRateLimiter implements RateLimiter {
   private readonly windows = new Map<string, { count: number; resetAt: number }>();
@@ -42,6 +50,8 @@ export class MemoryRateLimiter implements RateLimiter {
     // Still full of live windows: forgetting them lets some callers through early, never blocks one wrongly.
     if (this.windows.size >= memoryKeysMax) this.windows.clear();
   }
+
+  async ready(): Promise<void> {}
 
   async close(): Promise<void> {}
 }
@@ -76,6 +86,15 @@ export class RedisRateLimiter implements RateLimiter {
       this.warned = true;
       return this.fallback.consume(key, limit);
     }
+  }
+
+  async ready(): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    await new Promise<void>((resolve) => {
+      const done = () => { clearTimeout(timer); this.redis.off('ready', done); resolve(); };
+      const timer = setTimeout(done, redisConnectWaitMs);
+      this.redis.once('ready', done);
+    });
   }
 
   async close(): Promise<void> {

@@ -24,6 +24,7 @@ import { createHeadBank, insertChildBranch, type Branch } from '../directory/bra
 import { openWallets } from '../directory/members.js';
 import { insertMerchant } from '../redemption/merchants.js';
 import { signToken } from '../auth/tokens.js';
+import { cpuUse, postmasterOf, sampleCpu, type CpuUse } from './cpuTime.js';
 
 /** Its own database, dropped and created afresh each run: figures never depend on earlier runs. */
 const benchDatabase = 'civility_bench';
@@ -117,7 +118,7 @@ function boundedServiceLog(): { log(line: string): void; suppressed(): number } 
 // ---------------------------------------------------------------------------------------------
 // The load: what the parent asks the load generator to run, and what it answers.
 
-type LoadKind = 'ceiling' | 'award' | 'batch' | 'graphql-trivial' | 'award-sql' | 'redeem-fulfil';
+type LoadKind = 'ceiling' | 'award' | 'batch' | 'graphql-trivial' | 'award-sql' | 'redeem-fulfil' | 'award-replay' | 'batch-replay';
 
 interface Load {
   kind: LoadKind;
@@ -148,6 +149,8 @@ interface LoadResult {
   windowMs: number;
   p50Ms: number;
   p99Ms: number;
+  /** CPU time (user + system) the load generator itself spent inside the window. */
+  loadCpuMs: number;
 }
 
 /** One request of a client: resolves to the awards it made and the awards it failed. */
@@ -172,6 +175,12 @@ async function runClosedLoop(clients: number, warmup: number, measure: number, o
   let operations = 0;
   let errors = 0;
   let firstError: string | null = null;
+  let cpuAtStart = process.cpuUsage();
+  let loadCpuMs = NaN;
+  const marks = [
+    setTimeout(() => { cpuAtStart = process.cpuUsage(); }, warmup),
+    setTimeout(() => { const d = process.cpuUsage(cpuAtStart); loadCpuMs = (d.user + d.system) / 1000; }, warmup + measure),
+  ];
   const client = async (c: number) => {
     while (performance.now() < windowEnd) {
       const sent = performance.now();
@@ -191,9 +200,10 @@ async function runClosedLoop(clients: number, warmup: number, measure: number, o
     }
   };
   await Promise.all(Array.from({ length: clients }, (_, c) => client(c)));
+  for (const mark of marks) clearTimeout(mark);
   const sorted = Float64Array.from(durations).sort();
   return {
-    operations, errors, firstError, windowMs: measure,
+    operations, errors, firstError, windowMs: measure, loadCpuMs,
     p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99),
   };
 }
@@ -264,21 +274,30 @@ async function runLoad(load: Load): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: load.clients });
   const url = new URL('/graphql', load.serviceUrl);
   const token = (c: number) => load.tokens[c % load.tokens.length]!;
-  const operations: Record<'award' | 'batch' | 'graphql-trivial' | 'redeem-fulfil', Operation> = {
+  // Replays: each client sends one fixed request again and again (its first answer writes, every later
+  // one replays): the whole request path of an award (HTTP, JWT, GraphQL, the key's lookup in SQL, the
+  // answer) with nothing written, so no way of writing an award can be faster than this.
+  const fixedMember = (c: number, i = 0) => load.members[(c * batchSize + i) % load.members.length]!;
+  const fixedBatches = new Map<number, object[]>();
+  const fixedBatch = (c: number) => {
+    if (!fixedBatches.has(c)) fixedBatches.set(c, Array.from({ length: batchSize }, (_, i) => ({ idempotencyKey: `${load.keyPrefix}-c${c}-${i}`, externalId: fixedMember(c, i), rule: benchRule.code })));
+    return fixedBatches.get(c)!;
+  };
+  const sendBatch = async (c: number, awards: object[]) => {
+      const res = await postGraphQL(agent, url, token(c), batchMutation, { input: { awards } });
+      const result = res.body?.data?.awardPointsBatch;
+      if (res.status !== 200 || res.body?.errors || !result) return { succeeded: 0, failed: batchSize, error: graphQLError(res) };
+      const failedItem = (result.results as { error: { code: string; message: string } | null }[]).find((r) => r.error);
+      return { succeeded: result.succeeded, failed: result.failed, error: failedItem ? `${failedItem.error!.code}: ${failedItem.error!.message}` : undefined };
+  };
+  const operations: Record<Exclude<LoadKind, 'ceiling' | 'award-sql'>, Operation> = {
     award: async (c) => {
       const res = await postGraphQL(agent, url, token(c), awardMutation, { input: { idempotencyKey: key(c), externalId: member(c), rule: benchRule.code } });
       const result = res.body?.data?.awardPoints;
       if (res.status !== 200 || res.body?.errors || !result?.transaction?.id || result.replayed) return { succeeded: 0, failed: 1, error: graphQLError(res) };
       return { succeeded: 1, failed: 0 };
     },
-    batch: async (c) => {
-      const awards = Array.from({ length: batchSize }, () => ({ idempotencyKey: key(c), externalId: member(c), rule: benchRule.code }));
-      const res = await postGraphQL(agent, url, token(c), batchMutation, { input: { awards } });
-      const result = res.body?.data?.awardPointsBatch;
-      if (res.status !== 200 || res.body?.errors || !result) return { succeeded: 0, failed: batchSize, error: graphQLError(res) };
-      const failedItem = (result.results as { error: { code: string; message: string } | null }[]).find((r) => r.error);
-      return { succeeded: result.succeeded, failed: result.failed, error: failedItem ? `${failedItem.error!.code}: ${failedItem.error!.message}` : undefined };
-    },
+    batch: (c) => sendBatch(c, Array.from({ length: batchSize }, () => ({ idempotencyKey: key(c), externalId: member(c), rule: benchRule.code }))),
     'redeem-fulfil': async (c) => {
       const redeemed = await postGraphQL(agent, url, load.memberTokens[c]!, redeemMutation, { input: { idempotencyKey: key(c), item: load.itemId } });
       const code = redeemed.body?.data?.redeem?.redemption?.code;
@@ -289,6 +308,13 @@ async function runLoad(load: Load): Promise<LoadResult> {
       }
       return { succeeded: 1, failed: 0 };
     },
+    'award-replay': async (c) => {
+      const res = await postGraphQL(agent, url, token(c), awardMutation, { input: { idempotencyKey: `${load.keyPrefix}-c${c}`, externalId: fixedMember(c), rule: benchRule.code } });
+      const result = res.body?.data?.awardPoints;
+      if (res.status !== 200 || res.body?.errors || !result?.transaction?.id) return { succeeded: 0, failed: 1, error: graphQLError(res) };
+      return { succeeded: result.replayed ? 1 : 0, failed: 0 };
+    },
+    'batch-replay': (c) => sendBatch(c, fixedBatch(c)),
     'graphql-trivial': async (c) => {
       const res = await postGraphQL(agent, url, token(c), trivialQuery);
       if (res.status !== 200 || res.body?.errors || res.body?.data?.__typename !== 'Query') return { succeeded: 0, failed: 1, error: graphQLError(res) };
@@ -507,6 +533,25 @@ interface Row {
   kind: LoadKind;
   clients: number;
   result: LoadResult;
+  /** CPU over the measured window (the service runs in this process); null where /proc is not there. */
+  cpu: CpuUse | null;
+}
+
+/** Runs one load, sampling CPU at the start and the end of its measured window. */
+async function runMeasured(generator: ReturnType<typeof startLoadGenerator>, load: Load, postmaster: number | null): Promise<{ result: LoadResult; cpu: CpuUse | null }> {
+  let first: ReturnType<typeof sampleCpu> | undefined;
+  let last: ReturnType<typeof sampleCpu> | undefined;
+  const sample = () => { try { return sampleCpu(postmaster); } catch { return undefined; } };
+  const marks = [
+    setTimeout(() => { first = sample(); }, load.warmupMs),
+    setTimeout(() => { last = sample(); }, load.warmupMs + load.measureMs),
+  ];
+  try {
+    const result = await generator.run(load);
+    return { result, cpu: first && last ? cpuUse(first, last) : null };
+  } finally {
+    for (const mark of marks) clearTimeout(mark);
+  }
 }
 
 function perSecond(r: LoadResult): number {
@@ -518,11 +563,19 @@ const ms = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '-');
 const percent = (n: number) => (Number.isFinite(n) ? `${(n * 100).toFixed(1)}%` : '-');
 
 function printTable(rows: Row[], ceilingAt: (clients: number) => number): void {
-  const header = ['scenario', 'clients', 'ops/s', 'p50 ms', 'p99 ms', 'errors', 'of ceiling'];
-  const lines = rows.map((row) => [
-    row.scenario, String(row.clients), count(perSecond(row.result)), ms(row.result.p50Ms), ms(row.result.p99Ms),
-    String(row.result.errors), row.kind === 'ceiling' ? '' : percent(perSecond(row.result) / ceilingAt(row.clients)),
-  ]);
+  const header = ['scenario', 'clients', 'ops/s', 'p50 ms', 'p99 ms', 'errors', 'of ceiling', 'CPU busy', 'service', 'database', 'load gen', 'other'];
+  const lines = rows.map((row) => {
+    const perOp = (cpuMs: number | null | undefined) => (cpuMs == null || row.result.operations === 0 ? '-' : `${count((cpuMs * 1000) / row.result.operations)}`);
+    return [
+      row.scenario, String(row.clients), count(perSecond(row.result)), ms(row.result.p50Ms), ms(row.result.p99Ms),
+      String(row.result.errors), row.kind === 'ceiling' ? '' : percent(perSecond(row.result) / ceilingAt(row.clients)),
+      row.cpu ? percent(row.cpu.machineBusyShare) : '-',
+      // the ceiling and the direct-SQL reference run no service: the bench process only waits for them
+      row.kind === 'ceiling' || row.kind === 'award-sql' ? '-' : perOp(row.cpu?.selfMs),
+      perOp(row.cpu?.databaseMs), perOp(row.result.loadCpuMs),
+      perOp(row.cpu ? row.cpu.restMs - row.result.loadCpuMs : null),
+    ];
+  });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const format = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
   console.log(format(header));
@@ -546,6 +599,8 @@ function planScenarios(fixture: Fixture): Plan[] {
     ...clientCounts.map((clients) => ({ scenario: spreadName, kind: 'award' as const, clients, members: fixture.spread })),
     ...batchClientCounts.map((clients) => ({ scenario: `awardPointsBatch x${batchSize}`, kind: 'batch' as const, clients, members: fixture.spread })),
     { scenario: 'ref: { __typename } over HTTP', kind: 'graphql-trivial', clients: referenceClients, members: [] },
+    { scenario: 'ref: awardPoints replayed (writes nothing)', kind: 'award-replay', clients: referenceClients, members: fixture.spread },
+    ...batchClientCounts.map((clients) => ({ scenario: `ref: awardPointsBatch x${batchSize} replayed`, kind: 'batch-replay' as const, clients, members: fixture.spread })),
     { scenario: 'ref: one award as SQL (pg), one branch', kind: 'award-sql', clients: referenceClients, members: fixture.oneBranch },
     { scenario: 'redeem, then fulfil (2 requests)', kind: 'redeem-fulfil', clients: Math.max(...clientCounts), members: [] },
   ];
@@ -560,7 +615,9 @@ function printReport(rows: Row[], describe: string): void {
   };
   console.log(`\n${describe}`);
   console.log('ops/s: commits/s for the ceiling, vouchers redeemed and fulfilled/s for redeem-fulfil, awards/s otherwise;'
-    + ' latency per request (a batch request carries 500 awards; a voucher journey is two requests)\n');
+    + ' latency per request (a batch request carries 500 awards; a voucher journey is two requests).'
+    + ' CPU: the machine\'s busy share over the window, then CPU µs per operation of the service process, the database server\'s'
+    + ' processes, the load generator, and everything else on the machine\n');
   printTable(rows, ceilingAt);
 
   const oneBranch64 = perSecond(find('award', 64, 'awardPoints, one branch')!.result);
@@ -575,6 +632,12 @@ function printReport(rows: Row[], describe: string): void {
   console.log(`  one branch @64 >= ${percent(oneBranchShareOfSpreadMin)} of spread @64: ${count(oneBranch64)} / ${count(spread64)} = ${percent(oneBranch64 / spread64)}: `
     + verdict(oneBranch64 / spread64 >= oneBranchShareOfSpreadMin));
   console.log(`  batches of ${batchSize} (1 client) >= ${count(batchAwardsPerSecondMin)} awards/s: ${count(batch1)}: ${verdict(batch1 >= batchAwardsPerSecondMin)}`);
+  // A replay runs the whole request path of an award and writes nothing: what an award could reach if writing cost nothing.
+  const replay64 = perSecond(find('award-replay', 64)!.result);
+  const batchReplay1 = perSecond(find('batch-replay', 1)!.result);
+  console.log('Bounds: the same requests replayed (HTTP, JWT, GraphQL, the keys looked up in SQL, the answer; nothing written)');
+  console.log(`  awardPoints @64: ${count(replay64)}/s = ${percent(replay64 / ceiling64)} of ceiling @64`);
+  console.log(`  awardPointsBatch x${batchSize} @1: ${count(batchReplay1)} awards/s`);
 }
 
 let interrupted = false;
@@ -604,6 +667,8 @@ async function main(): Promise<number> {
     const setupStart = performance.now();
     const fixture = await setUpBank(bank);
     log(`set up ${branchCount} branches, ${branchCount * membersPerBranch} members in ${((performance.now() - setupStart) / 1000).toFixed(1)} s`);
+    const { rows: [backend] } = await bank.pool.query('SELECT pg_backend_pid() AS pid');
+    const postmaster = postmasterOf(Number(backend.pid));
     const { rows: [settings] } = await bank.pool.query<Settings>(
       `SELECT current_setting('server_version') AS version, current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS sync`);
     const describe = `Civility Bank bench, started ${utcNow()} UTC: PostgreSQL ${settings!.version} (${service.server.embedded ? 'embedded' : 'DATABASE_URL'}), `
@@ -630,8 +695,8 @@ async function main(): Promise<number> {
         if (warm.errors) log(`service warm-up: ${warm.errors} errors (first: ${warm.firstError})`);
         errors += warm.errors;
       }
-      const result = await generator.run({ ...base, kind: step.kind, clients: step.clients, members: step.members, keyPrefix: `bench-s${i}` });
-      rows.push({ scenario: step.scenario, kind: step.kind, clients: step.clients, result });
+      const { result, cpu } = await runMeasured(generator, { ...base, kind: step.kind, clients: step.clients, members: step.members, keyPrefix: `bench-s${i}` }, postmaster);
+      rows.push({ scenario: step.scenario, kind: step.kind, clients: step.clients, result, cpu });
       errors += result.errors;
       log(`${step.scenario} @${step.clients}: ${count(perSecond(result))}/s, p50 ${ms(result.p50Ms)} ms, p99 ${ms(result.p99Ms)} ms, `
         + `errors ${result.errors}${result.firstError ? ` (first: ${result.firstError})` : ''}`);

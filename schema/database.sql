@@ -1587,3 +1587,14 @@ AS $function$
       FROM unnest(p_ids) x (id)
       JOIN transactions t ON t.head_id = p_head AND t.id = x.id
     $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_with_transaction(p_head bigint, p_answer jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+    BEGIN
+      IF jsonb_exists(p_answer, 'transactionId') THEN
+        RETURN p_answer || jsonb_build_object('transaction', cb_transaction_json(p_head, (p_answer->>'transactionId')::bigint));
+      END IF;
+      RETURN p_answer;
+    END $function$;

@@ -9,8 +9,8 @@ import { withRetry } from '../db/errors.js';
 import { checkRuleCode, quantityScale } from '../rules/rules.js';
 import { parseAmount } from './amounts.js';
 import { checkIdempotencyKey, requestHash } from './idempotency.js';
-import { callAwardBatch, type AwardScope } from './sql/award.js';
-import { writeResultFromJson, type WriteResult } from './transactions.js';
+import { callAward, callAwardBatch, type AwardScope } from './sql/award.js';
+import { writeResultFromJson, writeResultWithTransaction, type WriteResult } from './transactions.js';
 
 /** One award covers at most this many units (drops, shifts, hours). */
 export const quantityMax = '1000';
@@ -90,9 +90,9 @@ export function awardScope(principal: Principal): AwardScope {
 export async function awardPoints(bank: Bank, principal: Principal, input: AwardInput): Promise<WriteResult> {
   requireRole(principal, 'client', 'admin');
   const { item } = prepareAward(bank, principal, input, '');
-  const [json] = await withRetry(() => callAwardBatch(bank.pool, awardScope(principal), [item]));
+  const json = await withRetry(() => callAward(bank.pool, awardScope(principal), item));
   if (json.error) throw new BankError(json.error.code, json.error.message, json.error.field ?? undefined);
-  return writeResultFromJson(json);
+  return writeResultWithTransaction(bank, principal.headId, json);
 }
 
 export interface BatchItemResult {

@@ -11,7 +11,7 @@ import { parseAmount } from './amounts.js';
 import { checkMemo } from './awards.js';
 import { checkIdempotencyKey, requestHash } from './idempotency.js';
 import { callPostEntry } from './sql/award.js';
-import { loadTransaction, writeResultFromJson, requireTransactionVisible, type WriteResult } from './transactions.js';
+import { loadTransaction, writeResultWithTransaction, requireTransactionVisible, type WriteResult } from './transactions.js';
 
 export const reasonLengthMax = 500;
 
@@ -32,7 +32,7 @@ interface Entry {
 async function postEntry(bank: Bank, principal: Principal, key: string, operation: string, meaning: unknown, entry: Entry): Promise<WriteResult> {
   const hash = requestHash(operation, meaning);
   const json = await withRetry(() => callPostEntry(bank.pool, { headId: principal.headId, sub: principal.sub, role: principal.role }, key, operation, hash, entry));
-  return writeResultFromJson(json);
+  return writeResultWithTransaction(bank, principal.headId, json);
 }
 
 async function walletOf(bank: Bank, member: Member, asset: string): Promise<string> {

@@ -42,6 +42,8 @@ export interface TransactionRecord {
 export interface WriteResult {
   transactionId: string;
   replayed: boolean;
+  /** The transaction itself, where the write read it back in its own round trip (cb_with_transaction). */
+  transaction?: TransactionRecord;
 }
 
 export function transactionFromJson(bank: Bank, headId: string, json: any): TransactionRecord {
@@ -70,6 +72,13 @@ export function transactionFromJson(bank: Bank, headId: string, json: any): Tran
 export function writeResultFromJson(json: any): WriteResult {
   if (typeof json?.transactionId !== 'string') throw new Error('invariant broken: a write answered without a transaction id');
   return { transactionId: json.transactionId, replayed: Boolean(json.replayed) };
+}
+
+/** A write's answer that carries its transaction (cb_with_transaction). */
+export function writeResultWithTransaction(bank: Bank, headId: string, json: any): WriteResult {
+  const result = writeResultFromJson(json);
+  if (json.transaction?.id !== result.transactionId) throw new Error(`invariant broken: written transaction ${result.transactionId} cannot be read`);
+  return { ...result, transaction: transactionFromJson(bank, headId, json.transaction) };
 }
 
 /** Account ids of a member's wallets. */

@@ -98,6 +98,24 @@ describe('a valid award', () => {
     expect(await balances(m.id)).toMatchObject({ POINTS: '11.00' });
   });
 
+  it('is one database round trip, answering with its postings and balances, and so is its replay', async () => {
+    const m = await newMember();
+    const kiosk = `mutation($input: AwardPointsInput!) { awardPoints(input: $input) { replayed transaction { id postings { line amount balanceAfter } } } }`;
+    const input = { idempotencyKey: h.key(), memberId: m.id, rule: 'garbage.bin-duty' };
+    const answers: any[] = [];
+    for (const expected of [false, true]) {
+      const statements = await h.statementsOf(async () => {
+        const res = await h.gql(h.clientToken, kiosk, { input });
+        expect(res.errors).toBeUndefined();
+        expect(res.data.awardPoints.replayed).toBe(expected);
+        answers.push(res.data.awardPoints.transaction);
+      });
+      expect(statements, `${expected ? 'replay' : 'award'}: SQL statements`).toBe(1);
+    }
+    expect(answers[0].postings.map((p: any) => [p.amount, p.balanceAfter]).sort()).toEqual([['-5.00', null], ['5.00', '5.00']]);
+    expect(answers[1]).toEqual(answers[0]);
+  });
+
   it('records when the activity happened, with the memo and metadata the client sent', async () => {
     const m = await newMember();
     const occurredAt = '2026-11-20T08:30:00.000Z';

@@ -254,22 +254,11 @@ describe('nested fields of a report', () => {
     expect(awarded.data.awardPointsBatch.failed).toBe(0);
     const report = `query($b: String!, $first: Int) { partyScores(branch: $b, period: {year: 2026}, first: $first) { edges { node {
       total rank member { externalId branch { code parent { code } } accounts { asset balance } balance(asset: PARTY_SCORE) } } } } }`;
-    const statementsOf = async (first: number) => {
-      let statements = 0;
-      const count = () => { statements++; };
-      h.bank.knex.on('query', count);
-      const query = h.bank.pool.query.bind(h.bank.pool);
-      h.bank.pool.query = ((...args: any[]) => { statements++; return (query as any)(...args); }) as any;
-      try {
-        const answer = await h.gql(h.adminToken, report, { b: big.code, first });
-        expect(answer.errors).toBeUndefined();
-        expect(answer.data.partyScores.edges).toHaveLength(first);
-      } finally {
-        h.bank.knex.off('query', count);
-        h.bank.pool.query = query;
-      }
-      return statements;
-    };
+    const statementsOf = (first: number) => h.statementsOf(async () => {
+      const answer = await h.gql(h.adminToken, report, { b: big.code, first });
+      expect(answer.errors).toBeUndefined();
+      expect(answer.data.partyScores.edges).toHaveLength(first);
+    });
     const small = await statementsOf(20);
     const large = await statementsOf(200);
     expect(large).toBe(small);

@@ -56,6 +56,8 @@ export interface Harness {
    * leave it as it was.
    */
   footprint(): Promise<string>;
+  /** The SQL statements the service sends (through its pg pool or knex) while work runs. */
+  statementsOf(work: () => Promise<void>): Promise<number>;
   checkInvariants(): Promise<void>;
   close(): Promise<void>;
 }
@@ -142,6 +144,20 @@ export async function startHarness(options: { poolSize?: number; env?: Record<st
       return Number(row!.n);
     },
     key: () => `${tag}-k${++keys}-${randomUUID().slice(0, 8)}`,
+    async statementsOf(work) {
+      let statements = 0;
+      const count = () => { statements++; };
+      bank.knex.on('query', count);
+      const query = bank.pool.query.bind(bank.pool);
+      bank.pool.query = ((...args: any[]) => { statements++; return (query as any)(...args); }) as any;
+      try {
+        await work();
+      } finally {
+        bank.knex.off('query', count);
+        bank.pool.query = query;
+      }
+      return statements;
+    },
     async footprint() {
       const count = (table: string, what = 'count(*)') => `(SELECT ${what} FROM ${table} WHERE head_id = :head)`;
       const { rows } = await bank.knex.raw(`SELECT

@@ -48,9 +48,10 @@ export const ledgerResolvers = {
     adjustBalance: (_: unknown, { input }: Args<any>, ctx: Context) => adjustBalance(ctx.bank, ctx.principal, input),
     reverseTransaction: (_: unknown, { input }: Args<any>, ctx: Context) => reverseTransaction(ctx.bank, ctx.principal, input),
   },
-  // A write answers with ids; the transaction is read only if the caller asks for it, batched.
+  // A single write answers with its transaction, read in the write's own round trip; a batch answers
+  // with ids, and its transactions are read only if the caller asks for them, batched.
   TransactionResult: {
-    transaction: (r: WriteResult, _: unknown, ctx: Context) => writtenTransaction(ctx, r.transactionId),
+    transaction: (r: WriteResult, _: unknown, ctx: Context) => r.transaction ?? writtenTransaction(ctx, r.transactionId),
   },
   AwardBatchItemResult: {
     transaction: (r: { transactionId: string | null }, _: unknown, ctx: Context) =>

@@ -4,7 +4,17 @@ import type pg from 'pg';
 
 export interface AwardScope { headId: string; sub: string; role: string; scopePath: string; timeZone: string }
 
-/** Awards (a single award is a batch of one); one result per item, in order. */
+/** One award (a batch of one), answered with its transaction: the award's one round trip. */
+export async function callAward(pool: pg.Pool, scope: AwardScope, item: object): Promise<any> {
+  const { rows } = await pool.query({
+    name: 'cb_award',
+    text: 'SELECT cb_with_transaction($1, cb_award_batch($1, $2, $3, $4, $5, $6)->0) AS r',
+    values: [scope.headId, scope.sub, scope.role, scope.scopePath, scope.timeZone, JSON.stringify([item])],
+  });
+  return rows[0].r;
+}
+
+/** Awards; one result per item, in order (transaction ids: a batch's transactions are read only when asked for). */
 export async function callAwardBatch(pool: pg.Pool, scope: AwardScope, items: object[]): Promise<any[]> {
   const { rows } = await pool.query({
     name: 'cb_award_batch',
@@ -14,10 +24,11 @@ export async function callAwardBatch(pool: pg.Pool, scope: AwardScope, items: ob
   return rows[0].r;
 }
 
+/** A transfer, adjustment or reversal, answered with its transaction. */
 export async function callPostEntry(pool: pg.Pool, scope: Omit<AwardScope, 'scopePath' | 'timeZone'>, key: string, operation: string, hash: string, entry: object): Promise<any> {
   const { rows } = await pool.query({
     name: 'cb_post_entry',
-    text: 'SELECT cb_post_entry($1, $2, $3, $4, $5, $6, $7) AS r',
+    text: 'SELECT cb_with_transaction($1, cb_post_entry($1, $2, $3, $4, $5, $6, $7)) AS r',
     values: [scope.headId, scope.sub, scope.role, key, operation, hash, JSON.stringify(entry)],
   });
   return rows[0].r;

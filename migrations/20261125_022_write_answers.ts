@@ -1,0 +1,24 @@
+// A ledger write answers with its transaction (postings and each wallet's balance after) in the same
+// round trip as the write: the issue's "one database round trip per award". Before this, the
+// answer's transaction was a second query (the dataloader's cb_transactions_json) after the write.
+import type { Knex } from 'knex';
+
+export async function up(knex: Knex): Promise<void> {
+  await knex.raw(`
+    -- Adds the transaction a write answered with (written, or on a replay written first) to its
+    -- answer, as cb_transactions_json shows it. Called around the write in the same statement:
+    -- VOLATILE, so that it reads with a snapshot taken after the write (a STABLE function would
+    -- read with the calling statement's snapshot, from before the write).
+    CREATE FUNCTION cb_with_transaction(p_head bigint, p_answer jsonb) RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $fn$
+    BEGIN
+      IF jsonb_exists(p_answer, 'transactionId') THEN
+        RETURN p_answer || jsonb_build_object('transaction', cb_transaction_json(p_head, (p_answer->>'transactionId')::bigint));
+      END IF;
+      RETURN p_answer;
+    END $fn$;
+  `);
+}
+
+export async function down(knex: Knex): Promise<void> {
+  await knex.raw('DROP FUNCTION IF EXISTS cb_with_transaction(bigint, jsonb)');
+}

@@ -1592,9 +1592,12 @@ CREATE OR REPLACE FUNCTION public.cb_with_transaction(p_head bigint, p_answer js
  RETURNS jsonb
  LANGUAGE plpgsql
 AS $function$
+    DECLARE
+      v_transaction jsonb;
     BEGIN
-      IF jsonb_exists(p_answer, 'transactionId') THEN
-        RETURN p_answer || jsonb_build_object('transaction', cb_transaction_json(p_head, (p_answer->>'transactionId')::bigint));
+      IF NOT jsonb_exists(p_answer, 'transactionId') THEN
+        RETURN p_answer;
       END IF;
-      RETURN p_answer;
+      SELECT x.j INTO v_transaction FROM cb_transactions_json(p_head, ARRAY[(p_answer->>'transactionId')::bigint]) x;
+      RETURN p_answer || jsonb_build_object('transaction', v_transaction);
     END $function$;

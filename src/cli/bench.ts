@@ -640,6 +640,23 @@ function printReport(rows: Row[], describe: string): void {
   console.log('Bounds: the same requests replayed (HTTP, JWT, GraphQL, the keys looked up in SQL, the answer; nothing written)');
   console.log(`  awardPoints @64: ${count(replay64)}/s = ${percent(replay64 / ceiling64)} of ceiling @64`);
   console.log(`  awardPointsBatch x${batchSize} @1: ${count(batchReplay1)} awards/s`);
+  // The machine's cores are shared by the service, PostgreSQL and the load generator, so at full load
+  // an award can cost at most cores / rate of CPU in all three together. An award does at least what
+  // an empty GraphQL request does (HTTP, JWT, Apollo: service and load generator) and what one
+  // single-row commit does in PostgreSQL: if those two alone exceed the budget, no award can meet it.
+  const trivial = find('graphql-trivial', referenceClients);
+  const ceilingRow = find('ceiling', 64);
+  if (trivial?.cpu && ceilingRow?.cpu?.databaseMs != null && trivial.result.operations > 0 && ceilingRow.result.operations > 0) {
+    const perOp = (cpuMs: number, row: Row) => (cpuMs * 1000) / row.result.operations;
+    const service = perOp(trivial.cpu.selfMs, trivial);
+    const load = perOp(trivial.result.loadCpuMs, trivial);
+    const commit = perOp(ceilingRow.cpu.databaseMs, ceilingRow);
+    const budget = (os.cpus().length * 1e6) / (singleShareOfCeilingMin * ceiling64);
+    const floor = service + load + commit;
+    console.log(`  CPU per award: ${percent(singleShareOfCeilingMin)} of the ceiling on ${os.cpus().length} CPUs leaves ${count(budget)} µs for everything an award costs;`
+      + ` an empty GraphQL request (service ${count(service)} + load generator ${count(load)} µs) and one INSERT commit in PostgreSQL (${count(commit)} µs)`
+      + ` already take ${count(floor)} µs: ${floor > budget ? 'out of reach on this machine, whatever an award does' : 'within reach in principle'}`);
+  }
 }
 
 let interrupted = false;

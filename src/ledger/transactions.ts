@@ -210,7 +210,13 @@ export async function listTransactions(
   if (filter.occurredFrom) q.andWhere('t.occurred_at', '>=', filter.occurredFrom);
   if (filter.occurredTo) q.andWhere('t.occurred_at', '<', filter.occurredTo);
   if (afterId) q.andWhere('t.id', '<', afterId);
-  const rows = await q.orderBy('t.id', 'desc').limit(size + 1).select(bank.knex.raw('cb_transaction_json(t.head_id, t.id) AS j'));
-  const items = rows.slice(0, size).map((r) => transactionFromJson(bank, head, r.j));
+  // Ids first, then the page's transactions in one prepared statement (cb_transactions_json): called
+  // per row, cb_transaction_json was planned afresh for every row of the page.
+  const rows = await q.orderBy('t.id', 'desc').limit(size + 1).select('t.id');
+  const page = await loadTransactions(bank, head, rows.slice(0, size).map((r) => String(r.id)));
+  const items = page.map((txn, i) => {
+    if (!txn) throw new Error(`invariant broken: transaction ${rows[i].id} was listed but cannot be read`);
+    return txn;
+  });
   return { items, hasNextPage: rows.length > size };
 }

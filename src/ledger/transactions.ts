@@ -180,6 +180,12 @@ export async function listTransactions(
         .whereRaw('p.head_id = t.head_id AND p.transaction_id = t.id AND p.recorded_at = t.recorded_at')
         .whereIn('p.account_id', wallets);
     });
+    // A member's own transactions, recorded in the named branch's subtree (it was silently ignored).
+    if (filter.branch) {
+      const branch = await bank.branches.require(filter.branch, 'filter.branch');
+      if (branch.headId !== head) throw new BankError('NOT_FOUND', `no branch ${filter.branch} in this bank`, 'filter.branch');
+      q.join('branches as b', 'b.id', 't.branch_id').whereLike('b.path', `${branch.path}%`);
+    }
   } else if (principal.role === 'admin' || principal.role === 'client') {
     const scope = filter.branch ? await bank.branches.require(filter.branch, 'filter.branch') : principal.branch;
     if (!isWithin(scope, principal.branch) || scope.headId !== head) {

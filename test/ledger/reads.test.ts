@@ -178,7 +178,13 @@ describe('a member reading the journal', () => {
     // Filters cannot widen the view: of the other member's transactions, only the gift shows.
     expect((await list(token, { memberId: other }, 50)).data.transactions.edges.map((e: any) => e.node.id)).toEqual([received]);
     expect((await list(token, { accountId: otherWallet }, 50)).data.transactions.edges.map((e: any) => e.node.id)).toEqual([received]);
-    expect((await list(token, { branch: h.branches[1]!.code }, 50)).data.transactions.edges.map((e: any) => e.node.id)).toEqual([received, mine]);
+    // A branch filter narrows a member's own transactions to those recorded in that branch's subtree
+    // (the gift is recorded in the sender's branch B, the award in A); an unknown branch is NOT_FOUND.
+    const inBranch = async (code: string) => (await list(token, { branch: code }, 50)).data.transactions.edges.map((e: any) => e.node.id);
+    expect(await inBranch(h.branches[1]!.code)).toEqual([received]);
+    expect(await inBranch(h.branches[0]!.code)).toEqual([mine]);
+    expect(await inBranch(h.head.code)).toEqual([received, mine]);
+    expect(codes(await list(token, { branch: `${h.tag}-nowhere` }, 50))).toEqual(['NOT_FOUND']);
 
     // Reading one transaction by id: its own yes, the other member's no.
     const one = await h.gql(token, `query($id: ID!) { transaction(id: $id) { id postings { account { id } } } }`, { id: received });

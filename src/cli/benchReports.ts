@@ -361,7 +361,8 @@ async function main(): Promise<void> {
   // Bulk loading and VACUUM run longer than the service's statement timeout allows: a connection of their own.
   const bulk = new pg.Client({ connectionString: server.url, options: '-c statement_timeout=0 -c TimeZone=UTC' });
   await bulk.connect();
-  const loadDir = path.join(path.dirname(config.embeddedDataDir), 'bench-reports-load');
+  // Beside its own data folder: two runs on different data folders must not share (and delete) COPY files.
+  const loadDir = `${config.embeddedDataDir}-load`;
   try {
     if (reuse) {
       const district = { head: await bank.branches.require('bench-district'), big: await bank.branches.require('bench-community-0'), street: await bank.branches.require('bench-street-1') };

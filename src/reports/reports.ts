@@ -13,7 +13,7 @@ import { checkPeriod, type Period, type PeriodInput } from './period.js';
 import { branchStatsSql } from './sql/branchStats.js';
 import { leaderboardSql } from './sql/leaderboard.js';
 import { partyScoreCategoriesSql, partyScoresSql } from './sql/partyScores.js';
-import { laterRange, periodRange, rangeBindings } from './sql/scope.js';
+import { historyRange, periodRange, rangeBindings } from './sql/scope.js';
 import { statementMovementsSql, statementTotalsSql } from './sql/statement.js';
 
 export const partyScoreAsset = 'PARTY_SCORE';
@@ -123,8 +123,9 @@ export interface BranchStats { branch: Branch; assets: AssetStats[]; children: B
 export async function branchStats(bank: Bank, principal: Principal, args: { branch?: string | null; period: PeriodInput }): Promise<BranchStats> {
   const scope = await reportScope(bank, principal, args.branch);
   const period = checkPeriod(args.period);
-  const { rows } = await bank.knex.raw(branchStatsSql(scope.branchIds === null, periodRange(period), laterRange(period)),
-    { ...reportBindings(scope, period), ...rangeBindings(laterRange(period)), rootPathLength: scope.branch.path.length });
+  const history = historyRange(period);
+  const { rows } = await bank.knex.raw(branchStatsSql(scope.branchIds === null, history),
+    { ...reportBindings(scope, period), ...rangeBindings(history), from: period.from, rootPathLength: scope.branch.path.length });
   const zero = (asset: string): AssetStats => {
     const z = formatAmount('0', bank.assets.get(asset).scale);
     return { asset, issued: z, deducted: z, redeemed: z, reversed: z, outstanding: z, activeMembers: 0 };

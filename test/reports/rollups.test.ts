@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.js';
 import { findRollupMismatches } from '../../src/reports/rollups.js';
-import { rollupSlices } from '../../src/reports/period.js';
+import { historySlices, rollupSlices } from '../../src/reports/period.js';
 
 let h: Harness;
 beforeAll(async () => { h = await startHarness(); });
@@ -107,8 +107,11 @@ describe('a report period', () => {
       { grain: 'month', from: '2025-04-01', to: '2026-01-01' }, { grain: 'year', from: '2026-01-01', to: '2027-01-01' },
       { grain: 'month', from: '2027-01-01', to: '2027-03-01' }]);
     expect(rollupSlices('2025-01-01', '2025-07-01')).toEqual([{ grain: 'month', from: '2025-01-01', to: '2025-07-01' }]);
-    // From a period's end on (branchStats: movements after the period).
-    expect(rollupSlices('2026-01-01', null)).toEqual([{ grain: 'year', from: '2026-01-01', to: null }]);
-    expect(rollupSlices('2025-10-01', null)).toEqual([{ grain: 'month', from: '2025-10-01', to: '2026-01-01' }, { grain: 'year', from: '2026-01-01', to: null }]);
+    // Everything before a period's end (branchStats' outstanding), never straddling its start.
+    expect(historySlices('2026-01-01', '2027-01-01')).toEqual([{ grain: 'year', from: null, to: '2027-01-01' }]);
+    expect(historySlices('2025-04-01', '2025-10-01')).toEqual([{ grain: 'year', from: null, to: '2025-01-01' }, { grain: 'month', from: '2025-01-01', to: '2025-10-01' }]);
+    expect(historySlices('2025-04-01', '2027-03-01')).toEqual([
+      { grain: 'year', from: null, to: '2025-01-01' }, { grain: 'month', from: '2025-01-01', to: '2026-01-01' },
+      { grain: 'year', from: '2026-01-01', to: '2027-01-01' }, { grain: 'month', from: '2027-01-01', to: '2027-03-01' }]);
   });
 });

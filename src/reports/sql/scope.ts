@@ -7,7 +7,7 @@
 // a few ms at 2 M postings). For a whole head bank, one scan of the period (the rollups' period
 // indexes, by asset and month or year) is cheaper than a million probes.
 // Bindings: head, branches (bigint[]; null for the whole head bank), and those of rangeBindings.
-import { rollupSlices, type Period, type RollupSlice } from '../period.js';
+import { historySlices, rollupSlices, type Period, type RollupSlice } from '../period.js';
 
 /** A date range's slices and the prefix of their binding names (`${name}${i}From`, `${name}${i}To`). */
 export interface RollupRange { name: string; slices: RollupSlice[] }
@@ -19,27 +19,32 @@ export function rollupRange(name: string, from: string, to: string | null): Roll
 /** A report's period (bindings named period…). */
 export const periodRange = (period: Period) => rollupRange('period', period.from, period.to);
 
-/** Everything after a report's period (bindings named later…): movements dated after its end. */
-export const laterRange = (period: Period) => rollupRange('later', period.to, null);
+/** Everything dated before a report period's end (bindings named history…), in slices that do not straddle its start. */
+export const historyRange = (period: Period): RollupRange => ({ name: 'history', slices: historySlices(period.from, period.to) });
 
 /** The values of a range's bindings. */
 export function rangeBindings(range: RollupRange): Record<string, string> {
-  return Object.fromEntries(range.slices.flatMap((s, i) => [[`${range.name}${i}From`, s.from], ...(s.to === null ? [] : [[`${range.name}${i}To`, s.to]])]));
+  return Object.fromEntries(range.slices.flatMap((s, i) => [
+    ...(s.from === null ? [] : [[`${range.name}${i}From`, s.from]]), ...(s.to === null ? [] : [[`${range.name}${i}To`, s.to]])]));
 }
 
 const tableOf = { month: { table: 'member_rollups', column: 'month' }, year: { table: 'member_year_rollups', column: 'year' } } as const;
 
-/** Rows (member_id, asset_code, kind, category, amount) of the range's rollups matching `where` (on r), e.g. of one member. */
+/**
+ * Rows (member_id, asset_code, starts: the first day of the row's month or year, kind, category,
+ * amount) of the range's rollups matching `where` (on r), e.g. of one member.
+ */
 export function rangeRows(range: RollupRange, where: string): string {
   return range.slices.map((s, i) => {
     const { table, column } = tableOf[s.grain];
+    const start = s.from === null ? '' : ` AND r.${column} >= :${range.name}${i}From::date`;
     const end = s.to === null ? '' : ` AND r.${column} < :${range.name}${i}To::date`;
-    return `SELECT r.member_id, r.asset_code, r.kind, r.category, r.amount FROM ${table} r
-             WHERE r.head_id = :head AND ${where} AND r.${column} >= :${range.name}${i}From::date${end}`;
+    return `SELECT r.member_id, r.asset_code, r.${column} AS starts, r.kind, r.category, r.amount FROM ${table} r
+             WHERE r.head_id = :head AND ${where}${start}${end}`;
   }).join(' UNION ALL ');
 }
 
-/** Rollup rows (member_id, asset_code, kind, category, amount) over `range` matching `where`, for the report's members (`members` selects their ids as id). */
+/** Rollup rows (member_id, asset_code, starts, kind, category, amount) over `range` matching `where`, for the report's members (`members` selects their ids as id). */
 export function scopedRollups(wholeBank: boolean, range: RollupRange, where: string, members = inBranches): string {
   return wholeBank
     ? rangeRows(range, where)

@@ -75,7 +75,7 @@ export async function partyScores(
   const period = checkPeriod(args.period);
   const size = checkPageSize(args.first);
   const offset = decodeOffsetCursor(args.after);
-  const { rows } = await bank.knex.raw(`${partyScoresSql(scope.branchIds === null, periodRange(period))} LIMIT :limit OFFSET :offset`,
+  const { rows } = await bank.knex.raw(partyScoresSql(scope.branchIds === null, periodRange(period), true),
     { ...reportBindings(scope, period), limit: size + 1, offset });
   const members = rows.length ? Number(rows[0].members) : 0;
   return { rows: rows.slice(0, size).map((r: any) => partyScoreRowFrom(bank, r)), offset, members, hasNextPage: rows.length > size };

@@ -10,6 +10,8 @@ import * as claimsAndScoreYears from './20261125_011_claims_and_score_years.js';
 import * as journalChain from './20261125_020_journal_chain.js';
 import * as queueExisting from './20261125_021_queue_existing_transactions.js';
 import * as writeAnswers from './20261125_022_write_answers.js';
+import * as memberYearRollups from './20261125_030_member_year_rollups.js';
+import * as backfillYearRollups from './20261125_031_backfill_member_year_rollups.js';
 
 export const migrations: Record<string, Knex.Migration> = {
   '20261123_001_journal': journal,
@@ -21,4 +23,6 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261125_020_journal_chain': journalChain,
   '20261125_021_queue_existing_transactions': queueExisting,
   '20261125_022_write_answers': writeAnswers,
+  '20261125_030_member_year_rollups': memberYearRollups,
+  '20261125_031_backfill_member_year_rollups': backfillYearRollups,
 };

@@ -210,6 +210,21 @@ CREATE TABLE member_rollups (
 );
 CREATE INDEX member_rollups_period ON public.member_rollups USING btree (head_id, asset_code, month);
 
+CREATE TABLE member_year_rollups (
+  head_id bigint NOT NULL,
+  member_id bigint NOT NULL,
+  asset_code text NOT NULL,
+  year date NOT NULL,
+  kind text NOT NULL,
+  category text NOT NULL,
+  amount numeric NOT NULL,
+  postings bigint NOT NULL,
+  CONSTRAINT member_year_rollups_pkey PRIMARY KEY (head_id, member_id, asset_code, year, kind, category),
+  CONSTRAINT member_year_rollups_postings_check CHECK ((postings >= 0)),
+  CONSTRAINT member_year_rollups_year_check CHECK (((EXTRACT(month FROM year) = (1)::numeric) AND (EXTRACT(day FROM year) = (1)::numeric)))
+);
+CREATE INDEX member_year_rollups_period ON public.member_year_rollups USING btree (head_id, asset_code, year);
+
 CREATE TABLE members (
   head_id bigint NOT NULL,
   id bigint NOT NULL DEFAULT nextval('members_id_seq'::regclass),
@@ -1498,20 +1513,29 @@ CREATE OR REPLACE FUNCTION public.cb_rollup_inserted_postings()
  LANGUAGE plpgsql
 AS $function$
     BEGIN
-      INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
-      SELECT p.head_id, a.owner_id, p.asset_code, date_trunc('month', t.occurred_at AT TIME ZONE hb.time_zone)::date, t.kind,
-             coalesce(tr.category, orr.category, lower(o.kind), lower(t.kind)), sum(p.amount), count(*)
-        FROM new_postings p
-        JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
-        JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id AND t.status = 'POSTED'
-        JOIN branches hb ON hb.id = p.head_id
-        LEFT JOIN rules tr ON tr.head_id = t.head_id AND tr.id = t.rule_id
-        LEFT JOIN transactions o ON o.head_id = t.head_id AND o.id = t.reverses_id
-        LEFT JOIN rules orr ON orr.head_id = o.head_id AND orr.id = o.rule_id
-       GROUP BY 1, 2, 3, 4, 5, 6
-       ORDER BY 1, 2, 3, 4, 5, 6
-      ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
-      DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings;
+      WITH monthly AS (
+  SELECT p.head_id, a.owner_id AS member_id, p.asset_code, date_trunc('month', t.occurred_at AT TIME ZONE hb.time_zone)::date AS month,
+         t.kind, coalesce(tr.category, orr.category, lower(o.kind), lower(t.kind)) AS category, sum(p.amount) AS amount, count(*) AS postings
+    FROM new_postings p
+    JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
+    JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id AND t.status = 'POSTED'
+    JOIN branches hb ON hb.id = p.head_id
+    LEFT JOIN rules tr ON tr.head_id = t.head_id AND tr.id = t.rule_id
+    LEFT JOIN transactions o ON o.head_id = t.head_id AND o.id = t.reverses_id
+    LEFT JOIN rules orr ON orr.head_id = o.head_id AND orr.id = o.rule_id
+   GROUP BY 1, 2, 3, 4, 5, 6) , months AS (
+  INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
+  SELECT m.head_id, m.member_id, m.asset_code, m.month, m.kind, m.category, m.amount, m.postings
+    FROM monthly m ORDER BY 1, 2, 3, 4, 5, 6
+  ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
+  DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings) 
+  INSERT INTO member_year_rollups AS y (head_id, member_id, asset_code, year, kind, category, amount, postings)
+  SELECT m.head_id, m.member_id, m.asset_code, date_trunc('year', m.month)::date, m.kind, m.category, sum(m.amount), sum(m.postings)
+    FROM monthly m
+   GROUP BY 1, 2, 3, 4, 5, 6
+   ORDER BY 1, 2, 3, 4, 5, 6
+  ON CONFLICT (head_id, member_id, asset_code, year, kind, category)
+  DO UPDATE SET amount = y.amount + excluded.amount, postings = y.postings + excluded.postings;
       RETURN NULL;
     END $function$;
 
@@ -1522,19 +1546,29 @@ AS $function$
     BEGIN
       PERFORM cb_assert(OLD.status <> 'POSTED', format('transaction %s changed from POSTED to %s', OLD.id, NEW.status));
       IF NEW.status = 'POSTED' THEN
-        INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
-        SELECT p.head_id, a.owner_id, p.asset_code, date_trunc('month', NEW.occurred_at AT TIME ZONE hb.time_zone)::date, NEW.kind,
-               cb_transaction_category(NEW.head_id, NEW.rule_id, NEW.kind, NEW.reverses_id), sum(p.amount), count(*)
-          FROM postings p
-          JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
-          JOIN branches hb ON hb.id = p.head_id
-         -- By transaction only (a probe per partition, for a rare event): a writer need not have
-         -- given its postings exactly the transaction's recorded_at.
-         WHERE p.head_id = NEW.head_id AND p.transaction_id = NEW.id
-         GROUP BY 1, 2, 3, 4, 5, 6
-         ORDER BY 1, 2, 3, 4, 5, 6
-        ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
-        DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings;
+        WITH monthly AS (
+  SELECT p.head_id, a.owner_id AS member_id, p.asset_code, date_trunc('month', NEW.occurred_at AT TIME ZONE hb.time_zone)::date AS month,
+         NEW.kind AS kind, cb_transaction_category(NEW.head_id, NEW.rule_id, NEW.kind, NEW.reverses_id) AS category,
+         sum(p.amount) AS amount, count(*) AS postings
+    FROM postings p
+    JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
+    JOIN branches hb ON hb.id = p.head_id
+   -- By transaction only (a probe per partition, for a rare event): a writer need not have
+   -- given its postings exactly the transaction's recorded_at.
+   WHERE p.head_id = NEW.head_id AND p.transaction_id = NEW.id
+   GROUP BY 1, 2, 3, 4, 5, 6) , months AS (
+  INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
+  SELECT m.head_id, m.member_id, m.asset_code, m.month, m.kind, m.category, m.amount, m.postings
+    FROM monthly m ORDER BY 1, 2, 3, 4, 5, 6
+  ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
+  DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings) 
+  INSERT INTO member_year_rollups AS y (head_id, member_id, asset_code, year, kind, category, amount, postings)
+  SELECT m.head_id, m.member_id, m.asset_code, date_trunc('year', m.month)::date, m.kind, m.category, sum(m.amount), sum(m.postings)
+    FROM monthly m
+   GROUP BY 1, 2, 3, 4, 5, 6
+   ORDER BY 1, 2, 3, 4, 5, 6
+  ON CONFLICT (head_id, member_id, asset_code, year, kind, category)
+  DO UPDATE SET amount = y.amount + excluded.amount, postings = y.postings + excluded.postings;
       END IF;
       RETURN NULL;
     END $function$;

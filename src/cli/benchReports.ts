@@ -46,7 +46,7 @@ const headBankCallsPerReport = 10;
 /** Sequential single awards per round of the award-cost measurement, and rounds per setting. */
 const awardCostAwards = 500;
 const awardCostRounds = 3;
-/** Triggers that the award-cost measurement turns off and on (migrations 010 and 011). */
+/** Triggers that the award-cost measurement turns off and on (migrations 010/030 and 011). */
 const rollupTriggers = ['postings_rollup', 'postings_score_year_open'];
 
 const log = (line: string) => console.error(`[bench:reports] ${line}`);
@@ -209,7 +209,7 @@ async function loadPostings(bank: Bank, bulk: pg.Client, district: District, fro
   }
   // Planner statistics first: on a fresh load's empty estimates the balance UPDATE below was planned
   // as a nested loop that re-aggregated postings per account (minutes for 200,000 postings).
-  await bulk.query('ANALYZE accounts, transactions, postings, member_rollups');
+  await bulk.query('ANALYZE accounts, transactions, postings, member_rollups, member_year_rollups');
   log('balances: member wallets from their postings, system accounts as deltas (the settler folds them)');
   await bulk.query(`
     UPDATE accounts a SET balance = s.amount
@@ -286,6 +286,9 @@ async function measureAwardCost(bank: Bank): Promise<AwardCost> {
 
 interface ReportTiming { report: string; p50: number; p99: number; rows: string }
 
+/** The head bank's (:h) monthly (r) and yearly (y) rollup rows. */
+const rollupCounts = `(SELECT count(*) FROM member_rollups WHERE head_id = :h)::bigint AS r, (SELECT count(*) FROM member_year_rollups WHERE head_id = :h)::bigint AS y`;
+
 async function timeReports(bank: Bank, district: Pick<District, 'head' | 'big' | 'street'>): Promise<ReportTiming[]> {
   const admin: Principal = { sub: 'bench-admin', role: 'admin', branch: district.head, headId: district.head.id, memberId: null, merchantId: null, rules: '*' };
   const year = { year: new Date().getUTCFullYear() };
@@ -349,20 +352,25 @@ async function main(): Promise<void> {
   await admin.query(`ALTER DATABASE ${benchDatabase} SET track_functions = 'pl'`);
   await admin.end();
   const migrator = openDatabase(server.url, 2);
-  await migrateToLatest(migrator.knex, config.partitionMonthsAhead);
+  const migrationStarted = performance.now();
+  const applied = await migrateToLatest(migrator.knex, config.partitionMonthsAhead);
+  // On a reused data set a new migration (a backfill) runs here: its time is worth knowing.
+  if (applied.length > 0) log(`migrated in ${((performance.now() - migrationStarted) / 1000).toFixed(1)} s: ${applied.join(', ')}`);
   await migrator.close();
   const bank = await openBank(config, server.url);
   // Bulk loading and VACUUM run longer than the service's statement timeout allows: a connection of their own.
   const bulk = new pg.Client({ connectionString: server.url, options: '-c statement_timeout=0 -c TimeZone=UTC' });
   await bulk.connect();
-  const loadDir = path.join(path.dirname(config.embeddedDataDir), 'bench-reports-load');
+  // Beside its own data folder: two runs on different data folders must not share (and delete) COPY files.
+  const loadDir = `${config.embeddedDataDir}-load`;
   try {
     if (reuse) {
       const district = { head: await bank.branches.require('bench-district'), big: await bank.branches.require('bench-community-0'), street: await bank.branches.require('bench-street-1') };
-      const { rows: [r] } = await bank.knex.raw(`SELECT (SELECT count(*) FROM postings WHERE head_id = :h)::bigint AS p, (SELECT count(*) FROM member_rollups WHERE head_id = :h)::bigint AS r`, { h: district.head.id });
-      log(`reusing the last data set: ${Number(r.p).toLocaleString('en-US')} postings, ${Number(r.r).toLocaleString('en-US')} rollup rows`);
+      const { rows: [r] } = await bank.knex.raw(`SELECT (SELECT count(*) FROM postings WHERE head_id = :h)::bigint AS p, ${rollupCounts}`, { h: district.head.id });
+      const counts = `${Number(r.p).toLocaleString('en-US')} postings, ${Number(r.r).toLocaleString('en-US')} monthly and ${Number(r.y).toLocaleString('en-US')} yearly rollup rows`;
+      log(`reusing the last data set: ${counts}`);
       const timings = await timeReports(bank, district);
-      console.log(`\nbench:reports (reused data) ${new Date().toISOString().slice(0, 16)} UTC: ${Number(r.p).toLocaleString('en-US')} postings, ${Number(r.r).toLocaleString('en-US')} rollup rows\n`);
+      console.log(`\nbench:reports (reused data) ${new Date().toISOString().slice(0, 16)} UTC: ${counts}\n`);
       console.log('| report | p50 / p99 ms |\n| --- | --- |');
       for (const t of timings) console.log(`| ${t.report} | ${t.p50.toFixed(1)} / ${t.p99.toFixed(1)} |`);
       return;
@@ -374,20 +382,20 @@ async function main(): Promise<void> {
       + `${cost.awardFunctionMs.toFixed(3)} ms, of which rollup trigger ${cost.rollupTriggerMs.toFixed(3)} ms and score-year guard ${cost.guardTriggerMs.toFixed(3)} ms`);
     const district = await buildDistrict(bank, members);
     let loaded = 0;
-    const results: { postings: number; rollups: number; timings: ReportTiming[] }[] = [];
+    const results: { postings: number; rollups: number; yearRollups: number; timings: ReportTiming[] }[] = [];
     for (const size of sizes) {
       await loadPostings(bank, bulk, district, loaded, size, loadDir);
       loaded = size;
-      const { rows: [r] } = await bank.knex.raw('SELECT count(*)::bigint AS n FROM member_rollups WHERE head_id = ?', [district.head.id]);
-      log(`${size.toLocaleString('en-US')} postings, ${Number(r.n).toLocaleString('en-US')} rollup rows: timing reports`);
-      results.push({ postings: size, rollups: Number(r.n), timings: await timeReports(bank, district) });
+      const { rows: [r] } = await bank.knex.raw(`SELECT ${rollupCounts}`, { h: district.head.id });
+      log(`${size.toLocaleString('en-US')} postings, ${Number(r.r).toLocaleString('en-US')} monthly and ${Number(r.y).toLocaleString('en-US')} yearly rollup rows: timing reports`);
+      results.push({ postings: size, rollups: Number(r.r), yearRollups: Number(r.y), timings: await timeReports(bank, district) });
     }
     console.log(`\nbench:reports ${new Date().toISOString().slice(0, 16)} UTC: ${members.toLocaleString('en-US')} members, 500 branches\n`);
     console.log(`award cost, ms per single award (sequential, through pg): POINTS ${cost.off.toFixed(3)} → ${cost.on.toFixed(3)} with rollups; `
       + `PARTY_SCORE ${cost.offScore.toFixed(3)} → ${cost.onScore.toFixed(3)} with rollups and the score-year guard; inside PostgreSQL `
       + `(track_functions, all rounds): cb_award_batch ${cost.awardFunctionMs.toFixed(3)} ms per call, rollup trigger ${cost.rollupTriggerMs.toFixed(3)} ms, `
       + `score-year guard ${cost.guardTriggerMs.toFixed(3)} ms\n`);
-    console.log(`| report | ${results.map((r) => `${(r.postings / 1e6).toFixed(0)}M postings (${(r.rollups / 1e6).toFixed(2)}M rollup rows) p50 / p99 ms`).join(' | ')} |`);
+    console.log(`| report | ${results.map((r) => `${(r.postings / 1e6).toFixed(0)}M postings (${(r.rollups / 1e6).toFixed(2)}M monthly, ${(r.yearRollups / 1e6).toFixed(2)}M yearly rollup rows) p50 / p99 ms`).join(' | ')} |`);
     console.log(`| --- | ${results.map(() => '---').join(' | ')} |`);
     for (const [i, t] of results[0]!.timings.entries()) {
       console.log(`| ${t.report} | ${results.map((r) => `${r.timings[i]!.p50.toFixed(1)} / ${r.timings[i]!.p99.toFixed(1)}`).join(' | ')} |`);

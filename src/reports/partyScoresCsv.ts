@@ -7,6 +7,7 @@ import type { Principal } from '../auth/principal.js';
 import { checkYear, yearPeriod } from './period.js';
 import { partyScoreCategories, partyScoreRowFrom, reportBindings, reportScope } from './reports.js';
 import { partyScoresSql } from './sql/partyScores.js';
+import { periodRange } from './sql/scope.js';
 
 /** Rows fetched from the cursor per round trip: large enough to amortise it, small enough to stream. */
 export const csvFetchRows = 2000;
@@ -26,7 +27,7 @@ export async function partyScoresCsv(bank: Bank, principal: Principal, args: { b
   const year = checkYear(args.year !== undefined && /^\d{4}$/.test(args.year) ? Number(args.year) : NaN);
   const period = yearPeriod(year);
   const categories = await partyScoreCategories(bank, scope, period);
-  const { sql, bindings } = bank.knex.raw(partyScoresSql(scope.branchIds === null), reportBindings(scope, period)).toSQL().toNative();
+  const { sql, bindings } = bank.knex.raw(partyScoresSql(scope.branchIds === null, periodRange(period), false), reportBindings(scope, period)).toSQL().toNative();
   async function* lines(): AsyncGenerator<string> {
     yield `${utf8Bom}${['branch', 'member', 'external id', 'total', 'rank', ...categories].map((h) => csvField(h)).join(',')}\r\n`;
     const client = await bank.pool.connect();

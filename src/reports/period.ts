@@ -1,5 +1,7 @@
 // Report periods: whole months of the bank's calendar (occurredAt in the head bank's time zone),
-// because rollups count by month. A period is a year, or a first and last month ("2026-01".."2026-06").
+// because rollups count by month (and by year). A period is a year, or a first and last month
+// ("2026-01".."2026-06"). A period is read as whole calendar years from the yearly rollups and the
+// months around them from the monthly rollups (rollupSlices).
 import { badInput } from '../errors.js';
 
 export interface PeriodInput { year?: number | null; fromMonth?: string | null; toMonth?: string | null }
@@ -56,4 +58,43 @@ export function checkPeriod(input: PeriodInput | null | undefined, field = 'peri
 /** A year's period. */
 export function yearPeriod(year: number): Period {
   return checkPeriod({ year });
+}
+
+/** A part of a date range and the rollup that holds it: whole calendar years, or months. null: no start, or no end. */
+export interface RollupSlice { grain: 'year' | 'month'; from: string | null; to: string | null }
+
+const yearStartOf = (day: string) => `${day.slice(0, 4)}-01-01`;
+const nextYearStartOf = (day: string) => `${String(Number(day.slice(0, 4)) + 1).padStart(4, '0')}-01-01`;
+
+/**
+ * [from, to) (first days of months; null for "from the beginning" or "from then on") as the whole
+ * calendar years in it, read from the yearly rollups, and the months before and after them, read
+ * from the monthly rollups: a year reads one slice of yearly rows, "2025-04".."2026-12" the months
+ * 2025-04..2025-12 and the year 2026, a range inside one year its months. No yearly slice has
+ * `from` or `to` strictly inside one of its years.
+ */
+export function rollupSlices(from: string | null, to: string | null): RollupSlice[] {
+  const yearsFrom = from === null || from.endsWith('-01-01') ? from : nextYearStartOf(from);
+  const yearsTo = to === null ? null : yearStartOf(to);
+  if (yearsFrom !== null && yearsTo !== null && yearsFrom >= yearsTo) return [{ grain: 'month', from, to }];
+  const slices: RollupSlice[] = [];
+  if (from !== null && from < yearsFrom!) slices.push({ grain: 'month', from, to: yearsFrom });
+  slices.push({ grain: 'year', from: yearsFrom, to: yearsTo });
+  if (yearsTo !== null && yearsTo < to!) slices.push({ grain: 'month', from: yearsTo, to });
+  return slices;
+}
+
+/**
+ * Everything dated before `to`, sliced so that no slice straddles `from`: a row's period start
+ * (month or year) is then on or after `from` exactly when the row is in [from, to). Adjacent slices
+ * of one grain are read as one: the history before a year and the year are one probe of yearly rows.
+ */
+export function historySlices(from: string, to: string): RollupSlice[] {
+  const merged: RollupSlice[] = [];
+  for (const slice of [...rollupSlices(null, from), ...rollupSlices(from, to)]) {
+    const last = merged[merged.length - 1];
+    if (last && last.grain === slice.grain && last.to === slice.from) last.to = slice.to;
+    else merged.push({ ...slice });
+  }
+  return merged;
 }

@@ -13,6 +13,7 @@ import { checkPeriod, type Period, type PeriodInput } from './period.js';
 import { branchStatsSql } from './sql/branchStats.js';
 import { leaderboardSql } from './sql/leaderboard.js';
 import { partyScoreCategoriesSql, partyScoresSql } from './sql/partyScores.js';
+import { historyRange, periodRange, rangeBindings } from './sql/scope.js';
 import { statementMovementsSql, statementTotalsSql } from './sql/statement.js';
 
 export const partyScoreAsset = 'PARTY_SCORE';
@@ -29,8 +30,9 @@ export async function reportScope(bank: Bank, principal: Principal, branchCode: 
   return { branch, branchIds };
 }
 
+/** A report's bindings: its head bank, branches and its period's rollup slices (sql/scope.ts). */
 export function reportBindings(scope: ReportScope, period: Period) {
-  return { head: scope.branch.headId, branches: scope.branchIds, from: period.from, to: period.to };
+  return { head: scope.branch.headId, branches: scope.branchIds, ...rangeBindings(periodRange(period)) };
 }
 
 export interface CategoryAmount { category: string; amount: string }
@@ -73,7 +75,7 @@ export async function partyScores(
   const period = checkPeriod(args.period);
   const size = checkPageSize(args.first);
   const offset = decodeOffsetCursor(args.after);
-  const { rows } = await bank.knex.raw(`${partyScoresSql(scope.branchIds === null)} LIMIT :limit OFFSET :offset`,
+  const { rows } = await bank.knex.raw(partyScoresSql(scope.branchIds === null, periodRange(period), true),
     { ...reportBindings(scope, period), limit: size + 1, offset });
   const members = rows.length ? Number(rows[0].members) : 0;
   return { rows: rows.slice(0, size).map((r: any) => partyScoreRowFrom(bank, r)), offset, members, hasNextPage: rows.length > size };
@@ -81,7 +83,7 @@ export async function partyScores(
 
 /** The categories of a party-score report (for the CSV's columns). */
 export async function partyScoreCategories(bank: Bank, scope: ReportScope, period: Period): Promise<string[]> {
-  const { rows } = await bank.knex.raw(partyScoreCategoriesSql, reportBindings(scope, period));
+  const { rows } = await bank.knex.raw(partyScoreCategoriesSql(periodRange(period)), reportBindings(scope, period));
   return rows.map((r: any) => r.category);
 }
 
@@ -98,7 +100,7 @@ export async function leaderboard(
   const period = checkPeriod(args.period);
   const size = args.first ?? 20;
   if (!Number.isInteger(size) || size < 1 || size > leaderboardSizeMax) throw badInput('first', `must be between 1 and ${leaderboardSizeMax}`);
-  const { rows } = await bank.knex.raw(leaderboardSql(scope.branchIds === null), { ...reportBindings(scope, period), asset: asset.code, limit: size });
+  const { rows } = await bank.knex.raw(leaderboardSql(scope.branchIds === null, periodRange(period)), { ...reportBindings(scope, period), asset: asset.code, limit: size });
   return rows.map((r: any) => ({
     member: toMember({ ...r.member, created_at: new Date(r.member.created_at), updated_at: new Date(r.member.updated_at) }),
     total: formatAmount(r.total, asset.scale), rank: Number(r.rank),
@@ -121,7 +123,9 @@ export interface BranchStats { branch: Branch; assets: AssetStats[]; children: B
 export async function branchStats(bank: Bank, principal: Principal, args: { branch?: string | null; period: PeriodInput }): Promise<BranchStats> {
   const scope = await reportScope(bank, principal, args.branch);
   const period = checkPeriod(args.period);
-  const { rows } = await bank.knex.raw(branchStatsSql(scope.branchIds === null), { ...reportBindings(scope, period), rootPathLength: scope.branch.path.length });
+  const history = historyRange(period);
+  const { rows } = await bank.knex.raw(branchStatsSql(scope.branchIds === null, history),
+    { ...reportBindings(scope, period), ...rangeBindings(history), from: period.from, rootPathLength: scope.branch.path.length });
   const zero = (asset: string): AssetStats => {
     const z = formatAmount('0', bank.assets.get(asset).scale);
     return { asset, issued: z, deducted: z, redeemed: z, reversed: z, outstanding: z, activeMembers: 0 };

@@ -1,12 +1,16 @@
-// Rollups (member_rollups, migration 010): what period reports read instead of raw postings, kept
-// by triggers in the same transaction as the postings. This file holds the rollups' own invariant —
-// every rollup row equals the sum of its POSTED member postings — as a check anyone can run.
+// Rollups (member_rollups by month, migration 010; member_year_rollups by year, migration 030): what
+// period reports read instead of raw postings, kept by triggers in the same transaction as the
+// postings. This file holds the rollups' own invariant — every rollup row, monthly and yearly,
+// equals the sum of its POSTED member postings — as a check anyone can run.
 import type { Bank } from '../bank.js';
 
 export interface RollupMismatch {
+  /** Which rollup: member_rollups or member_year_rollups. */
+  rollup: string;
   memberId: string;
   asset: string;
-  month: string;
+  /** The first day of the month (member_rollups) or of the year (member_year_rollups). */
+  period: string;
   kind: string;
   category: string;
   rolledUp: string | null;
@@ -28,18 +32,27 @@ export const rollupsFromPostingsSql = `
    WHERE p.head_id = :head AND t.status = 'POSTED'
    GROUP BY 1, 2, 3, 4, 5`;
 
-/** Rollup rows of a head bank that differ from the direct computation from postings (empty when exact). */
+/** The rollup tables and the grain of each (the truncation of the month computed from postings). */
+const rollupTables = [
+  { table: 'member_rollups', column: 'month', grain: 'month' },
+  { table: 'member_year_rollups', column: 'year', grain: 'year' },
+] as const;
+
+/** Rollup rows of a head bank, monthly and yearly, that differ from the direct computation from postings (empty when exact). */
 export async function findRollupMismatches(bank: Bank, headId: string): Promise<RollupMismatch[]> {
-  const { rows } = await bank.knex.raw(`
-    WITH direct AS (${rollupsFromPostingsSql}),
-         rolled AS (SELECT member_id, asset_code, month, kind, category, amount, postings FROM member_rollups WHERE head_id = :head)
-    SELECT coalesce(d.member_id, r.member_id)::text AS member_id, coalesce(d.asset_code, r.asset_code) AS asset,
-           coalesce(d.month, r.month)::text AS month, coalesce(d.kind, r.kind) AS kind, coalesce(d.category, r.category) AS category,
+  const checks = rollupTables.map(({ table, column, grain }) => `
+    SELECT '${table}' AS rollup, coalesce(d.member_id, r.member_id)::text AS member_id, coalesce(d.asset_code, r.asset_code) AS asset,
+           coalesce(d.period, r.${column})::text AS period, coalesce(d.kind, r.kind) AS kind, coalesce(d.category, r.category) AS category,
            r.amount::text AS rolled_up, d.amount::text AS from_postings
-      FROM direct d FULL JOIN rolled r
-        ON r.member_id = d.member_id AND r.asset_code = d.asset_code AND r.month = d.month AND r.kind = d.kind AND r.category = d.category
-     WHERE d.amount IS DISTINCT FROM r.amount OR d.postings IS DISTINCT FROM r.postings`, { head: headId });
+      FROM (SELECT x.member_id, x.asset_code, date_trunc('${grain}', x.month)::date AS period, x.kind, x.category,
+                   sum(x.amount) AS amount, sum(x.postings) AS postings
+              FROM direct x GROUP BY 1, 2, 3, 4, 5) d
+      FULL JOIN (SELECT * FROM ${table} WHERE head_id = :head) r
+        ON r.member_id = d.member_id AND r.asset_code = d.asset_code AND r.${column} = d.period AND r.kind = d.kind AND r.category = d.category
+     WHERE d.amount IS DISTINCT FROM r.amount OR d.postings IS DISTINCT FROM r.postings`);
+  const { rows } = await bank.knex.raw(`WITH direct AS (${rollupsFromPostingsSql}) ${checks.join(' UNION ALL ')}`, { head: headId });
   return rows.map((r: any) => ({
-    memberId: r.member_id, asset: r.asset, month: r.month, kind: r.kind, category: r.category, rolledUp: r.rolled_up, fromPostings: r.from_postings,
+    rollup: r.rollup, memberId: r.member_id, asset: r.asset, period: r.period, kind: r.kind, category: r.category,
+    rolledUp: r.rolled_up, fromPostings: r.from_postings,
   }));
 }

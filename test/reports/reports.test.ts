@@ -115,11 +115,22 @@ const scoresQuery = `query($branch: String!, $period: ReportPeriod!, $first: Int
     totalCount pageInfo { hasNextPage endCursor }
     edges { node { member { id externalId name } total rank breakdown { category amount } } } } }`;
 
+/**
+ * Periods every report is checked over, with data in 2025 and 2026: a year (read from the yearly
+ * rollups), months inside and across years (monthly rollups), months then a whole year, and two
+ * whole years given as months (both rollups, sql/scope.ts).
+ */
+const periods = [
+  ['the year 2025', { year: 2025 }, '2025-01', '2025-12'],
+  ['the year 2026', { year: 2026 }, '2026-01', '2026-12'],
+  ['the months 2025-04 to 2025-09', { fromMonth: '2025-04', toMonth: '2025-09' }, '2025-04', '2025-09'],
+  ['the months 2025-11 to 2026-02', { fromMonth: '2025-11', toMonth: '2026-02' }, '2025-11', '2026-02'],
+  ['the months 2025-04 to 2026-12', { fromMonth: '2025-04', toMonth: '2026-12' }, '2025-04', '2026-12'],
+  ['the months 2025-01 to 2026-12', { fromMonth: '2025-01', toMonth: '2026-12' }, '2025-01', '2026-12'],
+] as const;
+
 describe('party scores', () => {
-  for (const [label, period, from, to] of [
-    ['the year 2025', { year: 2025 }, '2025-01', '2025-12'],
-    ['the months 2025-11 to 2026-02', { fromMonth: '2025-11', toMonth: '2026-02' }, '2025-11', '2026-02'],
-  ] as const) {
+  for (const [label, period, from, to] of periods) {
     it(`equal the direct computation from postings for the head bank, a branch and a grid, for ${label}`, async () => {
       const rows = await direct();
       for (const branch of [h.head, h.branches[0]!, grandchild]) {
@@ -170,13 +181,13 @@ describe('party scores', () => {
 });
 
 describe('leaderboards', () => {
-  it('equal the direct computation for volunteer hours and points, with shared ranks', async () => {
+  for (const [label, period, from, to] of periods) it(`equal the direct computation for volunteer hours and points, with shared ranks, for ${label}`, async () => {
     const rows = await direct();
     for (const [asset, branch] of [['VOLUNTEER_HOURS', h.head], ['POINTS', h.branches[0]!], ['POINTS', h.head]] as const) {
-      const res = await h.gql(h.adminToken, `query($b: String!, $a: AssetCode!) { leaderboard(branch: $b, asset: $a, period: {year: 2025}, first: 200) {
-        member { id } total rank } }`, { b: branch.code, a: asset });
+      const res = await h.gql(h.adminToken, `query($b: String!, $a: AssetCode!, $p: ReportPeriod!) { leaderboard(branch: $b, asset: $a, period: $p, first: 200) {
+        member { id } total rank } }`, { b: branch.code, a: asset, p: period });
       expect(res.errors).toBeUndefined();
-      const mine = rows.filter((r) => r.asset_code === asset && inPeriod(r, '2025-01', '2025-12') && r.path.startsWith(branch.path));
+      const mine = rows.filter((r) => r.asset_code === asset && inPeriod(r, from, to) && r.path.startsWith(branch.path));
       const ids = [...new Set(mine.map((r) => r.member_id))];
       const totals = ids.map((id) => sum(mine.filter((r) => r.member_id === id)));
       const expectedRanks = ranks(totals);
@@ -188,22 +199,24 @@ describe('leaderboards', () => {
 });
 
 describe('branch statistics', () => {
-  it('equal the direct computation for the head bank and each child branch', async () => {
+  for (const [label, period, from, to] of periods) it(`equal the direct computation for the head bank, each child branch and a branch's children, for ${label}`, async () => {
     const rows = await direct();
-    const res = await h.gql(h.adminToken, `query($b: String!) { branchStats(branch: $b, period: {fromMonth: "2025-04", toMonth: "2026-03"}) {
+    const statsOf = (branch: Branch) => h.gql(h.adminToken, `query($b: String!, $p: ReportPeriod!) { branchStats(branch: $b, period: $p) {
       branch { code } assets { asset issued deducted redeemed reversed outstanding activeMembers }
-      children { branch { code } assets { asset issued deducted redeemed reversed outstanding activeMembers } } } }`, { b: h.head.code });
+      children { branch { code } assets { asset issued deducted redeemed reversed outstanding activeMembers } } } }`, { b: branch.code, p: period });
+    const res = await statsOf(h.head);
     expect(res.errors).toBeUndefined();
     const expectedFor = (path: string) => ['PARTY_SCORE', 'POINTS', 'VOLUNTEER_HOURS'].map((asset) => {
       const mine = rows.filter((r) => r.asset_code === asset && r.path.startsWith(path));
-      const period = mine.filter((r) => inPeriod(r, '2025-04', '2026-03'));
+      const period = mine.filter((r) => inPeriod(r, from, to));
       return {
         asset,
         issued: sum(period.filter((r) => r.kind === 'EARN')).toFixed(2),
         deducted: sum(period.filter((r) => r.kind === 'DEDUCT')).negated().toFixed(2),
         redeemed: sum(period.filter((r) => r.kind === 'REDEEM')).negated().toFixed(2),
         reversed: sum(period.filter((r) => r.kind === 'REVERSAL')).toFixed(2),
-        outstanding: sum(mine.filter((r) => r.month <= '2026-03')).toFixed(2),
+        // What members held at the end of the period: everything dated up to its last month.
+        outstanding: sum(mine.filter((r) => r.month <= to)).toFixed(2),
         activeMembers: new Set(period.map((r) => r.member_id)).size,
       };
     });
@@ -212,6 +225,11 @@ describe('branch statistics', () => {
     for (const child of res.data.branchStats.children) {
       expect(child.assets).toEqual(expectedFor((await h.bank.branches.require(child.branch.code)).path));
     }
+    // A branch (not a head bank: its members are probed one by one) and its child, the grid.
+    const branch = await statsOf(h.branches[0]!);
+    expect(branch.errors).toBeUndefined();
+    expect(branch.data.branchStats.assets).toEqual(expectedFor(h.branches[0]!.path));
+    expect(branch.data.branchStats.children.map((c: any) => [c.branch.code, c.assets])).toEqual([[grandchild.code, expectedFor(grandchild.path)]]);
     expect(res.data.branchStats.assets.find((a: any) => a.asset === 'PARTY_SCORE').deducted).not.toBe('0.00');
   });
 });

@@ -1,16 +1,18 @@
 // Rollups stay exact for writers this code does not own: a redemption (issue 3) writes its postings
 // PENDING (a hold on the wallet) and later becomes POSTED (fulfilled) or VOIDED (cancelled). Here
-// such writes are made in SQL, as another writer would, and the rollups are compared with postings.
+// such writes are made in SQL, as another writer would, and the rollups (monthly and yearly) are
+// compared with postings. The check itself is tried on a rollup row made wrong on purpose.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.js';
 import { findRollupMismatches } from '../../src/reports/rollups.js';
+import { historySlices, rollupSlices } from '../../src/reports/period.js';
 
 let h: Harness;
 beforeAll(async () => { h = await startHarness(); });
 afterAll(async () => { await h.checkInvariants(); await h.close(); });
 
-async function pointsOf(memberId: string, kind: string): Promise<string | null> {
-  const row = await h.bank.knex('member_rollups').where({ head_id: h.head.id, member_id: memberId, asset_code: 'POINTS', kind }).sum({ s: 'amount' }).first();
+async function pointsOf(memberId: string, kind: string, rollup = 'member_rollups'): Promise<string | null> {
+  const row = await h.bank.knex(rollup).where({ head_id: h.head.id, member_id: memberId, asset_code: 'POINTS', kind }).sum({ s: 'amount' }).first();
   return row?.s == null ? null : String(Number(row.s).toFixed(2));
 }
 
@@ -56,6 +58,7 @@ describe('a redemption written by another writer', () => {
     await settle(fulfilled, 'POSTED', m, '3.00');
     await settle(cancelled, 'VOIDED', m, '4.00');
     expect(await pointsOf(m, 'REDEEM')).toBe('-3.00');
+    expect(await pointsOf(m, 'REDEEM', 'member_year_rollups')).toBe('-3.00');
     expect(await findRollupMismatches(h.bank, h.head.id)).toEqual([]);
     const stats = await h.gql(h.adminToken, `query($b: String!) { branchStats(branch: $b, period: {year: ${new Date().getUTCFullYear()}}) { assets { asset redeemed } } }`, { b: h.branches[0]!.code });
     expect(stats.data.branchStats.assets.find((a: any) => a.asset === 'POINTS').redeemed).toBe('3.00');
@@ -67,5 +70,48 @@ describe('a redemption written by another writer', () => {
       { i: { idempotencyKey: h.key(), memberId: m, rule: 'garbage.bin-duty' } });
     await expect(h.bank.knex('transactions').where({ head_id: h.head.id, id: award.data.awardPoints.transactionId }).update({ status: 'VOIDED' }))
       .rejects.toThrow(/invariant broken/);
+  });
+});
+
+describe('the rollup check', () => {
+  it('finds a yearly or a monthly rollup row that differs from the postings, and nothing once it is put back', async () => {
+    const m = await h.addMember(`${h.tag}-drift`);
+    const award = await h.gql(h.clientToken, `mutation($i: AwardPointsInput!) { awardPoints(input: $i) { transactionId } }`,
+      { i: { idempotencyKey: h.key(), memberId: m, rule: 'garbage.bin-duty', occurredAt: '2025-12-31T20:00:00Z' } });
+    expect(award.errors).toBeUndefined();
+    for (const [rollup, column] of [['member_year_rollups', 'year'], ['member_rollups', 'month']] as const) {
+      const row = h.bank.knex(rollup).where({ head_id: h.head.id, member_id: m, asset_code: 'POINTS' });
+      const [before] = await row.clone().select(column, 'amount');
+      await row.clone().update({ amount: h.bank.knex.raw('amount + 1') });
+      try {
+        const found = await findRollupMismatches(h.bank, h.head.id);
+        expect(found).toHaveLength(1);
+        expect(found[0]).toMatchObject({ rollup, memberId: m, asset: 'POINTS', kind: 'EARN' });
+        // The month or year of occurredAt in the bank's time zone (in Asia/Shanghai, 2025-12-31 20:00 UTC is in 2026).
+        const [year, month] = new Intl.DateTimeFormat('en-CA', { timeZone: h.head.timeZone, year: 'numeric', month: '2-digit' })
+          .format(new Date('2025-12-31T20:00:00Z')).split('-');
+        expect(found[0]!.period).toBe(column === 'year' ? `${year}-01-01` : `${year}-${month}-01`);
+      } finally {
+        await row.clone().update({ amount: before.amount });
+      }
+    }
+    expect(await findRollupMismatches(h.bank, h.head.id)).toEqual([]);
+  });
+});
+
+describe('a report period', () => {
+  it('is read as whole calendar years from the yearly rollups and the months around them from the monthly', () => {
+    expect(rollupSlices('2026-01-01', '2027-01-01')).toEqual([{ grain: 'year', from: '2026-01-01', to: '2027-01-01' }]);
+    expect(rollupSlices('2025-11-01', '2026-03-01')).toEqual([{ grain: 'month', from: '2025-11-01', to: '2026-03-01' }]);
+    expect(rollupSlices('2025-04-01', '2027-03-01')).toEqual([
+      { grain: 'month', from: '2025-04-01', to: '2026-01-01' }, { grain: 'year', from: '2026-01-01', to: '2027-01-01' },
+      { grain: 'month', from: '2027-01-01', to: '2027-03-01' }]);
+    expect(rollupSlices('2025-01-01', '2025-07-01')).toEqual([{ grain: 'month', from: '2025-01-01', to: '2025-07-01' }]);
+    // Everything before a period's end (branchStats' outstanding), never straddling its start.
+    expect(historySlices('2026-01-01', '2027-01-01')).toEqual([{ grain: 'year', from: null, to: '2027-01-01' }]);
+    expect(historySlices('2025-04-01', '2025-10-01')).toEqual([{ grain: 'year', from: null, to: '2025-01-01' }, { grain: 'month', from: '2025-01-01', to: '2025-10-01' }]);
+    expect(historySlices('2025-04-01', '2027-03-01')).toEqual([
+      { grain: 'year', from: null, to: '2025-01-01' }, { grain: 'month', from: '2025-01-01', to: '2026-01-01' },
+      { grain: 'year', from: '2026-01-01', to: '2027-01-01' }, { grain: 'month', from: '2027-01-01', to: '2027-03-01' }]);
   });
 });

@@ -1,29 +1,38 @@
 // Party scores of a branch subtree for a period, from rollups: every party member with its total,
 // rank (ties share a rank: 1, 1, 3) and breakdown by category, sorted by total, then member id.
-// Bindings: head, branches (bigint[] of the subtree, or null for the whole head bank), from, to.
-// A page adds LIMIT/OFFSET; the CSV export reads the same statement through a cursor.
-import { scopedRollups } from './scope.js';
+// Bindings: head, branches (bigint[] of the subtree, or null for the whole head bank), and the
+// period range's (reportBindings); a page (`page`) also limit and offset, applied to the ranking
+// before member rows and breakdowns are read. The CSV export reads the whole statement through a cursor.
+import { rangeRows, scopedRollups, type RollupRange } from './scope.js';
 
-export const partyScoresSql = (wholeBank: boolean) => `
+const partyScoreRows = `r.asset_code = 'PARTY_SCORE'`;
+
+export const partyScoresSql = (wholeBank: boolean, period: RollupRange, page: boolean) => `
   WITH scope AS (
-         SELECT m.* FROM members m
+         SELECT m.id FROM members m
           WHERE m.head_id = :head AND m.is_party_member AND (:branches::bigint[] IS NULL OR m.branch_id = ANY (:branches::bigint[]))),
        sums AS (
          SELECT r.member_id, r.category, sum(r.amount) AS amount
-           FROM (${scopedRollups(wholeBank, `r.asset_code = 'PARTY_SCORE' AND r.month >= :from::date AND r.month < :to::date`, 'SELECT s.id FROM scope s')}) r
+           FROM (${scopedRollups(wholeBank, period, partyScoreRows, 'SELECT s.id FROM scope s')}) r
           GROUP BY 1, 2),
-       totals AS (
-         SELECT s.id, coalesce(sum(x.amount), 0) AS total,
-                coalesce(jsonb_object_agg(x.category, x.amount::text) FILTER (WHERE x.category IS NOT NULL), '{}') AS breakdown
-           FROM scope s LEFT JOIN sums x ON x.member_id = s.id GROUP BY s.id)
-  SELECT to_jsonb(s) AS member, t.total::text AS total, t.breakdown, rank() OVER (ORDER BY t.total DESC) AS rank, count(*) OVER () AS members
-    FROM totals t JOIN scope s ON s.id = t.id
-   ORDER BY t.total DESC, t.id`;
+       ranked AS (
+         SELECT t.id, t.total, rank() OVER (ORDER BY t.total DESC) AS rank, count(*) OVER () AS members
+           FROM (SELECT s.id, coalesce(sum(x.amount), 0) AS total FROM scope s LEFT JOIN sums x ON x.member_id = s.id GROUP BY s.id) t
+          ORDER BY t.total DESC, t.id
+          ${page ? 'LIMIT :limit OFFSET :offset' : ''}),
+       -- Breakdowns and member rows for the ranked rows only: a page of a head bank is 50 of 100,000.
+       breakdowns AS (
+         SELECT x.member_id, jsonb_object_agg(x.category, x.amount::text) AS breakdown
+           FROM sums x JOIN ranked r ON r.id = x.member_id GROUP BY 1)
+  SELECT to_jsonb(m) AS member, r.total::text AS total, coalesce(b.breakdown, '{}') AS breakdown, r.rank, r.members
+    FROM ranked r
+    JOIN members m ON m.head_id = :head AND m.id = r.id
+    LEFT JOIN breakdowns b ON b.member_id = r.id
+   ORDER BY r.total DESC, r.id`;
 
 /** The categories of PARTY_SCORE movements of a subtree in a period (the CSV's columns). */
-export const partyScoreCategoriesSql = `
-  SELECT DISTINCT r.category FROM member_rollups r
-    JOIN members m ON m.head_id = r.head_id AND m.id = r.member_id
-   WHERE r.head_id = :head AND r.asset_code = 'PARTY_SCORE' AND r.month >= :from::date AND r.month < :to::date AND m.is_party_member
-     AND (:branches::bigint[] IS NULL OR m.branch_id = ANY (:branches::bigint[]))
+export const partyScoreCategoriesSql = (period: RollupRange) => `
+  SELECT DISTINCT r.category FROM (${rangeRows(period, partyScoreRows)}) r
+    JOIN members m ON m.head_id = :head AND m.id = r.member_id
+   WHERE m.is_party_member AND (:branches::bigint[] IS NULL OR m.branch_id = ANY (:branches::bigint[]))
    ORDER BY 1`;

@@ -4,7 +4,7 @@
 import { Decimal } from 'decimal.js';
 import type { Bank } from '../bank.js';
 import type { Principal } from '../auth/principal.js';
-import { isWithin } from '../directory/branches.js';
+import { isWithin, type Branch } from '../directory/branches.js';
 import { BankError, badInput } from '../errors.js';
 import { checkId } from '../directory/members.js';
 import { formatAmount } from './amounts.js';
@@ -173,6 +173,9 @@ export async function listTransactions(
   const afterId = decodeCursor(after);
   const head = principal.headId;
   const q = bank.knex('transactions as t').where('t.head_id', head);
+  // The branch subtree the transactions were recorded in: an admin's or client's scope (or a branch
+  // inside it), or for a member the branch it names, if any, narrowing its own transactions.
+  let subtree: Branch | null;
   if (principal.role === 'member') {
     const wallets = await walletIds(bank, head, principal.memberId!);
     q.whereExists(function () {
@@ -180,21 +183,17 @@ export async function listTransactions(
         .whereRaw('p.head_id = t.head_id AND p.transaction_id = t.id AND p.recorded_at = t.recorded_at')
         .whereIn('p.account_id', wallets);
     });
-    // A member's own transactions, recorded in the named branch's subtree (it was silently ignored).
-    if (filter.branch) {
-      const branch = await bank.branches.require(filter.branch, 'filter.branch');
-      if (branch.headId !== head) throw new BankError('NOT_FOUND', `no branch ${filter.branch} in this bank`, 'filter.branch');
-      q.join('branches as b', 'b.id', 't.branch_id').whereLike('b.path', `${branch.path}%`);
-    }
+    subtree = filter.branch ? await bank.branches.require(filter.branch, 'filter.branch') : null;
+    if (subtree && subtree.headId !== head) throw new BankError('NOT_FOUND', `no branch ${filter.branch} in this bank`, 'filter.branch');
   } else if (principal.role === 'admin' || principal.role === 'client') {
-    const scope = filter.branch ? await bank.branches.require(filter.branch, 'filter.branch') : principal.branch;
-    if (!isWithin(scope, principal.branch) || scope.headId !== head) {
-      throw new BankError('FORBIDDEN', `branch ${scope.code} is outside your scope (${principal.branch.code})`);
+    subtree = filter.branch ? await bank.branches.require(filter.branch, 'filter.branch') : principal.branch;
+    if (!isWithin(subtree, principal.branch) || subtree.headId !== head) {
+      throw new BankError('FORBIDDEN', `branch ${subtree.code} is outside your scope (${principal.branch.code})`);
     }
-    q.join('branches as b', 'b.id', 't.branch_id').whereLike('b.path', `${scope.path}%`);
   } else {
     throw new BankError('FORBIDDEN', 'merchants list their redemptions, not the journal');
   }
+  if (subtree) q.join('branches as b', 'b.id', 't.branch_id').whereLike('b.path', `${subtree.path}%`);
   if (filter.memberId != null) q.andWhere('t.member_id', checkId(filter.memberId, 'filter.memberId'));
   if (filter.memberExternalId != null) {
     q.whereIn('t.member_id', bank.knex('members').select('id').where({ head_id: head, external_id: filter.memberExternalId }));

@@ -594,11 +594,13 @@ AS $function$
            AND NOT jsonb_exists(v_claimed, k.key);
       END IF;
 
-      -- Resolve members and rules, and make every check that needs no lock.
+      -- Resolve members and rules, and make every check that needs no lock (cb_award_target and
+      -- cb_award_refusal, which the single award shares).
       SELECT array_agg(ROW(i.ord, i.key, i.hash, i.member_ref, i.external_ref, i.rule_code, i.qty, i.occurred_at, i.memo, i.metadata,
                            o.outcome, o.txn_id, err.code, err.message, err.field,
-                           m.id, m.external_id, m.branch_id, r.id, r.outputs, r.caps, p.amount, p.asset)::cb_award_item ORDER BY i.ord),
-             coalesce(bool_or(err.code IS NULL AND jsonb_array_length(r.caps) > 0), false)
+                           t.member_id, t.member_external_id, t.branch_id, t.rule_id, t.outputs, t.caps,
+                           t.primary_amount, t.primary_asset)::cb_award_item ORDER BY i.ord),
+             coalesce(bool_or(err.code IS NULL AND jsonb_array_length(t.caps) > 0), false)
         INTO v_items, v_capped
         FROM (SELECT i.*, min(i.ord) OVER (PARTITION BY i.key) AS first_ord FROM unnest(v_items) i) i
         CROSS JOIN LATERAL (SELECT
@@ -608,48 +610,14 @@ AS $function$
                  ELSE 'ERROR' END AS outcome,
             CASE WHEN jsonb_exists(v_claimed, i.key) THEN CASE WHEN i.ord = i.first_ord THEN (v_claimed->>i.key)::bigint END
                  ELSE (v_existing->i.key->>'txn')::bigint END AS txn_id) o
-        LEFT JOIN LATERAL (
-          SELECT m.id, m.external_id, m.branch_id, b.path FROM members m JOIN branches b ON b.id = m.branch_id
-           WHERE i.member_ref IS NOT NULL AND m.head_id = p_head AND m.id = i.member_ref
-          UNION ALL
-          SELECT m.id, m.external_id, m.branch_id, b.path FROM members m JOIN branches b ON b.id = m.branch_id
-           WHERE i.member_ref IS NULL AND m.head_id = p_head AND m.external_id = i.external_ref) m ON o.outcome = 'NEW'
-        -- The deepest branch on the member's path that defines the code wins; its latest version applies.
-        LEFT JOIN LATERAL (
-          SELECT r.* FROM rules r JOIN branches rb ON rb.id = r.branch_id
-           WHERE r.head_id = p_head AND r.code = i.rule_code AND starts_with(m.path, rb.path)
-           ORDER BY rb.depth DESC, r.version DESC LIMIT 1) r ON m.id IS NOT NULL
-        LEFT JOIN LATERAL (
-          SELECT trunc(i.qty * (r.outputs->0->>'amountPerUnit')::numeric, a.scale) AS amount, a.code AS asset
-            FROM assets a WHERE a.code = r.outputs->0->>'asset') p ON r.id IS NOT NULL
-        -- The first check that fails, in this order; its message is formatted only then.
-        CROSS JOIN LATERAL (SELECT CASE
-            WHEN o.outcome = 'ERROR' THEN 1
-            WHEN o.outcome <> 'NEW' THEN 0
-            WHEN m.id IS NULL THEN 2
-            WHEN NOT starts_with(m.path, p_scope_path) THEN 3
-            WHEN r.id IS NULL THEN 4
-            WHEN (r.valid_from IS NOT NULL AND i.occurred_at < r.valid_from) OR (r.valid_to IS NOT NULL AND i.occurred_at >= r.valid_to) THEN 5
-            WHEN r.requires_approval AND current_setting('cb.approving_claim', true) IS DISTINCT FROM 'on' THEN 6
-            WHEN p_role = 'client' AND cardinality(r.allowed_clients) > 0 AND NOT (p_sub = ANY (r.allowed_clients)) THEN 7
-            WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(r.outputs) x JOIN assets a ON a.code = x.value->>'asset'
-                          WHERE trunc(i.qty * (x.value->>'amountPerUnit')::numeric, a.scale) = 0) THEN 8
-            ELSE 0 END AS n) failed
+        LEFT JOIN LATERAL cb_award_target(p_head, i.member_ref, i.external_ref, i.rule_code, i.qty) t ON o.outcome = 'NEW'
+        LEFT JOIN LATERAL cb_award_refusal(p_sub, p_role, p_scope_path, i.member_ref, i.external_ref, i.rule_code, i.qty, i.occurred_at,
+                                           t.member_id, t.member_external_id, t.member_path, t.rule_id, t.rule_version, t.valid_from,
+                                           t.valid_to, t.requires_approval, t.allowed_clients, t.outputs) f ON o.outcome = 'NEW'
         CROSS JOIN LATERAL (SELECT
-            (ARRAY['IDEMPOTENCY_CONFLICT', 'NOT_FOUND', 'FORBIDDEN', 'NOT_FOUND', 'BAD_USER_INPUT', 'INVALID_STATE', 'FORBIDDEN', 'BAD_USER_INPUT'])[failed.n] AS code,
-            (ARRAY['idempotencyKey', 'member', 'member', 'rule', 'occurredAt', 'rule', 'rule', 'quantity'])[failed.n] AS field,
-            CASE failed.n
-              WHEN 1 THEN format('idempotencyKey "%s" was already used for a different %s request; send a new key for a new request',
-                                 i.key, v_existing->i.key->>'operation')
-              WHEN 2 THEN format('no member %s in this bank', coalesce('with id ' || i.member_ref, 'with externalId "' || i.external_ref || '"'))
-              WHEN 3 THEN format('member %s belongs to a branch outside your scope', m.external_id)
-              WHEN 4 THEN format('no rule "%s" applies to member %s', i.rule_code, m.external_id)
-              WHEN 5 THEN format('occurredAt: rule "%s" version %s is valid from %s to %s', r.code, r.version,
-                                 coalesce(r.valid_from::text, 'the beginning'), coalesce(r.valid_to::text, 'no end'))
-              WHEN 6 THEN format('rule "%s" needs approval: submit a claim instead of awarding directly', r.code)
-              WHEN 7 THEN format('client %s may not apply rule "%s"', p_sub, r.code)
-              WHEN 8 THEN format('quantity: %s is too small, rule "%s" would give nothing', i.qty, r.code)
-            END AS message) err;
+            CASE WHEN o.outcome = 'ERROR' THEN 'IDEMPOTENCY_CONFLICT' ELSE f.code END AS code,
+            CASE WHEN o.outcome = 'ERROR' THEN 'idempotencyKey' ELSE f.field END AS field,
+            CASE WHEN o.outcome = 'ERROR' THEN cb_key_conflict_message(i.key, v_existing->i.key->>'operation') ELSE f.message END AS message) err;
       PERFORM cb_assert(NOT EXISTS (SELECT 1 FROM unnest(v_items) i WHERE i.outcome IN ('NEW', 'REPLAY') AND i.txn_id IS NULL),
         'a claimed or replayed key has no transaction');
 
@@ -821,6 +789,171 @@ AS $function$
            WHERE acc.head_id = p_head AND acc.owner_type = side.owner_type AND acc.owner_id = side.owner_id
              AND acc.asset_code = a.code AND acc.purpose = side.purpose
            LIMIT 1) acc
+    $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_award_one(p_head bigint, p_sub text, p_role text, p_scope_path text, p_tz text, p_key text, p_hash text, p_member_ref bigint, p_external_ref text, p_rule_code text, p_qty numeric, p_occurred timestamp with time zone, p_memo text, p_metadata jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+    DECLARE
+      v_now timestamptz := now();
+      v_txn bigint;
+      v_prior record;
+      v record;
+      v_item cb_award_item;
+      v_over record;
+      v_short record;
+      v_funded boolean;
+      v_answer jsonb;
+    BEGIN
+      -- Invariant 4: a concurrent duplicate waits here on the key's unique index until this one
+      -- commits (then replays) or rolls back (then goes ahead itself).
+      INSERT INTO idempotency_keys (head_id, subject, key, operation, request_hash, transaction_id)
+      VALUES (p_head, p_sub, p_key, 'awardPoints', p_hash, nextval('transactions_id_seq'))
+      ON CONFLICT DO NOTHING
+      RETURNING transaction_id INTO v_txn;
+      IF v_txn IS NULL THEN
+        SELECT k.operation, k.request_hash, k.transaction_id INTO v_prior
+          FROM idempotency_keys k WHERE k.head_id = p_head AND k.subject = p_sub AND k.key = p_key;
+        PERFORM cb_assert(FOUND, 'idempotency key conflicted but cannot be read');
+        IF v_prior.operation = 'awardPoints' AND v_prior.request_hash = p_hash AND v_prior.transaction_id IS NOT NULL THEN
+          RETURN jsonb_build_object('replayed', true, 'transactionId', v_prior.transaction_id::text, 'transaction',
+                                    (SELECT x.j FROM cb_transactions_json(p_head, ARRAY[v_prior.transaction_id]) x));
+        END IF;
+        PERFORM cb_refuse('IDEMPOTENCY_CONFLICT', cb_key_conflict_message(p_key, v_prior.operation), 'idempotencyKey');
+      END IF;
+
+      SELECT t.*, f.code, f.field, f.message INTO v
+        FROM (SELECT 1) one
+        LEFT JOIN LATERAL cb_award_target(p_head, p_member_ref, p_external_ref, p_rule_code, p_qty) t ON true
+        CROSS JOIN LATERAL cb_award_refusal(p_sub, p_role, p_scope_path, p_member_ref, p_external_ref, p_rule_code, p_qty, p_occurred,
+                                            t.member_id, t.member_external_id, t.member_path, t.rule_id, t.rule_version, t.valid_from,
+                                            t.valid_to, t.requires_approval, t.allowed_clients, t.outputs) f;
+      IF v.code IS NOT NULL THEN
+        PERFORM cb_refuse(v.code, v.message, v.field);
+      END IF;
+      v_item := ROW(1, p_key, p_hash, p_member_ref, p_external_ref, p_rule_code, p_qty, p_occurred, p_memo, p_metadata,
+                    'NEW', v_txn, NULL, NULL, NULL, v.member_id, v.member_external_id, v.branch_id, v.rule_id, v.outputs, v.caps,
+                    v.primary_amount, v.primary_asset)::cb_award_item;
+
+      -- Invariant 5: add this award to each of its counters (creating them), then refuse if any is
+      -- now over its cap. ON CONFLICT DO UPDATE waits for a concurrent award's counter and adds to
+      -- what that one left, so the check always sees every committed award.
+      IF jsonb_array_length(v.caps) > 0 THEN
+        WITH counted AS (
+               INSERT INTO rule_usage AS u (head_id, member_id, rule_code, window_kind, window_start, units, amount)
+               SELECT p_head, w.member_id, w.rule_code, w.window_kind, w.window_start, w.units, w.amount
+                 FROM cb_award_windows(ARRAY[v_item], '{}', p_tz) w
+                ORDER BY w.window_kind, w.window_start
+               ON CONFLICT (head_id, member_id, rule_code, window_kind, window_start)
+               DO UPDATE SET units = u.units + excluded.units, amount = u.amount + excluded.amount
+               RETURNING u.window_kind, u.window_start, u.units, u.amount)
+        SELECT w.*, c.units - w.units AS used_units, c.amount - w.amount AS used_amount INTO v_over
+          FROM counted c JOIN cb_award_windows(ARRAY[v_item], '{}', p_tz) w ON w.window_kind = c.window_kind
+         WHERE (w.max_count IS NOT NULL AND c.units > w.max_count) OR (w.max_amount IS NOT NULL AND c.amount > w.max_amount)
+         ORDER BY w.window_kind
+         LIMIT 1;
+        IF FOUND THEN
+          PERFORM cb_refuse('CAP_EXCEEDED', format('rule "%s" allows %s per %s for member %s; already used %s in the %s starting %s, this award asks %s',
+            p_rule_code,
+            concat_ws(' and ', v_over.max_count || ' units', v_over.max_amount || ' ' || v.primary_asset),
+            lower(v_over.window_kind), v.member_external_id,
+            concat_ws(' units / ', v_over.used_units, CASE WHEN v_over.max_amount IS NOT NULL THEN v_over.used_amount || ' ' || v.primary_asset END),
+            lower(v_over.window_kind), v_over.window_start, v_over.units), 'rule');
+        END IF;
+      END IF;
+
+      -- Invariant 3: a debit of a wallet that may not go negative moves it only while the available
+      -- balance covers it. Each asset appears once in a rule's outputs, so each account once here.
+      WITH lines AS (SELECT * FROM cb_award_lines(p_head, ARRAY[v_item], '{}')),
+           recorded AS (
+             INSERT INTO transactions AS t (head_id, id, kind, status, branch_id, member_id, rule_id, principal_sub, principal_role,
+                                            occurred_at, recorded_at, memo, metadata)
+             VALUES (p_head, v_txn, CASE WHEN v.outputs->0->>'direction' = 'DEDUCT' THEN 'DEDUCT' ELSE 'EARN' END, 'POSTED',
+                     v.branch_id, v.member_id, v.rule_id, p_sub, p_role, p_occurred, v_now, p_memo, p_metadata)
+             RETURNING t),
+           moved AS (
+             UPDATE accounts a SET balance = a.balance + l.amount FROM lines l
+              WHERE NOT l.deferred AND a.head_id = p_head AND a.id = l.account_id
+                AND (l.amount >= 0 OR a.allow_negative OR a.balance - a.held + l.amount >= 0)
+             RETURNING a.id, a.balance),
+           deferred AS (
+             INSERT INTO account_deltas (head_id, account_id, amount)
+             SELECT p_head, l.account_id, l.amount FROM lines l WHERE l.deferred),
+           posted AS (
+             INSERT INTO postings AS p (head_id, transaction_id, line, account_id, asset_code, asset_scale, amount, balance_after, recorded_at)
+             SELECT p_head, v_txn, row_number() OVER (ORDER BY l.account_id), l.account_id, l.asset, l.scale, l.amount, m.balance, v_now
+               FROM lines l LEFT JOIN moved m ON m.id = l.account_id
+             RETURNING p)
+      SELECT (SELECT count(*) FROM moved) = (SELECT count(*) FROM lines l WHERE NOT l.deferred)
+               AND (SELECT count(*) FROM lines) = 2 * jsonb_array_length(v.outputs),
+             jsonb_build_object('replayed', false, 'transactionId', v_txn::text, 'transaction',
+               cb_transaction_object(r.t, (SELECT jsonb_agg(cb_posting_object(x.p) ORDER BY (x.p).line) FROM posted x)))
+        INTO v_funded, v_answer
+        FROM recorded r;
+      IF NOT v_funded THEN
+        -- Which wallet fell short (or, never expected, which account is missing): the writes above roll back with the raise.
+        SELECT l.member_external_id, l.asset, l.amount, round(a.balance - a.held, a.asset_scale) AS available INTO v_short
+          FROM cb_award_lines(p_head, ARRAY[v_item], '{}') l JOIN accounts a ON a.head_id = p_head AND a.id = l.account_id
+         WHERE NOT l.deferred AND NOT a.allow_negative AND a.balance - a.held + l.amount < 0
+         LIMIT 1;
+        PERFORM cb_assert(FOUND, 'an awarded member or branch lacks one of its accounts');
+        PERFORM cb_refuse('INSUFFICIENT_FUNDS', format('member %s has %s %s available, %s needed',
+          v_short.member_external_id, v_short.available, v_short.asset, -v_short.amount), NULL);
+      END IF;
+      RETURN v_answer;
+    END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_award_refusal(p_sub text, p_role text, p_scope_path text, p_member_ref bigint, p_external_ref text, p_rule_code text, p_qty numeric, p_occurred timestamp with time zone, p_member_id bigint, p_member_external_id text, p_member_path text, p_rule_id bigint, p_rule_version integer, p_valid_from timestamp with time zone, p_valid_to timestamp with time zone, p_requires_approval boolean, p_allowed_clients text[], p_outputs jsonb)
+ RETURNS TABLE(code text, field text, message text)
+ LANGUAGE sql
+ STABLE
+AS $function$
+      SELECT (ARRAY['NOT_FOUND', 'FORBIDDEN', 'NOT_FOUND', 'BAD_USER_INPUT', 'INVALID_STATE', 'FORBIDDEN', 'BAD_USER_INPUT'])[f.n],
+             (ARRAY['member', 'member', 'rule', 'occurredAt', 'rule', 'rule', 'quantity'])[f.n],
+             CASE f.n
+               WHEN 1 THEN format('no member %s in this bank', coalesce('with id ' || p_member_ref, 'with externalId "' || p_external_ref || '"'))
+               WHEN 2 THEN format('member %s belongs to a branch outside your scope', p_member_external_id)
+               WHEN 3 THEN format('no rule "%s" applies to member %s', p_rule_code, p_member_external_id)
+               WHEN 4 THEN format('occurredAt: rule "%s" version %s is valid from %s to %s', p_rule_code, p_rule_version,
+                                  coalesce(p_valid_from::text, 'the beginning'), coalesce(p_valid_to::text, 'no end'))
+               WHEN 5 THEN format('rule "%s" needs approval: submit a claim instead of awarding directly', p_rule_code)
+               WHEN 6 THEN format('client %s may not apply rule "%s"', p_sub, p_rule_code)
+               WHEN 7 THEN format('quantity: %s is too small, rule "%s" would give nothing', p_qty, p_rule_code)
+             END
+        FROM (SELECT CASE
+                WHEN p_member_id IS NULL THEN 1
+                WHEN NOT starts_with(p_member_path, p_scope_path) THEN 2
+                WHEN p_rule_id IS NULL THEN 3
+                WHEN (p_valid_from IS NOT NULL AND p_occurred < p_valid_from) OR (p_valid_to IS NOT NULL AND p_occurred >= p_valid_to) THEN 4
+                -- cb_approve_claim sets cb.approving_claim while it posts an approved claim (migration 011).
+                WHEN p_requires_approval AND current_setting('cb.approving_claim', true) IS DISTINCT FROM 'on' THEN 5
+                WHEN p_role = 'client' AND cardinality(p_allowed_clients) > 0 AND NOT (p_sub = ANY (p_allowed_clients)) THEN 6
+                WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(p_outputs) x JOIN assets a ON a.code = x.value->>'asset'
+                              WHERE trunc(p_qty * (x.value->>'amountPerUnit')::numeric, a.scale) = 0) THEN 7
+              END AS n) f
+    $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_award_target(p_head bigint, p_member_ref bigint, p_external_ref text, p_rule_code text, p_qty numeric)
+ RETURNS TABLE(member_id bigint, member_external_id text, branch_id bigint, member_path text, rule_id bigint, rule_version integer, outputs jsonb, caps jsonb, valid_from timestamp with time zone, valid_to timestamp with time zone, requires_approval boolean, allowed_clients text[], primary_amount numeric, primary_asset text)
+ LANGUAGE sql
+ STABLE
+AS $function$
+      SELECT m.id, m.external_id, m.branch_id, m.path, r.id, r.version, r.outputs, r.caps, r.valid_from, r.valid_to,
+             r.requires_approval, r.allowed_clients, p.amount, p.asset
+        FROM (SELECT m.id, m.external_id, m.branch_id, b.path FROM members m JOIN branches b ON b.id = m.branch_id
+               WHERE p_member_ref IS NOT NULL AND m.head_id = p_head AND m.id = p_member_ref
+              UNION ALL
+              SELECT m.id, m.external_id, m.branch_id, b.path FROM members m JOIN branches b ON b.id = m.branch_id
+               WHERE p_member_ref IS NULL AND m.head_id = p_head AND m.external_id = p_external_ref) m
+        LEFT JOIN LATERAL (
+          SELECT r.* FROM rules r JOIN branches rb ON rb.id = r.branch_id
+           WHERE r.head_id = p_head AND r.code = p_rule_code AND starts_with(m.path, rb.path)
+           ORDER BY rb.depth DESC, r.version DESC LIMIT 1) r ON true
+        LEFT JOIN LATERAL (
+          SELECT trunc(p_qty * (r.outputs->0->>'amountPerUnit')::numeric, a.scale) AS amount, a.code AS asset
+            FROM assets a WHERE a.code = r.outputs->0->>'asset') p ON r.id IS NOT NULL
     $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_award_windows(p_items cb_award_item[], p_errors jsonb, p_tz text)
@@ -1188,6 +1321,14 @@ AS $function$
       RETURN NULL;
     END $function$;
 
+CREATE OR REPLACE FUNCTION public.cb_key_conflict_message(p_key text, p_operation text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$
+      SELECT format('idempotencyKey "%s" was already used for a different %s request; send a new key for a new request', p_key, p_operation)
+    $function$;
+
 CREATE OR REPLACE FUNCTION public.cb_lock_pool(p_head bigint, p_pool bigint, p_scope_path text)
  RETURNS pools
  LANGUAGE plpgsql
@@ -1296,6 +1437,15 @@ AS $function$
       END LOOP;
       PERFORM cb_assert(v_line = jsonb_array_length(p_lines), format('transaction %s names an unknown account', p_txn));
     END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_posting_object(p postings)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+AS $function$
+      SELECT jsonb_build_object('line', p.line, 'accountId', p.account_id::text, 'asset', p.asset_code,
+                                'amount', p.amount::text, 'balanceAfter', p.balance_after::text)
+    $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_queue_final_inserted()
  RETURNS trigger
@@ -1462,6 +1612,14 @@ AS $function$
       RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v.id::text, 'transactionId', v_txn::text));
     END $function$;
 
+CREATE OR REPLACE FUNCTION public.cb_refuse(p_code text, p_message text, p_field text)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+    BEGIN
+      RAISE EXCEPTION USING ERRCODE = 'CB000', MESSAGE = p_message, HINT = p_code, COLUMN = coalesce(p_field, '');
+    END $function$;
+
 CREATE OR REPLACE FUNCTION public.cb_refuse_final_status_change()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -1601,25 +1759,29 @@ AS $function$
       SELECT j FROM cb_transactions_json(p_head, ARRAY[p_id])
     $function$;
 
+CREATE OR REPLACE FUNCTION public.cb_transaction_object(t transactions, p_postings jsonb)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+AS $function$
+      SELECT jsonb_build_object(
+        'id', t.id::text, 'kind', t.kind, 'status', t.status, 'branchId', t.branch_id::text,
+        'memberId', t.member_id::text, 'ruleId', t.rule_id::text,
+        'principalSub', t.principal_sub, 'principalRole', t.principal_role,
+        'occurredAt', t.occurred_at, 'recordedAt', t.recorded_at, 'memo', t.memo, 'metadata', t.metadata,
+        'reason', t.reason, 'reversesId', t.reverses_id::text, 'forced', t.forced, 'postings', p_postings)
+    $function$;
+
 CREATE OR REPLACE FUNCTION public.cb_transactions_json(p_head bigint, p_ids bigint[])
  RETURNS TABLE(id bigint, j jsonb)
  LANGUAGE sql
  STABLE
 AS $function$
-      SELECT t.id, jsonb_build_object(
-        'id', t.id::text, 'kind', t.kind, 'status', t.status, 'branchId', t.branch_id::text,
-        'memberId', t.member_id::text, 'ruleId', t.rule_id::text,
-        'principalSub', t.principal_sub, 'principalRole', t.principal_role,
-        'occurredAt', t.occurred_at, 'recordedAt', t.recorded_at, 'memo', t.memo, 'metadata', t.metadata,
-        'reason', t.reason, 'reversesId', t.reverses_id::text, 'forced', t.forced,
-        'postings', (
-          SELECT jsonb_agg(jsonb_build_object(
-                   'line', p.line, 'accountId', p.account_id::text, 'asset', p.asset_code,
-                   'amount', p.amount::text, 'balanceAfter', p.balance_after::text) ORDER BY p.line)
-            FROM postings p
-           WHERE p.head_id = t.head_id AND p.transaction_id = t.id AND p.recorded_at = t.recorded_at))
-      FROM unnest(p_ids) x (id)
-      JOIN transactions t ON t.head_id = p_head AND t.id = x.id
+      SELECT t.id, cb_transaction_object(t, (
+               SELECT jsonb_agg(cb_posting_object(p) ORDER BY p.line) FROM postings p
+                WHERE p.head_id = t.head_id AND p.transaction_id = t.id AND p.recorded_at = t.recorded_at))
+        FROM unnest(p_ids) x (id)
+        JOIN transactions t ON t.head_id = p_head AND t.id = x.id
     $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_with_transaction(p_head bigint, p_answer jsonb)

@@ -18,7 +18,7 @@ import { openBank, type Bank } from '../bank.js';
 import { buildApp, type BuiltApp } from '../http/app.js';
 import { startSettler } from '../ledger/settle.js';
 import { startSealer } from '../ledger/seal.js';
-import { callAwardBatch, type AwardScope } from '../ledger/sql/award.js';
+import { callAward, callAwardBatch, type AwardScope } from '../ledger/sql/award.js';
 import { requestHash } from '../ledger/idempotency.js';
 import { createHeadBank, insertChildBranch, type Branch } from '../directory/branches.js';
 import { openWallets } from '../directory/members.js';
@@ -261,9 +261,13 @@ async function runLoad(load: Load): Promise<LoadResult> {
         const k = key(c);
         const item = { key: k, hash: requestHash('awardPoints', { key: k }), externalId: member(c), rule: benchRule.code,
           quantity: '1', occurredAt: new Date().toISOString(), memo: null, metadata: null };
-        // The statement awardPoints runs, for one award (a batch of one), without HTTP and GraphQL.
-        const [json] = await callAwardBatch(pool, load.scope, [item]);
-        return json?.transactionId ? { succeeded: 1, failed: 0 } : { succeeded: 0, failed: 1, error: JSON.stringify(json?.error ?? json) };
+        // The statement awardPoints runs (cb_award_one), without HTTP and GraphQL; a refusal is an error.
+        try {
+          const json = await callAward(pool, load.scope, item);
+          return json?.transaction?.id ? { succeeded: 1, failed: 0 } : { succeeded: 0, failed: 1, error: JSON.stringify(json) };
+        } catch (error) {
+          return { succeeded: 0, failed: 1, error: String((error as Error).message) };
+        }
       };
     try {
       return await runClosedLoop(load.clients, load.warmupMs, load.measureMs, operation);

@@ -9,7 +9,7 @@ import { withRetry } from '../db/errors.js';
 import { checkRuleCode, quantityScale } from '../rules/rules.js';
 import { parseAmount } from './amounts.js';
 import { checkIdempotencyKey, requestHash } from './idempotency.js';
-import { callAward, callAwardBatch, type AwardScope } from './sql/award.js';
+import { callAward, callAwardBatch, type AwardItem, type AwardScope } from './sql/award.js';
 import { writeResultFromJson, writeResultWithTransaction, type WriteResult } from './transactions.js';
 
 /** One award covers at most this many units (drops, shifts, hours). */
@@ -57,7 +57,7 @@ export function checkOccurredAt(bank: Bank, value: Date | null | undefined, fiel
   return value;
 }
 
-interface PreparedAward { item: Record<string, unknown> }
+interface PreparedAward { item: AwardItem }
 
 /** Validates one award and builds the item cb_award_batch takes; throws BAD_USER_INPUT / FORBIDDEN. */
 function prepareAward(bank: Bank, principal: Principal, input: AwardInput, prefix: string): PreparedAward {
@@ -75,7 +75,7 @@ function prepareAward(bank: Bank, principal: Principal, input: AwardInput, prefi
   const metadata = checkMetadata(input.metadata, `${prefix}metadata`);
   // The hash covers the request as sent: an omitted occurredAt stays omitted, so a retry matches.
   const meaning = { memberId, externalId, rule, quantity: quantity.toString(), occurredAt: occurredAt?.toISOString() ?? null, memo, metadata };
-  const item: Record<string, unknown> = {
+  const item: AwardItem = {
     key, hash: requestHash('awardPoints', meaning), rule, quantity: quantity.toString(),
     occurredAt: (occurredAt ?? bank.clock()).toISOString(), memo, metadata,
   };
@@ -91,7 +91,6 @@ export async function awardPoints(bank: Bank, principal: Principal, input: Award
   requireRole(principal, 'client', 'admin');
   const { item } = prepareAward(bank, principal, input, '');
   const json = await withRetry(() => callAward(bank.pool, awardScope(principal), item));
-  if (json.error) throw new BankError(json.error.code, json.error.message, json.error.field ?? undefined);
   return writeResultWithTransaction(bank, principal.headId, json);
 }
 

@@ -255,6 +255,46 @@ describe('a refused award writes nothing and says why', () => {
   });
 });
 
+describe('an award that debits points', () => {
+  /** A rule that takes 4 points per unit from the wallet (a fine), defined in the head bank. */
+  async function defineFine(suffix: string, name: string): Promise<string> {
+    const code = `${h.tag}.${suffix}`;
+    const defined = await h.gql(h.adminToken, `mutation($input: DefineRuleInput!) { defineRule(input: $input) { rule { version } } }`, {
+      input: { idempotencyKey: h.key(), code, name, category: 'conduct', outputs: [{ asset: 'POINTS', amountPerUnit: '4.00', direction: 'DEDUCT' }] },
+    });
+    expect(defined.errors).toBeUndefined();
+    return code;
+  }
+
+  it('is INSUFFICIENT_FUNDS while the wallet cannot cover it, and the same key goes through once it can', async () => {
+    const code = await defineFine('litter-fine', 'Litter on the stairs');
+    const m = await newMember();
+    const fine = { idempotencyKey: h.key(), memberId: m.id, rule: code };
+    const refused = await expectRefused(h.clientToken, fine, 'INSUFFICIENT_FUNDS', m.id);
+    expect(refused.errors![0]!.message).toBe(`member ${m.externalId} has 0.00 POINTS available, 4.00 needed`);
+    const earned = await h.gql(h.clientToken, award, { input: { idempotencyKey: h.key(), memberId: m.id, rule: 'garbage.bin-duty' } });
+    expect(earned.errors).toBeUndefined();
+    const paid = await h.gql(h.clientToken, award, { input: fine });
+    expect(paid.errors).toBeUndefined();
+    expect(paid.data.awardPoints).toMatchObject({ replayed: false, transaction: { kind: 'DEDUCT' } });
+    expect(walletPosting(paid, 'POINTS')).toMatchObject({ amount: '-4.00', balanceAfter: '1.00' });
+    expect(systemPosting(paid, 'POINTS')).toMatchObject({ amount: '4.00', balanceAfter: null, account: { purpose: 'PENALTY' } });
+    const again = await expectRefused(h.clientToken, { ...fine, idempotencyKey: h.key() }, 'INSUFFICIENT_FUNDS', m.id);
+    expect(again.errors![0]!.message).toBe(`member ${m.externalId} has 1.00 POINTS available, 4.00 needed`);
+    expect(await balances(m.id)).toMatchObject({ POINTS: '1.00' });
+  });
+
+  it('never overdraws a wallet when debits arrive together', async () => {
+    const code = await defineFine('noise-fine', 'Noise after 22:00');
+    const m = await newMember();
+    for (let i = 0; i < 2; i++) expect((await h.gql(h.clientToken, award, { input: { idempotencyKey: h.key(), memberId: m.id, rule: 'garbage.bin-duty' } })).errors).toBeUndefined();
+    const results = await Promise.all(Array.from({ length: 12 }, () => h.gql(h.clientToken, award, { input: { idempotencyKey: h.key(), memberId: m.id, rule: code } })));
+    const outcomes = results.map((r) => (r.errors ? codes(r).join() : 'OK')).sort();
+    expect(outcomes).toEqual([...Array(10).fill('INSUFFICIENT_FUNDS'), ...Array(2).fill('OK')]);
+    expect(await balances(m.id)).toMatchObject({ POINTS: '2.00' });
+  });
+});
+
 describe('bad input is BAD_USER_INPUT naming the field, and writes nothing', () => {
   const longText = (n: number) => 'x'.repeat(n);
   const cases: { name: string; input: Record<string, unknown>; field: string; byExternalId?: boolean }[] = [

@@ -1,15 +1,25 @@
 // The hot statements: one round trip each, as named prepared statements so PostgreSQL plans them
-// once per connection. The logic lives in cb_award_batch and cb_post_entry (migration 002).
+// once per connection. The logic lives in cb_award_one (migration 040), cb_award_batch and cb_post_entry (migration 002).
 import type pg from 'pg';
 
 export interface AwardScope { headId: string; sub: string; role: string; scopePath: string; timeZone: string }
 
-/** One award (a batch of one), answered with its transaction: the award's one round trip. */
-export async function callAward(pool: pg.Pool, scope: AwardScope, item: object): Promise<any> {
+/** The fields of one award as prepareAward builds them (awards.ts). */
+export interface AwardItem {
+  key: string; hash: string; memberId?: string | null; externalId?: string | null; rule: string; quantity: string;
+  occurredAt: string; memo: string | null; metadata: object | null;
+}
+
+/**
+ * One award, answered with its transaction: the award's one round trip (cb_award_one, migration
+ * 040). A refusal comes back as a database error (SQLSTATE CB000) that withRetry translates.
+ */
+export async function callAward(pool: pg.Pool, scope: AwardScope, item: AwardItem): Promise<any> {
   const { rows } = await pool.query({
-    name: 'cb_award',
-    text: 'SELECT cb_with_transaction($1, cb_award_batch($1, $2, $3, $4, $5, $6)->0) AS r',
-    values: [scope.headId, scope.sub, scope.role, scope.scopePath, scope.timeZone, JSON.stringify([item])],
+    name: 'cb_award_one',
+    text: 'SELECT cb_award_one($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) AS r',
+    values: [scope.headId, scope.sub, scope.role, scope.scopePath, scope.timeZone, item.key, item.hash, item.memberId ?? null,
+      item.externalId ?? null, item.rule, item.quantity, item.occurredAt, item.memo, item.metadata == null ? null : JSON.stringify(item.metadata)],
   });
   return rows[0].r;
 }

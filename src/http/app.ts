@@ -6,6 +6,7 @@
 // never as a stack.
 import express, { type ErrorRequestHandler } from 'express';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import { GraphQLError } from 'graphql';
 import type { Bank } from '../bank.js';
@@ -56,7 +57,10 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
     // token in Authorization, which a cross-site form or <img> cannot send.
     csrfPrevention: false,
     parseOptions: { maxTokens: limits.queryTokensMax },
-    plugins: [operationLimitsPlugin({ depthMax: limits.queryDepthMax, complexityMax: limits.queryComplexityMax })],
+    // Apollo's cache-control plugin (on by default) wraps every field's resolution to gather cache
+    // hints for a Cache-Control header; every answer here is private and sent as no-store
+    // (securityHeaders), so it would only add work to each field of each request.
+    plugins: [ApolloServerPluginCacheControlDisabled(), operationLimitsPlugin({ depthMax: limits.queryDepthMax, complexityMax: limits.queryComplexityMax })],
   });
   await server.start();
 

@@ -648,6 +648,11 @@ function printReport(rows: Row[], describe: string): void {
   console.log('Bounds: the same requests replayed (HTTP, JWT, GraphQL, the keys looked up in SQL, the answer; nothing written)');
   console.log(`  awardPoints @64: ${count(replay64)}/s = ${percent(replay64 / ceiling64)} of ceiling @64`);
   console.log(`  awardPointsBatch x${batchSize} @1: ${count(batchReplay1)} awards/s`);
+  // Every award request does all that an empty GraphQL request does (HTTP, JWT, Apollo, the answer), so
+  // the empty request's rate, measured the same way, is above what any award can reach on this stack.
+  const trivial64 = rate(find('graphql-trivial', referenceClients));
+  console.log(`  { __typename } @${referenceClients}: ${count(trivial64)}/s = ${percent(trivial64 / ceiling64)} of ceiling @64`
+    + ` (no award can be faster than an empty request${trivial64 / ceiling64 < singleShareOfCeilingMin ? ': the single-award target is out of reach on this stack and machine' : ''})`);
   // The machine's cores are shared by the service, PostgreSQL and the load generator, so at full load
   // an award can cost at most cores / rate of CPU in all three together. An award does at least what
   // an empty GraphQL request does (HTTP, JWT, Apollo: service and load generator) and what one

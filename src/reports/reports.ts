@@ -124,9 +124,14 @@ export async function branchStats(bank: Bank, principal: Principal, args: { bran
   const scope = await reportScope(bank, principal, args.branch);
   const period = checkPeriod(args.period);
   const since = sinceRange(period);
-  const { rows } = await bank.knex.raw(branchStatsSql(scope.branchIds === null, since), {
-    ...reportBindings(scope, period), ...rangeBindings(since), to: period.to, assets: bank.assets.all().map((a) => a.code), rootPathLength: scope.branch.path.length,
-  });
+  const wholeBank = scope.branchIds === null;
+  const rows = await bank.knex.transaction(async (trx) => {
+    // A whole head bank's rows meet its members in a merge join (sql/branchStats.ts), for this statement only.
+    if (wholeBank) await trx.raw(`SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_nestloop', 'off', true)`);
+    return (await trx.raw(branchStatsSql(wholeBank, since), {
+      ...reportBindings(scope, period), ...rangeBindings(since), to: period.to, assets: bank.assets.all().map((a) => a.code), rootPathLength: scope.branch.path.length,
+    })).rows;
+  }, { readOnly: true });
   const zero = (asset: string): AssetStats => {
     const z = formatAmount('0', bank.assets.get(asset).scale);
     return { asset, issued: z, deducted: z, redeemed: z, reversed: z, outstanding: z, activeMembers: 0 };

@@ -12,9 +12,14 @@
 // For a whole head bank the wallets are grouped by accounts.branch_id, without joining a million
 // members: migration 032 keeps a member wallet's branch equal to its member's. For a branch, the
 // planner joins its members to their wallets (probes for a small branch, one scan for a street).
-// The rows are read once (MATERIALIZED, with each member's branch) for two aggregates: the sums per
-// branch (a few hundred groups) and the distinct active members per branch, instead of a row per
-// member carrying four sums (a hash table of ~500 bytes a member).
+// Each member's rows are read once, sorted by member and asset, for the sums per branch and the
+// active members in one aggregate: each row carries its amount as the figure it counts in (worked
+// out in the scan, which parallel workers run), a row is marked its member's and asset's first by
+// row_number() over the sorted rows (no hash table of a million members), and the member's branch
+// comes from a merge join with members in id order. For a whole head bank the caller turns hash and
+// nested-loop joins off for this statement, or the planner hashes a million members. Measured on
+// the 20 M-posting bench set, head bank, same sitting: about 2.0 s as written, 2.7 s without those
+// settings, 3.1 s for a hash join and a hashed DISTINCT, 4.0 s summing the history before the end.
 // Bindings: head, branches (null: whole head bank), to (the period's end), assets (every asset
 // code), rootPathLength, and the since range's (rangeBindings).
 import { rangeRows, scopedRollups, type RollupRange } from './scope.js';
@@ -25,11 +30,26 @@ const reportAssets = 'r.asset_code = ANY (:assets::text[])';
 /** The branch's members, with their branch. */
 const membersInBranches = `SELECT m.id, m.branch_id FROM members m WHERE m.head_id = :head AND m.branch_id = ANY (:branches::bigint[])`;
 
-/** Rollup rows over `range` with their member's branch (branch_id) and whether they are in the period (in_period). */
-const rowsWithBranch = (wholeBank: boolean, range: RollupRange) => `
-  SELECT ${wholeBank ? 'm.branch_id' : 'r.branch_id'}, r.member_id, r.asset_code, r.kind, r.amount, r.starts < :to::date AS in_period
-    FROM (${wholeBank ? rangeRows(range, reportAssets) : scopedRollups(false, range, reportAssets, membersInBranches, 's.branch_id, ')}) r
-    ${wholeBank ? 'JOIN members m ON m.head_id = :head AND m.id = r.member_id' : ''}`;
+/** `rows` (member_id, asset_code, in_period, …) sorted by member and asset, each marked whether it is the first of its member and asset (an in-period row first). */
+const markFirst = (rows: string) => `
+  SELECT t.*, row_number() OVER (PARTITION BY t.member_id, t.asset_code ORDER BY t.in_period DESC) = 1 AS first
+    FROM (${rows} ORDER BY member_id, asset_code, in_period DESC OFFSET 0) t`;
+
+/** A rollup row's amount as the figure it counts in (the others null), and whether it is in the period. */
+const amounts = `r.starts < :to::date AS in_period,
+  CASE WHEN r.starts < :to::date AND r.kind = 'EARN' THEN r.amount END AS issued,
+  CASE WHEN r.starts < :to::date AND r.kind = 'DEDUCT' THEN -r.amount END AS deducted,
+  CASE WHEN r.starts < :to::date AND r.kind = 'REDEEM' THEN -r.amount END AS redeemed,
+  CASE WHEN r.starts < :to::date AND r.kind = 'REVERSAL' THEN r.amount END AS reversed,
+  -- What today's balances hold that is dated on or after the period's end.
+  CASE WHEN r.starts >= :to::date THEN -r.amount END AS outstanding`;
+
+/** Rollup rows over `range` with their member's branch (branch_id), whether they are in the period (in_period) and the first of their member and asset (first). */
+const movements = (wholeBank: boolean, range: RollupRange) => (wholeBank
+  ? `SELECT m.branch_id, v.* FROM (${markFirst(`SELECT r.member_id, r.asset_code, ${amounts} FROM (${rangeRows(range, reportAssets)}) r`)}) v
+       JOIN members m ON m.head_id = :head AND m.id = v.member_id`
+  : markFirst(`SELECT r.branch_id, r.member_id, r.asset_code, ${amounts}
+                 FROM (${scopedRollups(false, range, reportAssets, membersInBranches, 's.branch_id, ')}) r`));
 
 /** Member wallet balances now, per branch and asset. */
 const balancesNow = (wholeBank: boolean) => (wholeBank
@@ -41,23 +61,14 @@ const balancesNow = (wholeBank: boolean) => (wholeBank
       GROUP BY 1, 2`);
 
 export const branchStatsSql = (wholeBank: boolean, since: RollupRange) => `
-  WITH movements AS MATERIALIZED (${rowsWithBranch(wholeBank, since)})
   -- Per branch first (a few hundred rows), then per child: the grouping sets sort those, not a row per member.
-  , per_branch AS (
+  WITH per_branch AS (
          SELECT x.branch_id, x.asset_code, sum(x.issued) AS issued, sum(x.deducted) AS deducted, sum(x.redeemed) AS redeemed,
                 sum(x.reversed) AS reversed, sum(x.outstanding) AS outstanding, sum(x.active_members) AS active_members
-           FROM (SELECT v.branch_id, v.asset_code,
-                        coalesce(sum(v.amount) FILTER (WHERE v.in_period AND v.kind = 'EARN'), 0) AS issued,
-                        coalesce(-sum(v.amount) FILTER (WHERE v.in_period AND v.kind = 'DEDUCT'), 0) AS deducted,
-                        coalesce(-sum(v.amount) FILTER (WHERE v.in_period AND v.kind = 'REDEEM'), 0) AS redeemed,
-                        coalesce(sum(v.amount) FILTER (WHERE v.in_period AND v.kind = 'REVERSAL'), 0) AS reversed,
-                        -- What today's balances hold that is dated on or after the period's end.
-                        coalesce(-sum(v.amount) FILTER (WHERE NOT v.in_period), 0) AS outstanding,
-                        0 AS active_members
-                   FROM movements v GROUP BY 1, 2
-                 UNION ALL
-                 SELECT d.branch_id, d.asset_code, 0, 0, 0, 0, 0, count(*)
-                   FROM (SELECT DISTINCT v.branch_id, v.member_id, v.asset_code FROM movements v WHERE v.in_period) d GROUP BY 1, 2
+           FROM (SELECT v.branch_id, v.asset_code, coalesce(sum(v.issued), 0) AS issued, coalesce(sum(v.deducted), 0) AS deducted,
+                        coalesce(sum(v.redeemed), 0) AS redeemed, coalesce(sum(v.reversed), 0) AS reversed, coalesce(sum(v.outstanding), 0) AS outstanding,
+                        count(*) FILTER (WHERE v.first AND v.in_period) AS active_members
+                   FROM (${movements(wholeBank, since)}) v GROUP BY 1, 2
                  UNION ALL
                  SELECT b.branch_id, b.asset_code, 0, 0, 0, 0, b.amount, 0 FROM (${balancesNow(wholeBank)}) b) x
           GROUP BY 1, 2)

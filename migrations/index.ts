@@ -12,6 +12,7 @@ import * as queueExisting from './20261125_021_queue_existing_transactions.js';
 import * as writeAnswers from './20261125_022_write_answers.js';
 import * as memberYearRollups from './20261125_030_member_year_rollups.js';
 import * as backfillYearRollups from './20261125_031_backfill_member_year_rollups.js';
+import * as memberWalletsFollow from './20261125_032_member_wallets_follow_member.js';
 import * as singleAward from './20261125_040_single_award.js';
 
 export const migrations: Record<string, Knex.Migration> = {
@@ -26,5 +27,6 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261125_022_write_answers': writeAnswers,
   '20261125_030_member_year_rollups': memberYearRollups,
   '20261125_031_backfill_member_year_rollups': backfillYearRollups,
+  '20261125_032_member_wallets_follow_member': memberWalletsFollow,
   '20261125_040_single_award': singleAward,
 };

@@ -38,6 +38,7 @@ CREATE TABLE accounts (
   CONSTRAINT accounts_system_owned_by_branch CHECK (((owner_type <> 'SYSTEM'::text) OR (owner_id = branch_id))),
   CONSTRAINT accounts_wallet_purpose CHECK (((owner_type = 'SYSTEM'::text) = (purpose <> 'WALLET'::text)))
 );
+CREATE TRIGGER accounts_wallet_branch BEFORE INSERT OR UPDATE OF branch_id ON public.accounts FOR EACH ROW WHEN ((new.owner_type = 'MEMBER'::text)) EXECUTE FUNCTION cb_assert_wallet_branch();
 
 CREATE TABLE assets (
   code text NOT NULL,
@@ -243,6 +244,7 @@ CREATE TABLE members (
   CONSTRAINT members_pkey PRIMARY KEY (head_id, id)
 );
 CREATE INDEX members_branch ON public.members USING btree (head_id, branch_id, id);
+CREATE TRIGGER members_wallets_follow AFTER UPDATE OF branch_id ON public.members FOR EACH ROW WHEN ((old.branch_id IS DISTINCT FROM new.branch_id)) EXECUTE FUNCTION cb_member_wallets_follow();
 
 CREATE TABLE merchants (
   head_id bigint NOT NULL,
@@ -536,6 +538,16 @@ AS $function$
       IF p_ok IS NOT TRUE THEN
         RAISE EXCEPTION USING ERRCODE = 'CBASS', MESSAGE = 'invariant broken: ' || p_message;
       END IF;
+    END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_assert_wallet_branch()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+    BEGIN
+      PERFORM cb_assert(EXISTS (SELECT 1 FROM members m WHERE m.head_id = NEW.head_id AND m.id = NEW.owner_id AND m.branch_id = NEW.branch_id),
+        format('member wallet %s would be in branch %s, not in its member %s''s branch', NEW.id, NEW.branch_id, NEW.owner_id));
+      RETURN NEW;
     END $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_award_accepted(p_items cb_award_item[], p_errors jsonb)
@@ -1381,6 +1393,16 @@ AS $function$
         PERFORM cb_fail('NOT_FOUND', format('code: no voucher %s', p_code));
       END IF;
       RETURN v;
+    END $function$;
+
+CREATE OR REPLACE FUNCTION public.cb_member_wallets_follow()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+    BEGIN
+      UPDATE accounts SET branch_id = NEW.branch_id
+       WHERE head_id = NEW.head_id AND owner_type = 'MEMBER' AND owner_id = NEW.id AND branch_id <> NEW.branch_id;
+      RETURN NULL;
     END $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_post_entry(p_head bigint, p_sub text, p_role text, p_key text, p_operation text, p_hash text, p_entry jsonb)

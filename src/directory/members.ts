@@ -116,10 +116,8 @@ export async function upsertMember(bank: Bank, principal: Principal, input: Upse
         is_volunteer: input.isVolunteer ?? existing.is_volunteer,
         updated_at: trx.fn.now(),
       });
-      if (String(existing.branch_id) !== branch.id) {
-        // A member's wallets belong to the member's branch: scope checks on accounts read it.
-        await trx('accounts').where({ head_id: principal.headId, owner_type: 'MEMBER', owner_id: existing.id }).update({ branch_id: branch.id });
-      }
+      // The member's wallets move with it (the members_wallets_follow trigger, migration 032): scope
+      // checks on accounts and branchStats read their branch.
       return { id: String(existing.id), created: false };
     });
     const member = toMember(await trx('members').where({ head_id: principal.headId, id: result.id }).first());

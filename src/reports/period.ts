@@ -85,13 +85,14 @@ export function rollupSlices(from: string | null, to: string | null): RollupSlic
 }
 
 /**
- * Everything dated before `to`, sliced so that no slice straddles `from`: a row's period start
- * (month or year) is then on or after `from` exactly when the row is in [from, to). Adjacent slices
- * of one grain are read as one: the history before a year and the year are one probe of yearly rows.
+ * Everything dated on or after `from`, sliced so that no slice straddles `to`: a row's period start
+ * (month or year) is then before `to` exactly when the row is in [from, to), and on or after it when
+ * it is dated later. Adjacent slices of one grain are read as one: a year and the years after it are
+ * one probe of yearly rows.
  */
-export function historySlices(from: string, to: string): RollupSlice[] {
+export function sinceSlices(from: string, to: string): RollupSlice[] {
   const merged: RollupSlice[] = [];
-  for (const slice of [...rollupSlices(null, from), ...rollupSlices(from, to)]) {
+  for (const slice of [...rollupSlices(from, to), ...rollupSlices(to, null)]) {
     const last = merged[merged.length - 1];
     if (last && last.grain === slice.grain && last.to === slice.from) last.to = slice.to;
     else merged.push({ ...slice });

@@ -13,7 +13,7 @@ import { checkPeriod, type Period, type PeriodInput } from './period.js';
 import { branchStatsSql } from './sql/branchStats.js';
 import { leaderboardSql } from './sql/leaderboard.js';
 import { partyScoreCategoriesSql, partyScoresSql } from './sql/partyScores.js';
-import { historyRange, periodRange, rangeBindings } from './sql/scope.js';
+import { periodRange, rangeBindings, sinceRange } from './sql/scope.js';
 import { statementMovementsSql, statementTotalsSql } from './sql/statement.js';
 
 export const partyScoreAsset = 'PARTY_SCORE';
@@ -123,9 +123,15 @@ export interface BranchStats { branch: Branch; assets: AssetStats[]; children: B
 export async function branchStats(bank: Bank, principal: Principal, args: { branch?: string | null; period: PeriodInput }): Promise<BranchStats> {
   const scope = await reportScope(bank, principal, args.branch);
   const period = checkPeriod(args.period);
-  const history = historyRange(period);
-  const { rows } = await bank.knex.raw(branchStatsSql(scope.branchIds === null, history),
-    { ...reportBindings(scope, period), ...rangeBindings(history), from: period.from, rootPathLength: scope.branch.path.length });
+  const since = sinceRange(period);
+  const wholeBank = scope.branchIds === null;
+  const rows = await bank.knex.transaction(async (trx) => {
+    // A whole head bank's rows meet its members in a merge join (sql/branchStats.ts), for this statement only.
+    if (wholeBank) await trx.raw(`SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_nestloop', 'off', true)`);
+    return (await trx.raw(branchStatsSql(wholeBank, since), {
+      ...reportBindings(scope, period), ...rangeBindings(since), to: period.to, assets: bank.assets.all().map((a) => a.code), rootPathLength: scope.branch.path.length,
+    })).rows;
+  }, { readOnly: true });
   const zero = (asset: string): AssetStats => {
     const z = formatAmount('0', bank.assets.get(asset).scale);
     return { asset, issued: z, deducted: z, redeemed: z, reversed: z, outstanding: z, activeMembers: 0 };

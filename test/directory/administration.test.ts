@@ -229,6 +229,24 @@ describe('upserting a member', () => {
     expect(codes(await h.gql(adminOf(h.branches[0]!.code), `query($id: ID!) { account(id: $id) { balance } }`, { id: wallet }))).toEqual(['FORBIDDEN']);
   });
 
+  it('takes its wallets along whoever moves it, and a wallet cannot be put in another branch than its member\'s', async () => {
+    // The database holds it (migration 032): branchStats of a head bank groups wallets by their branch.
+    const id = await h.addMember(`${h.tag}-moved-by-sql`, h.branches[0]!);
+    const walletBranches = async () => (await h.bank.knex('accounts').where({ head_id: h.head.id, owner_type: 'MEMBER', owner_id: id })
+      .select('branch_id')).map((a) => String(a.branch_id));
+    await h.bank.knex('members').where({ head_id: h.head.id, id }).update({ branch_id: h.branches[2]!.id });
+    expect(await walletBranches()).toEqual(Array(3).fill(h.branches[2]!.id));
+    await expect(h.bank.knex('accounts').where({ head_id: h.head.id, owner_type: 'MEMBER', owner_id: id }).update({ branch_id: h.branches[1]!.id }))
+      .rejects.toThrow(/not in its member \d+'s branch/);
+    const [asset] = await h.bank.knex('assets').where({ code: 'POINTS' }).select('code', 'scale');
+    const [{ id: other }] = await h.bank.knex('members').insert({ head_id: h.head.id, branch_id: h.branches[0]!.id, external_id: `${h.tag}-no-wallets`, name: 'No wallets' }).returning('id');
+    const walletIn = (branch: string) => h.bank.knex('accounts').insert({ head_id: h.head.id, branch_id: branch, owner_type: 'MEMBER', owner_id: other,
+      purpose: 'WALLET', asset_code: asset.code, asset_scale: asset.scale, allow_negative: false, deferred_balance: false });
+    await expect(walletIn(h.branches[1]!.id)).rejects.toThrow(/not in its member \d+'s branch/);
+    await walletIn(h.branches[0]!.id);
+    expect(await walletBranches()).toEqual(Array(3).fill(h.branches[2]!.id));
+  });
+
   it.each([
     ['an empty externalId', { externalId: '' }, 'BAD_USER_INPUT'],
     ['an overlong externalId', { externalId: 'x'.repeat(129) }, 'BAD_USER_INPUT'],

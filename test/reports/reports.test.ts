@@ -198,39 +198,76 @@ describe('leaderboards', () => {
   });
 });
 
+const branchStatsQuery = `query($b: String!, $p: ReportPeriod!) { branchStats(branch: $b, period: $p) {
+  branch { code } assets { asset issued deducted redeemed reversed outstanding activeMembers }
+  children { branch { code } assets { asset issued deducted redeemed reversed outstanding activeMembers } } } }`;
+
+/** branchStats' figures for a branch subtree (path) and a period (first and last month), computed from postings. */
+function expectedBranchStats(rows: Direct[], path: string, from: string, to: string) {
+  return ['PARTY_SCORE', 'POINTS', 'VOLUNTEER_HOURS'].map((asset) => {
+    const mine = rows.filter((r) => r.asset_code === asset && r.path.startsWith(path));
+    const period = mine.filter((r) => inPeriod(r, from, to));
+    return {
+      asset,
+      issued: sum(period.filter((r) => r.kind === 'EARN')).toFixed(2),
+      deducted: sum(period.filter((r) => r.kind === 'DEDUCT')).negated().toFixed(2),
+      redeemed: sum(period.filter((r) => r.kind === 'REDEEM')).negated().toFixed(2),
+      reversed: sum(period.filter((r) => r.kind === 'REVERSAL')).toFixed(2),
+      // What members held at the end of the period: everything dated up to its last month.
+      outstanding: sum(mine.filter((r) => r.month <= to)).toFixed(2),
+      activeMembers: new Set(period.map((r) => r.member_id)).size,
+    };
+  });
+}
+
+/** branchStats of the head bank, each child branch, and a branch (whose members are probed one by one) and its child, the grid, against postings. */
+async function expectBranchStatsAsPostings(period: object, from: string, to: string): Promise<any> {
+  const rows = await direct();
+  const res = await h.gql(h.adminToken, branchStatsQuery, { b: h.head.code, p: period });
+  expect(res.errors).toBeUndefined();
+  expect(res.data.branchStats.assets).toEqual(expectedBranchStats(rows, h.head.path, from, to));
+  expect(res.data.branchStats.children.map((c: any) => c.branch.code)).toEqual(h.branches.map((b) => b.code));
+  for (const child of res.data.branchStats.children) {
+    expect(child.assets).toEqual(expectedBranchStats(rows, (await h.bank.branches.require(child.branch.code)).path, from, to));
+  }
+  const branch = await h.gql(h.adminToken, branchStatsQuery, { b: h.branches[0]!.code, p: period });
+  expect(branch.errors).toBeUndefined();
+  expect(branch.data.branchStats.assets).toEqual(expectedBranchStats(rows, h.branches[0]!.path, from, to));
+  expect(branch.data.branchStats.children.map((c: any) => [c.branch.code, c.assets]))
+    .toEqual([[grandchild.code, expectedBranchStats(rows, grandchild.path, from, to)]]);
+  return res.data.branchStats;
+}
+
 describe('branch statistics', () => {
-  for (const [label, period, from, to] of periods) it(`equal the direct computation for the head bank, each child branch and a branch's children, for ${label}`, async () => {
-    const rows = await direct();
-    const statsOf = (branch: Branch) => h.gql(h.adminToken, `query($b: String!, $p: ReportPeriod!) { branchStats(branch: $b, period: $p) {
-      branch { code } assets { asset issued deducted redeemed reversed outstanding activeMembers }
-      children { branch { code } assets { asset issued deducted redeemed reversed outstanding activeMembers } } } }`, { b: branch.code, p: period });
-    const res = await statsOf(h.head);
-    expect(res.errors).toBeUndefined();
-    const expectedFor = (path: string) => ['PARTY_SCORE', 'POINTS', 'VOLUNTEER_HOURS'].map((asset) => {
-      const mine = rows.filter((r) => r.asset_code === asset && r.path.startsWith(path));
-      const period = mine.filter((r) => inPeriod(r, from, to));
-      return {
-        asset,
-        issued: sum(period.filter((r) => r.kind === 'EARN')).toFixed(2),
-        deducted: sum(period.filter((r) => r.kind === 'DEDUCT')).negated().toFixed(2),
-        redeemed: sum(period.filter((r) => r.kind === 'REDEEM')).negated().toFixed(2),
-        reversed: sum(period.filter((r) => r.kind === 'REVERSAL')).toFixed(2),
-        // What members held at the end of the period: everything dated up to its last month.
-        outstanding: sum(mine.filter((r) => r.month <= to)).toFixed(2),
-        activeMembers: new Set(period.map((r) => r.member_id)).size,
-      };
-    });
-    expect(res.data.branchStats.assets).toEqual(expectedFor(h.head.path));
-    expect(res.data.branchStats.children.map((c: any) => c.branch.code)).toEqual(h.branches.map((b) => b.code));
-    for (const child of res.data.branchStats.children) {
-      expect(child.assets).toEqual(expectedFor((await h.bank.branches.require(child.branch.code)).path));
+  // Outstanding is today's balances less what is dated after the period: also periods before any
+  // movement, after now, and across now.
+  const branchStatsPeriods = [
+    ...periods,
+    ['the year 2024, before any movement', { year: 2024 }, '2024-01', '2024-12'],
+    ['the year 2027, after now', { year: 2027 }, '2027-01', '2027-12'],
+    ['the months 2026-10 to 2027-03, across now', { fromMonth: '2026-10', toMonth: '2027-03' }, '2026-10', '2027-03'],
+  ] as const;
+  for (const [label, period, from, to] of branchStatsPeriods) it(`equal the direct computation for the head bank, each child branch and a branch's children, for ${label}`, async () => {
+    const head = await expectBranchStatsAsPostings(period, from, to);
+    // Each shared period has deductions: the comparison is not of zeros.
+    if (periods.some(([shared]) => shared === label)) expect(head.assets.find((a: any) => a.asset === 'PARTY_SCORE').deducted).not.toBe('0.00');
+  });
+
+  it('count a member that moved branch in its new branch, with all its history and its balance, in the past and now', async () => {
+    const member = (await h.bank.knex('members').where({ head_id: h.head.id, id: everyone[1] }).first())!;
+    expect(String(member.branch_id)).toBe(h.branches[1]!.id);
+    const moveTo = async (branch: Branch) => {
+      const res = await h.gql(h.adminToken, `mutation($input: UpsertMemberInput!) { upsertMember(input: $input) { member { branch { code } } } }`,
+        { input: { idempotencyKey: h.key(), externalId: member.external_id, branch: branch.code, name: member.name } });
+      expect(res.errors).toBeUndefined();
+      expect(res.data.upsertMember.member.branch.code).toBe(branch.code);
+    };
+    await moveTo(grandchild);
+    try {
+      for (const [, period, from, to] of [periods[0], periods[1], periods[3]]) await expectBranchStatsAsPostings(period, from, to);
+    } finally {
+      await moveTo(h.branches[1]!);
     }
-    // A branch (not a head bank: its members are probed one by one) and its child, the grid.
-    const branch = await statsOf(h.branches[0]!);
-    expect(branch.errors).toBeUndefined();
-    expect(branch.data.branchStats.assets).toEqual(expectedFor(h.branches[0]!.path));
-    expect(branch.data.branchStats.children.map((c: any) => [c.branch.code, c.assets])).toEqual([[grandchild.code, expectedFor(grandchild.path)]]);
-    expect(res.data.branchStats.assets.find((a: any) => a.asset === 'PARTY_SCORE').deducted).not.toBe('0.00');
   });
 });
 

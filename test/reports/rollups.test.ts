@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.js';
 import { findRollupMismatches } from '../../src/reports/rollups.js';
-import { historySlices, rollupSlices } from '../../src/reports/period.js';
+import { rollupSlices, sinceSlices } from '../../src/reports/period.js';
 
 let h: Harness;
 beforeAll(async () => { h = await startHarness(); });
@@ -107,11 +107,11 @@ describe('a report period', () => {
       { grain: 'month', from: '2025-04-01', to: '2026-01-01' }, { grain: 'year', from: '2026-01-01', to: '2027-01-01' },
       { grain: 'month', from: '2027-01-01', to: '2027-03-01' }]);
     expect(rollupSlices('2025-01-01', '2025-07-01')).toEqual([{ grain: 'month', from: '2025-01-01', to: '2025-07-01' }]);
-    // Everything before a period's end (branchStats' outstanding), never straddling its start.
-    expect(historySlices('2026-01-01', '2027-01-01')).toEqual([{ grain: 'year', from: null, to: '2027-01-01' }]);
-    expect(historySlices('2025-04-01', '2025-10-01')).toEqual([{ grain: 'year', from: null, to: '2025-01-01' }, { grain: 'month', from: '2025-01-01', to: '2025-10-01' }]);
-    expect(historySlices('2025-04-01', '2027-03-01')).toEqual([
-      { grain: 'year', from: null, to: '2025-01-01' }, { grain: 'month', from: '2025-01-01', to: '2026-01-01' },
-      { grain: 'year', from: '2026-01-01', to: '2027-01-01' }, { grain: 'month', from: '2027-01-01', to: '2027-03-01' }]);
+    // Everything from a period's start on (branchStats: the period, and what today's balances hold that is dated later), never straddling its end.
+    expect(sinceSlices('2026-01-01', '2027-01-01')).toEqual([{ grain: 'year', from: '2026-01-01', to: null }]);
+    expect(sinceSlices('2025-04-01', '2025-10-01')).toEqual([{ grain: 'month', from: '2025-04-01', to: '2026-01-01' }, { grain: 'year', from: '2026-01-01', to: null }]);
+    expect(sinceSlices('2025-04-01', '2027-03-01')).toEqual([
+      { grain: 'month', from: '2025-04-01', to: '2026-01-01' }, { grain: 'year', from: '2026-01-01', to: '2027-01-01' },
+      { grain: 'month', from: '2027-01-01', to: '2028-01-01' }, { grain: 'year', from: '2028-01-01', to: null }]);
   });
 });

@@ -7,7 +7,7 @@
 // a few ms at 2 M postings). For a whole head bank, one scan of the period (the rollups' period
 // indexes, by asset and month or year) is cheaper than a million probes.
 // Bindings: head, branches (bigint[]; null for the whole head bank), and those of rangeBindings.
-import { historySlices, rollupSlices, type Period, type RollupSlice } from '../period.js';
+import { rollupSlices, sinceSlices, type Period, type RollupSlice } from '../period.js';
 
 /** A date range's slices and the prefix of their binding names (`${name}${i}From`, `${name}${i}To`). */
 export interface RollupRange { name: string; slices: RollupSlice[] }
@@ -19,8 +19,8 @@ export function rollupRange(name: string, from: string, to: string | null): Roll
 /** A report's period (bindings named period…). */
 export const periodRange = (period: Period) => rollupRange('period', period.from, period.to);
 
-/** Everything dated before a report period's end (bindings named history…), in slices that do not straddle its start. */
-export const historyRange = (period: Period): RollupRange => ({ name: 'history', slices: historySlices(period.from, period.to) });
+/** Everything dated from a report period's start on (bindings named since…), in slices that do not straddle its end. */
+export const sinceRange = (period: Period): RollupRange => ({ name: 'since', slices: sinceSlices(period.from, period.to) });
 
 /** The values of a range's bindings. */
 export function rangeBindings(range: RollupRange): Record<string, string> {
@@ -44,11 +44,15 @@ export function rangeRows(range: RollupRange, where: string): string {
   }).join(' UNION ALL ');
 }
 
-/** Rollup rows (member_id, asset_code, starts, kind, category, amount) over `range` matching `where`, for the report's members (`members` selects their ids as id). */
-export function scopedRollups(wholeBank: boolean, range: RollupRange, where: string, members = inBranches): string {
+/**
+ * Rollup rows (member_id, asset_code, starts, kind, category, amount) over `range` matching `where`,
+ * for the report's members (`members` selects their ids as id); for a branch, each row also carries
+ * the columns of `carried` (on s, the member's row of `members`), e.g. its branch_id.
+ */
+export function scopedRollups(wholeBank: boolean, range: RollupRange, where: string, members = inBranches, carried = ''): string {
   return wholeBank
     ? rangeRows(range, where)
-    : `SELECT r.* FROM (${members}) s CROSS JOIN LATERAL (${rangeRows(range, `r.member_id = s.id AND ${where}`)} OFFSET 0) r`;
+    : `SELECT ${carried}r.* FROM (${members}) s CROSS JOIN LATERAL (${rangeRows(range, `r.member_id = s.id AND ${where}`)} OFFSET 0) r`;
 }
 
 /** The members of the report's branches. */

@@ -63,7 +63,11 @@ export async function closeScoreYear(bank: Bank, principal: Principal, input: Cl
         const by = await bank.branches.requireById(existing.branchId);
         throw new BankError('INVALID_STATE', `the ${year} party-score year is already closed for branch ${by.code} (by ${existing.closedBy})`);
       }
-      const [row] = await trx('score_year_closures').insert({ head_id: branch.headId, branch_id: branch.id, year, closed_by: principal.sub }).returning('id');
+      // Stamped when the close takes effect, after the lock: now() is this transaction's start, before
+      // the wait, and a write that held the lock then committed after it (the race test saw one).
+      const [row] = await trx('score_year_closures').insert({
+        head_id: branch.headId, branch_id: branch.id, year, closed_by: principal.sub, closed_at: trx.raw('clock_timestamp()'),
+      }).returning('id');
       return { id: String(row.id) };
     })));
   return { closure: await loadClosure(bank, principal.headId, String(result.id)), replayed };

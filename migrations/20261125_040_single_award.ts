@@ -13,10 +13,15 @@ import type { Knex } from 'knex';
 
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
-    -- A refusal: SQLSTATE CB000, the SPEC code in HINT, the input field in COLUMN (src/db/errors.ts).
-    CREATE FUNCTION cb_refuse(p_code text, p_message text, p_field text) RETURNS void LANGUAGE plpgsql AS $fn$
+    -- A refusal: SQLSTATE CB000, the SPEC code in HINT, and now the input field at fault in COLUMN
+    -- (src/db/errors.ts). The two-argument cb_fail of migration 002 names no field and raises through it.
+    CREATE FUNCTION cb_fail(p_code text, p_message text, p_field text) RETURNS void LANGUAGE plpgsql AS $fn$
     BEGIN
       RAISE EXCEPTION USING ERRCODE = 'CB000', MESSAGE = p_message, HINT = p_code, COLUMN = coalesce(p_field, '');
+    END $fn$;
+    CREATE OR REPLACE FUNCTION cb_fail(p_code text, p_message text) RETURNS void LANGUAGE plpgsql AS $fn$
+    BEGIN
+      PERFORM cb_fail(p_code, p_message, NULL);
     END $fn$;
 
     CREATE FUNCTION cb_key_conflict_message(p_key text, p_operation text) RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
@@ -29,11 +34,10 @@ export async function up(knex: Knex): Promise<void> {
     CREATE FUNCTION cb_award_target(p_head bigint, p_member_ref bigint, p_external_ref text, p_rule_code text, p_qty numeric)
     RETURNS TABLE (member_id bigint, member_external_id text, branch_id bigint, member_path text,
                    rule_id bigint, rule_version integer, outputs jsonb, caps jsonb, valid_from timestamptz, valid_to timestamptz,
-                   requires_approval boolean, allowed_clients text[], primary_amount numeric, primary_asset text,
-                   rule_category text)
+                   requires_approval boolean, allowed_clients text[], primary_amount numeric, primary_asset text)
     LANGUAGE sql STABLE AS $fn$
       SELECT m.id, m.external_id, m.branch_id, m.path, r.id, r.version, r.outputs, r.caps, r.valid_from, r.valid_to,
-             r.requires_approval, r.allowed_clients, p.amount, p.asset, r.category
+             r.requires_approval, r.allowed_clients, p.amount, p.asset
         FROM (SELECT m.id, m.external_id, m.branch_id, b.path FROM members m JOIN branches b ON b.id = m.branch_id
                WHERE p_member_ref IS NOT NULL AND m.head_id = p_head AND m.id = p_member_ref
               UNION ALL
@@ -324,7 +328,7 @@ export async function up(knex: Knex): Promise<void> {
     -- One awardPoints, answered with its transaction. Statements: claim the key (a replay or a
     -- conflict ends there), resolve and check, count the caps (only for a capped rule), write
     -- (transaction, wallets, system deltas, postings) and build the answer. Every refusal raises
-    -- (cb_refuse), so the key's claim and any counter already added to roll back with the statement:
+    -- (cb_fail, naming the field), so the key's claim and any counter already added to roll back with the statement:
     -- refusals do not use up keys. Locks are taken as cb_award_batch takes them: the key, then the
     -- rule's counters in (window kind, start) order, then the member's wallets.
     CREATE FUNCTION cb_award_one(p_head bigint, p_sub text, p_role text, p_scope_path text, p_tz text, p_key text, p_hash text,
@@ -339,7 +343,6 @@ export async function up(knex: Knex): Promise<void> {
       v_item cb_award_item;
       v_over record;
       v_short record;
-      v_kind text;
       v_funded boolean;
       v_answer jsonb;
     BEGIN
@@ -357,7 +360,7 @@ export async function up(knex: Knex): Promise<void> {
           RETURN jsonb_build_object('replayed', true, 'transactionId', v_prior.transaction_id::text, 'transaction',
                                     (SELECT x.j FROM cb_transactions_json(p_head, ARRAY[v_prior.transaction_id]) x));
         END IF;
-        PERFORM cb_refuse('IDEMPOTENCY_CONFLICT', cb_key_conflict_message(p_key, v_prior.operation), 'idempotencyKey');
+        PERFORM cb_fail('IDEMPOTENCY_CONFLICT', cb_key_conflict_message(p_key, v_prior.operation), 'idempotencyKey');
       END IF;
 
       SELECT t.*, f.code, f.field, f.message INTO v
@@ -367,9 +370,8 @@ export async function up(knex: Knex): Promise<void> {
                                             t.member_id, t.member_external_id, t.member_path, t.rule_id, t.rule_version, t.valid_from,
                                             t.valid_to, t.requires_approval, t.allowed_clients, t.outputs) f;
       IF v.code IS NOT NULL THEN
-        PERFORM cb_refuse(v.code, v.message, v.field);
+        PERFORM cb_fail(v.code, v.message, v.field);
       END IF;
-      v_kind := CASE WHEN v.outputs->0->>'direction' = 'DEDUCT' THEN 'DEDUCT' ELSE 'EARN' END;
       v_item := ROW(1, p_key, p_hash, p_member_ref, p_external_ref, p_rule_code, p_qty, p_occurred, p_memo, p_metadata,
                     'NEW', v_txn, NULL, NULL, NULL, v.member_id, v.member_external_id, v.branch_id, v.rule_id, v.outputs, v.caps,
                     v.primary_amount, v.primary_asset)::cb_award_item;
@@ -392,7 +394,7 @@ export async function up(knex: Knex): Promise<void> {
          ORDER BY w.window_kind
          LIMIT 1;
         IF FOUND THEN
-          PERFORM cb_refuse('CAP_EXCEEDED', format('rule "%s" allows %s per %s for member %s; already used %s in the %s starting %s, this award asks %s',
+          PERFORM cb_fail('CAP_EXCEEDED', format('rule "%s" allows %s per %s for member %s; already used %s in the %s starting %s, this award asks %s',
             p_rule_code,
             concat_ws(' and ', v_over.max_count || ' units', v_over.max_amount || ' ' || v.primary_asset),
             lower(v_over.window_kind), v.member_external_id,
@@ -403,17 +405,11 @@ export async function up(knex: Knex): Promise<void> {
 
       -- Invariant 3: a debit of a wallet that may not go negative moves it only while the available
       -- balance covers it. Each asset appears once in a rule's outputs, so each account once here.
-      -- The member rollups (migrations 010 and 030) are added in this statement, as the postings
-      -- trigger would add them (a wallet line each, by the head bank's month and year of
-      -- occurredAt, kind and rule category): the trigger's general statement cost an award about a
-      -- fifth of its database time. cb.postings_rolled_up tells the trigger, for this statement
-      -- only, that its postings are already rolled up.
-      PERFORM set_config('cb.postings_rolled_up', 'on', true);
       WITH lines AS (SELECT * FROM cb_award_lines(p_head, ARRAY[v_item], '{}')),
            recorded AS (
              INSERT INTO transactions AS t (head_id, id, kind, status, branch_id, member_id, rule_id, principal_sub, principal_role,
                                             occurred_at, recorded_at, memo, metadata)
-             VALUES (p_head, v_txn, v_kind, 'POSTED',
+             VALUES (p_head, v_txn, CASE WHEN v.outputs->0->>'direction' = 'DEDUCT' THEN 'DEDUCT' ELSE 'EARN' END, 'POSTED',
                      v.branch_id, v.member_id, v.rule_id, p_sub, p_role, p_occurred, v_now, p_memo, p_metadata)
              RETURNING t),
            moved AS (
@@ -428,28 +424,13 @@ export async function up(knex: Knex): Promise<void> {
              INSERT INTO postings AS p (head_id, transaction_id, line, account_id, asset_code, asset_scale, amount, balance_after, recorded_at)
              SELECT p_head, v_txn, row_number() OVER (ORDER BY l.account_id), l.account_id, l.asset, l.scale, l.amount, m.balance, v_now
                FROM lines l LEFT JOIN moved m ON m.id = l.account_id
-             RETURNING p),
-           rolled AS (
-             SELECT l.asset, date_trunc('month', p_occurred AT TIME ZONE hb.time_zone)::date AS month, l.amount
-               FROM lines l JOIN branches hb ON hb.id = p_head
-              WHERE NOT l.deferred),
-           months AS (
-             INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
-             SELECT p_head, v.member_id, x.asset, x.month, v_kind, v.rule_category, x.amount, 1 FROM rolled x ORDER BY x.asset
-             ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
-             DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings),
-           years AS (
-             INSERT INTO member_year_rollups AS y (head_id, member_id, asset_code, year, kind, category, amount, postings)
-             SELECT p_head, v.member_id, x.asset, date_trunc('year', x.month)::date, v_kind, v.rule_category, x.amount, 1 FROM rolled x ORDER BY x.asset
-             ON CONFLICT (head_id, member_id, asset_code, year, kind, category)
-             DO UPDATE SET amount = y.amount + excluded.amount, postings = y.postings + excluded.postings)
+             RETURNING p)
       SELECT (SELECT count(*) FROM moved) = (SELECT count(*) FROM lines l WHERE NOT l.deferred)
                AND (SELECT count(*) FROM lines) = 2 * jsonb_array_length(v.outputs),
              jsonb_build_object('replayed', false, 'transactionId', v_txn::text, 'transaction',
                cb_transaction_object(r.t, (SELECT jsonb_agg(cb_posting_object(x.p) ORDER BY (x.p).line) FROM posted x)))
         INTO v_funded, v_answer
         FROM recorded r;
-      PERFORM set_config('cb.postings_rolled_up', 'off', true);
       IF NOT v_funded THEN
         -- Which wallet fell short (or, never expected, which account is missing): the writes above roll back with the raise.
         SELECT l.member_external_id, l.asset, l.amount, round(a.balance - a.held, a.asset_scale) AS available INTO v_short
@@ -457,30 +438,13 @@ export async function up(knex: Knex): Promise<void> {
          WHERE NOT l.deferred AND NOT a.allow_negative AND a.balance - a.held + l.amount < 0
          LIMIT 1;
         PERFORM cb_assert(FOUND, 'an awarded member or branch lacks one of its accounts');
-        PERFORM cb_refuse('INSUFFICIENT_FUNDS', format('member %s has %s %s available, %s needed',
+        PERFORM cb_fail('INSUFFICIENT_FUNDS', format('member %s has %s %s available, %s needed',
           v_short.member_external_id, v_short.available, v_short.asset, -v_short.amount), NULL);
       END IF;
       RETURN v_answer;
     END $fn$;
   `);
 
-  // The postings trigger skips a statement whose writer rolled its postings up itself (cb_award_one).
-  // Patched in place (the one line, asserted to occur exactly once), as migration 011 patches
-  // cb_award_batch, rather than by a copy of migration 030's whole function.
-  await knex.raw(`
-    DO $do$
-    DECLARE
-      v_def text := pg_get_functiondef('cb_rollup_inserted_postings()'::regprocedure);
-      v_old text := 'WITH monthly AS (';
-    BEGIN
-      IF (length(v_def) - length(replace(v_def, v_old, ''))) / length(v_old) <> 1 THEN
-        RAISE EXCEPTION 'cb_rollup_inserted_postings: expected exactly one "%" to patch', v_old;
-      END IF;
-      EXECUTE replace(v_def, v_old, $new$IF current_setting('cb.postings_rolled_up', true) = 'on' THEN
-        RETURN NULL;
-      END IF;
-      WITH monthly AS ($new$);
-    END $do$`);
 }
 
 export async function down(knex: Knex): Promise<void> {

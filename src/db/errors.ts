@@ -1,6 +1,6 @@
 // Database errors become domain errors here, once, at the database edge.
 // SQL functions raise SQLSTATE CB000 with the SPEC code in HINT (migrations/..._002_write_path.ts)
-// and, from cb_refuse, the input field in COLUMN (migrations/..._040_single_award.ts).
+// and, when cb_fail is given one, the input field in COLUMN (migrations/..._040_single_award.ts).
 import { BankError, errorCodes, type ErrorCode } from '../errors.js';
 
 interface PgError { code?: string; hint?: string; message: string; constraint?: string; detail?: string; column?: string }
@@ -21,7 +21,7 @@ export function isRetryable(error: unknown): boolean {
 export function translateDbError(error: unknown): unknown {
   if (error instanceof BankError) return error;
   const e = error as PgError;
-  // cb_refuse names the input field in the error's COLUMN (cb_fail names none).
+  // cb_fail's three-argument form names the input field in the error's COLUMN (empty: none).
   if (e?.code === 'CB000' && e.hint && errorCodes.has(e.hint)) return new BankError(e.hint as ErrorCode, e.message, e.column || undefined);
   if (e?.code === '23505' && e.constraint && constraintErrors[e.constraint]) {
     const [code, message] = constraintErrors[e.constraint]!;

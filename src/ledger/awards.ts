@@ -59,7 +59,7 @@ export function checkOccurredAt(bank: Bank, value: Date | null | undefined, fiel
 
 interface PreparedAward { item: AwardItem }
 
-/** Validates one award and builds the item cb_award_batch takes; throws BAD_USER_INPUT / FORBIDDEN. */
+/** Validates one award and builds the item cb_award_one and cb_award_batch take; throws BAD_USER_INPUT / FORBIDDEN. */
 function prepareAward(bank: Bank, principal: Principal, input: AwardInput, prefix: string): PreparedAward {
   const key = checkIdempotencyKey(input.idempotencyKey, `${prefix}idempotencyKey`);
   const hasId = input.memberId != null;

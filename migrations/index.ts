@@ -14,6 +14,8 @@ import * as memberYearRollups from './20261125_030_member_year_rollups.js';
 import * as backfillYearRollups from './20261125_031_backfill_member_year_rollups.js';
 import * as memberWalletsFollow from './20261125_032_member_wallets_follow_member.js';
 import * as singleAward from './20261125_040_single_award.js';
+import * as branchYearRollups from './20261125_050_branch_year_rollups.js';
+import * as backfillBranchYearRollups from './20261125_051_backfill_branch_year_rollups.js';
 
 export const migrations: Record<string, Knex.Migration> = {
   '20261123_001_journal': journal,
@@ -29,4 +31,6 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261125_031_backfill_member_year_rollups': backfillYearRollups,
   '20261125_032_member_wallets_follow_member': memberWalletsFollow,
   '20261125_040_single_award': singleAward,
+  '20261125_050_branch_year_rollups': branchYearRollups,
+  '20261125_051_backfill_branch_year_rollups': backfillBranchYearRollups,
 };

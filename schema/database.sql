@@ -52,6 +52,25 @@ CREATE TABLE assets (
   CONSTRAINT assets_scale_check CHECK (((scale >= 0) AND (scale <= 6)))
 );
 
+CREATE TABLE branch_year_rollups (
+  head_id bigint NOT NULL,
+  branch_id bigint NOT NULL,
+  asset_code text NOT NULL,
+  year date NOT NULL,
+  slot smallint NOT NULL,
+  earned numeric NOT NULL,
+  deducted numeric NOT NULL,
+  redeemed numeric NOT NULL,
+  reversed numeric NOT NULL,
+  net numeric NOT NULL,
+  postings bigint NOT NULL,
+  active_members integer NOT NULL,
+  CONSTRAINT branch_year_rollups_branch_id_fkey FOREIGN KEY (branch_id) REFERENCES branches(id),
+  CONSTRAINT branch_year_rollups_pkey PRIMARY KEY (head_id, branch_id, asset_code, year, slot),
+  CONSTRAINT branch_year_rollups_slot_check CHECK (((slot >= 0) AND (slot < 16))),
+  CONSTRAINT branch_year_rollups_year_check CHECK (((EXTRACT(month FROM year) = (1)::numeric) AND (EXTRACT(day FROM year) = (1)::numeric)))
+);
+
 CREATE TABLE branches (
   id bigint NOT NULL,
   head_id bigint NOT NULL,
@@ -1384,11 +1403,26 @@ CREATE OR REPLACE FUNCTION public.cb_member_wallets_follow()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
-    BEGIN
-      UPDATE accounts SET branch_id = NEW.branch_id
-       WHERE head_id = NEW.head_id AND owner_type = 'MEMBER' AND owner_id = NEW.id AND branch_id <> NEW.branch_id;
-      RETURN NULL;
-    END $function$;
+  BEGIN
+    UPDATE accounts SET branch_id = NEW.branch_id
+     WHERE head_id = NEW.head_id AND owner_type = 'MEMBER' AND owner_id = NEW.id AND branch_id <> NEW.branch_id;
+    
+  INSERT INTO branch_year_rollups AS b (head_id, branch_id, asset_code, year, slot, earned, deducted, redeemed, reversed, net, postings, active_members)
+  
+    SELECT NEW.head_id, s.branch_id, y.asset_code, y.year, (NEW.id % 16)::smallint,
+           s.sign * y.earned, s.sign * y.deducted, s.sign * y.redeemed, s.sign * y.reversed, s.sign * y.net, s.sign * y.postings, s.sign
+      FROM (SELECT y.asset_code, y.year, 
+  coalesce(sum(y.amount) FILTER (WHERE y.kind = 'EARN'), 0), coalesce(sum(y.amount) FILTER (WHERE y.kind = 'DEDUCT'), 0),
+  coalesce(sum(y.amount) FILTER (WHERE y.kind = 'REDEEM'), 0), coalesce(sum(y.amount) FILTER (WHERE y.kind = 'REVERSAL'), 0),
+  coalesce(sum(y.amount), 0), sum(y.postings), 1
+              FROM member_year_rollups y WHERE y.head_id = NEW.head_id AND y.member_id = NEW.id
+             GROUP BY 1, 2) y (asset_code, year, earned, deducted, redeemed, reversed, net, postings, active)
+      CROSS JOIN (VALUES (OLD.branch_id, -1), (NEW.branch_id, 1)) s (branch_id, sign)
+     ORDER BY 1, 2, 3, 4, 5
+  ON CONFLICT (head_id, branch_id, asset_code, year, slot)
+  DO UPDATE SET earned = b.earned + excluded.earned, deducted = b.deducted + excluded.deducted, redeemed = b.redeemed + excluded.redeemed, reversed = b.reversed + excluded.reversed, net = b.net + excluded.net, postings = b.postings + excluded.postings, active_members = b.active_members + excluded.active_members;
+    RETURN NULL;
+  END $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_post_entry(p_head bigint, p_sub text, p_role text, p_key text, p_operation text, p_hash text, p_entry jsonb)
  RETURNS jsonb
@@ -1692,10 +1726,10 @@ CREATE OR REPLACE FUNCTION public.cb_rollup_inserted_postings()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
-    BEGIN
-      WITH monthly AS (
-  SELECT p.head_id, a.owner_id AS member_id, p.asset_code, date_trunc('month', t.occurred_at AT TIME ZONE hb.time_zone)::date AS month,
-         t.kind, coalesce(tr.category, orr.category, lower(o.kind), lower(t.kind)) AS category, sum(p.amount) AS amount, count(*) AS postings
+  BEGIN
+    WITH monthly AS (
+  SELECT p.head_id, a.owner_id AS member_id, a.branch_id, p.asset_code, date_trunc('month', t.occurred_at AT TIME ZONE hb.time_zone)::date AS month,
+         t.kind AS kind, coalesce(tr.category, orr.category, lower(o.kind), lower(t.kind)) AS category, sum(p.amount) AS amount, count(*) AS postings
     FROM new_postings p
     JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
     JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id AND t.status = 'POSTED'
@@ -1703,55 +1737,106 @@ AS $function$
     LEFT JOIN rules tr ON tr.head_id = t.head_id AND tr.id = t.rule_id
     LEFT JOIN transactions o ON o.head_id = t.head_id AND o.id = t.reverses_id
     LEFT JOIN rules orr ON orr.head_id = o.head_id AND orr.id = o.rule_id
-   GROUP BY 1, 2, 3, 4, 5, 6) , months AS (
+   GROUP BY 1, 2, 3, 4, 5, 6, 7) ,
+  firsts AS (
+    SELECT DISTINCT m.head_id, m.member_id, m.branch_id, m.asset_code, date_trunc('year', m.month)::date AS year
+      FROM monthly m
+     WHERE NOT EXISTS (SELECT 1 FROM member_year_rollups y
+                        WHERE y.head_id = m.head_id AND y.member_id = m.member_id AND y.asset_code = m.asset_code AND y.year = date_trunc('year', m.month)::date)),
+  months AS (
   INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
   SELECT m.head_id, m.member_id, m.asset_code, m.month, m.kind, m.category, m.amount, m.postings
     FROM monthly m ORDER BY 1, 2, 3, 4, 5, 6
   ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
-  DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings) 
+  DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings),
+  years AS (
   INSERT INTO member_year_rollups AS y (head_id, member_id, asset_code, year, kind, category, amount, postings)
   SELECT m.head_id, m.member_id, m.asset_code, date_trunc('year', m.month)::date, m.kind, m.category, sum(m.amount), sum(m.postings)
     FROM monthly m
    GROUP BY 1, 2, 3, 4, 5, 6
    ORDER BY 1, 2, 3, 4, 5, 6
   ON CONFLICT (head_id, member_id, asset_code, year, kind, category)
-  DO UPDATE SET amount = y.amount + excluded.amount, postings = y.postings + excluded.postings;
-      RETURN NULL;
-    END $function$;
+  DO UPDATE SET amount = y.amount + excluded.amount, postings = y.postings + excluded.postings)
+  
+  INSERT INTO branch_year_rollups AS b (head_id, branch_id, asset_code, year, slot, earned, deducted, redeemed, reversed, net, postings, active_members)
+  
+    SELECT x.head_id, x.branch_id, x.asset_code, x.year, x.slot, 
+  coalesce(sum(x.amount) FILTER (WHERE x.kind = 'EARN'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'DEDUCT'), 0),
+  coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REDEEM'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REVERSAL'), 0),
+  coalesce(sum(x.amount), 0), sum(x.postings), sum(x.active)
+      FROM (SELECT m.head_id, m.branch_id, m.asset_code, date_trunc('year', m.month)::date AS year, (m.member_id % 16)::smallint AS slot,
+                   m.kind, m.amount, m.postings, 0 AS active
+              FROM monthly m
+            UNION ALL
+            SELECT f.head_id, f.branch_id, f.asset_code, f.year, (f.member_id % 16)::smallint, NULL, NULL, 0, 1
+              FROM firsts f) x
+     GROUP BY 1, 2, 3, 4, 5
+     ORDER BY 1, 2, 3, 4, 5
+  ON CONFLICT (head_id, branch_id, asset_code, year, slot)
+  DO UPDATE SET earned = b.earned + excluded.earned, deducted = b.deducted + excluded.deducted, redeemed = b.redeemed + excluded.redeemed, reversed = b.reversed + excluded.reversed, net = b.net + excluded.net, postings = b.postings + excluded.postings, active_members = b.active_members + excluded.active_members;
+    RETURN NULL;
+  END $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_rollup_status_change()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
-    BEGIN
-      PERFORM cb_assert(OLD.status <> 'POSTED', format('transaction %s changed from POSTED to %s', OLD.id, NEW.status));
-      IF NEW.status = 'POSTED' THEN
-        WITH monthly AS (
-  SELECT p.head_id, a.owner_id AS member_id, p.asset_code, date_trunc('month', NEW.occurred_at AT TIME ZONE hb.time_zone)::date AS month,
-         NEW.kind AS kind, cb_transaction_category(NEW.head_id, NEW.rule_id, NEW.kind, NEW.reverses_id) AS category,
-         sum(p.amount) AS amount, count(*) AS postings
+  BEGIN
+    PERFORM cb_assert(OLD.status <> 'POSTED', format('transaction %s changed from POSTED to %s', OLD.id, NEW.status));
+    IF NEW.status = 'POSTED' THEN
+      -- The member wallets first, as every other rollup write holds them: a member moved to
+      -- another branch meanwhile (which takes its wallets) cannot leave these rows behind.
+      PERFORM 1 FROM accounts a
+       WHERE a.head_id = NEW.head_id AND a.owner_type = 'MEMBER'
+         AND a.id IN (SELECT p.account_id FROM postings p WHERE p.head_id = NEW.head_id AND p.transaction_id = NEW.id)
+       ORDER BY a.id FOR NO KEY UPDATE;
+      WITH monthly AS (
+  SELECT p.head_id, a.owner_id AS member_id, a.branch_id, p.asset_code, date_trunc('month', NEW.occurred_at AT TIME ZONE hb.time_zone)::date AS month,
+         NEW.kind AS kind, cb_transaction_category(NEW.head_id, NEW.rule_id, NEW.kind, NEW.reverses_id) AS category, sum(p.amount) AS amount, count(*) AS postings
     FROM postings p
     JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
     JOIN branches hb ON hb.id = p.head_id
-   -- By transaction only (a probe per partition, for a rare event): a writer need not have
-   -- given its postings exactly the transaction's recorded_at.
    WHERE p.head_id = NEW.head_id AND p.transaction_id = NEW.id
-   GROUP BY 1, 2, 3, 4, 5, 6) , months AS (
+   GROUP BY 1, 2, 3, 4, 5, 6, 7) ,
+  firsts AS (
+    SELECT DISTINCT m.head_id, m.member_id, m.branch_id, m.asset_code, date_trunc('year', m.month)::date AS year
+      FROM monthly m
+     WHERE NOT EXISTS (SELECT 1 FROM member_year_rollups y
+                        WHERE y.head_id = m.head_id AND y.member_id = m.member_id AND y.asset_code = m.asset_code AND y.year = date_trunc('year', m.month)::date)),
+  months AS (
   INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
   SELECT m.head_id, m.member_id, m.asset_code, m.month, m.kind, m.category, m.amount, m.postings
     FROM monthly m ORDER BY 1, 2, 3, 4, 5, 6
   ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
-  DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings) 
+  DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings),
+  years AS (
   INSERT INTO member_year_rollups AS y (head_id, member_id, asset_code, year, kind, category, amount, postings)
   SELECT m.head_id, m.member_id, m.asset_code, date_trunc('year', m.month)::date, m.kind, m.category, sum(m.amount), sum(m.postings)
     FROM monthly m
    GROUP BY 1, 2, 3, 4, 5, 6
    ORDER BY 1, 2, 3, 4, 5, 6
   ON CONFLICT (head_id, member_id, asset_code, year, kind, category)
-  DO UPDATE SET amount = y.amount + excluded.amount, postings = y.postings + excluded.postings;
-      END IF;
-      RETURN NULL;
-    END $function$;
+  DO UPDATE SET amount = y.amount + excluded.amount, postings = y.postings + excluded.postings)
+  
+  INSERT INTO branch_year_rollups AS b (head_id, branch_id, asset_code, year, slot, earned, deducted, redeemed, reversed, net, postings, active_members)
+  
+    SELECT x.head_id, x.branch_id, x.asset_code, x.year, x.slot, 
+  coalesce(sum(x.amount) FILTER (WHERE x.kind = 'EARN'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'DEDUCT'), 0),
+  coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REDEEM'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REVERSAL'), 0),
+  coalesce(sum(x.amount), 0), sum(x.postings), sum(x.active)
+      FROM (SELECT m.head_id, m.branch_id, m.asset_code, date_trunc('year', m.month)::date AS year, (m.member_id % 16)::smallint AS slot,
+                   m.kind, m.amount, m.postings, 0 AS active
+              FROM monthly m
+            UNION ALL
+            SELECT f.head_id, f.branch_id, f.asset_code, f.year, (f.member_id % 16)::smallint, NULL, NULL, 0, 1
+              FROM firsts f) x
+     GROUP BY 1, 2, 3, 4, 5
+     ORDER BY 1, 2, 3, 4, 5
+  ON CONFLICT (head_id, branch_id, asset_code, year, slot)
+  DO UPDATE SET earned = b.earned + excluded.earned, deducted = b.deducted + excluded.deducted, redeemed = b.redeemed + excluded.redeemed, reversed = b.reversed + excluded.reversed, net = b.net + excluded.net, postings = b.postings + excluded.postings, active_members = b.active_members + excluded.active_members;
+    END IF;
+    RETURN NULL;
+  END $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_score_year_lock_key(p_head bigint)
  RETURNS bigint

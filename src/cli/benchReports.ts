@@ -286,8 +286,9 @@ async function measureAwardCost(bank: Bank): Promise<AwardCost> {
 
 interface ReportTiming { report: string; p50: number; p99: number; rows: string }
 
-/** The head bank's (:h) monthly (r) and yearly (y) rollup rows. */
-const rollupCounts = `(SELECT count(*) FROM member_rollups WHERE head_id = :h)::bigint AS r, (SELECT count(*) FROM member_year_rollups WHERE head_id = :h)::bigint AS y`;
+/** The head bank's (:h) monthly (r) and yearly (y) member rollup rows and its branch rollup rows (b). */
+const rollupCounts = `(SELECT count(*) FROM member_rollups WHERE head_id = :h)::bigint AS r, (SELECT count(*) FROM member_year_rollups WHERE head_id = :h)::bigint AS y,
+  (SELECT count(*) FROM branch_year_rollups WHERE head_id = :h)::bigint AS b`;
 
 async function timeReports(bank: Bank, district: Pick<District, 'head' | 'big' | 'street'>): Promise<ReportTiming[]> {
   const admin: Principal = { sub: 'bench-admin', role: 'admin', branch: district.head, headId: district.head.id, memberId: null, merchantId: null, rules: '*' };
@@ -329,6 +330,12 @@ async function timeReports(bank: Bank, district: Pick<District, 'head' | 'big' |
     const stats = await branchStats(bank, admin, { branch: district.head.code, period: year });
     return `${stats.children.length} children, ${stats.assets.find((a) => a.asset === 'POINTS')!.activeMembers.toLocaleString('en-US')} active on POINTS`;
   });
+  // A period other than a calendar year is read from the member rollups, not the branch rollups: timed too.
+  const halfYear = { fromMonth: `${year.year}-01`, toMonth: `${year.year}-06` };
+  await add('branchStats, whole head bank, months 01 to 06', headBankCallsPerReport, async () => {
+    const stats = await branchStats(bank, admin, { branch: district.head.code, period: halfYear });
+    return `${stats.children.length} children, ${stats.assets.find((a) => a.asset === 'POINTS')!.activeMembers.toLocaleString('en-US')} active on POINTS`;
+  });
   return out;
 }
 
@@ -367,7 +374,7 @@ async function main(): Promise<void> {
     if (reuse) {
       const district = { head: await bank.branches.require('bench-district'), big: await bank.branches.require('bench-community-0'), street: await bank.branches.require('bench-street-1') };
       const { rows: [r] } = await bank.knex.raw(`SELECT (SELECT count(*) FROM postings WHERE head_id = :h)::bigint AS p, ${rollupCounts}`, { h: district.head.id });
-      const counts = `${Number(r.p).toLocaleString('en-US')} postings, ${Number(r.r).toLocaleString('en-US')} monthly and ${Number(r.y).toLocaleString('en-US')} yearly rollup rows`;
+      const counts = `${Number(r.p).toLocaleString('en-US')} postings, ${Number(r.r).toLocaleString('en-US')} monthly and ${Number(r.y).toLocaleString('en-US')} yearly member rollup rows, ${Number(r.b).toLocaleString('en-US')} branch rollup rows`;
       log(`reusing the last data set: ${counts}`);
       const timings = await timeReports(bank, district);
       console.log(`\nbench:reports (reused data) ${new Date().toISOString().slice(0, 16)} UTC: ${counts}\n`);
@@ -382,20 +389,20 @@ async function main(): Promise<void> {
       + `${cost.awardFunctionMs.toFixed(3)} ms, of which rollup trigger ${cost.rollupTriggerMs.toFixed(3)} ms and score-year guard ${cost.guardTriggerMs.toFixed(3)} ms`);
     const district = await buildDistrict(bank, members);
     let loaded = 0;
-    const results: { postings: number; rollups: number; yearRollups: number; timings: ReportTiming[] }[] = [];
+    const results: { postings: number; rollups: number; yearRollups: number; branchRollups: number; timings: ReportTiming[] }[] = [];
     for (const size of sizes) {
       await loadPostings(bank, bulk, district, loaded, size, loadDir);
       loaded = size;
       const { rows: [r] } = await bank.knex.raw(`SELECT ${rollupCounts}`, { h: district.head.id });
-      log(`${size.toLocaleString('en-US')} postings, ${Number(r.r).toLocaleString('en-US')} monthly and ${Number(r.y).toLocaleString('en-US')} yearly rollup rows: timing reports`);
-      results.push({ postings: size, rollups: Number(r.r), yearRollups: Number(r.y), timings: await timeReports(bank, district) });
+      log(`${size.toLocaleString('en-US')} postings, ${Number(r.r).toLocaleString('en-US')} monthly and ${Number(r.y).toLocaleString('en-US')} yearly member rollup rows, ${Number(r.b).toLocaleString('en-US')} branch rollup rows: timing reports`);
+      results.push({ postings: size, rollups: Number(r.r), yearRollups: Number(r.y), branchRollups: Number(r.b), timings: await timeReports(bank, district) });
     }
     console.log(`\nbench:reports ${new Date().toISOString().slice(0, 16)} UTC: ${members.toLocaleString('en-US')} members, 500 branches\n`);
     console.log(`award cost, ms per single award (sequential, through pg): POINTS ${cost.off.toFixed(3)} → ${cost.on.toFixed(3)} with rollups; `
       + `PARTY_SCORE ${cost.offScore.toFixed(3)} → ${cost.onScore.toFixed(3)} with rollups and the score-year guard; inside PostgreSQL `
       + `(track_functions, all rounds): cb_award_batch ${cost.awardFunctionMs.toFixed(3)} ms per call, rollup trigger ${cost.rollupTriggerMs.toFixed(3)} ms, `
       + `score-year guard ${cost.guardTriggerMs.toFixed(3)} ms\n`);
-    console.log(`| report | ${results.map((r) => `${(r.postings / 1e6).toFixed(0)}M postings (${(r.rollups / 1e6).toFixed(2)}M monthly, ${(r.yearRollups / 1e6).toFixed(2)}M yearly rollup rows) p50 / p99 ms`).join(' | ')} |`);
+    console.log(`| report | ${results.map((r) => `${(r.postings / 1e6).toFixed(0)}M postings (${(r.rollups / 1e6).toFixed(2)}M monthly, ${(r.yearRollups / 1e6).toFixed(2)}M yearly member rollup rows, ${r.branchRollups.toLocaleString('en-US')} branch rollup rows) p50 / p99 ms`).join(' | ')} |`);
     console.log(`| --- | ${results.map(() => '---').join(' | ')} |`);
     for (const [i, t] of results[0]!.timings.entries()) {
       console.log(`| ${t.report} | ${results.map((r) => `${r.timings[i]!.p50.toFixed(1)} / ${r.timings[i]!.p99.toFixed(1)}`).join(' | ')} |`);

@@ -60,6 +60,11 @@ export function yearPeriod(year: number): Period {
   return checkPeriod({ year });
 }
 
+/** The first day of the calendar year that a period is exactly (a year, or its January to December), else null. */
+export function calendarYearOf(period: Period): string | null {
+  return period.from.endsWith('-01-01') && nextYearStartOf(period.from) === period.to ? period.from : null;
+}
+
 /** A part of a date range and the rollup that holds it: whole calendar years, or months. null: no start, or no end. */
 export interface RollupSlice { grain: 'year' | 'month'; from: string | null; to: string | null }
 

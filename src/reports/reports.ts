@@ -9,8 +9,8 @@ import { requireMemberVisible, toMember, type Member } from '../directory/member
 import { badInput } from '../errors.js';
 import { formatAmount } from '../ledger/amounts.js';
 import { checkPageSize } from '../ledger/transactions.js';
-import { checkPeriod, type Period, type PeriodInput } from './period.js';
-import { branchStatsSql } from './sql/branchStats.js';
+import { calendarYearOf, checkPeriod, type Period, type PeriodInput } from './period.js';
+import { branchStatsSql, branchStatsYearSql } from './sql/branchStats.js';
 import { leaderboardSql } from './sql/leaderboard.js';
 import { partyScoreCategoriesSql, partyScoresSql } from './sql/partyScores.js';
 import { periodRange, rangeBindings, sinceRange } from './sql/scope.js';
@@ -123,10 +123,15 @@ export interface BranchStats { branch: Branch; assets: AssetStats[]; children: B
 export async function branchStats(bank: Bank, principal: Principal, args: { branch?: string | null; period: PeriodInput }): Promise<BranchStats> {
   const scope = await reportScope(bank, principal, args.branch);
   const period = checkPeriod(args.period);
-  const since = sinceRange(period);
   const wholeBank = scope.branchIds === null;
+  const year = calendarYearOf(period);
   const rows = await bank.knex.transaction(async (trx) => {
-    // A whole head bank's rows meet its members in a merge join (sql/branchStats.ts), for this statement only.
+    // A calendar year: the branch rollups (sql/branchStats.ts), a few thousand rows.
+    if (year !== null) {
+      return (await trx.raw(branchStatsYearSql(wholeBank), { head: scope.branch.headId, branches: scope.branchIds, year, rootPathLength: scope.branch.path.length })).rows;
+    }
+    // Any other months: the member rollups. A whole head bank's rows meet its members in a merge join, for this statement only.
+    const since = sinceRange(period);
     if (wholeBank) await trx.raw(`SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_nestloop', 'off', true)`);
     return (await trx.raw(branchStatsSql(wholeBank, since), {
       ...reportBindings(scope, period), ...rangeBindings(since), to: period.to, assets: bank.assets.all().map((a) => a.code), rootPathLength: scope.branch.path.length,

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.js';
 import { findRollupMismatches } from '../../src/reports/rollups.js';
 import { rollupSlices, sinceSlices } from '../../src/reports/period.js';
+import { branchRollupSlots } from '../../migrations/20261125_050_branch_year_rollups.js';
 
 let h: Harness;
 beforeAll(async () => { h = await startHarness(); });
@@ -96,6 +97,63 @@ describe('the rollup check', () => {
       }
     }
     expect(await findRollupMismatches(h.bank, h.head.id)).toEqual([]);
+  });
+
+  it('finds a branch rollup row that differs from the postings, and nothing once it is put back', async () => {
+    const m = await h.addMember(`${h.tag}-branch-drift`);
+    const award = await h.gql(h.clientToken, `mutation($i: AwardPointsInput!) { awardPoints(input: $i) { transactionId } }`,
+      { i: { idempotencyKey: h.key(), memberId: m, rule: 'garbage.bin-duty' } });
+    expect(award.errors).toBeUndefined();
+    const row = h.bank.knex('branch_year_rollups')
+      .where({ head_id: h.head.id, branch_id: h.branches[0]!.id, asset_code: 'POINTS', slot: Number(m) % branchRollupSlots });
+    const [before] = await row.clone().select('year', 'active_members');
+    await row.clone().update({ active_members: h.bank.knex.raw('active_members + 1') });
+    try {
+      const found = await findRollupMismatches(h.bank, h.head.id);
+      expect(found).toHaveLength(1);
+      expect(found[0]).toMatchObject({ rollup: 'branch_year_rollups', memberId: null, branchId: h.branches[0]!.id, asset: 'POINTS', slot: Number(m) % branchRollupSlots });
+    } finally {
+      await row.clone().update({ active_members: before.active_members });
+    }
+    expect(await findRollupMismatches(h.bank, h.head.id)).toEqual([]);
+  });
+});
+
+describe('the branch rollups', () => {
+  // Members of one branch share its rows (a slot per member id modulo 16): 40 members make every
+  // slot shared. Awards to them run concurrently with moves of some of them to another branch and
+  // back, which take each member's rows along; each count and sum must come out exact.
+  it('stay exact under concurrent awards to members sharing rows and concurrent moves of members between branches', async () => {
+    const members = await Promise.all(Array.from({ length: 40 }, (_, i) => h.addMember(`${h.tag}-busy-${i}`)));
+    const movers = members.slice(0, 6);
+    const moveTo = async (memberId: string, branch: string) => {
+      const [m] = await h.bank.knex('members').where({ head_id: h.head.id, id: memberId }).select('external_id', 'name');
+      return h.gql(h.adminToken, `mutation($input: UpsertMemberInput!) { upsertMember(input: $input) { member { id } } }`,
+        { input: { idempotencyKey: h.key(), externalId: m.external_id, branch, name: m.name } });
+    };
+    const awards = members.flatMap((m) => [0, 1].map(() => h.gql(h.clientToken, `mutation($i: AwardPointsInput!) { awardPoints(input: $i) { transactionId } }`,
+      { i: { idempotencyKey: h.key(), memberId: m, rule: 'garbage.bin-duty' } })));
+    const moves = movers.map(async (m) => {
+      const there = await moveTo(m, h.branches[1]!.code);
+      const back = await moveTo(m, h.branches[0]!.code);
+      const again = await moveTo(m, h.branches[1]!.code);
+      return [there, back, again];
+    });
+    const results = await Promise.all([...awards, ...moves.flat()]);
+    for (const res of (await Promise.all(moves)).flat()) expect(res.errors).toBeUndefined();
+    for (const res of results.slice(0, awards.length) as any[]) expect(res.errors).toBeUndefined();
+    expect(await findRollupMismatches(h.bank, h.head.id)).toEqual([]);
+    // The moved members count in their new branch, each active once (the rule allows two awards a day).
+    const year = new Date().getUTCFullYear();
+    const stats = await h.gql(h.adminToken, `query($b: String!) { branchStats(branch: $b, period: {year: ${year}}) { assets { asset issued activeMembers } } }`,
+      { b: h.branches[1]!.code });
+    expect(stats.errors).toBeUndefined();
+    const points = stats.data.branchStats.assets.find((a: any) => a.asset === 'POINTS');
+    const direct = await h.bank.knex.raw(`SELECT count(DISTINCT a.owner_id)::int AS n FROM postings p JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id
+      JOIN members m ON m.head_id = a.head_id AND m.id = a.owner_id WHERE p.head_id = ? AND a.owner_type = 'MEMBER' AND a.asset_code = 'POINTS' AND m.branch_id = ?`,
+    [h.head.id, h.branches[1]!.id]);
+    expect(points.activeMembers).toBe(direct.rows[0].n);
+    expect(points.activeMembers).toBeGreaterThanOrEqual(movers.length);
   });
 });
 

@@ -60,9 +60,19 @@ const balancesNow = (wholeBank: boolean) => (wholeBank
       WHERE m.head_id = :head AND m.branch_id = ANY (:branches::bigint[]) AND a.balance <> 0
       GROUP BY 1, 2`);
 
-export const branchStatsSql = (wholeBank: boolean, since: RollupRange) => `
+/** Per branch and asset figures (`per_branch`: branch_id, asset_code, issued, …) summed for the subtree (whole) and per child of the report's branch. */
+const perChild = (perBranch: string) => `
   -- Per branch first (a few hundred rows), then per child: the grouping sets sort those, not a row per member.
-  WITH per_branch AS (
+  WITH per_branch AS (${perBranch})
+  SELECT p.child_id, p.asset_code,
+         sum(p.issued)::text AS issued, sum(p.deducted)::text AS deducted, sum(p.redeemed)::text AS redeemed,
+         sum(p.reversed)::text AS reversed, sum(p.outstanding)::text AS outstanding,
+         sum(p.active_members) AS active_members, GROUPING(p.child_id) = 1 AS whole
+    FROM (SELECT pb.*, nullif(split_part(substr(b.path, :rootPathLength + 1), '/', 1), '') AS child_id
+            FROM per_branch pb JOIN branches b ON b.id = pb.branch_id) p
+   GROUP BY GROUPING SETS ((p.asset_code), (p.child_id, p.asset_code))`;
+
+export const branchStatsSql = (wholeBank: boolean, since: RollupRange) => perChild(`
          SELECT x.branch_id, x.asset_code, sum(x.issued) AS issued, sum(x.deducted) AS deducted, sum(x.redeemed) AS redeemed,
                 sum(x.reversed) AS reversed, sum(x.outstanding) AS outstanding, sum(x.active_members) AS active_members
            FROM (SELECT v.branch_id, v.asset_code, coalesce(sum(v.issued), 0) AS issued, coalesce(sum(v.deducted), 0) AS deducted,
@@ -71,11 +81,23 @@ export const branchStatsSql = (wholeBank: boolean, since: RollupRange) => `
                    FROM (${movements(wholeBank, since)}) v GROUP BY 1, 2
                  UNION ALL
                  SELECT b.branch_id, b.asset_code, 0, 0, 0, 0, b.amount, 0 FROM (${balancesNow(wholeBank)}) b) x
-          GROUP BY 1, 2)
-  SELECT p.child_id, p.asset_code,
-         sum(p.issued)::text AS issued, sum(p.deducted)::text AS deducted, sum(p.redeemed)::text AS redeemed,
-         sum(p.reversed)::text AS reversed, sum(p.outstanding)::text AS outstanding,
-         sum(p.active_members) AS active_members, GROUPING(p.child_id) = 1 AS whole
-    FROM (SELECT pb.*, nullif(split_part(substr(b.path, :rootPathLength + 1), '/', 1), '') AS child_id
-            FROM per_branch pb JOIN branches b ON b.id = pb.branch_id) p
-   GROUP BY GROUPING SETS ((p.asset_code), (p.child_id, p.asset_code))`;
+          GROUP BY 1, 2`);
+
+/**
+ * A calendar year's figures from the branch rollups (migration 050): the year's rows for the
+ * flows and the active members, every row up to the year's for outstanding (what members held at
+ * its end). A few thousand rows for a whole head bank (branches × assets × slots × years of
+ * history), however many members and postings it has. Bindings: head, branches (null: whole head
+ * bank), year (its first day), rootPathLength.
+ */
+export const branchStatsYearSql = (wholeBank: boolean) => perChild(`
+    SELECT b.branch_id, b.asset_code,
+           coalesce(sum(b.earned) FILTER (WHERE b.year = :year::date), 0) AS issued,
+           coalesce(-sum(b.deducted) FILTER (WHERE b.year = :year::date), 0) AS deducted,
+           coalesce(-sum(b.redeemed) FILTER (WHERE b.year = :year::date), 0) AS redeemed,
+           coalesce(sum(b.reversed) FILTER (WHERE b.year = :year::date), 0) AS reversed,
+           sum(b.net) AS outstanding,
+           coalesce(sum(b.active_members) FILTER (WHERE b.year = :year::date), 0) AS active_members
+      FROM branch_year_rollups b
+     WHERE b.head_id = :head AND b.year <= :year::date${wholeBank ? '' : ' AND b.branch_id = ANY (:branches::bigint[])'}
+     GROUP BY 1, 2`);

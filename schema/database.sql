@@ -52,12 +52,27 @@ CREATE TABLE assets (
   CONSTRAINT assets_scale_check CHECK (((scale >= 0) AND (scale <= 6)))
 );
 
+CREATE TABLE branch_year_deltas (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL DEFAULT nextval('branch_year_deltas_id_seq'::regclass),
+  branch_id bigint NOT NULL,
+  asset_code text NOT NULL,
+  year date NOT NULL,
+  earned numeric NOT NULL,
+  deducted numeric NOT NULL,
+  redeemed numeric NOT NULL,
+  reversed numeric NOT NULL,
+  net numeric NOT NULL,
+  postings bigint NOT NULL,
+  active_members integer NOT NULL,
+  CONSTRAINT branch_year_deltas_pkey PRIMARY KEY (head_id, id)
+);
+
 CREATE TABLE branch_year_rollups (
   head_id bigint NOT NULL,
   branch_id bigint NOT NULL,
   asset_code text NOT NULL,
   year date NOT NULL,
-  slot smallint NOT NULL,
   earned numeric NOT NULL,
   deducted numeric NOT NULL,
   redeemed numeric NOT NULL,
@@ -66,8 +81,7 @@ CREATE TABLE branch_year_rollups (
   postings bigint NOT NULL,
   active_members integer NOT NULL,
   CONSTRAINT branch_year_rollups_branch_id_fkey FOREIGN KEY (branch_id) REFERENCES branches(id),
-  CONSTRAINT branch_year_rollups_pkey PRIMARY KEY (head_id, branch_id, asset_code, year, slot),
-  CONSTRAINT branch_year_rollups_slot_check CHECK (((slot >= 0) AND (slot < 16))),
+  CONSTRAINT branch_year_rollups_pkey PRIMARY KEY (head_id, branch_id, asset_code, year),
   CONSTRAINT branch_year_rollups_year_check CHECK (((EXTRACT(month FROM year) = (1)::numeric) AND (EXTRACT(day FROM year) = (1)::numeric)))
 );
 
@@ -505,6 +519,7 @@ CREATE TRIGGER transactions_rollup_status AFTER UPDATE OF status ON public.trans
 
 CREATE SEQUENCE account_deltas_id_seq;
 CREATE SEQUENCE accounts_id_seq;
+CREATE SEQUENCE branch_year_deltas_id_seq;
 CREATE SEQUENCE branches_id_seq;
 CREATE SEQUENCE catalog_items_id_seq;
 CREATE SEQUENCE claims_id_seq;
@@ -1283,6 +1298,22 @@ AS $function$
       RETURN p_result || '{"replayed": false}';
     END $function$;
 
+CREATE OR REPLACE FUNCTION public.cb_fold_branch_year_deltas(p_limit integer)
+ RETURNS integer
+ LANGUAGE sql
+AS $function$ 
+  WITH taken AS (
+         DELETE FROM branch_year_deltas WHERE (head_id, id) IN (
+           SELECT head_id, id FROM branch_year_deltas LIMIT p_limit FOR UPDATE SKIP LOCKED)
+         RETURNING *),
+       folded AS (
+         INSERT INTO branch_year_rollups AS b (head_id, branch_id, asset_code, year, earned, deducted, redeemed, reversed, net, postings, active_members)
+         SELECT t.head_id, t.branch_id, t.asset_code, t.year, sum(t.earned), sum(t.deducted), sum(t.redeemed), sum(t.reversed), sum(t.net), sum(t.postings), sum(t.active_members)
+           FROM taken t GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+         ON CONFLICT (head_id, branch_id, asset_code, year)
+         DO UPDATE SET earned = b.earned + excluded.earned, deducted = b.deducted + excluded.deducted, redeemed = b.redeemed + excluded.redeemed, reversed = b.reversed + excluded.reversed, net = b.net + excluded.net, postings = b.postings + excluded.postings, active_members = b.active_members + excluded.active_members)
+  SELECT count(*)::int FROM taken $function$;
+
 CREATE OR REPLACE FUNCTION public.cb_fulfill_redemption(p_head bigint, p_sub text, p_key text, p_hash text, p_code text, p_merchant bigint)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -1407,9 +1438,9 @@ AS $function$
     UPDATE accounts SET branch_id = NEW.branch_id
      WHERE head_id = NEW.head_id AND owner_type = 'MEMBER' AND owner_id = NEW.id AND branch_id <> NEW.branch_id;
     
-  INSERT INTO branch_year_rollups AS b (head_id, branch_id, asset_code, year, slot, earned, deducted, redeemed, reversed, net, postings, active_members)
+  INSERT INTO branch_year_deltas (head_id, branch_id, asset_code, year, earned, deducted, redeemed, reversed, net, postings, active_members)
   
-    SELECT NEW.head_id, s.branch_id, y.asset_code, y.year, (NEW.id % 16)::smallint,
+    SELECT NEW.head_id, s.branch_id, y.asset_code, y.year,
            s.sign * y.earned, s.sign * y.deducted, s.sign * y.redeemed, s.sign * y.reversed, s.sign * y.net, s.sign * y.postings, s.sign
       FROM (SELECT y.asset_code, y.year, 
   coalesce(sum(y.amount) FILTER (WHERE y.kind = 'EARN'), 0), coalesce(sum(y.amount) FILTER (WHERE y.kind = 'DEDUCT'), 0),
@@ -1417,10 +1448,7 @@ AS $function$
   coalesce(sum(y.amount), 0), sum(y.postings), 1
               FROM member_year_rollups y WHERE y.head_id = NEW.head_id AND y.member_id = NEW.id
              GROUP BY 1, 2) y (asset_code, year, earned, deducted, redeemed, reversed, net, postings, active)
-      CROSS JOIN (VALUES (OLD.branch_id, -1), (NEW.branch_id, 1)) s (branch_id, sign)
-     ORDER BY 1, 2, 3, 4, 5
-  ON CONFLICT (head_id, branch_id, asset_code, year, slot)
-  DO UPDATE SET earned = b.earned + excluded.earned, deducted = b.deducted + excluded.deducted, redeemed = b.redeemed + excluded.redeemed, reversed = b.reversed + excluded.reversed, net = b.net + excluded.net, postings = b.postings + excluded.postings, active_members = b.active_members + excluded.active_members;
+      CROSS JOIN (VALUES (OLD.branch_id, -1), (NEW.branch_id, 1)) s (branch_id, sign);
     RETURN NULL;
   END $function$;
 
@@ -1758,22 +1786,18 @@ AS $function$
   ON CONFLICT (head_id, member_id, asset_code, year, kind, category)
   DO UPDATE SET amount = y.amount + excluded.amount, postings = y.postings + excluded.postings)
   
-  INSERT INTO branch_year_rollups AS b (head_id, branch_id, asset_code, year, slot, earned, deducted, redeemed, reversed, net, postings, active_members)
+  INSERT INTO branch_year_deltas (head_id, branch_id, asset_code, year, earned, deducted, redeemed, reversed, net, postings, active_members)
   
-    SELECT x.head_id, x.branch_id, x.asset_code, x.year, x.slot, 
+    SELECT x.head_id, x.branch_id, x.asset_code, x.year, 
   coalesce(sum(x.amount) FILTER (WHERE x.kind = 'EARN'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'DEDUCT'), 0),
   coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REDEEM'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REVERSAL'), 0),
   coalesce(sum(x.amount), 0), sum(x.postings), sum(x.active)
-      FROM (SELECT m.head_id, m.branch_id, m.asset_code, date_trunc('year', m.month)::date AS year, (m.member_id % 16)::smallint AS slot,
-                   m.kind, m.amount, m.postings, 0 AS active
+      FROM (SELECT m.head_id, m.branch_id, m.asset_code, date_trunc('year', m.month)::date AS year, m.kind, m.amount, m.postings, 0 AS active
               FROM monthly m
             UNION ALL
-            SELECT f.head_id, f.branch_id, f.asset_code, f.year, (f.member_id % 16)::smallint, NULL, NULL, 0, 1
+            SELECT f.head_id, f.branch_id, f.asset_code, f.year, NULL, NULL, 0, 1
               FROM firsts f) x
-     GROUP BY 1, 2, 3, 4, 5
-     ORDER BY 1, 2, 3, 4, 5
-  ON CONFLICT (head_id, branch_id, asset_code, year, slot)
-  DO UPDATE SET earned = b.earned + excluded.earned, deducted = b.deducted + excluded.deducted, redeemed = b.redeemed + excluded.redeemed, reversed = b.reversed + excluded.reversed, net = b.net + excluded.net, postings = b.postings + excluded.postings, active_members = b.active_members + excluded.active_members;
+     GROUP BY 1, 2, 3, 4;
     RETURN NULL;
   END $function$;
 
@@ -1784,18 +1808,22 @@ AS $function$
   BEGIN
     PERFORM cb_assert(OLD.status <> 'POSTED', format('transaction %s changed from POSTED to %s', OLD.id, NEW.status));
     IF NEW.status = 'POSTED' THEN
+
       -- The member wallets first, as every other rollup write holds them: a member moved to
-      -- another branch meanwhile (which takes its wallets) cannot leave these rows behind.
+      -- another branch meanwhile (which takes its wallets) cannot leave its deltas in the old one.
+      -- Every account that is not deferred, in id order, as cb_fulfill_redemption locks them next.
       PERFORM 1 FROM accounts a
-       WHERE a.head_id = NEW.head_id AND a.owner_type = 'MEMBER'
+       WHERE a.head_id = NEW.head_id AND NOT a.deferred_balance
          AND a.id IN (SELECT p.account_id FROM postings p WHERE p.head_id = NEW.head_id AND p.transaction_id = NEW.id)
-       ORDER BY a.id FOR NO KEY UPDATE;
+       ORDER BY a.id FOR UPDATE;
       WITH monthly AS (
   SELECT p.head_id, a.owner_id AS member_id, a.branch_id, p.asset_code, date_trunc('month', NEW.occurred_at AT TIME ZONE hb.time_zone)::date AS month,
          NEW.kind AS kind, cb_transaction_category(NEW.head_id, NEW.rule_id, NEW.kind, NEW.reverses_id) AS category, sum(p.amount) AS amount, count(*) AS postings
     FROM postings p
     JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
     JOIN branches hb ON hb.id = p.head_id
+   -- By transaction only (a probe per partition, for a rare event): a writer need not have
+   -- given its postings exactly the transaction's recorded_at.
    WHERE p.head_id = NEW.head_id AND p.transaction_id = NEW.id
    GROUP BY 1, 2, 3, 4, 5, 6, 7) ,
   firsts AS (
@@ -1818,22 +1846,18 @@ AS $function$
   ON CONFLICT (head_id, member_id, asset_code, year, kind, category)
   DO UPDATE SET amount = y.amount + excluded.amount, postings = y.postings + excluded.postings)
   
-  INSERT INTO branch_year_rollups AS b (head_id, branch_id, asset_code, year, slot, earned, deducted, redeemed, reversed, net, postings, active_members)
+  INSERT INTO branch_year_deltas (head_id, branch_id, asset_code, year, earned, deducted, redeemed, reversed, net, postings, active_members)
   
-    SELECT x.head_id, x.branch_id, x.asset_code, x.year, x.slot, 
+    SELECT x.head_id, x.branch_id, x.asset_code, x.year, 
   coalesce(sum(x.amount) FILTER (WHERE x.kind = 'EARN'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'DEDUCT'), 0),
   coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REDEEM'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REVERSAL'), 0),
   coalesce(sum(x.amount), 0), sum(x.postings), sum(x.active)
-      FROM (SELECT m.head_id, m.branch_id, m.asset_code, date_trunc('year', m.month)::date AS year, (m.member_id % 16)::smallint AS slot,
-                   m.kind, m.amount, m.postings, 0 AS active
+      FROM (SELECT m.head_id, m.branch_id, m.asset_code, date_trunc('year', m.month)::date AS year, m.kind, m.amount, m.postings, 0 AS active
               FROM monthly m
             UNION ALL
-            SELECT f.head_id, f.branch_id, f.asset_code, f.year, (f.member_id % 16)::smallint, NULL, NULL, 0, 1
+            SELECT f.head_id, f.branch_id, f.asset_code, f.year, NULL, NULL, 0, 1
               FROM firsts f) x
-     GROUP BY 1, 2, 3, 4, 5
-     ORDER BY 1, 2, 3, 4, 5
-  ON CONFLICT (head_id, branch_id, asset_code, year, slot)
-  DO UPDATE SET earned = b.earned + excluded.earned, deducted = b.deducted + excluded.deducted, redeemed = b.redeemed + excluded.redeemed, reversed = b.reversed + excluded.reversed, net = b.net + excluded.net, postings = b.postings + excluded.postings, active_members = b.active_members + excluded.active_members;
+     GROUP BY 1, 2, 3, 4;
     END IF;
     RETURN NULL;
   END $function$;

@@ -31,7 +31,7 @@ export interface Config {
   defaultTimeZone: string;
   /** Seed the demo bank on first start. */
   seedDemo: boolean;
-  /** How often the settler folds account_deltas into hot (system) account balances. */
+  /** How often the settler folds account_deltas into hot (system) account balances, and branch_year_deltas into branch_year_rollups. */
   settleIntervalMs: number;
   /** How often the expiry sweeper runs; at most 30 s, so that a sweep that takes a while still releases within a minute. */
   sweepIntervalMs: number;

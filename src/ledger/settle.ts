@@ -1,7 +1,9 @@
-// The settler: folds account_deltas into the balances of deferred (system) accounts. Each delta
-// row is consumed exactly once (DELETE ... RETURNING, with SKIP LOCKED so several processes can
-// settle side by side), in the same transaction that adds it to the balance: a deferred balance
-// (accounts.balance + remaining deltas) is exact at every moment, before and after settling.
+// The settler: folds account_deltas into the balances of deferred (system) accounts, and
+// branch_year_deltas into the branch rollups (migration 050). Each delta row is consumed exactly
+// once (DELETE ... RETURNING, with SKIP LOCKED so several processes can settle side by side), in
+// the same transaction that adds it to the balance or the row: a deferred balance (accounts.balance
+// + remaining deltas) and a branch's figures (its rows + remaining deltas) are exact at every
+// moment, before and after settling.
 import type { Bank } from '../bank.js';
 import { runEvery } from './background.js';
 
@@ -25,9 +27,16 @@ export async function settleAccountDeltas(bank: Bank): Promise<number> {
   return rows[0].settled;
 }
 
+/** Folds up to settleBatchRows branch deltas into the branch rollups; the number folded. */
+export async function foldBranchDeltas(bank: Bank): Promise<number> {
+  const { rows } = await bank.pool.query({ name: 'cb_fold_branch_deltas', text: 'SELECT cb_fold_branch_year_deltas($1) AS folded', values: [settleBatchRows] });
+  return rows[0].folded;
+}
+
 /** Runs the settler every intervalMs until stopped. */
 export function startSettler(bank: Bank, intervalMs: number, log: (line: string) => void): () => Promise<void> {
   return runEvery('settler', intervalMs, async (stopped) => {
     while (!stopped() && (await settleAccountDeltas(bank)) === settleBatchRows);
+    while (!stopped() && (await foldBranchDeltas(bank)) === settleBatchRows);
   }, log);
 }

@@ -1,10 +1,11 @@
 // Rollups (member_rollups by month, migration 010; member_year_rollups by year, migration 030;
-// branch_year_rollups by branch, year and slot, migration 050): what period reports read instead of
-// raw postings, kept by triggers in the same transaction as the postings. This file holds the
-// rollups' own invariant — every rollup row, monthly, yearly and per branch, equals the sum of its
-// POSTED member postings — as a check anyone can run.
+// branch_year_rollups by branch and year, with the branch_year_deltas not yet folded into them,
+// migration 050): what period reports read instead of raw postings, kept by triggers in the same
+// transaction as the postings. This file holds the rollups' own invariant — every rollup row,
+// monthly, yearly and per branch, equals the sum of its POSTED member postings — as a check anyone
+// can run.
 import type { Bank } from '../bank.js';
-import { branchRollupSlots } from '../../migrations/20261125_050_branch_year_rollups.js';
+import { branchFigureColumns } from '../../migrations/20261125_050_branch_year_rollups.js';
 
 export interface RollupMismatch {
   /** Which rollup: member_rollups, member_year_rollups or branch_year_rollups. */
@@ -17,9 +18,8 @@ export interface RollupMismatch {
   /** The member row's kind and category (null for a branch row). */
   kind: string | null;
   category: string | null;
-  /** The branch row's branch and slot (null for a member row). */
+  /** The branch row's branch (null for a member row). */
   branchId: string | null;
-  slot: number | null;
   /** A member row's amount; a branch row's figures (earned, deducted, redeemed, reversed, net, postings, active members). */
   rolledUp: string | null;
   fromPostings: string | null;
@@ -47,23 +47,32 @@ const rollupTables = [
 ] as const;
 
 /** The figures of a branch row (alias), none null: compared as numbers (0 and 0.00 are equal), shown as one text. */
-const branchFigures = (alias: string) => ['earned', 'deducted', 'redeemed', 'reversed', 'net', 'postings', 'active_members'].map((c) => `coalesce(${alias}.${c}, 0)`).join(', ');
+const branchFigures = (alias: string) => branchFigureColumns.map((c) => `coalesce(${alias}.${c}, 0)`).join(', ');
 const branchFigureText = (alias: string) => `concat_ws(' ', ${branchFigures(alias)})`;
 
-/** Branch rows that differ from the direct computation: each member's postings in its branch now, an active member per member, asset and year. */
+/** A head bank's branch rows and its deltas not yet folded (branch_id, asset_code, year and the figures). */
+const branchRowsOfHead = ['branch_year_rollups', 'branch_year_deltas']
+  .map((t) => `SELECT branch_id, asset_code, year, ${branchFigureColumns.join(', ')} FROM ${t} WHERE head_id = :head`).join(' UNION ALL ');
+
+/**
+ * Branch rows, with their deltas not yet folded, that differ from the direct computation: each
+ * member's postings in its branch now, an active member per member, asset and year.
+ */
 const branchCheck = `
   SELECT 'branch_year_rollups' AS rollup, NULL AS member_id, coalesce(d.asset_code, r.asset_code) AS asset, coalesce(d.year, r.year)::text AS period,
-         NULL AS kind, NULL AS category, coalesce(d.branch_id, r.branch_id)::text AS branch_id, coalesce(d.slot, r.slot) AS slot,
+         NULL AS kind, NULL AS category, coalesce(d.branch_id, r.branch_id)::text AS branch_id,
          CASE WHEN r.branch_id IS NOT NULL THEN ${branchFigureText('r')} END AS rolled_up,
          CASE WHEN d.branch_id IS NOT NULL THEN ${branchFigureText('d')} END AS from_postings
-    FROM (SELECT m.branch_id, x.asset_code, date_trunc('year', x.month)::date AS year, (x.member_id % ${branchRollupSlots})::smallint AS slot,
+    FROM (SELECT m.branch_id, x.asset_code, date_trunc('year', x.month)::date AS year,
                  sum(x.amount) FILTER (WHERE x.kind = 'EARN') AS earned, sum(x.amount) FILTER (WHERE x.kind = 'DEDUCT') AS deducted,
                  sum(x.amount) FILTER (WHERE x.kind = 'REDEEM') AS redeemed, sum(x.amount) FILTER (WHERE x.kind = 'REVERSAL') AS reversed,
                  sum(x.amount) AS net, sum(x.postings) AS postings, count(DISTINCT x.member_id) AS active_members
             FROM direct x JOIN members m ON m.head_id = :head AND m.id = x.member_id
-           GROUP BY 1, 2, 3, 4) d
-    FULL JOIN (SELECT * FROM branch_year_rollups WHERE head_id = :head) r
-      ON r.branch_id = d.branch_id AND r.asset_code = d.asset_code AND r.year = d.year AND r.slot = d.slot
+           GROUP BY 1, 2, 3) d
+    FULL JOIN (SELECT u.branch_id, u.asset_code, u.year, ${branchFigureColumns.map((c) => `sum(u.${c}) AS ${c}`).join(', ')}
+                 FROM (${branchRowsOfHead}) u
+                GROUP BY 1, 2, 3) r
+      ON r.branch_id = d.branch_id AND r.asset_code = d.asset_code AND r.year = d.year
    -- A row a member moved out of is all zeros: as no row.
    WHERE (${branchFigures('d')}) <> (${branchFigures('r')})`;
 
@@ -72,7 +81,7 @@ export async function findRollupMismatches(bank: Bank, headId: string): Promise<
   const checks = rollupTables.map(({ table, column, grain }) => `
     SELECT '${table}' AS rollup, coalesce(d.member_id, r.member_id)::text AS member_id, coalesce(d.asset_code, r.asset_code) AS asset,
            coalesce(d.period, r.${column})::text AS period, coalesce(d.kind, r.kind) AS kind, coalesce(d.category, r.category) AS category,
-           NULL AS branch_id, NULL::smallint AS slot, r.amount::text AS rolled_up, d.amount::text AS from_postings
+           NULL AS branch_id, r.amount::text AS rolled_up, d.amount::text AS from_postings
       FROM (SELECT x.member_id, x.asset_code, date_trunc('${grain}', x.month)::date AS period, x.kind, x.category,
                    sum(x.amount) AS amount, sum(x.postings) AS postings
               FROM direct x GROUP BY 1, 2, 3, 4, 5) d
@@ -82,6 +91,6 @@ export async function findRollupMismatches(bank: Bank, headId: string): Promise<
   const { rows } = await bank.knex.raw(`WITH direct AS (${rollupsFromPostingsSql}) ${[...checks, branchCheck].join(' UNION ALL ')}`, { head: headId });
   return rows.map((r: any) => ({
     rollup: r.rollup, memberId: r.member_id, asset: r.asset, period: r.period, kind: r.kind, category: r.category,
-    branchId: r.branch_id, slot: r.slot, rolledUp: r.rolled_up, fromPostings: r.from_postings,
+    branchId: r.branch_id, rolledUp: r.rolled_up, fromPostings: r.from_postings,
   }));
 }

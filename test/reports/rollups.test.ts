@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.js';
 import { findRollupMismatches } from '../../src/reports/rollups.js';
 import { rollupSlices, sinceSlices } from '../../src/reports/period.js';
-import { branchRollupSlots } from '../../migrations/20261125_050_branch_year_rollups.js';
+import { foldBranchDeltas } from '../../src/ledger/settle.js';
 
 let h: Harness;
 beforeAll(async () => { h = await startHarness(); });
@@ -99,31 +99,39 @@ describe('the rollup check', () => {
     expect(await findRollupMismatches(h.bank, h.head.id)).toEqual([]);
   });
 
-  it('finds a branch rollup row that differs from the postings, and nothing once it is put back', async () => {
+  it('finds a branch rollup that differs from the postings, and nothing once it is put back', async () => {
     const m = await h.addMember(`${h.tag}-branch-drift`);
     const award = await h.gql(h.clientToken, `mutation($i: AwardPointsInput!) { awardPoints(input: $i) { transactionId } }`,
       { i: { idempotencyKey: h.key(), memberId: m, rule: 'garbage.bin-duty' } });
     expect(award.errors).toBeUndefined();
-    const row = h.bank.knex('branch_year_rollups')
-      .where({ head_id: h.head.id, branch_id: h.branches[0]!.id, asset_code: 'POINTS', slot: Number(m) % branchRollupSlots });
-    const [before] = await row.clone().select('year', 'active_members');
-    await row.clone().update({ active_members: h.bank.knex.raw('active_members + 1') });
+    const [year] = await h.bank.knex('branch_year_deltas').where({ head_id: h.head.id, branch_id: h.branches[0]!.id, asset_code: 'POINTS' }).pluck('year');
+    const [bogus] = await h.bank.knex('branch_year_deltas').insert({
+      head_id: h.head.id, branch_id: h.branches[0]!.id, asset_code: 'POINTS', year, earned: 0, deducted: 0, redeemed: 0, reversed: 0, net: 0, postings: 0, active_members: 1,
+    }).returning('id');
     try {
       const found = await findRollupMismatches(h.bank, h.head.id);
       expect(found).toHaveLength(1);
-      expect(found[0]).toMatchObject({ rollup: 'branch_year_rollups', memberId: null, branchId: h.branches[0]!.id, asset: 'POINTS', slot: Number(m) % branchRollupSlots });
+      expect(found[0]).toMatchObject({ rollup: 'branch_year_rollups', memberId: null, branchId: h.branches[0]!.id, asset: 'POINTS' });
     } finally {
-      await row.clone().update({ active_members: before.active_members });
+      await h.bank.knex('branch_year_deltas').where({ head_id: h.head.id, id: bogus.id }).delete();
     }
     expect(await findRollupMismatches(h.bank, h.head.id)).toEqual([]);
   });
 });
 
 describe('the branch rollups', () => {
-  // Members of one branch share its rows (a slot per member id modulo 16): 40 members make every
-  // slot shared. Awards to them run concurrently with moves of some of them to another branch and
-  // back, which take each member's rows along; each count and sum must come out exact.
-  it('stay exact under concurrent awards to members sharing rows and concurrent moves of members between branches', async () => {
+  const year = new Date().getUTCFullYear();
+  const stats = async (branch: string) => {
+    const res = await h.gql(h.adminToken, `query($b: String!) { branchStats(branch: $b, period: {year: ${year}}) {
+      assets { asset issued deducted redeemed reversed outstanding activeMembers } children { assets { asset issued outstanding activeMembers } } } }`, { b: branch });
+    expect(res.errors).toBeUndefined();
+    return res.data.branchStats;
+  };
+
+  // Awards to 40 members of one branch run concurrently with moves of some of them to another
+  // branch and back (each takes the member's sums along) and with settlers folding the deltas; each
+  // count and sum must come out exact, and the same whether the deltas are folded or not.
+  it('stay exact under concurrent awards, moves of members between branches and settlers folding', async () => {
     const members = await Promise.all(Array.from({ length: 40 }, (_, i) => h.addMember(`${h.tag}-busy-${i}`)));
     const movers = members.slice(0, 6);
     const moveTo = async (memberId: string, branch: string) => {
@@ -131,29 +139,41 @@ describe('the branch rollups', () => {
       return h.gql(h.adminToken, `mutation($input: UpsertMemberInput!) { upsertMember(input: $input) { member { id } } }`,
         { input: { idempotencyKey: h.key(), externalId: m.external_id, branch, name: m.name } });
     };
+    let awarding = true;
+    const settlers = [0, 1].map(async () => {
+      let folded = 0;
+      while (awarding) folded += await foldBranchDeltas(h.bank);
+      return folded;
+    });
     const awards = members.flatMap((m) => [0, 1].map(() => h.gql(h.clientToken, `mutation($i: AwardPointsInput!) { awardPoints(input: $i) { transactionId } }`,
       { i: { idempotencyKey: h.key(), memberId: m, rule: 'garbage.bin-duty' } })));
-    const moves = movers.map(async (m) => {
-      const there = await moveTo(m, h.branches[1]!.code);
-      const back = await moveTo(m, h.branches[0]!.code);
-      const again = await moveTo(m, h.branches[1]!.code);
-      return [there, back, again];
-    });
-    const results = await Promise.all([...awards, ...moves.flat()]);
+    const moves = movers.map(async (m) => [await moveTo(m, h.branches[1]!.code), await moveTo(m, h.branches[0]!.code), await moveTo(m, h.branches[1]!.code)]);
+    for (const res of await Promise.all(awards)) expect(res.errors).toBeUndefined();
     for (const res of (await Promise.all(moves)).flat()) expect(res.errors).toBeUndefined();
-    for (const res of results.slice(0, awards.length) as any[]) expect(res.errors).toBeUndefined();
+    awarding = false;
+    expect((await Promise.all(settlers)).reduce((a, b) => a + b)).toBeGreaterThan(0);
     expect(await findRollupMismatches(h.bank, h.head.id)).toEqual([]);
     // The moved members count in their new branch, each active once (the rule allows two awards a day).
-    const year = new Date().getUTCFullYear();
-    const stats = await h.gql(h.adminToken, `query($b: String!) { branchStats(branch: $b, period: {year: ${year}}) { assets { asset issued activeMembers } } }`,
-      { b: h.branches[1]!.code });
-    expect(stats.errors).toBeUndefined();
-    const points = stats.data.branchStats.assets.find((a: any) => a.asset === 'POINTS');
+    const points = (await stats(h.branches[1]!.code)).assets.find((a: any) => a.asset === 'POINTS');
     const direct = await h.bank.knex.raw(`SELECT count(DISTINCT a.owner_id)::int AS n FROM postings p JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id
       JOIN members m ON m.head_id = a.head_id AND m.id = a.owner_id WHERE p.head_id = ? AND a.owner_type = 'MEMBER' AND a.asset_code = 'POINTS' AND m.branch_id = ?`,
     [h.head.id, h.branches[1]!.id]);
     expect(points.activeMembers).toBe(direct.rows[0].n);
     expect(points.activeMembers).toBeGreaterThanOrEqual(movers.length);
+  });
+
+  it('give the same figures before and after the settler folds the deltas, and folding leaves none', async () => {
+    const m = await h.addMember(`${h.tag}-fold`);
+    const award = await h.gql(h.clientToken, `mutation($i: AwardPointsInput!) { awardPoints(input: $i) { transactionId } }`,
+      { i: { idempotencyKey: h.key(), memberId: m, rule: 'garbage.bin-duty' } });
+    expect(award.errors).toBeUndefined();
+    const pending = () => h.bank.knex('branch_year_deltas').where({ head_id: h.head.id }).count({ n: '*' }).first().then((r) => Number(r!.n));
+    expect(await pending()).toBeGreaterThan(0);
+    const before = await stats(h.head.code);
+    while ((await foldBranchDeltas(h.bank)) > 0);
+    expect(await pending()).toBe(0);
+    expect(await stats(h.head.code)).toEqual(before);
+    expect(before.assets.find((a: any) => a.asset === 'POINTS').activeMembers).toBeGreaterThan(0);
   });
 });
 

@@ -15,7 +15,7 @@ import { openWallets } from '../../src/directory/members.js';
 import { insertMerchant } from '../../src/redemption/merchants.js';
 import { signToken, type TokenClaims } from '../../src/auth/tokens.js';
 import { computeTrialBalance, findBalanceMismatches } from '../../src/ledger/accounts.js';
-import { settleAccountDeltas } from '../../src/ledger/settle.js';
+import { foldBranchDeltas, settleAccountDeltas } from '../../src/ledger/settle.js';
 import { sealJournal } from '../../src/ledger/seal.js';
 import { verifyHeadBank } from '../../src/ledger/verify.js';
 import { formatAmount } from '../../src/ledger/amounts.js';
@@ -196,8 +196,11 @@ export async function startHarness(options: { poolSize?: number; env?: Record<st
         SELECT p.id, p.status, p.raised, a.balance FROM pools p JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id
          WHERE p.head_id = ? AND a.balance <> CASE WHEN p.status IN ('OPEN', 'FUNDED') THEN p.raised ELSE 0 END`, [head.id]);
       expect(pools, 'pools whose account disagrees with their status').toEqual([]);
-      // Report rollups equal the direct computation from POSTED postings, whatever wrote them.
+      // Report rollups equal the direct computation from POSTED postings, whatever wrote them, with
+      // the branch deltas not yet folded and once they are.
       expect(await findRollupMismatches(bank, head.id), 'rollups that differ from postings').toEqual([]);
+      while ((await foldBranchDeltas(bank)) > 0);
+      expect(await findRollupMismatches(bank, head.id), 'rollups that differ from postings after folding').toEqual([]);
       // Invariant 8: every final transaction seals into the chain, and the whole chain recomputes.
       await sealJournal(bank, head.id);
       const report = await verifyHeadBank(bank, head.id);

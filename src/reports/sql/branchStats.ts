@@ -83,12 +83,17 @@ export const branchStatsSql = (wholeBank: boolean, since: RollupRange) => perChi
                  SELECT b.branch_id, b.asset_code, 0, 0, 0, 0, b.amount, 0 FROM (${balancesNow(wholeBank)}) b) x
           GROUP BY 1, 2`);
 
+/** The head bank's branch rollup rows up to a year, and the deltas the settler has not folded into them yet (migration 050). */
+const branchYearRows = (wholeBank: boolean) => ['branch_year_rollups', 'branch_year_deltas'].map((table) => `
+    SELECT r.branch_id, r.asset_code, r.year, r.earned, r.deducted, r.redeemed, r.reversed, r.net, r.active_members FROM ${table} r
+     WHERE r.head_id = :head AND r.year <= :year::date${wholeBank ? '' : ' AND r.branch_id = ANY (:branches::bigint[])'}`).join(' UNION ALL ');
+
 /**
  * A calendar year's figures from the branch rollups (migration 050): the year's rows for the
  * flows and the active members, every row up to the year's for outstanding (what members held at
- * its end). A few thousand rows for a whole head bank (branches × assets × slots × years of
- * history), however many members and postings it has. Bindings: head, branches (null: whole head
- * bank), year (its first day), rootPathLength.
+ * its end). A whole head bank reads a row per branch, asset and year of history, and the deltas
+ * not yet folded (a settler's interval of writes): however many members and postings it has.
+ * Bindings: head, branches (null: whole head bank), year (its first day), rootPathLength.
  */
 export const branchStatsYearSql = (wholeBank: boolean) => perChild(`
     SELECT b.branch_id, b.asset_code,
@@ -98,6 +103,5 @@ export const branchStatsYearSql = (wholeBank: boolean) => perChild(`
            coalesce(sum(b.reversed) FILTER (WHERE b.year = :year::date), 0) AS reversed,
            sum(b.net) AS outstanding,
            coalesce(sum(b.active_members) FILTER (WHERE b.year = :year::date), 0) AS active_members
-      FROM branch_year_rollups b
-     WHERE b.head_id = :head AND b.year <= :year::date${wholeBank ? '' : ' AND b.branch_id = ANY (:branches::bigint[])'}
+      FROM (${branchYearRows(wholeBank)}) b
      GROUP BY 1, 2`);

@@ -181,16 +181,37 @@ export const foldBranchDeltasSql = (limit: string) => `
          DO UPDATE SET ${branchFigureColumns.map((c) => `${c} = b.${c} + excluded.${c}`).join(', ')})
   SELECT count(*)::int FROM taken`;
 
-/** Every writer of rollups holds one of these two: a writer inside the rollup triggers finishes first, and no new one starts until commit. */
+/**
+ * Holds off every writer of rollups and every member move until commit: a rollup trigger call
+ * already running finishes (with the function body it started with) before a new body is in place,
+ * and the backfill reads rollups and branches that nothing changes. Writers take members, then
+ * transactions and postings, in either order of the two: the three are taken together with NOWAIT
+ * and retried every 50 ms (for up to a minute) rather than queued for one by one, so the migration
+ * never holds one while it waits for another (a deadlock with a writer holding that one), and never
+ * queues writers behind a lock it does not have yet. Writers that come meanwhile wait for commit,
+ * up to their own lock timeout (10 s, src/db/database.ts).
+ */
 export const lockRollupWriters = `
-  SET LOCAL lock_timeout = '30s';
-  LOCK TABLE transactions, postings IN SHARE ROW EXCLUSIVE MODE;`;
+  DO $lock$
+  DECLARE
+    tries integer := 0;
+  BEGIN
+    LOOP
+      BEGIN
+        LOCK TABLE members IN SHARE MODE NOWAIT;
+        LOCK TABLE transactions, postings IN SHARE ROW EXCLUSIVE MODE NOWAIT;
+        EXIT;
+      EXCEPTION WHEN lock_not_available THEN
+        tries := tries + 1;
+        IF tries >= 1200 THEN RAISE; END IF;
+        PERFORM pg_sleep(0.05);
+      END;
+    END LOOP;
+  END $lock$;`;
 
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(String.raw`
-    -- A rollup trigger already running finishes with the old function body before the new one
-    -- is in place (knex runs pending migrations in one transaction: migration 051 backfills under
-    -- this same lock).
+    -- knex runs pending migrations in one transaction: migration 051 backfills under these locks.
     ${lockRollupWriters}
 
     -- Written only by the settler (and the backfill): one row per branch, asset and year.

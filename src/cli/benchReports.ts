@@ -18,7 +18,7 @@ import { migrateToLatest } from '../db/migrate.js';
 import { openBank, type Bank } from '../bank.js';
 import { createHeadBank, insertChildBranch, type Branch } from '../directory/branches.js';
 import { openWallets } from '../directory/members.js';
-import { foldBranchDeltas, settleBatchRows } from '../ledger/settle.js';
+import { foldAllBranchDeltas } from '../ledger/settle.js';
 import { callAwardBatch } from '../ledger/sql/award.js';
 import { requestHash } from '../ledger/idempotency.js';
 import type { Principal } from '../auth/principal.js';
@@ -226,8 +226,7 @@ async function loadPostings(bank: Bank, bulk: pg.Client, district: District, fro
   await bulk.query('COMMIT');
   // The service's settler folds the branch deltas every second; a COPY chunk appended a delta per branch, asset and year.
   const foldStarted = performance.now();
-  let folded = 0;
-  for (let n = settleBatchRows; n === settleBatchRows; folded += n) n = await foldBranchDeltas(bank);
+  const folded = await foldAllBranchDeltas(bank);
   log(`folded ${folded.toLocaleString('en-US')} branch deltas in ${((performance.now() - foldStarted) / 1000).toFixed(1)} s, as the settler does`);
   log('VACUUM (ANALYZE) and CHECKPOINT, as a running bank would have them');
   await bulk.query('VACUUM (ANALYZE)');

@@ -33,10 +33,17 @@ export async function foldBranchDeltas(bank: Bank): Promise<number> {
   return rows[0].folded;
 }
 
+/** Folds branch deltas batch after batch until a batch is not full (or stopped); the number folded. */
+export async function foldAllBranchDeltas(bank: Bank, stopped: () => boolean = () => false): Promise<number> {
+  let folded = 0;
+  for (let n = settleBatchRows; n === settleBatchRows && !stopped(); folded += n) n = await foldBranchDeltas(bank);
+  return folded;
+}
+
 /** Runs the settler every intervalMs until stopped. */
 export function startSettler(bank: Bank, intervalMs: number, log: (line: string) => void): () => Promise<void> {
   return runEvery('settler', intervalMs, async (stopped) => {
     while (!stopped() && (await settleAccountDeltas(bank)) === settleBatchRows);
-    while (!stopped() && (await foldBranchDeltas(bank)) === settleBatchRows);
+    await foldAllBranchDeltas(bank, stopped);
   }, log);
 }

@@ -5,7 +5,7 @@
 // monthly, yearly and per branch, equals the sum of its POSTED member postings — as a check anyone
 // can run.
 import type { Bank } from '../bank.js';
-import { branchFigureColumns } from '../../migrations/20261125_050_branch_year_rollups.js';
+import { branchFigureColumns, branchFigures } from '../../migrations/20261125_050_branch_year_rollups.js';
 
 export interface RollupMismatch {
   /** Which rollup: member_rollups, member_year_rollups or branch_year_rollups. */
@@ -47,8 +47,8 @@ const rollupTables = [
 ] as const;
 
 /** The figures of a branch row (alias), none null: compared as numbers (0 and 0.00 are equal), shown as one text. */
-const branchFigures = (alias: string) => branchFigureColumns.map((c) => `coalesce(${alias}.${c}, 0)`).join(', ');
-const branchFigureText = (alias: string) => `concat_ws(' ', ${branchFigures(alias)})`;
+const figuresOf = (alias: string) => branchFigureColumns.map((c) => `coalesce(${alias}.${c}, 0)`).join(', ');
+const figureText = (alias: string) => `concat_ws(' ', ${figuresOf(alias)})`;
 
 /** A head bank's branch rows and its deltas not yet folded (branch_id, asset_code, year and the figures). */
 const branchRowsOfHead = ['branch_year_rollups', 'branch_year_deltas']
@@ -61,20 +61,17 @@ const branchRowsOfHead = ['branch_year_rollups', 'branch_year_deltas']
 const branchCheck = `
   SELECT 'branch_year_rollups' AS rollup, NULL AS member_id, coalesce(d.asset_code, r.asset_code) AS asset, coalesce(d.year, r.year)::text AS period,
          NULL AS kind, NULL AS category, coalesce(d.branch_id, r.branch_id)::text AS branch_id,
-         CASE WHEN r.branch_id IS NOT NULL THEN ${branchFigureText('r')} END AS rolled_up,
-         CASE WHEN d.branch_id IS NOT NULL THEN ${branchFigureText('d')} END AS from_postings
-    FROM (SELECT m.branch_id, x.asset_code, date_trunc('year', x.month)::date AS year,
-                 sum(x.amount) FILTER (WHERE x.kind = 'EARN') AS earned, sum(x.amount) FILTER (WHERE x.kind = 'DEDUCT') AS deducted,
-                 sum(x.amount) FILTER (WHERE x.kind = 'REDEEM') AS redeemed, sum(x.amount) FILTER (WHERE x.kind = 'REVERSAL') AS reversed,
-                 sum(x.amount) AS net, sum(x.postings) AS postings, count(DISTINCT x.member_id) AS active_members
+         CASE WHEN r.branch_id IS NOT NULL THEN ${figureText('r')} END AS rolled_up,
+         CASE WHEN d.branch_id IS NOT NULL THEN ${figureText('d')} END AS from_postings
+    FROM (SELECT m.branch_id, x.asset_code, date_trunc('year', x.month)::date AS year, ${branchFigures('x', 'count(DISTINCT x.member_id)')}
             FROM direct x JOIN members m ON m.head_id = :head AND m.id = x.member_id
-           GROUP BY 1, 2, 3) d
+           GROUP BY 1, 2, 3) d (branch_id, asset_code, year, ${branchFigureColumns.join(', ')})
     FULL JOIN (SELECT u.branch_id, u.asset_code, u.year, ${branchFigureColumns.map((c) => `sum(u.${c}) AS ${c}`).join(', ')}
                  FROM (${branchRowsOfHead}) u
                 GROUP BY 1, 2, 3) r
       ON r.branch_id = d.branch_id AND r.asset_code = d.asset_code AND r.year = d.year
    -- A row a member moved out of is all zeros: as no row.
-   WHERE (${branchFigures('d')}) <> (${branchFigures('r')})`;
+   WHERE (${figuresOf('d')}) <> (${figuresOf('r')})`;
 
 /** Rollup rows of a head bank, monthly, yearly and per branch, that differ from the direct computation from postings (empty when exact). */
 export async function findRollupMismatches(bank: Bank, headId: string): Promise<RollupMismatch[]> {

@@ -30,6 +30,10 @@ export interface Context {
   bank: Bank;
   principal: Principal;
   loaders: Loaders;
+  /** A request without a token: only public root fields run (graphql/publicOperations.ts). */
+  anonymous?: boolean;
+  /** The caller's address (req.ip), for limits on public operations such as signIn. */
+  address?: string;
 }
 
 export function createLoaders(bank: Bank, principal: Principal): Loaders {

@@ -15,6 +15,7 @@ import { BankError } from '../errors.js';
 import { createLoaders, type Context } from '../graphql/context.js';
 import { formatError, toGraphQLError } from '../graphql/errors.js';
 import { operationLimitsPlugin } from '../graphql/operationLimits.js';
+import { anonymousContext, publicOperationsPlugin } from '../graphql/publicOperations.js';
 import { loadTypeDefs, resolvers } from '../graphql/schema.js';
 import { exportRoutes } from './exports.js';
 import { createRateLimiter, type RateLimiter } from './rateLimit.js';
@@ -60,7 +61,7 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
     // Apollo's cache-control plugin (on by default) wraps every field's resolution to gather cache
     // hints for a Cache-Control header; every answer here is private and sent as no-store
     // (securityHeaders), so it would only add work to each field of each request.
-    plugins: [ApolloServerPluginCacheControlDisabled(), operationLimitsPlugin({ depthMax: limits.queryDepthMax, complexityMax: limits.queryComplexityMax })],
+    plugins: [ApolloServerPluginCacheControlDisabled(), publicOperationsPlugin(), operationLimitsPlugin({ depthMax: limits.queryDepthMax, complexityMax: limits.queryComplexityMax })],
   });
   await server.start();
 
@@ -95,6 +96,11 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
   });
   app.use('/graphql', express.json({ limit: limits.bodyBytesMax }), expressMiddleware(server, {
     context: async ({ req }) => {
+      if (req.headers.authorization === undefined) {
+        // No token: counted by address; only public operations (signIn, noticeBoard) may run.
+        await consume(`ip:${req.ip}`, limits.rateLimitAnonymousRequests);
+        return anonymousContext(bank, req.ip);
+      }
       let principal;
       try {
         principal = await authenticate(bank, req.headers.authorization);
@@ -105,7 +111,7 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
         throw toGraphQLError(error);
       }
       await consume(`sub:${principal.headId}:${principal.sub}`, limits.rateLimitRequests);
-      return { bank, principal, loaders: createLoaders(bank, principal) };
+      return { bank, principal, loaders: createLoaders(bank, principal), address: req.ip };
     },
   }));
   app.use(edgeErrors);

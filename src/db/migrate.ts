@@ -99,8 +99,13 @@ async function applyDefinitions(connection: pg.Client, definitions: SqlDefinitio
 
 /** The error of a failed definition, naming its file and, where PostgreSQL says, the line. */
 function definitionError(definition: SqlDefinition, error: pg.DatabaseError): Error {
-  const position = Number(error.position);
-  const line = position > 0 ? `, line ${definition.sql.slice(0, position - 1).split('\n').length}` : '';
+  // PostgreSQL points into the statement (position), or into a function's body (internalPosition).
+  let offset = Number(error.position) - 1;
+  if (!(offset >= 0) && error.internalQuery && Number(error.internalPosition) > 0) {
+    const body = definition.sql.indexOf(error.internalQuery);
+    if (body >= 0) offset = body + Number(error.internalPosition) - 1;
+  }
+  const line = offset >= 0 ? `, line ${definition.sql.slice(0, offset).split('\n').length}` : '';
   const where = error.where ? ` (${error.where.split('\n')[0]})` : '';
   return new Error(`SQL definition src/${definition.name}${line} failed: ${error.message}${where}`, { cause: error });
 }

@@ -49,10 +49,10 @@ export async function migrateToLatest(knex: Knex, partitionMonthsAhead: number, 
       // A versioned migration may have (re)created a function (the landed ones did, before the
       // functions moved to files): after any migration, every definition runs again.
       const names = await applyDefinitions(connection, definitions, applied.length > 0);
-      if (names.length) options.onDefinitionsApplied?.(names);
       // One month back too, so that a start just after midnight on the 1st still has last month's partition.
       await connection.query(`SELECT cb_ensure_posting_partitions((now() - interval '1 month')::date, $1)`, [partitionMonthsAhead + 1]);
       await connection.query('COMMIT');
+      if (names.length) options.onDefinitionsApplied?.(names);
       return applied;
     } catch (error) {
       await connection.query('ROLLBACK').catch(() => undefined);

@@ -3,14 +3,15 @@
 import { loadConfig } from '../config.js';
 import { connectDatabaseServer } from '../db/connect.js';
 import { openDatabase } from '../db/database.js';
-import { migrateToLatest } from '../db/migrate.js';
+import { describeAppliedDefinitions, migrateToLatest } from '../db/migrate.js';
 
 const log = (line: string) => console.error(`[migrate] ${line}`);
 const config = loadConfig();
 const server = await connectDatabaseServer(config, 'civility_bank', false, log);
 const db = openDatabase(server.url, 2);
 try {
-  const applied = await migrateToLatest(db.knex, config.partitionMonthsAhead);
+  const applied = await migrateToLatest(db.knex, config.partitionMonthsAhead,
+    { onDefinitionsApplied: (names) => log(describeAppliedDefinitions(names)) });
   log(applied.length ? `applied: ${applied.join(', ')}` : 'already at the latest schema');
 } finally {
   await db.close();

@@ -19,3 +19,12 @@ export async function migrateToLatest(knex: Knex, partitionMonthsAhead: number):
   await knex.raw(`SELECT cb_ensure_posting_partitions((now() - interval '1 month')::date, ?)`, [partitionMonthsAhead + 1]);
   return applied;
 }
+
+/** The migrations this code knows that the database has not applied (all of them on an empty database). */
+export async function pendingMigrations(knex: Knex): Promise<string[]> {
+  const { rows } = await knex.raw(`SELECT to_regclass('knex_migrations') IS NOT NULL AS present`);
+  const known = Object.keys(migrations).sort();
+  if (!rows[0].present) return known;
+  const applied = new Set((await knex('knex_migrations').select('name')).map((r: { name: string }) => r.name));
+  return known.filter((name) => !applied.has(name));
+}

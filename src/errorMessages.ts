@@ -113,10 +113,14 @@ const instantParams: ReadonlySet<string> = new Set(['at', 'fulfilledAt', 'expire
 const zhTerms: Record<string, string> = {
   PENDING: '待处理', FULFILLED: '已核销', CANCELLED: '已取消', EXPIRED: '已过期', REFUNDED: '已退款',
   OPEN: '募集中', FUNDED: '已筹满', DISBURSED: '已拨付', CLOSED: '已关闭', POSTED: '已入账', VOIDED: '已作废',
+  'client or admin': '客户端或管理员', 'merchant or admin': '商户或管理员', admin: '管理员', client: '客户端', merchant: '商户', member: '储户',
   approved: '批准', rejected: '驳回', day: '日', week: '周', month: '月', year: '年',
   ' per day': '每日', ' per week': '每周', ' per month': '每月', ' per year': '每年',
   'the beginning': '最早', 'no end': '无期限',
 };
+
+/** The parameters whose values are words of the API (statuses, windows, roles), not names or figures. */
+const termParams: ReadonlySet<string> = new Set(['status', 'window', 'period', 'per', 'decision', 'roles', 'role', 'from', 'to']);
 
 interface Template { id: string; entry: Entry; pattern: RegExp }
 
@@ -196,7 +200,7 @@ export function renderError(error: BankError, locale: Locale): { message: string
   if (!entry) return { message: error.message, params: shown };
   const text = Object.fromEntries(Object.entries(shown).map(([k, v]) => [k, String(v)]));
   if (locale.language === 'zh-CN') {
-    const zh = Object.fromEntries(Object.entries(text).map(([k, v]) => [k, zhTerms[v] ?? v]));
+    const zh = Object.fromEntries(Object.entries(text).map(([k, v]) => [k, termParams.has(k) ? zhTerms[v] ?? v : v]));
     return { message: fill(entry.zh, zh), params: shown };
   }
   return { message: fill(entry.en, text), params: shown };

@@ -46,6 +46,7 @@ const catalogue: Record<string, Entry> = {
   'transaction.reversedAlready': { code: 'INVALID_STATE', en: 'transaction {transaction} was already reversed by transaction {reversal}', zh: '交易 {transaction} 已被交易 {reversal} 冲正' },
   'transaction.reversedOnce': { code: 'INVALID_STATE', en: 'this transaction has already been reversed', zh: '这笔交易已经冲正过了' },
   'transaction.notPosted': { code: 'INVALID_STATE', en: 'transaction {transaction} is {status}; only a POSTED transaction can be reversed', zh: '交易 {transaction} 的状态为 {status}；只有已入账的交易才能冲正' },
+  'rule.notValidThen': { code: 'BAD_USER_INPUT', en: 'occurredAt: rule "{rule}" version {version} is valid from {from} to {to}', zh: 'occurredAt：规则「{rule}」第 {version} 版的有效期为 {from} 至 {to}' },
   'rule.needsApproval': { code: 'INVALID_STATE', en: 'rule "{rule}" needs approval: submit a claim instead of awarding directly', zh: '规则「{rule}」需要审批：请提交申报，不能直接发放' },
   'scoreYear.closedForMember': { code: 'INVALID_STATE', en: "the {year} party-score year is closed for branch {branch}: member {member}'s PARTY_SCORE dated in it cannot change (the head bank can reopen the year)", zh: '{branch} 的 {year} 年度党员积分已关账：储户 {member} 该年度的党员积分不能再变动（总行可以重新打开该年度）' },
   // NOT_FOUND

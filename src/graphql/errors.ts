@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { GraphQLError, Kind, parse, type ASTNode, type GraphQLFormattedError, type ValueNode } from 'graphql';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { BankError, httpStatusOf, unavailableRetryAfterSeconds } from '../errors.js';
+import { BankError, httpStatusOf, unavailableRetryAfterSeconds, type ErrorCode } from '../errors.js';
 import { renderError, type Locale } from '../errorMessages.js';
 import { translateDbError } from '../db/errors.js';
 
@@ -137,6 +137,15 @@ function pathOfNode(root: ASTNode, target: ASTNode): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * One failed item of a batch (ItemError), in the request's language with instants in its bank's
+ * time zone: the same catalogue as a whole request's error, recovered from the item's English text.
+ */
+export function renderItemError(item: { code: string; message: string; field: string | null }, locale: Locale = defaultLocale): { code: string; message: string; field: string | null } {
+  const { message } = renderError(new BankError(item.code as ErrorCode, item.message, item.field ?? undefined), locale);
+  return { ...item, message };
 }
 
 /** The HTTP head an error answers with: 401, 429 or 503 (with Retry-After), else none of its own. */

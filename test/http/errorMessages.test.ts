@@ -150,6 +150,19 @@ describe('messages in the caller\'s language, with their parameters', () => {
     expect(untranslated.error!.message).toBe('limitWindow: needs limitPerMember');
   });
 
+  it('a batch\'s failed items are in the caller\'s language too, with instants in the bank\'s time zone', async () => {
+    const m = await h.addMember(`${h.tag}-batch`);
+    const batch = `mutation($input: AwardPointsBatchInput!) { awardPointsBatch(input: $input) { results { error { code message field } } } }`;
+    const awards = [0, 1].map(() => ({ idempotencyKey: h.key(), memberId: m, rule: 'garbage.sorted-drop' }));
+    const res = await gql(h.clientToken, batch, { input: { awards: [...awards, { idempotencyKey: h.key(), externalId: 'nobody-at-all', rule: 'garbage.sorted-drop' }] } }, 'zh-CN');
+    const errors = res.body.data.awardPointsBatch.results.map((r: any) => r.error);
+    expect(errors[0]).toBeNull();
+    expect(errors[1].code).toBe('CAP_EXCEEDED');
+    expect(errors[1].message).toMatch(/^规则「garbage\.sorted-drop」每日对储户 .* 最多 1 units/);
+    expect(errors[1].message).not.toMatch(/\d{2}:\d{2}:\d{2}(\.\d+)?\+00\b/);
+    expect(errors[2]).toMatchObject({ code: 'NOT_FOUND', message: '本行没有 externalId 为 "nobody-at-all" 的储户' });
+  });
+
   it('rate limited: 429 with Retry-After and a Chinese message', async () => {
     const app = await startApp({ RATE_LIMIT_REQUESTS: '1', RATE_LIMIT_WINDOW_MS: '60000' });
     try {

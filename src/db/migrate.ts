@@ -114,3 +114,12 @@ function definitionError(definition: SqlDefinition, error: pg.DatabaseError): Er
 export function describeAppliedDefinitions(names: string[]): string {
   return `SQL definitions applied: ${names.length > 8 ? `all ${names.length} files` : names.map((n) => `src/${n}`).join(', ')}`;
 }
+
+/** The migrations this code knows that the database has not applied (all of them on an empty database). */
+export async function pendingMigrations(knex: Knex): Promise<string[]> {
+  const { rows } = await knex.raw(`SELECT to_regclass('knex_migrations') IS NOT NULL AS present`);
+  const known = Object.keys(migrations).sort();
+  if (!rows[0].present) return known;
+  const applied = new Set((await knex('knex_migrations').select('name')).map((r: { name: string }) => r.name));
+  return known.filter((name) => !applied.has(name));
+}

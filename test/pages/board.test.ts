@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { startHarness, type Harness } from '../support/harness.js';
 import type { Branch } from '../../src/directory/branches.js';
-import { allowProblems, describePages, expectText, expectVisiblePage, screenshot, useBrowser } from './browserLocal.js';
+import { allowProblems, describePages, expectText, expectVisiblePage, screenshot, useBrowser } from '../support/browser.js';
 
 let h: Harness;
 let a: Branch, b: Branch, c: Branch;

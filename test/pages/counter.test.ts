@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { startHarness, type Harness } from '../support/harness.js';
-import { describePages, expectText, expectVisiblePage, requestsOf, screenshot, useBrowser } from './browserLocal.js';
+import { describePages, expectText, expectVisiblePage, requestsOf, screenshot, useBrowser } from '../support/browser.js';
 
 let h: Harness;
 let shop: string;
@@ -45,9 +45,15 @@ function counterSession(merchant: string, name: string): Record<string, string> 
   };
 }
 
+const clerk = { username: '', password: 'counter-pass-4417' };
+
 beforeAll(async () => {
   h = await startHarness();
   shop = await h.addMerchant('张记便利店');
+  clerk.username = `clerk-${h.tag}`;
+  const created = await h.gql(h.adminToken, `mutation($i: CreateOperatorInput!) { createOperator(input: $i) { operator { id } } }`,
+    { i: { username: clerk.username, password: clerk.password, displayName: '店员小王', role: 'merchant', merchant: shop } });
+  expect(created.errors).toBeUndefined();
   otherShop = await h.addMerchant('李家理发店', h.branches[1]);
   const member = await h.addMember(`m-${h.tag}`);
   await h.fund(member, '200.00');
@@ -74,11 +80,15 @@ async function backgroundOf(page: Page, testId: string): Promise<string> {
 describePages('the merchant counter on a phone', () => {
   const browser = useBrowser(() => h.url);
 
-  it('fulfils a voucher typed in lower case with a dash, then shows the second try as already fulfilled, not as success', async () => {
+  it('signs the shop assistant in, fulfils a voucher typed in lower case with a dash, then shows the second try as already fulfilled, not as success', async () => {
     const code = await voucherFor(itemId);
     const typed = `${code.slice(0, 5)}-${code.slice(5)}`.toLowerCase();
-    const page = await browser.open('/counter', { device: 'phone', sessionStorage: counterSession(shop, '张记便利店') });
+    const page = await browser.open('/counter', { device: 'phone' });
     await expectVisiblePage(page);
+    await screenshot(page, 'counter-phone-sign-in');
+    await page.getByLabel('用户名').fill(clerk.username);
+    await page.getByLabel('密码').fill(clerk.password);
+    await page.getByRole('button', { name: '登录' }).tap();
     await expectText(page.getByTestId('shop-name'), '张记便利店');
     await screenshot(page, 'counter-phone-enter');
 

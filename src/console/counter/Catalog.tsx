@@ -207,7 +207,7 @@ export function Catalog() {
                 <div class="list-sub">{i.stockLeft === null ? t('counter.catalog.unlimited') : t('counter.catalog.left', { n: i.stockLeft })}</div>
               </div>
               <div class="list-side">
-                <div class="list-amount">{formatAmount(i.cost)}</div>
+                <div class="list-amount">{t('counter.points', { amount: formatAmount(i.cost) })}</div>
                 <StateTag item={i} />
               </div>
               <span class="list-chevron" aria-hidden="true">›</span>

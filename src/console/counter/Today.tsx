@@ -95,7 +95,7 @@ export function Today() {
               <div class="list-sub"><span class="mono">{displayCode(v.code)}</span> · {formatTime(v.fulfilledAt)}</div>
             </div>
             <div class="list-side">
-              <div class="list-amount">{formatAmount(v.cost)}</div>
+              <div class="list-amount">{t('counter.points', { amount: formatAmount(v.cost) })}</div>
               {v.status === 'REFUNDED'
                 ? <span class="tag tag-muted">{t('counter.status.REFUNDED')}</span>
                 : <button type="button" class="btn btn-small" onClick={() => setRefunding(v)} aria-label={`${t('counter.refund.open')} ${v.item.title} ${displayCode(v.code)}`}>{t('counter.refund.open')}</button>}

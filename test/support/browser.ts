@@ -258,15 +258,17 @@ export function expectNoProblems(page: Page): void {
 }
 
 /**
- * Fails when the page shows nothing (no visible text within a few seconds), shows an error banner
- * (errorBannerSelector, unless allowErrorBanner), is Chromium's own error page, or has had a problem.
+ * Fails when the page shows nothing (no visible text within timeoutMs, 10 s by default), shows an
+ * error banner (errorBannerSelector, unless allowErrorBanner), is Chromium's own error page, or has
+ * had a problem.
  */
-export async function expectVisiblePage(page: Page, options: { allowErrorBanner?: boolean } = {}): Promise<void> {
+export async function expectVisiblePage(page: Page, options: { allowErrorBanner?: boolean; timeoutMs?: number } = {}): Promise<void> {
   if (page.url().startsWith('chrome-error://')) throw new Error('the page did not load: Chromium shows its own error page');
+  const timeout = options.timeoutMs ?? firstTextTimeoutMs;
   try {
-    await page.waitForFunction(() => (document.body?.innerText ?? '').trim().length > 0, undefined, { timeout: firstTextTimeoutMs });
+    await page.waitForFunction(() => (document.body?.innerText ?? '').trim().length > 0, undefined, { timeout });
   } catch {
-    throw new Error(`the page shows nothing: ${page.url()} has no visible text after ${firstTextTimeoutMs} ms`);
+    throw new Error(`the page shows nothing: ${page.url()} has no visible text after ${timeout} ms`);
   }
   if (!options.allowErrorBanner) {
     const banners = page.locator(errorBannerSelector).filter({ visible: true });

@@ -72,9 +72,12 @@ describePages('the page-test harness', () => {
     allowProblems(page, /example\.com/);
   });
 
-  it('fails on a resource the page cannot load', async () => {
+  it('fails on a page or a resource that answers with an error', async () => {
     const page = await browser.open('/missing-asset');
     expect(() => expectNoProblems(page)).toThrow(/404/);
     allowProblems(page, /404/);
+    const gone = await browser.open('/no-such-page');
+    expect(() => expectNoProblems(gone)).toThrow(/the page answered 404/);
+    allowProblems(gone, /404/);
   });
 });

@@ -101,6 +101,12 @@ const catalogue: Record<string, Entry> = {
   'occurredAt.future': { code: 'BAD_USER_INPUT', en: '{field}: {at} is in the future', zh: '{field}：{at} 是将来的时间' },
   'voucher.badCode': { code: 'BAD_USER_INPUT', en: '{field}: "{value}" is not a voucher code ({length} characters of 0-9 and A-Z without I, L, O, U)', zh: '{field}："{value}" 不是兑换券码（{length} 位，由 0-9 和除 I、L、O、U 以外的 A-Z 组成）' },
   'input.invalid': { code: 'BAD_USER_INPUT', en: 'the input is not valid: {detail}', zh: '输入有误：{detail}' },
+  // Operators signing in (src/operators/): what the sign-in page shows a person
+  'signIn.wrong': { code: 'UNAUTHENTICATED', en: 'wrong username or password; after {attempts} wrong passwords in a row an account locks for {minutes} minutes', zh: '用户名或密码错误；连续输错 {attempts} 次密码，账号将锁定 {minutes} 分钟' },
+  'signIn.disabled': { code: 'UNAUTHENTICATED', en: 'the operator "{username}" is disabled; an admin of its branch can enable it', zh: '操作员「{username}」已停用；可请所属网点的管理员重新启用' },
+  'session.ended': { code: 'UNAUTHENTICATED', en: 'your session has ended: signed out, expired or the operator was disabled; sign in again', zh: '会话已结束（已退出、已过期或操作员已停用），请重新登录' },
+  'signIn.locked': { code: 'LIMIT_EXCEEDED', en: 'the account "{username}" is locked after {attempts} wrong passwords in a row, until {until} ({timeZone}); try again then, or ask an admin to reset the password, which also unlocks it', zh: '账号「{username}」因连续 {attempts} 次输错密码已锁定，至 {until}（{timeZone}）解锁；届时再试，或请管理员重置密码（重置后立即解锁）' },
+  'signIn.throttled': { code: 'RATE_LIMITED', en: 'too many failed sign-ins from your address; try again in {seconds} s ({minutes} min)', zh: '您所在地址登录失败次数过多；请在 {seconds} 秒（约 {minutes} 分钟）后再试' },
   // RATE_LIMITED and UNAVAILABLE: a client retries, with the same idempotencyKey for a write
   'rate.limited': { code: 'RATE_LIMITED', en: 'too many requests; retry in {retryAfter} s (with the same idempotencyKey for a write)', zh: '请求过于频繁；请在 {retryAfter} 秒后重试（写操作请使用同一个幂等键）' },
   'database.unavailable': { code: 'UNAVAILABLE', en: 'the database is unavailable; retry in {retryAfter} s (with the same idempotencyKey for a write)', zh: '数据库暂时不可用；请在 {retryAfter} 秒后重试（写操作请使用同一个幂等键）' },

@@ -96,16 +96,21 @@ CREATE TABLE branches (
   time_zone text NOT NULL,
   allow_gifting boolean NOT NULL,
   created_at timestamp with time zone NOT NULL DEFAULT now(),
+  notice_board boolean NOT NULL DEFAULT false,
+  notice_board_changed_by text,
+  notice_board_changed_at timestamp with time zone,
   CONSTRAINT branches_code_check CHECK ((code ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'::text)),
   CONSTRAINT branches_code_key UNIQUE (code),
   CONSTRAINT branches_depth_check CHECK (((depth >= 0) AND (depth <= 16))),
   CONSTRAINT branches_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
   CONSTRAINT branches_head_is_root CHECK ((((parent_id IS NULL) = (head_id = id)) AND ((parent_id IS NULL) = (depth = 0)))),
   CONSTRAINT branches_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
+  CONSTRAINT branches_notice_board_changed_by_check CHECK ((length(notice_board_changed_by) <= 200)),
   CONSTRAINT branches_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES branches(id),
   CONSTRAINT branches_path_key UNIQUE (path),
   CONSTRAINT branches_pkey PRIMARY KEY (id)
 );
+CREATE INDEX branches_notice_board ON public.branches USING btree (head_id) WHERE notice_board;
 CREATE INDEX branches_parent ON public.branches USING btree (parent_id);
 
 CREATE TABLE catalog_items (

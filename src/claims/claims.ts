@@ -193,19 +193,35 @@ export async function listClaims(
   requireRole(principal, 'admin', 'member');
   const size = checkPageSize(args.first);
   const afterId = decodeClaimCursor(args.after);
-  if (args.status != null && !claimStatuses.includes(args.status)) throw badInput('status', `must be one of ${claimStatuses.join(', ')}`);
-  const q = bank.knex('claims as c').where('c.head_id', principal.headId);
-  if (principal.role === 'member') {
-    q.andWhere('c.member_id', principal.memberId!);
-  } else {
-    const branch = args.branch ? await bank.branches.require(args.branch) : principal.branch;
-    requireScope(principal, branch, `branch ${branch.code}`);
-    q.whereIn('c.branch_id', (await bank.branches.subtree(branch)).map((b) => b.id));
-  }
-  if (args.status) q.andWhere('c.status', args.status);
+  const q = claimsQuery(bank, principal, await claimsScope(bank, principal, args), args.status);
   if (afterId) q.andWhere('c.id', '>', afterId);
   const rows = await q.orderBy('c.id').limit(size + 1).select('c.*');
   return { items: rows.slice(0, size).map(toClaim), hasNextPage: rows.length > size };
+}
+
+/** How many claims the list's filter holds, every page together (the console's "claims waiting"; index claims_branch_status). */
+export async function countClaims(bank: Bank, principal: Principal, args: { branch?: string | null; status?: ClaimStatus | null }): Promise<number> {
+  const [row] = await claimsQuery(bank, principal, await claimsScope(bank, principal, args), args.status).count({ n: '*' });
+  return Number(row!.n);
+}
+
+/** The branches whose claims an admin lists (a subtree in its scope); null for a member (its own). */
+async function claimsScope(bank: Bank, principal: Principal, args: { branch?: string | null; status?: ClaimStatus | null }): Promise<string[] | null> {
+  requireRole(principal, 'admin', 'member');
+  if (args.status != null && !claimStatuses.includes(args.status)) throw badInput('status', `must be one of ${claimStatuses.join(', ')}`);
+  if (principal.role === 'member') return null;
+  const branch = args.branch ? await bank.branches.require(args.branch) : principal.branch;
+  requireScope(principal, branch, `branch ${branch.code}`);
+  return (await bank.branches.subtree(branch)).map((b) => b.id);
+}
+
+/** The claims a caller may list, filtered: a member's own; an admin's of its branches (claimsScope). */
+function claimsQuery(bank: Bank, principal: Principal, branchIds: string[] | null, status: ClaimStatus | null | undefined) {
+  const q = bank.knex('claims as c').where('c.head_id', principal.headId);
+  if (branchIds === null) q.andWhere('c.member_id', principal.memberId!);
+  else q.whereIn('c.branch_id', branchIds);
+  if (status) q.andWhere('c.status', status);
+  return q;
 }
 
 /** Who may read a claim: its member, and admins whose scope covers the member. */

@@ -12,6 +12,7 @@ import { loadMerchants, type Merchant } from '../redemption/merchants.js';
 import { loadCatalogItems, type CatalogItem } from '../redemption/catalog.js';
 import { loadRedemptions, type Redemption } from '../redemption/vouchers.js';
 import { loadPools, type Pool } from '../pools/pools.js';
+import { loadNoticeBoardFlags } from '../reports/noticeBoard.js';
 
 export interface Loaders {
   branch: DataLoader<string, Branch | null>;
@@ -24,6 +25,8 @@ export interface Loaders {
   catalogItem: DataLoader<string, CatalogItem | null>;
   redemption: DataLoader<string, Redemption | null>;
   pool: DataLoader<string, Pool | null>;
+  /** Branch.noticeBoard: read from the database, as the flag changes and the branch cache does not. */
+  noticeBoard: DataLoader<string, boolean>;
 }
 
 export interface Context {
@@ -49,5 +52,6 @@ export function createLoaders(bank: Bank, principal: Principal): Loaders {
     catalogItem: new DataLoader((ids) => loadCatalogItems(bank, head, ids)),
     redemption: new DataLoader((ids) => loadRedemptions(bank, head, ids)),
     pool: new DataLoader((ids) => loadPools(bank, head, ids)),
+    noticeBoard: new DataLoader((ids) => loadNoticeBoardFlags(bank, ids)),
   };
 }

@@ -9,6 +9,7 @@ import { ruleResolvers } from './resolvers/rules.js';
 import { spendingResolvers } from './resolvers/spending.js';
 import { partyResolvers } from './resolvers/party.js';
 import { proofResolvers } from './resolvers/proof.js';
+import { boardResolvers } from './resolvers/board.js';
 
 export function loadTypeDefs(): string {
   const dir = path.join(projectRoot, 'schema');
@@ -28,5 +29,5 @@ export const resolvers = {
   Decimal: DecimalScalar,
   DateTime: DateTimeScalar,
   JSON: JSONScalar,
-  ...merge(directoryResolvers, ledgerResolvers, ruleResolvers, spendingResolvers, partyResolvers, proofResolvers),
+  ...merge(directoryResolvers, ledgerResolvers, ruleResolvers, spendingResolvers, partyResolvers, proofResolvers, boardResolvers),
 };

@@ -8,6 +8,8 @@ import { BankError, badInput } from '../errors.js';
 import { withRetry } from '../db/errors.js';
 import { checkId } from '../directory/members.js';
 import { checkIdempotencyKey, requestHash, runIdempotent } from '../ledger/idempotency.js';
+import { checkPageSize } from '../ledger/transactions.js';
+import { decodePageCursor } from '../pagination.js';
 
 export interface Merchant { id: string; headId: string; branchId: string; name: string; createdAt: Date; accountId: string }
 
@@ -73,4 +75,31 @@ export async function createMerchant(bank: Bank, principal: Principal, input: Cr
   const { result, replayed } = await withRetry(() => bank.knex.transaction((trx) =>
     runIdempotent(trx, principal, key, 'createMerchant', hash, async () => ({ id: await insertMerchant(trx, principal.headId, branch.id, input.name) }))));
   return { merchant: await findMerchant(bank, principal.headId, String(result.id)), replayed };
+}
+
+/**
+ * Merchants in id order, a page at a time (and one row more): an admin's of a branch subtree in its
+ * scope (default its scope), a merchant token's only itself (if inside the branch asked for).
+ */
+export async function listMerchants(
+  bank: Bank, principal: Principal, args: { branch?: string | null; first?: number | null; after?: string | null },
+): Promise<{ items: Merchant[]; hasNextPage: boolean }> {
+  requireRole(principal, 'admin', 'merchant');
+  const size = checkPageSize(args.first);
+  const afterId = decodePageCursor('c', args.after);
+  const branch = args.branch ? await bank.branches.require(args.branch) : principal.branch;
+  if (principal.role === 'admin') requireScope(principal, branch, `branch ${branch.code}`);
+  else if (branch.headId !== principal.headId) throw new BankError('FORBIDDEN', `branch ${branch.code} belongs to another bank`);
+  const { rows } = await bank.knex.raw(`
+    SELECT m.*, a.id AS account_id FROM merchants m
+      JOIN accounts a ON a.head_id = m.head_id AND a.owner_type = 'MERCHANT' AND a.owner_id = m.id AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET'
+     WHERE m.head_id = :head AND (:branches::bigint[] IS NULL OR m.branch_id = ANY (:branches::bigint[]))
+       AND (:merchant::bigint IS NULL OR m.id = :merchant::bigint) AND (:after::bigint IS NULL OR m.id > :after::bigint)
+     ORDER BY m.id LIMIT :limit`, {
+    head: branch.headId, after: afterId, limit: size + 1,
+    // A head bank's merchants need no list of branches; a merchant token sees only itself.
+    branches: branch.parentId === null ? null : (await bank.branches.subtree(branch)).map((b) => b.id),
+    merchant: principal.role === 'merchant' ? principal.merchantId : null,
+  });
+  return { items: rows.slice(0, size).map(toMerchant), hasNextPage: rows.length > size };
 }

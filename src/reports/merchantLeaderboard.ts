@@ -26,21 +26,32 @@ export async function merchantLeaderboard(bank: Bank, principal: Principal, bran
   const { rows: [bounds] } = await bank.knex.raw(`SELECT (?::date)::timestamp AT TIME ZONE ? AS "from", (?::date)::timestamp AT TIME ZONE ? AS "to"`,
     [period.from, branch.timeZone, period.to, branch.timeZone]);
   const { from, to } = bounds as { from: Date; to: Date };
+  const lines = await merchantLeaderboardLines(bank, { headId: principal.headId, from, to, branchPath: branch.path, branchIds: null, size });
+  return { branch, from, to, lines };
+}
+
+/**
+ * The board's lines: merchants of a subtree (branchPath) or of some branches (branchIds; the public
+ * notice board passes its opted-in branches) by POINTS of vouchers fulfilled in [from, to). The
+ * caller has checked access. Reads the fulfilments of the period (index redemptions_fulfilled).
+ */
+export async function merchantLeaderboardLines(
+  bank: Bank, q: { headId: string; from: Date; to: Date; branchPath: string | null; branchIds: string[] | null; size: number },
+): Promise<MerchantLeaderboardLine[]> {
   const { rows } = await bank.knex.raw(`
     SELECT rank() OVER (ORDER BY s.points DESC) AS rank, s.*
       FROM (SELECT r.merchant_id, sum(r.cost) AS points, count(DISTINCT r.member_id)::int AS residents, count(*)::int AS redemptions
               FROM redemptions r
               JOIN merchants mc ON mc.head_id = r.head_id AND mc.id = r.merchant_id
               JOIN branches b ON b.id = mc.branch_id
-             WHERE r.head_id = ? AND r.fulfilled_at >= ? AND r.fulfilled_at < ? AND r.status = 'FULFILLED' AND starts_with(b.path, ?)
+             WHERE r.head_id = :head AND r.fulfilled_at >= :from AND r.fulfilled_at < :to AND r.status = 'FULFILLED'
+               AND (:path::text IS NULL OR starts_with(b.path, :path::text)) AND (:branches::bigint[] IS NULL OR mc.branch_id = ANY (:branches::bigint[]))
              GROUP BY r.merchant_id) s
-     ORDER BY s.points DESC, s.merchant_id LIMIT ?`, [principal.headId, from, to, branch.path, size]);
+     ORDER BY s.points DESC, s.merchant_id LIMIT :limit`,
+  { head: q.headId, from: q.from, to: q.to, path: q.branchPath, branches: q.branchIds, limit: q.size });
   const scale = bank.assets.get('POINTS').scale;
-  return {
-    branch, from, to,
-    lines: rows.map((r: any): MerchantLeaderboardLine => ({
-      rank: Number(r.rank), merchantId: String(r.merchant_id), pointsRedeemed: formatAmount(r.points, scale),
-      residentsServed: r.residents, redemptions: r.redemptions,
-    })),
-  };
+  return rows.map((r: any): MerchantLeaderboardLine => ({
+    rank: Number(r.rank), merchantId: String(r.merchant_id), pointsRedeemed: formatAmount(r.points, scale),
+    residentsServed: r.residents, redemptions: r.redemptions,
+  }));
 }

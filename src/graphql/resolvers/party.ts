@@ -3,7 +3,7 @@
 import type { Context } from '../context.js';
 import type { Member } from '../../directory/members.js';
 import { requireMemberVisible } from '../../directory/members.js';
-import { approveClaim, encodeClaimCursor, listClaims, loadClaim, rejectClaim, requireClaimVisible, submitClaim, type Claim } from '../../claims/claims.js';
+import { approveClaim, countClaims, encodeClaimCursor, listClaims, loadClaim, rejectClaim, requireClaimVisible, submitClaim, type Claim } from '../../claims/claims.js';
 import { checkId } from '../../directory/members.js';
 import { branchStats, encodeOffsetCursor, leaderboard, memberStatement, partyScores } from '../../reports/reports.js';
 import { closeScoreYear, listScoreYearClosures, reopenScoreYear, type ScoreYearClosure } from '../../reports/scoreYears.js';
@@ -17,7 +17,8 @@ export const partyResolvers = {
     claims: async (_: unknown, args: any, ctx: Context) => {
       const page = await listClaims(ctx.bank, ctx.principal, args);
       const edges = page.items.map((node) => ({ cursor: encodeClaimCursor(node.id), node }));
-      return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+      // totalCount (board.ts) counts only when asked for.
+      return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, count: () => countClaims(ctx.bank, ctx.principal, args) };
     },
     claim: async (_: unknown, { id }: { id: string }, ctx: Context) => {
       const claim = await loadClaim(ctx.bank, ctx.principal.headId, checkId(id, 'id'));

@@ -52,7 +52,7 @@ const movements = (wholeBank: boolean, range: RollupRange) => (wholeBank
                  FROM (${scopedRollups(false, range, reportAssets, membersInBranches, 's.branch_id, ')}) r`));
 
 /** Member wallet balances now, per branch and asset. */
-const balancesNow = (wholeBank: boolean) => (wholeBank
+export const balancesNow = (wholeBank: boolean) => (wholeBank
   ? `SELECT a.branch_id, a.asset_code, sum(a.balance) AS amount FROM accounts a
       WHERE a.head_id = :head AND a.owner_type = 'MEMBER' AND a.balance <> 0 GROUP BY 1, 2`
   : `SELECT m.branch_id, a.asset_code, sum(a.balance) AS amount

@@ -66,10 +66,15 @@ export function loadScopeBranches(session: Session): Promise<BranchOption[]> {
   return scopeBranches;
 }
 
+/** The branches in scope; until they are read, just the operator's own (loaded tells which). */
+export function useScopeBranchList(session: Session): { branches: BranchOption[]; loaded: boolean } {
+  const [state, setState] = useState({ branches: [{ code: session.operator.branch.code, name: session.operator.branch.name, depth: 0 }], loaded: false });
+  useEffect(() => { loadScopeBranches(session).then((list) => { if (list.length) setState({ branches: list, loaded: true }); }, () => undefined); }, [session.token]);
+  return state;
+}
+
 export function useScopeBranches(session: Session): BranchOption[] {
-  const [branches, setBranches] = useState<BranchOption[]>([{ code: session.operator.branch.code, name: session.operator.branch.name, depth: 0 }]);
-  useEffect(() => { loadScopeBranches(session).then((list) => { if (list.length) setBranches(list); }, () => undefined); }, [session.token]);
-  return branches;
+  return useScopeBranchList(session).branches;
 }
 
 /** A labelled select of the branches in scope (indented by level). */

@@ -197,8 +197,8 @@ export const en: Record<MessageKey, string> = {
   'console.rules.category': 'Category',
   'console.rules.categoryHint': 'For reports, e.g. garbage, volunteer, party',
   'console.rules.code': 'Rule code',
-  'console.rules.codeHint': 'Letters, digits, dots and dashes, e.g. garbage.bin-duty',
-  'console.rules.codeInvalid': 'Use only letters, digits, dots, dashes and underscores',
+  'console.rules.codeHint': 'Lower-case letters, digits, dots and dashes, e.g. garbage.bin-duty',
+  'console.rules.codeInvalid': 'Start with a lower-case letter; use only lower-case letters, digits, dots, dashes and underscores',
   'console.rules.create': 'Create the rule',
   'console.rules.credit': 'Credit',
   'console.rules.deduct': 'Deduct',
@@ -280,6 +280,7 @@ export const en: Record<MessageKey, string> = {
   'console.board.on': 'On',
   'console.board.open': 'Open the board',
   'console.board.state': 'Public board',
+  'console.board.switchLabel': 'Public board of {name}',
   'console.board.turnedOff': 'Turned off the board of {name}',
   'console.board.turnedOn': 'Turned on the board of {name}',
 

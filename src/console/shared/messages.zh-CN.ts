@@ -197,8 +197,8 @@ export const zhCN = {
   'console.rules.category': '类别',
   'console.rules.categoryHint': '用于统计，如 garbage、volunteer、party',
   'console.rules.code': '细则编码',
-  'console.rules.codeHint': '字母、数字、点、短横线，如 garbage.bin-duty',
-  'console.rules.codeInvalid': '编码只能包含字母、数字、点、短横线和下划线',
+  'console.rules.codeHint': '小写字母、数字、点、短横线，如 garbage.bin-duty',
+  'console.rules.codeInvalid': '编码须以小写字母开头，只含小写字母、数字、点、短横线和下划线',
   'console.rules.create': '创建细则',
   'console.rules.credit': '加分',
   'console.rules.deduct': '扣分',
@@ -280,6 +280,7 @@ export const zhCN = {
   'console.board.on': '已开启',
   'console.board.open': '打开公示栏',
   'console.board.state': '公示栏',
+  'console.board.switchLabel': '{name}的公示栏',
   'console.board.turnedOff': '已关闭 {name} 的公示栏',
   'console.board.turnedOn': '已开启 {name} 的公示栏',
 

@@ -87,7 +87,7 @@ function Figures({ data, asset, setAsset }: { data: DashboardData; asset: string
         {data.months.length === 0 ? <Empty /> : <MonthChart months={data.months} asset={asset} />}
         <details class="chart-table">
           <summary>{t('console.dashboard.asTable')}</summary>
-          <table class="table">
+          <div class="table-wrap"><table class="table">
             <thead><tr><th>{t('console.dashboard.month')}</th><th class="num">{t('console.dashboard.issued')}</th><th class="num">{t('console.dashboard.redeemed')}</th><th class="num">{t('console.dashboard.outstanding')}</th><th class="num">{t('console.dashboard.activeMembers')}</th></tr></thead>
             <tbody>
               {data.months.map((m) => {
@@ -95,16 +95,16 @@ function Figures({ data, asset, setAsset }: { data: DashboardData; asset: string
                 return <tr key={m.month}><td>{monthLabel(m.month)}</td><td class="num">{formatAmount(f?.issued)}</td><td class="num">{formatAmount(f?.redeemed)}</td><td class="num">{formatAmount(f?.outstanding)}</td><td class="num">{m.activeMembers}</td></tr>;
               })}
             </tbody>
-          </table>
+          </table></div>
         </details>
       </section>
       <section class="card">
         <h2>{t('console.dashboard.topRules')}</h2>
         {data.topRules.length === 0 ? <Empty /> : (
-          <table class="table" data-testid="top-rules">
+          <div class="table-wrap"><table class="table" data-testid="top-rules">
             <thead><tr><th>#</th><th>{t('console.rules.name')}</th><th>{t('console.rules.code')}</th><th class="num">{t('console.dashboard.awards')}</th><th class="num">{t('console.dashboard.members')}</th></tr></thead>
             <tbody>{data.topRules.map((r, i) => <tr key={r.code}><td>{i + 1}</td><td>{r.name}</td><td><code>{r.code}</code></td><td class="num">{r.awards}</td><td class="num">{r.members}</td></tr>)}</tbody>
-          </table>
+          </table></div>
         )}
       </section>
     </>

@@ -1,9 +1,9 @@
 // Notice board settings (公示栏设置): for each branch in scope, whether its public board is on, a
 // switch to turn it on or off (setNoticeBoard), and the link to the board itself (/board/<code>).
 // The board shows masked names only; a branch that has not opted in shows nothing.
-import { useRef, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import type { PageProps } from './index.js';
-import { gql, newKey } from '../../shared/api.js';
+import { gql } from '../../shared/api.js';
 import { t, useLanguage } from '../../shared/i18n.js';
 import { Alert, ErrorAlert, useAction } from '../../shared/ui.js';
 import { Loaded, PageHeader, Tag, loadScopeBranches, useLoad, type BranchOption } from '../kit.js';
@@ -19,24 +19,22 @@ async function loadBoards(session: PageProps['session']): Promise<BoardBranch[]>
 }
 
 function BoardRow({ branch, onChanged }: { branch: BoardBranch; onChanged(code: string, on: boolean): void }) {
-  const keys = useRef<Record<string, string>>({});
+  // Setting a switch to a value is idempotent by itself: the API takes no key for it.
   const act = useAction(async (on: boolean) => {
-    const id = `${branch.code}:${on}`;
-    await gql(`mutation Board($input: SetNoticeBoardInput!) { setNoticeBoard(input: $input) { branch { code noticeBoard } } }`,
-      { input: { idempotencyKey: (keys.current[id] ??= newKey('board')), branch: branch.code, enabled: on } });
-    delete keys.current[id];
-    onChanged(branch.code, on);
+    const data = await gql<{ setNoticeBoard: { code: string; noticeBoard: boolean } }>(
+      `mutation Board($input: SetNoticeBoardInput!) { setNoticeBoard(input: $input) { code noticeBoard } }`, { input: { branch: branch.code, enabled: on } });
+    onChanged(branch.code, data.setNoticeBoard.noticeBoard);
   });
   const switchId = `board-${branch.code}`;
   return (
     <tr data-testid="board-row" data-branch={branch.code}>
       <td><span class="indent" ref={(el) => { if (el) el.style.paddingLeft = `${branch.depth * 16}px`; }}>{branch.name}</span> <span class="muted">· {branch.code}</span></td>
       <td>
-        <label class="switch" for={switchId}>
-          <input id={switchId} type="checkbox" role="switch" checked={branch.noticeBoard} disabled={act.busy} aria-checked={branch.noticeBoard}
-            onChange={(e) => void act.run((e.target as HTMLInputElement).checked)} />
-          <span>{branch.noticeBoard ? <Tag kind="green">{t('console.board.on')}</Tag> : <Tag kind="gray">{t('console.board.off')}</Tag>}</span>
-        </label>
+        <button type="button" id={switchId} class={`switch${branch.noticeBoard ? ' switch-on' : ''}`} role="switch" aria-checked={branch.noticeBoard} disabled={act.busy}
+          aria-label={t('console.board.switchLabel', { name: branch.name })} onClick={() => void act.run(!branch.noticeBoard)}>
+          <span class="switch-handle" aria-hidden="true" />
+        </button>{' '}
+        {branch.noticeBoard ? <Tag kind="green">{t('console.board.on')}</Tag> : <Tag kind="gray">{t('console.board.off')}</Tag>}
         <ErrorAlert error={act.error} />
       </td>
       <td>{branch.noticeBoard ? <a href={`/board/${encodeURIComponent(branch.code)}`} target="_blank" rel="noopener">{t('console.board.open')}</a> : <span class="muted">—</span>}</td>

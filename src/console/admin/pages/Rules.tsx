@@ -1,13 +1,13 @@
 // Rules (积分细则): the rules in force for a branch in scope, one rule's history of versions
 // (rules(code, history: true)), and the form for a new version with its outputs and caps
 // (defineRule: each call makes a new version; inline validation before anything is sent).
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { PageProps } from './index.js';
 import { gql, newKey } from '../../shared/api.js';
 import { t, useLanguage } from '../../shared/i18n.js';
 import { formatAmount, formatDate, formatDateTime } from '../../shared/format.js';
 import { Alert, Button, Empty, ErrorAlert, Field, useAction } from '../../shared/ui.js';
-import { BranchSelect, Filters, Loaded, PageHeader, Tag, bankDay, label, useLoad, useScopeBranches } from '../kit.js';
+import { BranchSelect, Filters, Loaded, PageHeader, Tag, bankDay, label, useLoad, useScopeBranchList } from '../kit.js';
 import { navigate } from '../../shared/router.js';
 
 interface Rule {
@@ -24,8 +24,9 @@ const windows = ['DAY', 'WEEK', 'MONTH', 'YEAR'] as const;
 const outputsMax = 8;
 /** A plain decimal with at most 2 places (the assets' scale): checked here, again by the API. */
 const decimalPattern = /^\d+(\.\d{1,2})?$/;
-/** Rule codes: letters, digits, dots, dashes and underscores, as the API accepts. */
-const codePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
+/** Rule codes as the API accepts them (src/rules): lower case, dot-separated words, at most 100 characters. */
+const codePattern = /^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$/;
+const codeLengthMax = 100;
 
 function Outputs({ rule }: { rule: Rule }) {
   return <>{rule.outputs.map((o, i) => (
@@ -87,7 +88,7 @@ function dayStart(date: string): string | null {
 }
 
 function RuleForm({ session, base, onDefined }: { session: PageProps['session']; base: Rule | null; onDefined(rule: Rule): void }) {
-  const branches = useScopeBranches(session);
+  const { branches, loaded } = useScopeBranchList(session);
   const [code, setCode] = useState(base?.code ?? '');
   const [name, setName] = useState(base?.name ?? '');
   const [category, setCategory] = useState(base?.category ?? '');
@@ -103,6 +104,11 @@ function RuleForm({ session, base, onDefined }: { session: PageProps['session'];
   const [validTo, setValidTo] = useState(base?.validTo ? bankDay(base.validTo) : '');
   const [errors, setErrors] = useState<Record<string, string>>({});
   const key = useRef<{ value: string; for: string } | null>(null);
+  // A version of a rule the head bank (or another branch) defined is made at the operator's own
+  // branch when the original's branch is outside its scope: the branch's own version overrides it.
+  useEffect(() => {
+    if (loaded && !branches.some((b) => b.code === branch)) setBranch(session.operator.branch.code);
+  }, [loaded]);
 
   const input = () => ({
     branch, code: code.trim(), name: name.trim(), category: category.trim(), description: description.trim() || null,
@@ -127,7 +133,7 @@ function RuleForm({ session, base, onDefined }: { session: PageProps['session'];
     const next: Record<string, string> = {};
     const required = (field: string, value: string, labelKey: Parameters<typeof t>[0]) => { if (!value.trim()) next[field] = t('common.required', { field: t(labelKey) }); };
     required('code', code, 'console.rules.code');
-    if (!next.code && !codePattern.test(code.trim())) next.code = t('console.rules.codeInvalid');
+    if (!next.code && (!codePattern.test(code.trim()) || code.trim().length > codeLengthMax)) next.code = t('console.rules.codeInvalid');
     required('name', name, 'console.rules.name');
     required('category', category, 'console.rules.category');
     outputs.forEach((o, i) => { if (!decimalPattern.test(o.amountPerUnit.trim()) || Number(o.amountPerUnit) <= 0) next[`output${i}`] = t('console.rules.amountInvalid'); });

@@ -72,7 +72,7 @@ export const topRulesSizeMax = 50;
 
 export interface RuleActivity { code: string; name: string; category: string; awards: number; members: number }
 
-/** The rules applied most in a branch subtree in the period: awards posted and not reversed, and the members who got them. */
+/** The rules applied most in a branch subtree in the period: awards and deductions posted and not reversed, and the members who got them. */
 export async function topRules(bank: Bank, principal: Principal, args: { branch?: string | null; period: PeriodInput; first?: number | null }): Promise<RuleActivity[]> {
   const scope = await reportScope(bank, principal, args.branch);
   const period = checkPeriod(args.period);

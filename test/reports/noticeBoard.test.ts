@@ -198,7 +198,7 @@ describe('the notice board', () => {
         JOIN accounts ac ON ac.head_id = p.head_id AND ac.id = p.account_id
         JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id
        WHERE p.head_id = ? AND ac.owner_type = 'MEMBER' AND ac.owner_id = ? AND p.asset_code = 'VOLUNTEER_HOURS' AND t.status = 'POSTED'
-         AND t.occurred_at >= date_trunc('month', now() AT TIME ZONE ?) AT TIME ZONE ?`, [h.head.id, ids.volunteerB, h.head.timeZone, h.head.timeZone]);
+         AND t.occurred_at >= date_trunc('month', now() AT TIME ZONE ?) AT TIME ZONE ?`, [h.head.id, ids.volunteerB!, h.head.timeZone, h.head.timeZone]);
     expect(volunteers).toEqual([{ rank: 1, name: '李*', branchName: b.name, amount: row.hours }]);
   });
 });

@@ -18,6 +18,7 @@ import { operationLimitsPlugin } from '../graphql/operationLimits.js';
 import { anonymousContext, publicOperationsPlugin } from '../graphql/publicOperations.js';
 import { loadTypeDefs, resolvers } from '../graphql/schema.js';
 import { exportRoutes } from './exports.js';
+import { explorerRoutes } from './explorer.js';
 import { pageRoutes } from './pages.js';
 import { createRateLimiter, type RateLimiter } from './rateLimit.js';
 import { securityHeaders } from './securityHeaders.js';
@@ -85,6 +86,8 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
   });
   exportRoutes(app, bank, log);
   pageRoutes(app, log);
+  // The GraphQL explorer (GraphiQL, offline) under its own Content-Security-Policy: src/http/explorer.ts.
+  explorerRoutes(app, { introspection: !bank.config.production });
   // GraphQL over HTTP, checked before anything is read: GET or POST only (405), and a POST body is
   // application/json (415).
   app.all('/graphql', (req, res, next) => {

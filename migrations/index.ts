@@ -16,6 +16,7 @@ import * as memberWalletsFollow from './20261125_032_member_wallets_follow_membe
 import * as singleAward from './20261125_040_single_award.js';
 import * as branchYearRollups from './20261125_050_branch_year_rollups.js';
 import * as backfillBranchYearRollups from './20261125_051_backfill_branch_year_rollups.js';
+import * as operators from './20261202_060_operators.js';
 import * as noticeBoard from './20261202_061_notice_board.js';
 
 export const migrations: Record<string, Knex.Migration> = {
@@ -34,5 +35,6 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261125_040_single_award': singleAward,
   '20261125_050_branch_year_rollups': branchYearRollups,
   '20261125_051_backfill_branch_year_rollups': backfillBranchYearRollups,
+  '20261202_060_operators': operators,
   '20261202_061_notice_board': noticeBoard,
 };

@@ -297,6 +297,53 @@ CREATE TABLE merchants (
 );
 CREATE INDEX merchants_branch ON public.merchants USING btree (head_id, branch_id);
 
+CREATE TABLE operator_sessions (
+  head_id bigint NOT NULL,
+  id uuid NOT NULL DEFAULT gen_random_uuid(),
+  operator_id bigint NOT NULL,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  expires_at timestamp with time zone NOT NULL,
+  revoked_at timestamp with time zone,
+  address text,
+  CONSTRAINT operator_sessions_address_check CHECK ((length(address) <= 100)),
+  CONSTRAINT operator_sessions_expire_after_start CHECK ((expires_at > created_at)),
+  CONSTRAINT operator_sessions_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT operator_sessions_head_id_operator_id_fkey FOREIGN KEY (head_id, operator_id) REFERENCES operators(head_id, id),
+  CONSTRAINT operator_sessions_pkey PRIMARY KEY (head_id, id),
+  CONSTRAINT operator_sessions_revoked_after_start CHECK (((revoked_at IS NULL) OR (revoked_at >= created_at)))
+);
+CREATE INDEX operator_sessions_operator ON public.operator_sessions USING btree (head_id, operator_id, expires_at);
+
+CREATE TABLE operators (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL DEFAULT nextval('operators_id_seq'::regclass),
+  username text NOT NULL,
+  display_name text NOT NULL,
+  role text NOT NULL,
+  branch_id bigint NOT NULL,
+  merchant_id bigint,
+  password_hash text NOT NULL,
+  disabled_at timestamp with time zone,
+  failed_attempts integer NOT NULL DEFAULT 0,
+  locked_until timestamp with time zone,
+  created_by text NOT NULL,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  password_changed_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT operators_branch_id_fkey FOREIGN KEY (branch_id) REFERENCES branches(id),
+  CONSTRAINT operators_created_by_check CHECK (((length(created_by) >= 1) AND (length(created_by) <= 200))),
+  CONSTRAINT operators_display_name_check CHECK (((length(display_name) >= 1) AND (length(display_name) <= 100))),
+  CONSTRAINT operators_failed_attempts_check CHECK ((failed_attempts >= 0)),
+  CONSTRAINT operators_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT operators_head_id_merchant_id_fkey FOREIGN KEY (head_id, merchant_id) REFERENCES merchants(head_id, id),
+  CONSTRAINT operators_merchant_staff CHECK (((role = 'merchant'::text) = (merchant_id IS NOT NULL))),
+  CONSTRAINT operators_password_hash_check CHECK (((password_hash ~~ '$scrypt$%'::text) AND (length(password_hash) <= 300))),
+  CONSTRAINT operators_pkey PRIMARY KEY (head_id, id),
+  CONSTRAINT operators_role_check CHECK ((role = ANY (ARRAY['admin'::text, 'merchant'::text]))),
+  CONSTRAINT operators_username_key UNIQUE (username),
+  CONSTRAINT operators_username_normalised CHECK ((username ~ '^[a-z0-9][a-z0-9._@-]{2,63}$'::text))
+);
+CREATE INDEX operators_branch ON public.operators USING btree (head_id, branch_id);
+
 CREATE TABLE pool_donations (
   head_id bigint NOT NULL,
   transaction_id bigint NOT NULL,
@@ -531,6 +578,7 @@ CREATE SEQUENCE claims_id_seq;
 CREATE SEQUENCE journal_seal_queue_id_seq;
 CREATE SEQUENCE members_id_seq;
 CREATE SEQUENCE merchants_id_seq;
+CREATE SEQUENCE operators_id_seq;
 CREATE SEQUENCE pools_id_seq;
 CREATE SEQUENCE redemptions_id_seq;
 CREATE SEQUENCE rules_id_seq;

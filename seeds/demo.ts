@@ -2,8 +2,9 @@
 // communities), 30 members (10 party members, 8 volunteers), the standard rules, two merchants with
 // a dozen catalog items, an open crowdfunding pool with a few donations, a few weeks of awards so
 // that balances show something, a year of party classes, absences (负面清单) and volunteer hours
-// so that the reports do, and three claims waiting for approval. Runs once: it is skipped when
-// the demo head bank exists.
+// so that the reports do, three claims waiting for approval, and two operators to sign in as (a
+// demo admin and a demo shop assistant). Runs once: it is skipped when the demo head bank exists,
+// except for the operators, which are added to a demo bank seeded before operators existed.
 import type { Bank } from '../src/bank.js';
 import { createHeadBank, insertChildBranch } from '../src/directory/branches.js';
 import { openWallets } from '../src/directory/members.js';
@@ -12,11 +13,24 @@ import { requestHash } from '../src/ledger/idempotency.js';
 import { insertMerchant } from '../src/redemption/merchants.js';
 import { insertPool } from '../src/pools/pools.js';
 import { callFunction } from '../src/db/callFunction.js';
+import { insertOperator, placeOperator } from '../src/operators/operators.js';
+import { hashPassword } from '../src/operators/passwords.js';
 
 export const demoHeadCode = 'demo-town';
 /** A rule that needs approval: members report service and the branch approves it. */
 export const demoClaimRule = 'volunteer.service-claim';
 export const demoBranchCodes = ['demo-east-village', 'demo-river-community', 'demo-garden-community'] as const;
+/** The demo grocery (爱心超市) whose shop assistant is the demo merchant operator. */
+export const demoGroceryName = '爱心超市 Caring Grocery';
+
+/**
+ * The demo's people, printed by npm start outside production. Their passwords are public (and contain
+ * the username, which the policy refuses for passwords people choose): never seed them in production.
+ */
+export const demoOperators = {
+  admin: { username: 'demo-admin', password: 'demo-admin-2026', displayName: '演示管理员 Demo admin' },
+  shop: { username: 'demo-shop', password: 'demo-shop-2026', displayName: '爱心超市店员 Demo shop assistant' },
+} as const;
 
 export const standardRules = [
   { code: 'garbage.sorted-drop', name: '垃圾分类投放 Sorted garbage drop', category: 'garbage',
@@ -53,7 +67,10 @@ const givenNames = ['伟', '芳', '娜', '敏', '静', '磊', '洋', '艳', '勇
 
 /** Seeds the demo bank unless it exists; returns whether it seeded. */
 export async function seedDemoBank(bank: Bank): Promise<boolean> {
-  if (await bank.branches.byCodeOrNull(demoHeadCode)) return false;
+  if (await bank.branches.byCodeOrNull(demoHeadCode)) {
+    await seedDemoOperators(bank);
+    return false;
+  }
   const seeded = await bank.knex.transaction(async (trx) => {
     const exists = await trx('branches').where({ code: demoHeadCode }).first();
     if (exists) return null;
@@ -85,7 +102,7 @@ export async function seedDemoBank(bank: Bank): Promise<boolean> {
       await openWallets(trx, head.id, branch.id, String(row.id));
     }
     const merchants: string[] = [];
-    for (const [i, name] of ['爱心超市 Caring Grocery', '邻里理发 Neighbourhood Barber'].entries()) {
+    for (const [i, name] of [demoGroceryName, '邻里理发 Neighbourhood Barber'].entries()) {
       merchants.push(await insertMerchant(trx, head.id, branches[i + 1]!.id, name));
     }
     for (const [m, code, title, category, cost, stock, limit] of demoCatalog) {
@@ -151,5 +168,35 @@ export async function seedDemoBank(bank: Bank): Promise<boolean> {
     occurred_at: new Date(now - (i + 1) * 86_400_000), evidence_text: '社区防疫志愿服务 community health volunteering',
     evidence_links: [`https://example.org/demo/sign-in-${i + 1}.jpg`], status: 'PENDING', submitted_by: 'demo-seed', submitted_role: 'member',
   })));
+  await seedDemoOperators(bank);
   return true;
+}
+
+/**
+ * The demo admin (of the demo head bank) and the demo shop assistant (staff of the demo grocery),
+ * each created once: a username that exists is left as it is (its password too, if someone changed it).
+ * A database migrated only up to before operators existed (tests of old migrations) gets none.
+ */
+export async function seedDemoOperators(bank: Bank): Promise<string[]> {
+  const { rows } = await bank.knex.raw(`SELECT to_regclass('operators') IS NOT NULL AS present`);
+  if (!rows[0].present) return [];
+  const head = await bank.branches.byCodeOrNull(demoHeadCode);
+  if (!head) return [];
+  const existing = new Set((await bank.knex('operators').whereIn('username', [demoOperators.admin.username, demoOperators.shop.username])
+    .select('username')).map((r: { username: string }) => r.username));
+  const created: string[] = [];
+  const grocery = await bank.knex('merchants').where({ head_id: head.id, name: demoGroceryName }).first('id');
+  const wanted = [
+    { ...demoOperators.admin, role: 'admin' as const, placement: () => placeOperator(bank, head.id, 'admin', head.code, null) },
+    ...(grocery ? [{ ...demoOperators.shop, role: 'merchant' as const, placement: () => placeOperator(bank, head.id, 'merchant', null, String(grocery.id)) }] : []),
+  ];
+  for (const op of wanted) {
+    if (existing.has(op.username)) continue;
+    const id = await insertOperator(bank.knex, {
+      headId: head.id, username: op.username, displayName: op.displayName, role: op.role, placement: await op.placement(),
+      passwordHash: await hashPassword(op.password), createdBy: 'demo-seed',
+    });
+    if (id) created.push(op.username);
+  }
+  return created;
 }

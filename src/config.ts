@@ -39,6 +39,13 @@ export interface Config {
   sealIntervalMs: number;
   /** How far ahead monthly posting partitions are created at start. */
   partitionMonthsAhead: number;
+  /** Operators (people signing in to the pages): src/operators/. */
+  operators: {
+    /** How long a signed-in session (and its token) lasts: a shift by default. */
+    sessionMinutes: number;
+    /** Failed sign-ins one address may make per window (src/operators/addressThrottle.ts) before RATE_LIMITED. */
+    signInFailuresPerAddressMax: number;
+  };
   /** Abuse limits of the HTTP/GraphQL edge (src/http/, src/graphql/operationLimits.ts). */
   limits: {
     /** Request bodies larger than this are refused with 413. */
@@ -106,6 +113,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sweepIntervalMs: integer(env, 'SWEEP_INTERVAL_MS', 15_000, 10, 30_000),
     sealIntervalMs: integer(env, 'SEAL_INTERVAL_MS', 1000, 10, 3_600_000),
     partitionMonthsAhead: integer(env, 'PARTITION_MONTHS_AHEAD', 3, 1, 120),
+    operators: {
+      // a working shift; at most a week, so that a lost phone's session does not outlive a roster
+      sessionMinutes: integer(env, 'OPERATOR_SESSION_MINUTES', 480, 1, 7 * 24 * 60),
+      // a busy office behind one address mistypes a few times an hour; a guesser needs thousands
+      signInFailuresPerAddressMax: integer(env, 'OPERATOR_SIGN_IN_FAILURES_PER_ADDRESS', 20, 1, 1_000_000),
+    },
     limits: {
       // a 1,000-award batch sent as variables is about 300 KB
       bodyBytesMax: integer(env, 'BODY_LIMIT_BYTES', 2 * 1024 * 1024, 1024, 64 * 1024 * 1024),

@@ -11,7 +11,7 @@ import { buildPages } from './http/pages.js';
 import { startSettler } from './ledger/settle.js';
 import { startSweeper } from './redemption/sweeper.js';
 import { startSealer } from './ledger/seal.js';
-import { seedDemoBank, demoHeadCode } from '../seeds/demo.js';
+import { seedDemoBank, demoHeadCode, demoOperators } from '../seeds/demo.js';
 import { signToken } from './auth/tokens.js';
 
 const log = (line: string) => console.error(`[civility-bank] ${line}`);
@@ -43,6 +43,12 @@ async function main(): Promise<void> {
     const demoAdmin = signToken(config, { sub: 'demo-admin', role: 'admin', branch: demoHeadCode });
     console.log(`Civility Bank GraphQL: http://${config.host}:${config.port}/graphql`);
     console.log(`Demo admin token (24 h; npm run token mints others):\n${demoAdmin}`);
+    if (config.seedDemo && !config.production) {
+      const base = `http://${config.host}:${config.port}`;
+      console.log(`Console: ${base}/console   (shop counter: ${base}/counter)`);
+      console.log(`Demo sign-in: admin ${demoOperators.admin.username} / ${demoOperators.admin.password}; `
+        + `shop assistant ${demoOperators.shop.username} / ${demoOperators.shop.password}`);
+    }
   });
   let stopping = false;
   const stop = async (signal: string) => {

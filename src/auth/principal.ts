@@ -1,11 +1,13 @@
 // Bearer tokens → principals → scope checks. A principal is who is asking (JWT `sub`), in which
 // role, with which branch scope (a subtree), and for merchants and members whose wallet it is.
+// A token made by signIn (claim `sid`) is good only while its operator session is live.
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Bank } from '../bank.js';
 import type { Config } from '../config.js';
 import { isWithin, type Branch } from '../directory/branches.js';
 import { BankError } from '../errors.js';
+import { findLiveSession, sessionEndedMessage } from '../operators/sessions.js';
 
 export type Role = 'admin' | 'client' | 'merchant' | 'member';
 export const roles: readonly Role[] = ['admin', 'client', 'merchant', 'member'];
@@ -20,11 +22,16 @@ export interface Principal {
   merchantId: string | null;
   /** Rule codes a client may apply; '*' for any. */
   rules: '*' | ReadonlySet<string>;
+  /** For a token made by signIn: the operator signed in and its session. */
+  operatorId?: string;
+  sessionId?: string;
 }
 
 /** Tokens longer than this are refused unread. */
 const tokenLengthMax = 8192;
 const idPattern = /^\d{1,18}$/;
+const sessionIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const operatorSubPattern = /^operator:(\d{1,18})$/;
 
 const verificationKeys = new WeakMap<Config, { key: KeyObject; algorithms: jwt.Algorithm[] }>();
 
@@ -81,7 +88,21 @@ export async function authenticate(bank: Bank, authorization: string | undefined
   if (claims.rules === '*') rules = '*';
   else if (Array.isArray(claims.rules) && claims.rules.every((r) => typeof r === 'string')) rules = new Set(claims.rules as string[]);
   else if (typeof claims.rules === 'string') rules = new Set(claims.rules.split(',').filter(Boolean));
-  return { sub: claims.sub, role, branch, headId: branch.headId, memberId, merchantId, rules };
+  const principal: Principal = { sub: claims.sub, role, branch, headId: branch.headId, memberId, merchantId, rules };
+  if (claims.sid !== undefined) {
+    // A signed-in operator: one indexed query, and the token's claims must still be what the operator is.
+    const operator = operatorSubPattern.exec(claims.sub);
+    if (typeof claims.sid !== 'string' || !sessionIdPattern.test(claims.sid) || !operator) {
+      throw unauthenticated('token rejected: a session token needs sid (a session id) and sub operator:<id>');
+    }
+    const live = await findLiveSession(bank, branch.headId, claims.sid, operator[1]!, bank.clock());
+    const matches = live !== null && live.role === role && live.merchantId === merchantId
+      && (role === 'admin' ? live.branchId === branch.id : branch.id === branch.headId);
+    if (!matches) throw unauthenticated(sessionEndedMessage);
+    principal.operatorId = operator[1]!;
+    principal.sessionId = claims.sid;
+  }
+  return principal;
 }
 
 export function requireRole(principal: Principal, ...allowed: Role[]): void {

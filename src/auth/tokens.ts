@@ -10,6 +10,8 @@ export interface TokenClaims {
   member?: string;
   merchant?: string;
   rules?: string[] | '*';
+  /** The operator session a signed-in token belongs to (src/operators/sessions.ts); checked on every request. */
+  sid?: string;
 }
 
 export function signToken(config: Config, claims: TokenClaims, expiresInSeconds = 24 * 3600): string {

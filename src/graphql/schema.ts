@@ -10,6 +10,7 @@ import { spendingResolvers } from './resolvers/spending.js';
 import { partyResolvers } from './resolvers/party.js';
 import { proofResolvers } from './resolvers/proof.js';
 import { boardResolvers } from './resolvers/board.js';
+import { operatorResolvers } from './resolvers/operators.js';
 
 export function loadTypeDefs(): string {
   const dir = path.join(projectRoot, 'schema');
@@ -29,5 +30,5 @@ export const resolvers = {
   Decimal: DecimalScalar,
   DateTime: DateTimeScalar,
   JSON: JSONScalar,
-  ...merge(directoryResolvers, ledgerResolvers, ruleResolvers, spendingResolvers, partyResolvers, proofResolvers, boardResolvers),
+  ...merge(directoryResolvers, ledgerResolvers, ruleResolvers, spendingResolvers, partyResolvers, proofResolvers, boardResolvers, operatorResolvers),
 };

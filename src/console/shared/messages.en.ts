@@ -222,7 +222,7 @@ export const en: Record<MessageKey, string> = {
   'console.rules.outputsDistinct': 'One output per asset',
   'console.rules.removeOutput': 'Remove',
   'console.rules.requiresApproval': 'Claims need an admin’s approval',
-  'console.rules.saveVersion': 'Publish version {version}',
+  'console.rules.saveVersion': 'Publish the new version',
   'console.rules.valid': 'Valid',
   'console.rules.validFrom': 'Valid from',
   'console.rules.validOrder': 'The end must be after the start',

@@ -222,7 +222,7 @@ export const zhCN = {
   'console.rules.outputsDistinct': '每种资产只能有一项',
   'console.rules.removeOutput': '删除',
   'console.rules.requiresApproval': '需管理员审核申报后入账',
-  'console.rules.saveVersion': '发布第 {version} 版',
+  'console.rules.saveVersion': '发布新版本',
   'console.rules.valid': '有效期',
   'console.rules.validFrom': '生效日期',
   'console.rules.validOrder': '失效日期须晚于生效日期',

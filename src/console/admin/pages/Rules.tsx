@@ -208,7 +208,7 @@ function RuleForm({ session, base, onDefined }: { session: PageProps['session'];
       </div>
       <div class="field-wide"><ErrorAlert error={define.error} /></div>
       <div class="form-actions field-wide">
-        <Button kind="primary" type="submit" busy={define.busy} data-testid="define-rule">{base ? t('console.rules.saveVersion', { version: base.version + 1 }) : t('console.rules.create')}</Button>
+        <Button kind="primary" type="submit" busy={define.busy} data-testid="define-rule">{base ? t('console.rules.saveVersion') : t('console.rules.create')}</Button>
       </div>
     </form>
   );
@@ -220,7 +220,7 @@ export function RulePage({ session, params }: PageProps) {
   const [defined, setDefined] = useState<Rule | null>(null);
   const [showForm, setShowForm] = useState(code === null);
   const state = useLoad(() => code === null ? Promise.resolve([] as Rule[])
-    : gql<{ rules: Rule[] }>(`query History($code: String!) { rules(code: $code, history: true) { ${ruleFields} } }`, { code }).then((d) => [...d.rules].sort((a, b) => b.version - a.version)), [code]);
+    : gql<{ rules: Rule[] }>(`query History($code: String!) { rules(code: $code, history: true) { ${ruleFields} } }`, { code }).then((d) => [...d.rules].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.version - a.version)), [code]);
   return (
     <>
       <PageHeader title={code ? t('console.rules.historyOf', { code }) : t('console.rules.new')}>

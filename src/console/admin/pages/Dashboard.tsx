@@ -102,8 +102,8 @@ function Figures({ data, asset, setAsset }: { data: DashboardData; asset: string
         <h2>{t('console.dashboard.topRules')}</h2>
         {data.topRules.length === 0 ? <Empty /> : (
           <div class="table-wrap"><table class="table" data-testid="top-rules">
-            <thead><tr><th>#</th><th>{t('console.rules.name')}</th><th>{t('console.rules.code')}</th><th class="num">{t('console.dashboard.awards')}</th><th class="num">{t('console.dashboard.members')}</th></tr></thead>
-            <tbody>{data.topRules.map((r, i) => <tr key={r.code}><td>{i + 1}</td><td>{r.name}</td><td><code>{r.code}</code></td><td class="num">{r.awards}</td><td class="num">{r.members}</td></tr>)}</tbody>
+            <thead><tr><th>#</th><th>{t('console.rules.name')}</th><th class="hide-phone">{t('console.rules.code')}</th><th class="num">{t('console.dashboard.awards')}</th><th class="num">{t('console.dashboard.members')}</th></tr></thead>
+            <tbody>{data.topRules.map((r, i) => <tr key={r.code}><td>{i + 1}</td><td>{r.name}</td><td class="hide-phone"><code>{r.code}</code></td><td class="num">{r.awards}</td><td class="num">{r.members}</td></tr>)}</tbody>
           </table></div>
         )}
       </section>

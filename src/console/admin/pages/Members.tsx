@@ -200,7 +200,7 @@ export function MemberPage({ session, params }: PageProps) {
         </section>
         <section class="card">
           <h2>{t('console.members.statement')}</h2>
-          <form class="filters" onSubmit={(e) => { e.preventDefault(); applyPeriod(); }} noValidate>
+          <form class="filters filters-plain" onSubmit={(e) => { e.preventDefault(); applyPeriod(); }} noValidate>
             <div class="filter"><label for="st-from">{t('console.members.fromMonth')}</label><input id="st-from" type="month" class="input" value={from} onInput={(e) => setFrom((e.target as HTMLInputElement).value)} aria-invalid={periodError ? 'true' : undefined} /></div>
             <div class="filter"><label for="st-to">{t('console.members.toMonth')}</label><input id="st-to" type="month" class="input" value={to} onInput={(e) => setTo((e.target as HTMLInputElement).value)} aria-invalid={periodError ? 'true' : undefined} /></div>
             <div class="filter filter-button"><Button type="submit">{t('console.members.showStatement')}</Button></div>

@@ -150,7 +150,7 @@ function PoolCard({ pool, merchants, onChanged }: { pool: Pool; merchants: Merch
         </div>
       )}
       {mode !== 'none' && (
-        <form class="filters" onSubmit={submit} noValidate>
+        <form class="filters filters-plain" onSubmit={submit} noValidate>
           {mode === 'disburse' ? (
             <>
               <div class="filter"><label for={`pm-${pool.id}`}>{t('console.pools.merchant')}</label>

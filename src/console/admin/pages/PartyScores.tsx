@@ -83,7 +83,7 @@ export function PartyScoresPage({ session }: PageProps) {
               {!closure ? (
                 <Button kind="danger" busy={yearAction.busy} onClick={() => void yearAction.run(true)} data-testid="close-year">{t('console.scores.close', { year })}</Button>
               ) : (
-                <form class="filters" noValidate onSubmit={(e) => {
+                <form class="filters filters-plain" noValidate onSubmit={(e) => {
                   e.preventDefault();
                   if (!reason.trim()) { setReasonError(t('common.required', { field: t('console.scores.reopenReason') })); return; }
                   setReasonError(null);

@@ -30,14 +30,14 @@ const codeLengthMax = 100;
 
 function Outputs({ rule }: { rule: Rule }) {
   return <>{rule.outputs.map((o, i) => (
-    <div key={i} class={o.direction === 'DEDUCT' ? 'amount-neg' : ''}>{o.direction === 'DEDUCT' ? '−' : '+'}{formatAmount(o.amountPerUnit)} {label('console.asset', o.asset)}</div>
+    <div key={i} class={o.direction === 'DEDUCT' ? 'nowrap amount-neg' : 'nowrap'}>{o.direction === 'DEDUCT' ? '−' : '+'}{formatAmount(o.amountPerUnit)} {label('console.asset', o.asset)}</div>
   ))}</>;
 }
 
 function Caps({ rule }: { rule: Rule }) {
   if (rule.caps.length === 0) return <span class="muted">{t('console.rules.noCaps')}</span>;
   return <>{rule.caps.map((c) => (
-    <div key={c.window}>{label('console.window', c.window)}: {[c.maxCount && t('console.rules.capCount', { n: formatAmount(c.maxCount) }), c.maxAmount && t('console.rules.capAmount', { n: formatAmount(c.maxAmount) })].filter(Boolean).join(' · ')}</div>
+    <div key={c.window} class="nowrap">{label('console.window', c.window)}: {[c.maxCount && t('console.rules.capCount', { n: formatAmount(c.maxCount) }), c.maxAmount && t('console.rules.capAmount', { n: formatAmount(c.maxAmount) })].filter(Boolean).join(' · ')}</div>
   ))}</>;
 }
 
@@ -64,7 +64,7 @@ export function RulesPage({ session }: PageProps) {
         return shown.length === 0 ? <Empty /> : (
           <div class="table-wrap">
             <table class="table" data-testid="rules-table">
-              <thead><tr><th>{t('console.rules.name')}</th><th>{t('console.rules.code')}</th><th>{t('console.rules.category')}</th><th>{t('console.rules.outputs')}</th><th>{t('console.rules.caps')}</th><th>{t('console.rules.version')}</th><th>{t('console.rules.definedBy')}</th></tr></thead>
+              <thead><tr><th>{t('console.rules.name')}</th><th>{t('console.rules.code')}</th><th>{t('console.rules.category')}</th><th>{t('console.rules.outputs')}</th><th>{t('console.rules.caps')}</th><th class="nowrap">{t('console.rules.version')}</th><th>{t('console.rules.definedBy')}</th></tr></thead>
               <tbody>{shown.map((r) => (
                 <tr key={r.id}>
                   <td><a href={`#/rules/${encodeURIComponent(r.code)}`}>{r.name}</a>{r.requiresApproval && <> <Tag kind="gold">{t('console.rules.needsApproval')}</Tag></>}</td>
@@ -245,7 +245,7 @@ export function RulePage({ session, params }: PageProps) {
               <h2>{t('console.rules.history')}</h2>
               <div class="table-wrap">
                 <table class="table" data-testid="rule-history">
-                  <thead><tr><th>{t('console.rules.version')}</th><th>{t('console.rules.name')}</th><th>{t('console.rules.outputs')}</th><th>{t('console.rules.caps')}</th><th>{t('console.rules.valid')}</th><th>{t('console.rules.definedBy')}</th><th>{t('console.rules.definedAt')}</th></tr></thead>
+                  <thead><tr><th class="nowrap">{t('console.rules.version')}</th><th>{t('console.rules.name')}</th><th>{t('console.rules.outputs')}</th><th>{t('console.rules.caps')}</th><th>{t('console.rules.valid')}</th><th>{t('console.rules.definedBy')}</th><th>{t('console.rules.definedAt')}</th></tr></thead>
                   <tbody>{history.map((r) => (
                     <tr key={r.id}><td>v{r.version}</td><td>{r.name}{r.requiresApproval && <> <Tag kind="gold">{t('console.rules.needsApproval')}</Tag></>}</td><td><Outputs rule={r} /></td><td><Caps rule={r} /></td>
                       <td>{r.validFrom || r.validTo ? `${formatDate(r.validFrom)} – ${formatDate(r.validTo)}` : t('console.rules.always')}</td><td>{r.branch.name}</td><td>{formatDateTime(r.createdAt)}</td></tr>

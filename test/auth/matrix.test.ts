@@ -372,6 +372,33 @@ const operations: Operation[] = [
     name: 'merchantLeaderboard', expected: { adminHead: everywhere, adminA: scoped, clientA: scoped, memberA: everywhere, merchant: everywhere },
     run: (t, _, target) => call(t, `query($b: String) { merchantLeaderboard(branch: $b, period: { year: 2026 }) { lines { rank } } }`, { b: target.branchCode }),
   },
+  // The console's reads and the notice board (issue 12 §2, §4).
+  {
+    name: 'members (a branch filter)', expected: { adminHead: everywhere, adminA: scoped, clientA: no, memberA: no, merchant: no },
+    run: (t, _, target) => call(t, `query($b: String, $s: String) { members(branch: $b, search: $s) { edges { node { id } } } }`, { b: target.branchCode, s: target.externalId }),
+  },
+  {
+    // a merchant token lists only itself, whatever branch it names
+    name: 'merchants (a branch filter)', expected: { adminHead: everywhere, adminA: scoped, clientA: no, memberA: no, merchant: everywhere },
+    run: (t, _, target) => call(t, `query($b: String) { merchants(branch: $b) { edges { node { id } } } }`, { b: target.branchCode }),
+  },
+  {
+    name: 'branchMonths', expected: { adminHead: everywhere, adminA: scoped, clientA: no, memberA: no, merchant: no },
+    run: (t, _, target) => call(t, `query($b: String!) { branchMonths(branch: $b, period: { year: 2026 }) { month } }`, { b: target.branchCode }),
+  },
+  {
+    name: 'topRules', expected: { adminHead: everywhere, adminA: scoped, clientA: no, memberA: no, merchant: no },
+    run: (t, _, target) => call(t, `query($b: String!) { topRules(branch: $b, period: { year: 2026 }) { code } }`, { b: target.branchCode }),
+  },
+  {
+    name: 'setNoticeBoard', expected: writers(scoped, no, no),
+    run: (t, _, target) => call(t, `mutation($i: SetNoticeBoardInput!) { setNoticeBoard(input: $i) { noticeBoard } }`, { i: { branch: target.branchCode, enabled: false } }),
+  },
+  {
+    // public: any caller, with or without a token (a branch that has not opted in answers null)
+    name: 'noticeBoard', expected: { adminHead: everywhere, adminA: everywhere, clientA: everywhere, memberA: everywhere, merchant: everywhere },
+    run: (t, _, target) => call(t, `query($b: String!) { noticeBoard(branch: $b) { name } }`, { b: target.branchCode }),
+  },
 ];
 
 const footprint = () => h.footprint();

@@ -3,7 +3,7 @@
 // its own Content-Security-Policy while every other route keeps `default-src 'none'`, and still
 // loads, saying why there are no docs, where production turns introspection off.
 import request from 'supertest';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { signToken } from '../../src/auth/tokens.js';
 import { explorerContentSecurityPolicy } from '../../src/http/explorer.js';
@@ -29,13 +29,55 @@ function expectOnlyLocalRequests(page: Page, url: string): void {
   expect(requests.filter((r) => !r.startsWith(`${url}/`))).toEqual([]);
 }
 
-describePages('the GraphQL explorer (journey 6)', () => {
-  let h: Harness;
-  beforeAll(async () => { h = await startHarness(); });
-  afterAll(async () => {
-    await h?.checkInvariants();
-    await h?.close();
+let h: Harness;
+beforeAll(async () => { h = await startHarness(); });
+afterAll(async () => {
+  await h?.checkInvariants();
+  await h?.close();
+});
+
+describe('the GraphQL explorer over HTTP', () => {
+  it('gives /explorer and its assets their own policy, and every other route the strict one', async () => {
+    const page = await request(h.url).get('/explorer');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.headers['content-security-policy']).toBe(explorerContentSecurityPolicy);
+    expect(explorerContentSecurityPolicy).not.toMatch(/unsafe-|https?:|\*/);
+    expect(page.headers['cache-control']).toBe('no-store');
+    expect(page.text).not.toMatch(/<script>|<style>| on\w+=|https?:\/\//);
+
+    const assets = [...page.text.matchAll(/(?:src|href)="(\/explorer\/assets\/[^"]+)"/g)].map((m) => m[1]!.replaceAll('&#38;', '&'));
+    expect(assets).toHaveLength(6);
+    for (const asset of assets) {
+      const res = await request(h.url).get(asset);
+      expect(res.status, asset).toBe(200);
+      expect(res.headers['content-security-policy'], asset).toBe(explorerContentSecurityPolicy);
+      expect(res.headers['cache-control'], asset).toMatch(/max-age=\d{4,}/);
+      expect(res.headers['content-type'], asset).toMatch(/^text\/(javascript|css); charset=utf-8/);
+    }
+    expect((await request(h.url).get('/explorer/assets/package.json')).status).toBe(404);
+    expect((await request(h.url).get('/explorer/assets/..%2F..%2Fpackage.json')).status).toBe(404);
+
+    const api = await request(h.url).post('/graphql').set('authorization', `Bearer ${h.adminToken}`).send({ query: '{ me { role } }' });
+    expect(api.body.data).toEqual({ me: { role: 'admin' } });
+    expect(api.headers['content-security-policy']).toContain(strictPolicy);
+    expect(api.headers['cache-control']).toBe('no-store');
+    for (const route of ['/health', '/nowhere', '/explorer-not']) {
+      expect((await request(h.url).get(route)).headers['content-security-policy'], route).toContain(strictPolicy);
+    }
   });
+
+  it('sends a browser that opens /graphql to the explorer, and GraphQL GETs still answer', async () => {
+    const html = await request(h.url).get('/graphql').set('accept', 'text/html,application/xhtml+xml,*/*;q=0.8');
+    expect(html.status).toBe(302);
+    expect(html.headers.location).toBe('/explorer');
+    const get = await request(h.url).get('/graphql').query({ query: '{ me { role } }' })
+      .set('authorization', `Bearer ${h.adminToken}`).set('accept', 'application/json');
+    expect(get.body.data).toEqual({ me: { role: 'admin' } });
+  });
+});
+
+describePages('the GraphQL explorer in Chromium (journey 6)', () => {
   const browser = useBrowser(() => h.url);
 
   it('runs { me { role } } with a pasted token and shows the answer, with nothing from the internet', async () => {
@@ -89,46 +131,7 @@ describePages('the GraphQL explorer (journey 6)', () => {
     expect(await page.evaluate(() => (window as unknown as { injected?: boolean }).injected)).toBeUndefined();
   });
 
-  it('gives /explorer and its assets their own policy, and every other route the strict one', async () => {
-    const page = await request(h.url).get('/explorer');
-    expect(page.status).toBe(200);
-    expect(page.headers['content-type']).toMatch(/^text\/html/);
-    expect(page.headers['content-security-policy']).toBe(explorerContentSecurityPolicy);
-    expect(explorerContentSecurityPolicy).not.toMatch(/unsafe-|https?:|\*/);
-    expect(page.headers['cache-control']).toBe('no-store');
-    expect(page.text).not.toMatch(/<script>|<style>| on\w+=|https?:\/\//);
-
-    const assets = [...page.text.matchAll(/(?:src|href)="(\/explorer\/assets\/[^"]+)"/g)].map((m) => m[1]!.replaceAll('&#38;', '&'));
-    expect(assets).toHaveLength(6);
-    for (const asset of assets) {
-      const res = await request(h.url).get(asset);
-      expect(res.status, asset).toBe(200);
-      expect(res.headers['content-security-policy'], asset).toBe(explorerContentSecurityPolicy);
-      expect(res.headers['cache-control'], asset).toMatch(/max-age=\d{4,}/);
-      expect(res.headers['content-type'], asset).toMatch(/^text\/(javascript|css); charset=utf-8/);
-    }
-    expect((await request(h.url).get('/explorer/assets/package.json')).status).toBe(404);
-    expect((await request(h.url).get('/explorer/assets/..%2F..%2Fpackage.json')).status).toBe(404);
-
-    const api = await request(h.url).post('/graphql').set('authorization', `Bearer ${h.adminToken}`).send({ query: '{ me { role } }' });
-    expect(api.body.data).toEqual({ me: { role: 'admin' } });
-    expect(api.headers['content-security-policy']).toContain(strictPolicy);
-    expect(api.headers['cache-control']).toBe('no-store');
-    for (const route of ['/health', '/nowhere', '/explorer-not']) {
-      expect((await request(h.url).get(route)).headers['content-security-policy'], route).toContain(strictPolicy);
-    }
-  });
-
-  it('sends a browser that opens /graphql to the explorer, and GraphQL GETs still answer', async () => {
-    const html = await request(h.url).get('/graphql').set('accept', 'text/html,application/xhtml+xml,*/*;q=0.8');
-    expect(html.status).toBe(302);
-    expect(html.headers.location).toBe('/explorer');
-    const get = await request(h.url).get('/graphql').query({ query: '{ me { role } }' })
-      .set('authorization', `Bearer ${h.adminToken}`).set('accept', 'application/json');
-    expect(get.body.data).toEqual({ me: { role: 'admin' } });
-  });
-
-  describePages('where production turns introspection off', () => {
+  describe('where production turns introspection off', () => {
     let production: RunningApp;
     beforeAll(async () => { production = await startApp({ NODE_ENV: 'production', JWT_SECRET: `explorer-test-${h.tag}` }); });
     afterAll(async () => { await production?.close(); });

@@ -194,7 +194,7 @@ export async function seedDemoOperators(bank: Bank): Promise<string[]> {
     if (existing.has(op.username)) continue;
     const id = await insertOperator(bank.knex, {
       headId: head.id, username: op.username, displayName: op.displayName, role: op.role, placement: await op.placement(),
-      passwordHash: await hashPassword(op.password), createdBy: 'demo-seed',
+      passwordHash: await hashPassword(op.password, bank.config.operators.passwordLogN), createdBy: 'demo-seed',
     });
     if (id) created.push(op.username);
   }

@@ -45,6 +45,8 @@ export interface Config {
     sessionMinutes: number;
     /** Failed sign-ins one address may make per window (src/operators/addressThrottle.ts) before RATE_LIMITED. */
     signInFailuresPerAddressMax: number;
+    /** scrypt's cost exponent for new password hashes (N = 2^passwordLogN); at least 15 in production. */
+    passwordLogN: number;
   };
   /** Abuse limits of the HTTP/GraphQL edge (src/http/, src/graphql/operationLimits.ts). */
   limits: {
@@ -118,6 +120,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       sessionMinutes: integer(env, 'OPERATOR_SESSION_MINUTES', 480, 1, 7 * 24 * 60),
       // a busy office behind one address mistypes a few times an hour; a guesser needs thousands
       signInFailuresPerAddressMax: integer(env, 'OPERATOR_SIGN_IN_FAILURES_PER_ADDRESS', 20, 1, 1_000_000),
+      // 15: 32 MiB and ~0.15 s a hash (OWASP); tests lower it so that a hundred sign-ins take seconds, not minutes
+      passwordLogN: integer(env, 'OPERATOR_PASSWORD_LOG_N', 15, production ? 15 : 10, 20),
     },
     limits: {
       // a 1,000-award batch sent as variables is about 300 KB

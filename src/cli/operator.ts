@@ -110,7 +110,7 @@ async function run(bank: Bank): Promise<void> {
       const { password, generated } = await passwordFor(username);
       const id = await insertOperator(bank.knex, {
         headId: branch.headId, username, displayName: values.name?.trim() || username, role: values.role as OperatorRole,
-        placement, passwordHash: await hashPassword(password), createdBy: 'cli',
+        placement, passwordHash: await hashPassword(password, bank.config.operators.passwordLogN), createdBy: 'cli',
       });
       if (!id) throw new Error(`username "${username}" is taken; choose another (npm run operator -- list)`);
       const what = placement.merchant ? `staff of merchant ${placement.merchant.id} (${placement.merchant.name})` : `admin of branch ${placement.branch.code} and its subtree`;
@@ -139,7 +139,7 @@ async function run(bank: Bank): Promise<void> {
     case 'reset-password': {
       const operator = await requireOperator(bank, values.username);
       const { password, generated } = await passwordFor(operator.username);
-      await setOperatorPassword(bank, operator, await hashPassword(password));
+      await setOperatorPassword(bank, operator, await hashPassword(password, bank.config.operators.passwordLogN));
       console.log(`set a new password for ${operator.username}; it is unlocked and its sessions have ended`);
       if (generated) console.log(`password (shown once): ${password}`);
       return;

@@ -47,7 +47,7 @@ export async function attemptPassword(bank: Bank, operator: Operator, password: 
   if (typeof password !== 'string' || !(await verifyPassword(password, stored))) {
     return rows[0].locked_until ? { lockedUntil: rows[0].locked_until } : 'wrong';
   }
-  const rehashed = needsRehash(stored) ? await hashPassword(password) : null;
+  const rehashed = needsRehash(stored, bank.config.operators.passwordLogN) ? await hashPassword(password, bank.config.operators.passwordLogN) : null;
   await bank.knex('operators').where({ head_id: operator.headId, id: operator.id })
     .update({ failed_attempts: 0, locked_until: null, ...(rehashed ? { password_hash: rehashed } : {}) });
   return 'right';

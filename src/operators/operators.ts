@@ -159,7 +159,7 @@ export async function createOperator(bank: Bank, principal: Principal, input: Cr
   const password = checkPasswordPolicy(input.password, 'password', username);
   const placement = await placeOperator(bank, principal.headId, input.role, input.branch, input.merchant);
   requireScope(principal, placement.branch, placement.merchant ? `merchant ${placement.merchant.id}` : `branch ${placement.branch.code}`);
-  const passwordHash = await hashPassword(password);
+  const passwordHash = await hashPassword(password, bank.config.operators.passwordLogN);
   const create = async (trx: Knex.Transaction) => {
     const id = await insertOperator(trx, {
       headId: principal.headId, username, displayName, role: input.role, placement, passwordHash, createdBy: principal.sub,
@@ -239,7 +239,7 @@ export async function resetOperatorPassword(bank: Bank, principal: Principal, in
   if (operator.id === principal.operatorId) {
     throw new BankError('FORBIDDEN', 'you cannot reset your own password here; use changeMyPassword, which asks for the current one');
   }
-  return setOperatorPassword(bank, operator, await hashPassword(checkPasswordPolicy(input.password, 'password', operator.username)));
+  return setOperatorPassword(bank, operator, await hashPassword(checkPasswordPolicy(input.password, 'password', operator.username), bank.config.operators.passwordLogN));
 }
 
 /** Disables an operator of the admin's scope: its sessions end at once and it cannot sign in until enabled. */
@@ -268,5 +268,5 @@ export async function changeMyPassword(bank: Bank, principal: Principal, input: 
   if (outcome !== 'right') throw await wrongCurrentPassword(bank, operator, outcome);
   const password = checkPasswordPolicy(input.newPassword, 'newPassword', operator.username);
   if (password === input.currentPassword.normalize('NFKC')) throw badInput('newPassword', 'must differ from the current password');
-  return setOperatorPassword(bank, operator, await hashPassword(password), principal.sessionId);
+  return setOperatorPassword(bank, operator, await hashPassword(password, bank.config.operators.passwordLogN), principal.sessionId);
 }

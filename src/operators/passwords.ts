@@ -11,10 +11,11 @@ export const passwordLengthMin = 10;
 export const passwordLengthMax = 128;
 
 /**
- * scrypt cost: N = 2^15, r = 8, p = 3 (32 MiB, one of OWASP's recommended settings, about 0.1-0.2 s
- * of one core). Stored with each hash: raising it rehashes at the next sign-in.
+ * scrypt cost: N = 2^logN, r = 8, p = 3. logN is config.operators.passwordLogN: 15 by default (32 MiB,
+ * one of OWASP's recommended settings, about 0.1-0.2 s of one core), lower only in tests. Stored with
+ * each hash: a different setting rehashes at the next sign-in.
  */
-const cost = { logN: 15, r: 8, p: 3 } as const;
+const cost = { r: 8, p: 3 } as const;
 /** 128 bits of salt, 256 bits of derived key: the usual sizes. */
 const saltBytes = 16;
 const keyBytes = 32;
@@ -54,10 +55,10 @@ function derive(password: string, salt: Buffer, logN: number, r: number, p: numb
 }
 
 /** The PHC string of a new hash of password (already through checkPasswordPolicy). */
-export async function hashPassword(password: string): Promise<string> {
+export async function hashPassword(password: string, logN: number): Promise<string> {
   const salt = randomBytes(saltBytes);
-  const key = await derive(normalise(password), salt, cost.logN, cost.r, cost.p);
-  return `$scrypt$ln=${cost.logN},r=${cost.r},p=${cost.p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
+  const key = await derive(normalise(password), salt, logN, cost.r, cost.p);
+  return `$scrypt$ln=${logN},r=${cost.r},p=${cost.p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
 }
 
 interface ParsedHash { logN: number; r: number; p: number; salt: Buffer; key: Buffer }
@@ -85,19 +86,23 @@ export async function verifyPassword(password: string, stored: string): Promise<
 }
 
 /** Whether a stored hash was made with other parameters than today's (then the next sign-in rehashes it). */
-export function needsRehash(stored: string): boolean {
+export function needsRehash(stored: string, logN: number): boolean {
   const parsed = parseHash(stored);
-  return parsed.logN !== cost.logN || parsed.r !== cost.r || parsed.p !== cost.p || parsed.key.length !== keyBytes;
+  return parsed.logN !== logN || parsed.r !== cost.r || parsed.p !== cost.p || parsed.key.length !== keyBytes;
 }
 
-let dummy: Promise<string> | undefined;
+const dummies = new Map<number, Promise<string>>();
 
 /**
- * A hash of a random password, made once per process: an unknown username is checked against it, so
- * that it costs the same time as a known one and answers the same message.
+ * A hash of a random password, made once per process and cost: an unknown username is checked
+ * against it, so that it costs the same time as a known one and answers the same message.
  */
-export function dummyHash(): Promise<string> {
-  dummy ??= hashPassword(randomBytes(24).toString('base64url'));
+export function dummyHash(logN: number): Promise<string> {
+  let dummy = dummies.get(logN);
+  if (!dummy) {
+    dummy = hashPassword(randomBytes(24).toString('base64url'), logN);
+    dummies.set(logN, dummy);
+  }
   return dummy;
 }
 

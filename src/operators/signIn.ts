@@ -47,7 +47,7 @@ export async function signIn(bank: Bank, input: { username: unknown; password: u
   const operator = username ? await findOperatorByUsername(bank, username) : null;
   if (!operator) {
     // The same work as a known username's wrong password, so that neither time nor message tells them apart.
-    await verifyPassword(typeof input.password === 'string' ? input.password : '', await dummyHash());
+    await verifyPassword(typeof input.password === 'string' ? input.password : '', await dummyHash(bank.config.operators.passwordLogN));
     throttle.recordFailure(from);
     throw new BankError('UNAUTHENTICATED', wrongCredentialsMessage);
   }

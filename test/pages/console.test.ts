@@ -249,6 +249,7 @@ describePages('the branch console', () => {
   test('merchants and their catalog; pools: one disbursed to a merchant, one closed with its donations returned', async () => {
     const page = await open('#/merchants', secretaryA());
     await expectText(page.getByTestId('merchants-table'), '爱心理发店');
+    await expectText(page.getByTestId('merchants-table'), '理发一次');
     await screenshot(page, 'console-merchants');
     await page.getByRole('link', { name: '爱心理发店' }).click();
     await expectText(page.getByTestId('catalog-table'), '理发一次');

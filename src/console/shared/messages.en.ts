@@ -165,6 +165,8 @@ export const en: Record<MessageKey, string> = {
   'console.merchants.limit': 'Limit per member',
   'console.merchants.limitN': '{n} {window}',
   'console.merchants.name': 'Merchant',
+  'console.merchants.offers': 'Offers',
+  'console.merchants.moreOffers': 'and {n} more',
   'console.merchants.received': 'Points received',
   'console.merchants.since': 'Joined',
   'console.merchants.state': 'State',

@@ -165,6 +165,8 @@ export const zhCN = {
   'console.merchants.limit': '每人限兑',
   'console.merchants.limitN': '{window} {n} 件',
   'console.merchants.name': '商户名称',
+  'console.merchants.offers': '在售商品',
+  'console.merchants.moreOffers': '等 {n} 件',
   'console.merchants.received': '已收积分',
   'console.merchants.since': '加入日期',
   'console.merchants.state': '状态',

@@ -17,6 +17,9 @@ interface Item {
 
 /** Merchants and items per page: a branch's shops and their offers fit on one. */
 const listPageSize = 50;
+/** Catalog items read for the merchants list's "offers" column, and titles shown per merchant. */
+const offersRead = 100;
+const offersShown = 3;
 
 const merchantsQuery = `query Merchants($branch: String!, $first: Int!, $after: String) {
   merchants(branch: $branch, first: $first, after: $after) {
@@ -34,7 +37,15 @@ export function MerchantsPage({ session }: PageProps) {
   useLanguage();
   const [branch, setBranch] = useState(session.operator.branch.code);
   const [after, setAfter] = useState<string | null>(null);
-  const state = useLoad(() => loadMerchants(branch, after), [branch, after]);
+  const state = useLoad(async () => {
+    // What each merchant offers, from the catalog of the merchants in scope (one request, a page of items).
+    const [page, catalog] = await Promise.all([loadMerchants(branch, after),
+      gql<{ catalog: { edges: { node: { title: string; activeNow: boolean; merchant: { id: string } } }[] } }>(
+        `query Offers($first: Int!) { catalog(includeInactive: true, first: $first) { edges { node { title activeNow merchant { id } } } } }`, { first: offersRead })]);
+    const offers = new Map<string, string[]>();
+    for (const { node } of catalog.catalog.edges) if (node.activeNow) offers.set(node.merchant.id, [...(offers.get(node.merchant.id) ?? []), node.title]);
+    return { ...page, offers };
+  }, [branch, after]);
   return (
     <>
       <PageHeader title={t('console.menu.merchants')} />
@@ -43,9 +54,10 @@ export function MerchantsPage({ session }: PageProps) {
         <>
           <div class="table-wrap">
             <table class="table" data-testid="merchants-table">
-              <thead><tr><th>{t('console.merchants.name')}</th><th>{t('console.branch')}</th><th class="num">{t('console.merchants.received')}</th><th>{t('console.merchants.since')}</th></tr></thead>
+              <thead><tr><th>{t('console.merchants.name')}</th><th>{t('console.branch')}</th><th>{t('console.merchants.offers')}</th><th class="num">{t('console.merchants.received')}</th><th>{t('console.merchants.since')}</th></tr></thead>
               <tbody>{page.edges.map(({ node: m }) => (
-                <tr key={m.id}><td><a href={`#/merchants/${m.id}`}>{m.name}</a></td><td>{m.branch.name}</td><td class="num">{formatAmount(m.account?.balance)}</td><td>{formatDate(m.createdAt)}</td></tr>
+                <tr key={m.id}><td><a href={`#/merchants/${m.id}`}>{m.name}</a></td><td>{m.branch.name}</td>
+                  <td>{(page.offers.get(m.id) ?? []).slice(0, offersShown).join('、') || '—'}{(page.offers.get(m.id)?.length ?? 0) > offersShown && ` ${t('console.merchants.moreOffers', { n: page.offers.get(m.id)!.length - offersShown })}`}</td><td class="num">{formatAmount(m.account?.balance)}</td><td>{formatDate(m.createdAt)}</td></tr>
               ))}</tbody>
             </table>
           </div>

@@ -21,7 +21,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): LoadState<T
     load().then((data) => { if (live) setState({ data, error: null, loading: false }); },
       (error: unknown) => { if (live) setState({ data: undefined, error, loading: false }); });
     return () => { live = false; };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // deps are the caller's: load is a new closure on every render, so it cannot be one.
   }, [...deps, tick]);
   return { ...state, reload: () => setTick((n) => n + 1) };
 }

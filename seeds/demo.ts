@@ -115,6 +115,12 @@ export async function seedDemoBank(bank: Bank): Promise<boolean> {
       title: '为独居老人装扶手 Handrails for elders living alone', beneficiary: '河畔社区独居老人 Riverside elders living alone',
       target: '300.00', createdBy: 'demo-seed',
     });
+    // The public notice board (公示栏) is on for the town and two communities; Garden Community has not opted in.
+    // (test/db/yearRollupsBackfill.test.ts seeds a database migrated only up to 030, before the flag existed.)
+    if (await trx.schema.hasColumn('branches', 'notice_board')) {
+      await trx('branches').whereIn('id', [head.id, branches[0]!.id, branches[1]!.id])
+        .update({ notice_board: true, notice_board_changed_by: 'demo-seed', notice_board_changed_at: trx.fn.now() });
+    }
     return head;
   });
   if (!seeded) return false;

@@ -103,18 +103,20 @@ export async function computeNoticeBoard(bank: Bank, branch: Branch): Promise<No
   ]);
   const branchName = async (id: string) => (await bank.branches.requireById(id)).name;
 
-  const people = { volunteer: [] as { name: string; branchId: string; total: string }[], sorter: [] as { name: string; branchId: string; total: string }[] };
+  type Row = { name: string; branchId: string; total: string; place: number };
+  const people = { volunteer: [] as Row[], sorter: [] as Row[] };
   const members = new Map<string, number>();
   const active = new Map<string, number>();
   for (const r of activity.rows) {
     const branchId = String(r.branch_id);
-    if (r.row_kind === 'person') people[r.board as 'volunteer' | 'sorter'].push({ name: r.name, branchId, total: r.total });
+    if (r.row_kind === 'person') people[r.board as 'volunteer' | 'sorter'].push({ name: r.name, branchId, total: r.total, place: r.count });
     else if (r.row_kind === 'members') members.set(branchId, r.count);
     else active.set(branchId, r.count);
   }
-  const board = async (rows: { name: string; branchId: string; total: string }[], asset: string): Promise<NoticeBoardPerson[]> => {
+  const board = async (rows: Row[], asset: string): Promise<NoticeBoardPerson[]> => {
     const { scale } = bank.assets.get(asset);
-    const sorted = rows.sort((a, b) => new Decimal(b.total).comparedTo(a.total));
+    // The statement's order (total, then member id): ties keep one order from poll to poll.
+    const sorted = rows.sort((a, b) => a.place - b.place);
     const rank = ranks(sorted, (a, b) => new Decimal(a.total).equals(b.total));
     return Promise.all(sorted.map(async (p, i) => ({ rank: rank[i]!, name: maskName(p.name), branchName: await branchName(p.branchId), amount: formatAmount(p.total, scale) })));
   };

@@ -150,6 +150,8 @@ describe('the notice board', () => {
     expect(unknown).toEqual({ status: 200, data: { noticeBoard: null }, errors: undefined });
     expect(notOptedIn).toEqual(unknown);
     expect(grid).toEqual(unknown);
+    // Text that cannot be a branch code is refused, and says why.
+    expect(codes(await h.gql(null, boardQuery, { b: `${'x'.repeat(65)}` }))).toEqual(['BAD_USER_INPUT']);
   });
 
   it('a token is not needed but an anonymous request may read nothing else beside it', async () => {

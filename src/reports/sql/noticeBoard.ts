@@ -6,7 +6,7 @@
 // for a whole head bank, one scan of the month's rows (index member_rollups_period).
 // Bindings: head, branches (bigint[]; null: the whole head bank), month (its first day), assets,
 // hoursAsset, sortingAsset, sortingCategory, limit. Rows: row_kind person (board, member name,
-// branch_id, total), members or active (branch_id, count). Names leave here whole: the caller masks.
+// branch_id, total, and in count its place: by total, then member id), members or active (branch_id, count). Names leave here whole: the caller masks.
 export const noticeBoardActivitySql = (wholeBank: boolean) => `
   WITH month_rows AS MATERIALIZED (
          ${wholeBank
@@ -20,14 +20,16 @@ export const noticeBoardActivitySql = (wholeBank: boolean) => `
                 OFFSET 0) r
         WHERE s.head_id = :head AND s.branch_id = ANY (:branches::bigint[])`}),
        volunteers AS (
-         SELECT 'volunteer' AS board, x.member_id, sum(x.amount) AS total FROM month_rows x
+         SELECT 'volunteer' AS board, x.member_id, sum(x.amount) AS total, row_number() OVER (ORDER BY sum(x.amount) DESC, x.member_id) AS pos
+           FROM month_rows x
           WHERE x.asset_code = :hoursAsset GROUP BY x.member_id HAVING sum(x.amount) > 0
           ORDER BY 3 DESC, 2 LIMIT :limit),
        sorters AS (
-         SELECT 'sorter' AS board, x.member_id, sum(x.amount) AS total FROM month_rows x
+         SELECT 'sorter' AS board, x.member_id, sum(x.amount) AS total, row_number() OVER (ORDER BY sum(x.amount) DESC, x.member_id) AS pos
+           FROM month_rows x
           WHERE x.asset_code = :sortingAsset AND x.category = :sortingCategory GROUP BY x.member_id HAVING sum(x.amount) > 0
           ORDER BY 3 DESC, 2 LIMIT :limit)
-  SELECT 'person' AS row_kind, p.board, m.name, m.branch_id, p.total::text AS total, NULL::int AS count
+  SELECT 'person' AS row_kind, p.board, m.name, m.branch_id, p.total::text AS total, p.pos::int AS count
     FROM (SELECT * FROM volunteers UNION ALL SELECT * FROM sorters) p
     JOIN members m ON m.head_id = :head AND m.id = p.member_id
   UNION ALL

@@ -45,8 +45,19 @@ export const pageTestsSkipReason: string | undefined = chromiumMissing && !proce
 export const pageTestsSkipped = pageTestsSkipReason !== undefined;
 if (pageTestsSkipReason) console.warn(pageTestsSkipReason);
 
-/** describe() for page tests: skipped, with the reason printed, where Chromium is missing (never in CI). */
-export const describePages = describe.skipIf(pageTestsSkipped);
+/**
+ * A journey drives a real browser through several pages; on a busy shared machine one page can take
+ * ten seconds to load, so page tests get twice vitest's default test timeout.
+ */
+export const pageTestTimeoutMs = 120_000;
+
+/**
+ * describe() for page tests: skipped, with the reason printed, where Chromium is missing (never in
+ * CI), and with pageTestTimeoutMs for each test.
+ */
+export function describePages(name: string, body: () => void): void {
+  describe.skipIf(pageTestsSkipped)(name, { timeout: pageTestTimeoutMs }, body);
+}
 
 export type Device = 'desktop' | 'phone';
 
@@ -105,8 +116,13 @@ export async function launchBrowser(): Promise<LaunchedBrowser> {
     process.off('exit', removeDir);
     throw error;
   }
-  const browser = persistent.browser();
-  if (!browser) throw new Error('Playwright gave no Browser for the persistent context');
+  const found = persistent.browser();
+  if (!found) {
+    await persistent.close().catch(() => undefined);
+    removeDir();
+    throw new Error('Playwright gave no Browser for the persistent context');
+  }
+  const browser: Browser = found;
   let closed = false;
 
   async function open(baseUrl: string, pathOrUrl: string, options: OpenOptions = {}): Promise<Page> {
@@ -114,7 +130,7 @@ export async function launchBrowser(): Promise<LaunchedBrowser> {
     if (!/^https?:$/.test(target.protocol)) throw new Error(`open() takes a path or an http URL of the service, not ${target.href}`);
     const origin = target.origin;
     const phone = options.device === 'phone';
-    const context = await browser!.newContext({
+    const context = await browser.newContext({
       viewport: phone ? phoneViewport : desktopViewport,
       ...(phone ? { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : {}),
       locale: 'zh-CN',
@@ -159,9 +175,15 @@ export async function launchBrowser(): Promise<LaunchedBrowser> {
       page.on('request', (request) => { record.requests.push(request.url()); });
     };
     context.on('page', watch);
-    const page = await context.newPage();
-    await page.goto(target.href);
-    return page;
+    try {
+      const page = await context.newPage();
+      const response = await page.goto(target.href);
+      if (response && response.status() >= 400) record.problems.push(`the page answered ${response.status()}: ${target.href}`);
+      return page;
+    } catch (error) {
+      await context.close().catch(() => undefined);
+      throw error;
+    }
   }
 
   async function close(): Promise<void> {
@@ -187,9 +209,9 @@ export async function launchBrowser(): Promise<LaunchedBrowser> {
 
 export interface BrowserHarness {
   /**
-   * Opens a path of the service (e.g. '/explorer'), or a full URL of another local service, in a fresh
-   * context: its own cookies and storage, desktop or phone, offline but for that origin. Pages opened in a test are checked for problems
-   * and closed after it.
+   * Opens a path of the service (e.g. '/explorer'), or a full URL of another local service, in a
+   * fresh context: its own cookies and storage, desktop or phone, offline but for that origin. Pages
+   * opened in a test are checked for problems and closed after it.
    */
   open(pathOrUrl: string, options?: OpenOptions): Promise<Page>;
 }
@@ -258,15 +280,17 @@ export function expectNoProblems(page: Page): void {
 }
 
 /**
- * Fails when the page shows nothing (no visible text within a few seconds), shows an error banner
- * (errorBannerSelector, unless allowErrorBanner), is Chromium's own error page, or has had a problem.
+ * Fails when the page shows nothing (no visible text within timeoutMs, 10 s by default), shows an
+ * error banner (errorBannerSelector, unless allowErrorBanner), is Chromium's own error page, or has
+ * had a problem.
  */
-export async function expectVisiblePage(page: Page, options: { allowErrorBanner?: boolean } = {}): Promise<void> {
+export async function expectVisiblePage(page: Page, options: { allowErrorBanner?: boolean; timeoutMs?: number } = {}): Promise<void> {
   if (page.url().startsWith('chrome-error://')) throw new Error('the page did not load: Chromium shows its own error page');
+  const timeout = options.timeoutMs ?? firstTextTimeoutMs;
   try {
-    await page.waitForFunction(() => (document.body?.innerText ?? '').trim().length > 0, undefined, { timeout: firstTextTimeoutMs });
+    await page.waitForFunction(() => (document.body?.innerText ?? '').trim().length > 0, undefined, { timeout });
   } catch {
-    throw new Error(`the page shows nothing: ${page.url()} has no visible text after ${firstTextTimeoutMs} ms`);
+    throw new Error(`the page shows nothing: ${page.url()} has no visible text after ${timeout} ms`);
   }
   if (!options.allowErrorBanner) {
     const banners = page.locator(errorBannerSelector).filter({ visible: true });

@@ -4,10 +4,12 @@
 // that signing out, expiry and disabling an operator end it at once.
 //
 // Usernames are unique across the whole service (sign-in gives only a username, not a head bank).
-// Citus: a unique index without the distribution column cannot be enforced on a distributed table,
-// so there `operators` is a reference table (people, not residents: a few rows per branch, copied to
-// every node), and `operator_sessions` is distributed by head_id like every other table (the token's
-// branch names the head bank, so the per-request check reaches one shard).
+// Citus: a unique index without the distribution column cannot be enforced on a distributed table.
+// There `operators` becomes a reference table (people, not residents: a few rows per branch, copied
+// to every node) whose foreign keys to the distributed branches and merchants are dropped (Citus
+// allows none from a reference table to a distributed one; the code checks them on insert), and
+// `operator_sessions` stays distributed by head_id like every other table (the token's branch names
+// the head bank, so the per-request check reaches one shard and joins the local reference copy).
 import type { Knex } from 'knex';
 
 export async function up(knex: Knex): Promise<void> {

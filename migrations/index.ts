@@ -1,5 +1,7 @@
 // The ordered list of migrations, loaded through knex's migrationSource so that the same TypeScript
 // files run under tsx, vitest and the CLI alike. Append new migrations; never edit a landed one.
+// Migrations keep tables, indexes, triggers and data moves: a SQL function is a file under src/ (listed in
+// src/db/sqlDefinitions.ts), never created, patched or copied here; the function text in 001-050 is history.
 import type { Knex } from 'knex';
 import * as journal from './20261123_001_journal.js';
 import * as writePath from './20261123_002_write_path.js';

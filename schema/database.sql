@@ -465,6 +465,13 @@ CREATE INDEX redemptions_merchant_status ON public.redemptions USING btree (head
 CREATE INDEX redemptions_pending_expiry ON public.redemptions USING btree (expires_at) WHERE (status = 'PENDING'::text);
 CREATE TRIGGER redemptions_status_moves BEFORE UPDATE OF status ON public.redemptions FOR EACH ROW EXECUTE FUNCTION cb_check_redemption_move();
 
+CREATE TABLE repeatable_definitions (
+  name text NOT NULL,
+  checksum text NOT NULL,
+  applied_at timestamp with time zone NOT NULL,
+  CONSTRAINT repeatable_definitions_pkey PRIMARY KEY (name)
+);
+
 CREATE TABLE rule_usage (
   head_id bigint NOT NULL,
   member_id bigint NOT NULL,
@@ -589,1395 +596,1437 @@ CREATE OR REPLACE FUNCTION public.cb_approve_claim(p_head bigint, p_sub text, p_
  RETURNS jsonb
  LANGUAGE plpgsql
 AS $function$
-    DECLARE
-      c claims;
-      v jsonb;
-    BEGIN
-      SELECT * INTO c FROM claims WHERE head_id = p_head AND id = p_claim FOR UPDATE;
-      IF NOT FOUND THEN
-        PERFORM cb_fail('NOT_FOUND', format('claim: no claim %s', p_claim));
-      END IF;
-      IF c.status <> 'PENDING' THEN
-        IF c.status = 'APPROVED' AND c.decided_by = p_sub AND c.decision_key = p_key THEN
-          RETURN jsonb_build_object('replayed', true, 'transactionId', c.transaction_id::text);
-        END IF;
-        PERFORM cb_fail('INVALID_STATE', format('claim %s was already %s by %s', p_claim, lower(c.status), c.decided_by));
-      END IF;
-      PERFORM set_config('cb.approving_claim', 'on', true);
-      v := cb_award_batch(p_head, p_sub, p_role, p_scope_path, p_tz, jsonb_build_array(jsonb_build_object(
-             'key', p_key, 'hash', p_hash, 'memberId', c.member_id::text, 'rule', c.rule_code, 'quantity', c.quantity::text,
-             'occurredAt', c.occurred_at, 'memo', NULL, 'metadata', jsonb_build_object('claimId', c.id::text))))->0;
-      PERFORM set_config('cb.approving_claim', '', true);
-      IF jsonb_exists(v, 'error') THEN
-        RETURN v;
-      END IF;
-      UPDATE claims SET status = 'APPROVED', transaction_id = (v->>'transactionId')::bigint, decided_by = p_sub,
-                        decided_at = now(), decision_key = p_key
-       WHERE head_id = p_head AND id = p_claim;
-      RETURN v;
-    END $function$;
+DECLARE
+  c claims;
+  v jsonb;
+BEGIN
+  SELECT * INTO c FROM claims WHERE head_id = p_head AND id = p_claim FOR UPDATE;
+  IF NOT FOUND THEN
+    PERFORM cb_fail('NOT_FOUND', format('claim: no claim %s', p_claim));
+  END IF;
+  IF c.status <> 'PENDING' THEN
+    IF c.status = 'APPROVED' AND c.decided_by = p_sub AND c.decision_key = p_key THEN
+      RETURN jsonb_build_object('replayed', true, 'transactionId', c.transaction_id::text);
+    END IF;
+    PERFORM cb_fail('INVALID_STATE', format('claim %s was already %s by %s', p_claim, lower(c.status), c.decided_by));
+  END IF;
+  PERFORM set_config('cb.approving_claim', 'on', true);
+  v := cb_award_batch(p_head, p_sub, p_role, p_scope_path, p_tz, jsonb_build_array(jsonb_build_object(
+         'key', p_key, 'hash', p_hash, 'memberId', c.member_id::text, 'rule', c.rule_code, 'quantity', c.quantity::text,
+         'occurredAt', c.occurred_at, 'memo', NULL, 'metadata', jsonb_build_object('claimId', c.id::text))))->0;
+  PERFORM set_config('cb.approving_claim', '', true);
+  IF jsonb_exists(v, 'error') THEN
+    RETURN v;
+  END IF;
+  UPDATE claims SET status = 'APPROVED', transaction_id = (v->>'transactionId')::bigint, decided_by = p_sub,
+                    decided_at = now(), decision_key = p_key
+   WHERE head_id = p_head AND id = p_claim;
+  RETURN v;
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_assert(p_ok boolean, p_message text)
  RETURNS void
  LANGUAGE plpgsql
 AS $function$
-    BEGIN
-      IF p_ok IS NOT TRUE THEN
-        RAISE EXCEPTION USING ERRCODE = 'CBASS', MESSAGE = 'invariant broken: ' || p_message;
-      END IF;
-    END $function$;
+BEGIN
+  IF p_ok IS NOT TRUE THEN
+    RAISE EXCEPTION USING ERRCODE = 'CBASS', MESSAGE = 'invariant broken: ' || p_message;
+  END IF;
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_assert_wallet_branch()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
-    BEGIN
-      PERFORM cb_assert(EXISTS (SELECT 1 FROM members m WHERE m.head_id = NEW.head_id AND m.id = NEW.owner_id AND m.branch_id = NEW.branch_id),
-        format('member wallet %s would be in branch %s, not in its member %s''s branch', NEW.id, NEW.branch_id, NEW.owner_id));
-      RETURN NEW;
-    END $function$;
+BEGIN
+  PERFORM cb_assert(EXISTS (SELECT 1 FROM members m WHERE m.head_id = NEW.head_id AND m.id = NEW.owner_id AND m.branch_id = NEW.branch_id),
+    format('member wallet %s would be in branch %s, not in its member %s''s branch', NEW.id, NEW.branch_id, NEW.owner_id));
+  RETURN NEW;
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_award_accepted(p_items cb_award_item[], p_errors jsonb)
  RETURNS SETOF cb_award_item
  LANGUAGE sql
  IMMUTABLE
 AS $function$
-      SELECT i.* FROM unnest(p_items) i
-       WHERE i.outcome = 'NEW' AND i.error_code IS NULL AND NOT jsonb_exists(p_errors, i.ord::text)
-    $function$;
+  SELECT i.* FROM unnest(p_items) i
+   WHERE i.outcome = 'NEW' AND i.error_code IS NULL AND NOT jsonb_exists(p_errors, i.ord::text)
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_award_batch(p_head bigint, p_sub text, p_role text, p_scope_path text, p_tz text, p_items jsonb)
  RETURNS jsonb
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
-    DECLARE
-      v_now timestamptz := now();
-      v_items cb_award_item[];
-      v_lines cb_award_line[];
-      v_claimed jsonb;
-      v_existing jsonb;
-      v_errors jsonb := '{}';
-      v_usage jsonb;
-      v_contended jsonb;
-      v_available jsonb;
-      v_item record;
-      v_window record;
-      v_line record;
-      v_failure text;
-      v_keys bigint;
-      v_claimed_count bigint;
-      v_capped boolean;
-      v_results jsonb;
-    BEGIN
-      SELECT array_agg(ROW(e.ord::integer, e.v->>'key', e.v->>'hash', (e.v->>'memberId')::bigint, e.v->>'externalId',
-                           e.v->>'rule', (e.v->>'quantity')::numeric, (e.v->>'occurredAt')::timestamptz, e.v->>'memo', e.v->'metadata',
-                           NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::cb_award_item ORDER BY e.ord)
-             , count(DISTINCT e.v->>'key')
-        INTO v_items, v_keys FROM jsonb_array_elements(p_items) WITH ORDINALITY e (v, ord);
+DECLARE
+  v_now timestamptz := now();
+  v_items cb_award_item[];
+  v_lines cb_award_line[];
+  v_claimed jsonb;
+  v_existing jsonb;
+  v_errors jsonb := '{}';
+  v_usage jsonb;
+  v_contended jsonb;
+  v_available jsonb;
+  v_item record;
+  v_window record;
+  v_line record;
+  v_failure text;
+  v_keys bigint;
+  v_claimed_count bigint;
+  v_capped boolean;
+  v_results jsonb;
+BEGIN
+  SELECT array_agg(ROW(e.ord::integer, e.v->>'key', e.v->>'hash', (e.v->>'memberId')::bigint, e.v->>'externalId',
+                       e.v->>'rule', (e.v->>'quantity')::numeric, (e.v->>'occurredAt')::timestamptz, e.v->>'memo', e.v->'metadata',
+                       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::cb_award_item ORDER BY e.ord)
+         , count(DISTINCT e.v->>'key')
+    INTO v_items, v_keys FROM jsonb_array_elements(p_items) WITH ORDINALITY e (v, ord);
 
-      -- Invariant 4: each key is claimed once, by its first occurrence, in key order. A concurrent
-      -- duplicate waits on the unique index until the first commits (then replays) or rolls back.
-      WITH firsts AS (SELECT DISTINCT ON (i.key) i.key, i.hash FROM unnest(v_items) i ORDER BY i.key, i.ord),
-           claimed AS (
-             INSERT INTO idempotency_keys (head_id, subject, key, operation, request_hash, transaction_id)
-             SELECT p_head, p_sub, f.key, 'awardPoints', f.hash, nextval('transactions_id_seq') FROM firsts f ORDER BY f.key
-             ON CONFLICT DO NOTHING
-             RETURNING key, transaction_id)
-      SELECT coalesce(jsonb_object_agg(c.key, c.transaction_id), '{}'), count(*) INTO v_claimed, v_claimed_count FROM claimed c;
-      v_existing := '{}';
-      IF v_claimed_count < v_keys THEN
-        SELECT coalesce(jsonb_object_agg(k.key, jsonb_build_object('operation', k.operation, 'hash', k.request_hash, 'txn', k.transaction_id)), '{}')
-          INTO v_existing FROM idempotency_keys k
-         WHERE k.head_id = p_head AND k.subject = p_sub AND k.key = ANY (ARRAY(SELECT i.key FROM unnest(v_items) i))
-           AND NOT jsonb_exists(v_claimed, k.key);
-      END IF;
+  -- Invariant 4: each key is claimed once, by its first occurrence, in key order. A concurrent
+  -- duplicate waits on the unique index until the first commits (then replays) or rolls back.
+  WITH firsts AS (SELECT DISTINCT ON (i.key) i.key, i.hash FROM unnest(v_items) i ORDER BY i.key, i.ord),
+       claimed AS (
+         INSERT INTO idempotency_keys (head_id, subject, key, operation, request_hash, transaction_id)
+         SELECT p_head, p_sub, f.key, 'awardPoints', f.hash, nextval('transactions_id_seq') FROM firsts f ORDER BY f.key
+         ON CONFLICT DO NOTHING
+         RETURNING key, transaction_id)
+  SELECT coalesce(jsonb_object_agg(c.key, c.transaction_id), '{}'), count(*) INTO v_claimed, v_claimed_count FROM claimed c;
+  v_existing := '{}';
+  IF v_claimed_count < v_keys THEN
+    SELECT coalesce(jsonb_object_agg(k.key, jsonb_build_object('operation', k.operation, 'hash', k.request_hash, 'txn', k.transaction_id)), '{}')
+      INTO v_existing FROM idempotency_keys k
+     WHERE k.head_id = p_head AND k.subject = p_sub AND k.key = ANY (ARRAY(SELECT i.key FROM unnest(v_items) i))
+       AND NOT jsonb_exists(v_claimed, k.key);
+  END IF;
 
-      -- Resolve members and rules, and make every check that needs no lock (cb_award_target and
-      -- cb_award_refusal, which the single award shares).
-      SELECT array_agg(ROW(i.ord, i.key, i.hash, i.member_ref, i.external_ref, i.rule_code, i.qty, i.occurred_at, i.memo, i.metadata,
-                           o.outcome, o.txn_id, err.code, err.message, err.field,
-                           t.member_id, t.member_external_id, t.branch_id, t.rule_id, t.outputs, t.caps,
-                           t.primary_amount, t.primary_asset)::cb_award_item ORDER BY i.ord),
-             coalesce(bool_or(err.code IS NULL AND jsonb_array_length(t.caps) > 0), false)
-        INTO v_items, v_capped
-        FROM (SELECT i.*, min(i.ord) OVER (PARTITION BY i.key) AS first_ord FROM unnest(v_items) i) i
-        CROSS JOIN LATERAL (SELECT
-            CASE WHEN jsonb_exists(v_claimed, i.key) THEN CASE WHEN i.ord = i.first_ord THEN 'NEW' ELSE 'DUP' END
-                 WHEN v_existing->i.key->>'operation' = 'awardPoints' AND v_existing->i.key->>'hash' = i.hash
-                      AND v_existing->i.key->>'txn' IS NOT NULL THEN 'REPLAY'
-                 ELSE 'ERROR' END AS outcome,
-            CASE WHEN jsonb_exists(v_claimed, i.key) THEN CASE WHEN i.ord = i.first_ord THEN (v_claimed->>i.key)::bigint END
-                 ELSE (v_existing->i.key->>'txn')::bigint END AS txn_id) o
-        LEFT JOIN LATERAL cb_award_target(p_head, i.member_ref, i.external_ref, i.rule_code, i.qty) t ON o.outcome = 'NEW'
-        LEFT JOIN LATERAL cb_award_refusal(p_sub, p_role, p_scope_path, i.member_ref, i.external_ref, i.rule_code, i.qty, i.occurred_at,
-                                           t.member_id, t.member_external_id, t.member_path, t.rule_id, t.rule_version, t.valid_from,
-                                           t.valid_to, t.requires_approval, t.allowed_clients, t.outputs) f ON o.outcome = 'NEW'
-        CROSS JOIN LATERAL (SELECT
-            CASE WHEN o.outcome = 'ERROR' THEN 'IDEMPOTENCY_CONFLICT' ELSE f.code END AS code,
-            CASE WHEN o.outcome = 'ERROR' THEN 'idempotencyKey' ELSE f.field END AS field,
-            CASE WHEN o.outcome = 'ERROR' THEN cb_key_conflict_message(i.key, v_existing->i.key->>'operation') ELSE f.message END AS message) err;
-      PERFORM cb_assert(NOT EXISTS (SELECT 1 FROM unnest(v_items) i WHERE i.outcome IN ('NEW', 'REPLAY') AND i.txn_id IS NULL),
-        'a claimed or replayed key has no transaction');
+  -- Resolve members and rules, and make every check that needs no lock (cb_award_target and
+  -- cb_award_refusal, which the single award shares).
+  SELECT array_agg(ROW(i.ord, i.key, i.hash, i.member_ref, i.external_ref, i.rule_code, i.qty, i.occurred_at, i.memo, i.metadata,
+                       o.outcome, o.txn_id, err.code, err.message, err.field,
+                       t.member_id, t.member_external_id, t.branch_id, t.rule_id, t.outputs, t.caps,
+                       t.primary_amount, t.primary_asset)::cb_award_item ORDER BY i.ord),
+         coalesce(bool_or(err.code IS NULL AND jsonb_array_length(t.caps) > 0), false)
+    INTO v_items, v_capped
+    FROM (SELECT i.*, min(i.ord) OVER (PARTITION BY i.key) AS first_ord FROM unnest(v_items) i) i
+    CROSS JOIN LATERAL (SELECT
+        CASE WHEN jsonb_exists(v_claimed, i.key) THEN CASE WHEN i.ord = i.first_ord THEN 'NEW' ELSE 'DUP' END
+             WHEN v_existing->i.key->>'operation' = 'awardPoints' AND v_existing->i.key->>'hash' = i.hash
+                  AND v_existing->i.key->>'txn' IS NOT NULL THEN 'REPLAY'
+             ELSE 'ERROR' END AS outcome,
+        CASE WHEN jsonb_exists(v_claimed, i.key) THEN CASE WHEN i.ord = i.first_ord THEN (v_claimed->>i.key)::bigint END
+             ELSE (v_existing->i.key->>'txn')::bigint END AS txn_id) o
+    LEFT JOIN LATERAL cb_award_target(p_head, i.member_ref, i.external_ref, i.rule_code, i.qty) t ON o.outcome = 'NEW'
+    LEFT JOIN LATERAL cb_award_refusal(p_sub, p_role, p_scope_path, i.member_ref, i.external_ref, i.rule_code, i.qty, i.occurred_at,
+                                       t.member_id, t.member_external_id, t.member_path, t.rule_id, t.rule_version, t.valid_from,
+                                       t.valid_to, t.requires_approval, t.allowed_clients, t.outputs) f ON o.outcome = 'NEW'
+    CROSS JOIN LATERAL (SELECT
+        CASE WHEN o.outcome = 'ERROR' THEN 'IDEMPOTENCY_CONFLICT' ELSE f.code END AS code,
+        CASE WHEN o.outcome = 'ERROR' THEN 'idempotencyKey' ELSE f.field END AS field,
+        CASE WHEN o.outcome = 'ERROR' THEN cb_key_conflict_message(i.key, v_existing->i.key->>'operation') ELSE f.message END AS message) err;
+  PERFORM cb_assert(NOT EXISTS (SELECT 1 FROM unnest(v_items) i WHERE i.outcome IN ('NEW', 'REPLAY') AND i.txn_id IS NULL),
+    'a claimed or replayed key has no transaction');
 
-      -- Invariant 5: cap counters. Make sure each counter row exists, lock them all in order, and
-      -- read them. A counter whose items all fit is simply added to; where they do not all fit (a
-      -- contended counter), items are taken one by one in input order while they fit. A counter
-      -- row is never deleted (a waiting writer must find it); a refused award may leave one at 0.
-      IF v_capped THEN
-        INSERT INTO rule_usage (head_id, member_id, rule_code, window_kind, window_start, units, amount)
-        SELECT DISTINCT p_head, w.member_id, w.rule_code, w.window_kind, w.window_start, 0::numeric, 0::numeric
-          FROM cb_award_windows(v_items, v_errors, p_tz) w
-         ORDER BY 2, 3, 4, 5
-        ON CONFLICT DO NOTHING;
-        SELECT coalesce(jsonb_object_agg(u.grp, jsonb_build_object('units', u.units, 'amount', u.amount)), '{}') INTO v_usage
-          FROM (SELECT concat_ws('|', u.member_id, u.rule_code, u.window_kind, u.window_start) AS grp, u.units, u.amount
-                  FROM rule_usage u
-                 WHERE u.head_id = p_head
-                   AND (u.member_id, u.rule_code, u.window_kind, u.window_start) IN
-                       (SELECT w.member_id, w.rule_code, w.window_kind, w.window_start FROM cb_award_windows(v_items, v_errors, p_tz) w)
-                 ORDER BY u.member_id, u.rule_code, u.window_kind, u.window_start
-                   FOR UPDATE) u;
-        PERFORM cb_assert(NOT EXISTS (SELECT 1 FROM cb_award_windows(v_items, v_errors, p_tz) w WHERE NOT jsonb_exists(v_usage, w.grp)),
-          'a cap counter was not found under its lock');
-        SELECT coalesce(jsonb_agg(t.grp), '[]') INTO v_contended
-          FROM (SELECT w.grp, max(w.max_count) AS max_count, max(w.max_amount) AS max_amount, sum(w.units) AS units, sum(w.amount) AS amount
-                  FROM cb_award_windows(v_items, v_errors, p_tz) w GROUP BY w.grp) t
-         WHERE (t.max_count IS NOT NULL AND (v_usage->t.grp->>'units')::numeric + t.units > t.max_count)
-            OR (t.max_amount IS NOT NULL AND (v_usage->t.grp->>'amount')::numeric + t.amount > t.max_amount);
-        IF jsonb_array_length(v_contended) > 0 THEN
-          FOR v_item IN
-            SELECT i.ord, i.member_external_id, i.rule_code, i.primary_asset FROM cb_award_accepted(v_items, v_errors) i
-             WHERE EXISTS (SELECT 1 FROM cb_award_windows(ARRAY[i::cb_award_item], '{}', p_tz) w WHERE jsonb_exists(v_contended, w.grp))
-             ORDER BY i.ord
-          LOOP
-            v_failure := NULL;
-            FOR v_window IN SELECT w.* FROM cb_award_windows(v_items, v_errors, p_tz) w WHERE w.ord = v_item.ord AND jsonb_exists(v_contended, w.grp) LOOP
-              IF (v_window.max_count IS NOT NULL AND (v_usage->v_window.grp->>'units')::numeric + v_window.units > v_window.max_count)
-                 OR (v_window.max_amount IS NOT NULL AND (v_usage->v_window.grp->>'amount')::numeric + v_window.amount > v_window.max_amount) THEN
-                v_failure := format('rule "%s" allows %s per %s for member %s; already used %s in the %s starting %s, this award asks %s',
-                  v_item.rule_code,
-                  concat_ws(' and ', v_window.max_count || ' units', v_window.max_amount || ' ' || v_item.primary_asset),
-                  lower(v_window.window_kind), v_item.member_external_id,
-                  concat_ws(' units / ', (v_usage->v_window.grp->>'units'),
-                            CASE WHEN v_window.max_amount IS NOT NULL THEN (v_usage->v_window.grp->>'amount') || ' ' || v_item.primary_asset END),
-                  lower(v_window.window_kind), v_window.window_start, v_window.units);
-                EXIT;
-              END IF;
-            END LOOP;
-            IF v_failure IS NULL THEN
-              FOR v_window IN SELECT w.* FROM cb_award_windows(v_items, v_errors, p_tz) w WHERE w.ord = v_item.ord AND jsonb_exists(v_contended, w.grp) LOOP
-                v_usage := jsonb_set(v_usage, ARRAY[v_window.grp], jsonb_build_object(
-                  'units', (v_usage->v_window.grp->>'units')::numeric + v_window.units,
-                  'amount', (v_usage->v_window.grp->>'amount')::numeric + v_window.amount));
-              END LOOP;
-            ELSE
-              v_errors := v_errors || jsonb_build_object(v_item.ord::text, jsonb_build_object('code', 'CAP_EXCEEDED', 'message', v_failure, 'field', 'rule'));
-            END IF;
-          END LOOP;
-        END IF;
-      END IF;
-
-      -- Invariant 3: lock the wallets in account id order; where an item debits a wallet that may not
-      -- go negative, take the items touching it one by one while the available balance covers them.
-      SELECT array_agg(l ORDER BY l.ord, l.account_id) INTO v_lines FROM cb_award_lines(p_head, v_items, v_errors) l;
-      SELECT coalesce(jsonb_object_agg(w.id, w.available) FILTER (WHERE w.guarded), '{}') INTO v_available
-        FROM (SELECT a.id, a.balance - a.held AS available,
-                     NOT a.allow_negative AND a.id = ANY (ARRAY(SELECT l.account_id FROM unnest(v_lines) l WHERE l.amount < 0)) AS guarded
-                FROM accounts a
-               WHERE a.head_id = p_head AND a.id = ANY (ARRAY(SELECT l.account_id FROM unnest(v_lines) l WHERE NOT l.deferred))
-               ORDER BY a.id FOR UPDATE) w;
-      IF v_available <> '{}' THEN
-        FOR v_item IN SELECT DISTINCT l.ord FROM unnest(v_lines) l WHERE jsonb_exists(v_available, l.account_id::text) ORDER BY l.ord LOOP
-          v_failure := NULL;
-          FOR v_line IN SELECT l.* FROM unnest(v_lines) l WHERE l.ord = v_item.ord AND jsonb_exists(v_available, l.account_id::text) LOOP
-            IF v_line.amount < 0 AND (v_available->>v_line.account_id::text)::numeric + v_line.amount < 0 THEN
-              v_failure := format('member %s has %s %s available, %s needed', v_line.member_external_id,
-                (v_available->>v_line.account_id::text), v_line.asset, -v_line.amount);
-            END IF;
-          END LOOP;
-          IF v_failure IS NULL THEN
-            FOR v_line IN SELECT l.* FROM unnest(v_lines) l WHERE l.ord = v_item.ord AND jsonb_exists(v_available, l.account_id::text) LOOP
-              v_available := jsonb_set(v_available, ARRAY[v_line.account_id::text],
-                to_jsonb((v_available->>v_line.account_id::text)::numeric + v_line.amount));
-            END LOOP;
-          ELSE
-            v_errors := v_errors || jsonb_build_object(v_item.ord::text, jsonb_build_object('code', 'INSUFFICIENT_FUNDS', 'message', v_failure, 'field', NULL));
+  -- Invariant 5: cap counters. Make sure each counter row exists, lock them all in order, and
+  -- read them. A counter whose items all fit is simply added to; where they do not all fit (a
+  -- contended counter), items are taken one by one in input order while they fit. A counter
+  -- row is never deleted (a waiting writer must find it); a refused award may leave one at 0.
+  IF v_capped THEN
+    INSERT INTO rule_usage (head_id, member_id, rule_code, window_kind, window_start, units, amount)
+    SELECT DISTINCT p_head, w.member_id, w.rule_code, w.window_kind, w.window_start, 0::numeric, 0::numeric
+      FROM cb_award_windows(v_items, v_errors, p_tz) w
+     ORDER BY 2, 3, 4, 5
+    ON CONFLICT DO NOTHING;
+    SELECT coalesce(jsonb_object_agg(u.grp, jsonb_build_object('units', u.units, 'amount', u.amount)), '{}') INTO v_usage
+      FROM (SELECT concat_ws('|', u.member_id, u.rule_code, u.window_kind, u.window_start) AS grp, u.units, u.amount
+              FROM rule_usage u
+             WHERE u.head_id = p_head
+               AND (u.member_id, u.rule_code, u.window_kind, u.window_start) IN
+                   (SELECT w.member_id, w.rule_code, w.window_kind, w.window_start FROM cb_award_windows(v_items, v_errors, p_tz) w)
+             ORDER BY u.member_id, u.rule_code, u.window_kind, u.window_start
+               FOR UPDATE) u;
+    PERFORM cb_assert(NOT EXISTS (SELECT 1 FROM cb_award_windows(v_items, v_errors, p_tz) w WHERE NOT jsonb_exists(v_usage, w.grp)),
+      'a cap counter was not found under its lock');
+    SELECT coalesce(jsonb_agg(t.grp), '[]') INTO v_contended
+      FROM (SELECT w.grp, max(w.max_count) AS max_count, max(w.max_amount) AS max_amount, sum(w.units) AS units, sum(w.amount) AS amount
+              FROM cb_award_windows(v_items, v_errors, p_tz) w GROUP BY w.grp) t
+     WHERE (t.max_count IS NOT NULL AND (v_usage->t.grp->>'units')::numeric + t.units > t.max_count)
+        OR (t.max_amount IS NOT NULL AND (v_usage->t.grp->>'amount')::numeric + t.amount > t.max_amount);
+    IF jsonb_array_length(v_contended) > 0 THEN
+      FOR v_item IN
+        SELECT i.ord, i.member_external_id, i.rule_code, i.primary_asset FROM cb_award_accepted(v_items, v_errors) i
+         WHERE EXISTS (SELECT 1 FROM cb_award_windows(ARRAY[i::cb_award_item], '{}', p_tz) w WHERE jsonb_exists(v_contended, w.grp))
+         ORDER BY i.ord
+      LOOP
+        v_failure := NULL;
+        FOR v_window IN SELECT w.* FROM cb_award_windows(v_items, v_errors, p_tz) w WHERE w.ord = v_item.ord AND jsonb_exists(v_contended, w.grp) LOOP
+          IF (v_window.max_count IS NOT NULL AND (v_usage->v_window.grp->>'units')::numeric + v_window.units > v_window.max_count)
+             OR (v_window.max_amount IS NOT NULL AND (v_usage->v_window.grp->>'amount')::numeric + v_window.amount > v_window.max_amount) THEN
+            v_failure := format('rule "%s" allows %s per %s for member %s; already used %s in the %s starting %s, this award asks %s',
+              v_item.rule_code,
+              concat_ws(' and ', v_window.max_count || ' units', v_window.max_amount || ' ' || v_item.primary_asset),
+              lower(v_window.window_kind), v_item.member_external_id,
+              concat_ws(' units / ', (v_usage->v_window.grp->>'units'),
+                        CASE WHEN v_window.max_amount IS NOT NULL THEN (v_usage->v_window.grp->>'amount') || ' ' || v_item.primary_asset END),
+              lower(v_window.window_kind), v_window.window_start, v_window.units);
+            EXIT;
           END IF;
         END LOOP;
-        SELECT array_agg(l ORDER BY l.ord, l.account_id) INTO v_lines FROM unnest(v_lines) l WHERE NOT jsonb_exists(v_errors, l.ord::text);
+        IF v_failure IS NULL THEN
+          FOR v_window IN SELECT w.* FROM cb_award_windows(v_items, v_errors, p_tz) w WHERE w.ord = v_item.ord AND jsonb_exists(v_contended, w.grp) LOOP
+            v_usage := jsonb_set(v_usage, ARRAY[v_window.grp], jsonb_build_object(
+              'units', (v_usage->v_window.grp->>'units')::numeric + v_window.units,
+              'amount', (v_usage->v_window.grp->>'amount')::numeric + v_window.amount));
+          END LOOP;
+        ELSE
+          v_errors := v_errors || jsonb_build_object(v_item.ord::text, jsonb_build_object('code', 'CAP_EXCEEDED', 'message', v_failure, 'field', 'rule'));
+        END IF;
+      END LOOP;
+    END IF;
+  END IF;
+
+  -- Invariant 3: lock the wallets in account id order; where an item debits a wallet that may not
+  -- go negative, take the items touching it one by one while the available balance covers them.
+  SELECT array_agg(l ORDER BY l.ord, l.account_id) INTO v_lines FROM cb_award_lines(p_head, v_items, v_errors) l;
+  SELECT coalesce(jsonb_object_agg(w.id, w.available) FILTER (WHERE w.guarded), '{}') INTO v_available
+    FROM (SELECT a.id, a.balance - a.held AS available,
+                 NOT a.allow_negative AND a.id = ANY (ARRAY(SELECT l.account_id FROM unnest(v_lines) l WHERE l.amount < 0)) AS guarded
+            FROM accounts a
+           WHERE a.head_id = p_head AND a.id = ANY (ARRAY(SELECT l.account_id FROM unnest(v_lines) l WHERE NOT l.deferred))
+           ORDER BY a.id FOR UPDATE) w;
+  IF v_available <> '{}' THEN
+    FOR v_item IN SELECT DISTINCT l.ord FROM unnest(v_lines) l WHERE jsonb_exists(v_available, l.account_id::text) ORDER BY l.ord LOOP
+      v_failure := NULL;
+      FOR v_line IN SELECT l.* FROM unnest(v_lines) l WHERE l.ord = v_item.ord AND jsonb_exists(v_available, l.account_id::text) LOOP
+        IF v_line.amount < 0 AND (v_available->>v_line.account_id::text)::numeric + v_line.amount < 0 THEN
+          v_failure := format('member %s has %s %s available, %s needed', v_line.member_external_id,
+            (v_available->>v_line.account_id::text), v_line.asset, -v_line.amount);
+        END IF;
+      END LOOP;
+      IF v_failure IS NULL THEN
+        FOR v_line IN SELECT l.* FROM unnest(v_lines) l WHERE l.ord = v_item.ord AND jsonb_exists(v_available, l.account_id::text) LOOP
+          v_available := jsonb_set(v_available, ARRAY[v_line.account_id::text],
+            to_jsonb((v_available->>v_line.account_id::text)::numeric + v_line.amount));
+        END LOOP;
+      ELSE
+        v_errors := v_errors || jsonb_build_object(v_item.ord::text, jsonb_build_object('code', 'INSUFFICIENT_FUNDS', 'message', v_failure, 'field', NULL));
       END IF;
-      PERFORM cb_assert(coalesce(array_length(v_lines, 1), 0) =
-                (SELECT coalesce(sum(jsonb_array_length(i.outputs)), 0) * 2 FROM cb_award_accepted(v_items, v_errors) i),
-              'an awarded member or branch lacks one of its accounts'),
-              cb_assert(NOT EXISTS (SELECT 1 FROM unnest(v_lines) l GROUP BY l.txn_id, l.asset HAVING sum(l.amount) <> 0),
-              'an award does not sum to zero');
+    END LOOP;
+    SELECT array_agg(l ORDER BY l.ord, l.account_id) INTO v_lines FROM unnest(v_lines) l WHERE NOT jsonb_exists(v_errors, l.ord::text);
+  END IF;
+  PERFORM cb_assert(coalesce(array_length(v_lines, 1), 0) =
+            (SELECT coalesce(sum(jsonb_array_length(i.outputs)), 0) * 2 FROM cb_award_accepted(v_items, v_errors) i),
+          'an awarded member or branch lacks one of its accounts'),
+          cb_assert(NOT EXISTS (SELECT 1 FROM unnest(v_lines) l GROUP BY l.txn_id, l.asset HAVING sum(l.amount) <> 0),
+          'an award does not sum to zero');
 
-      -- Writes: counters, transactions, wallets and postings (with each wallet's running balance),
-      -- and one delta row per system account for the whole batch.
-      WITH counted AS (
-             UPDATE rule_usage u SET units = u.units + s.units, amount = u.amount + s.amount
-               FROM (SELECT w.member_id, w.rule_code, w.window_kind, w.window_start, sum(w.units) AS units, sum(w.amount) AS amount
-                       FROM cb_award_windows(v_items, v_errors, p_tz) w GROUP BY 1, 2, 3, 4) s
-              WHERE v_capped AND u.head_id = p_head AND u.member_id = s.member_id AND u.rule_code = s.rule_code
-                AND u.window_kind = s.window_kind AND u.window_start = s.window_start),
-           recorded AS (
-             INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, rule_id, principal_sub, principal_role,
-                                       occurred_at, recorded_at, memo, metadata)
-             SELECT p_head, i.txn_id, CASE WHEN i.outputs->0->>'direction' = 'DEDUCT' THEN 'DEDUCT' ELSE 'EARN' END, 'POSTED',
-                    i.branch_id, i.member_id, i.rule_id, p_sub, p_role, i.occurred_at, v_now, i.memo, i.metadata
-               FROM cb_award_accepted(v_items, v_errors) i ORDER BY i.txn_id),
-           lines AS (SELECT * FROM unnest(v_lines)),
-           totals AS (SELECT l.account_id, sum(l.amount) AS amount FROM lines l WHERE NOT l.deferred GROUP BY l.account_id),
-           moved AS (
-             UPDATE accounts a SET balance = a.balance + t.amount FROM totals t
-              WHERE a.head_id = p_head AND a.id = t.account_id
-             RETURNING a.id, a.balance - t.amount AS before),
-           deferred AS (
-             INSERT INTO account_deltas (head_id, account_id, amount)
-             SELECT p_head, l.account_id, sum(l.amount) FROM lines l WHERE l.deferred GROUP BY l.account_id HAVING sum(l.amount) <> 0)
-      INSERT INTO postings (head_id, transaction_id, line, account_id, asset_code, asset_scale, amount, balance_after, recorded_at)
-      SELECT p_head, l.txn_id, row_number() OVER (PARTITION BY l.txn_id ORDER BY l.account_id), l.account_id, l.asset, l.scale, l.amount,
-             CASE WHEN NOT l.deferred THEN m.before + sum(l.amount) OVER (PARTITION BY l.account_id ORDER BY l.ord ROWS UNBOUNDED PRECEDING) END,
-             v_now
-        FROM lines l LEFT JOIN moved m ON m.id = l.account_id;
+  -- Writes: counters, transactions, wallets and postings (with each wallet's running balance),
+  -- and one delta row per system account for the whole batch.
+  WITH counted AS (
+         UPDATE rule_usage u SET units = u.units + s.units, amount = u.amount + s.amount
+           FROM (SELECT w.member_id, w.rule_code, w.window_kind, w.window_start, sum(w.units) AS units, sum(w.amount) AS amount
+                   FROM cb_award_windows(v_items, v_errors, p_tz) w GROUP BY 1, 2, 3, 4) s
+          WHERE v_capped AND u.head_id = p_head AND u.member_id = s.member_id AND u.rule_code = s.rule_code
+            AND u.window_kind = s.window_kind AND u.window_start = s.window_start),
+       recorded AS (
+         INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, rule_id, principal_sub, principal_role,
+                                   occurred_at, recorded_at, memo, metadata)
+         SELECT p_head, i.txn_id, CASE WHEN i.outputs->0->>'direction' = 'DEDUCT' THEN 'DEDUCT' ELSE 'EARN' END, 'POSTED',
+                i.branch_id, i.member_id, i.rule_id, p_sub, p_role, i.occurred_at, v_now, i.memo, i.metadata
+           FROM cb_award_accepted(v_items, v_errors) i ORDER BY i.txn_id),
+       lines AS (SELECT * FROM unnest(v_lines)),
+       totals AS (SELECT l.account_id, sum(l.amount) AS amount FROM lines l WHERE NOT l.deferred GROUP BY l.account_id),
+       moved AS (
+         UPDATE accounts a SET balance = a.balance + t.amount FROM totals t
+          WHERE a.head_id = p_head AND a.id = t.account_id
+         RETURNING a.id, a.balance - t.amount AS before),
+       deferred AS (
+         INSERT INTO account_deltas (head_id, account_id, amount)
+         SELECT p_head, l.account_id, sum(l.amount) FROM lines l WHERE l.deferred GROUP BY l.account_id HAVING sum(l.amount) <> 0)
+  INSERT INTO postings (head_id, transaction_id, line, account_id, asset_code, asset_scale, amount, balance_after, recorded_at)
+  SELECT p_head, l.txn_id, row_number() OVER (PARTITION BY l.txn_id ORDER BY l.account_id), l.account_id, l.asset, l.scale, l.amount,
+         CASE WHEN NOT l.deferred THEN m.before + sum(l.amount) OVER (PARTITION BY l.account_id ORDER BY l.ord ROWS UNBOUNDED PRECEDING) END,
+         v_now
+    FROM lines l LEFT JOIN moved m ON m.id = l.account_id;
 
-      -- One result per item, in input order: the transaction id (the caller reads what it needs of
-      -- it afterwards) or the error. A repeated key in one batch shares its first occurrence's
-      -- outcome. A refused item's key is released (rejections do not use up keys).
-      WITH items AS (
-             SELECT i.ord, i.key, i.hash, i.outcome, i.txn_id,
-                    coalesce(v_errors->(i.ord::text), CASE WHEN i.error_code IS NOT NULL THEN
-                      jsonb_build_object('code', i.error_code, 'message', i.error_message, 'field', i.error_field) END) AS error
-               FROM unnest(v_items) i),
-           firsts AS (SELECT DISTINCT ON (i.key) i.* FROM items i ORDER BY i.key, i.ord),
-           released AS (
-             DELETE FROM idempotency_keys k
-              WHERE k.head_id = p_head AND k.subject = p_sub
-                AND k.key = ANY (ARRAY(SELECT i.key FROM items i WHERE i.outcome = 'NEW' AND i.error IS NOT NULL)))
-      SELECT jsonb_agg(CASE
-               WHEN i.outcome = 'DUP' AND i.hash <> f.hash THEN jsonb_build_object('error', jsonb_build_object('code', 'IDEMPOTENCY_CONFLICT',
-                 'message', format('idempotencyKey "%s" appears earlier in this batch with a different request', i.key), 'field', 'idempotencyKey'))
-               WHEN i.outcome = 'DUP' AND f.error IS NOT NULL THEN jsonb_build_object('error', f.error)
-               WHEN i.outcome = 'DUP' THEN jsonb_build_object('replayed', true, 'transactionId', f.txn_id::text)
-               WHEN i.error IS NOT NULL THEN jsonb_build_object('error', i.error)
-               ELSE jsonb_build_object('replayed', i.outcome = 'REPLAY', 'transactionId', i.txn_id::text) END ORDER BY i.ord)
-        INTO v_results
-        FROM items i JOIN firsts f ON f.key = i.key;
-      RETURN v_results;
-    END $function$;
+  -- One result per item, in input order: the transaction id (the caller reads what it needs of
+  -- it afterwards) or the error. A repeated key in one batch shares its first occurrence's
+  -- outcome. A refused item's key is released (rejections do not use up keys).
+  WITH items AS (
+         SELECT i.ord, i.key, i.hash, i.outcome, i.txn_id,
+                coalesce(v_errors->(i.ord::text), CASE WHEN i.error_code IS NOT NULL THEN
+                  jsonb_build_object('code', i.error_code, 'message', i.error_message, 'field', i.error_field) END) AS error
+           FROM unnest(v_items) i),
+       firsts AS (SELECT DISTINCT ON (i.key) i.* FROM items i ORDER BY i.key, i.ord),
+       released AS (
+         DELETE FROM idempotency_keys k
+          WHERE k.head_id = p_head AND k.subject = p_sub
+            AND k.key = ANY (ARRAY(SELECT i.key FROM items i WHERE i.outcome = 'NEW' AND i.error IS NOT NULL)))
+  SELECT jsonb_agg(CASE
+           WHEN i.outcome = 'DUP' AND i.hash <> f.hash THEN jsonb_build_object('error', jsonb_build_object('code', 'IDEMPOTENCY_CONFLICT',
+             'message', format('idempotencyKey "%s" appears earlier in this batch with a different request', i.key), 'field', 'idempotencyKey'))
+           WHEN i.outcome = 'DUP' AND f.error IS NOT NULL THEN jsonb_build_object('error', f.error)
+           WHEN i.outcome = 'DUP' THEN jsonb_build_object('replayed', true, 'transactionId', f.txn_id::text)
+           WHEN i.error IS NOT NULL THEN jsonb_build_object('error', i.error)
+           ELSE jsonb_build_object('replayed', i.outcome = 'REPLAY', 'transactionId', i.txn_id::text) END ORDER BY i.ord)
+    INTO v_results
+    FROM items i JOIN firsts f ON f.key = i.key;
+  RETURN v_results;
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_award_lines(p_head bigint, p_items cb_award_item[], p_errors jsonb)
  RETURNS SETOF cb_award_line
  LANGUAGE sql
  STABLE
 AS $function$
-      SELECT i.ord, i.txn_id, acc.id, a.code, a.scale, side.amount, acc.deferred_balance, acc.allow_negative, i.member_external_id
-        FROM cb_award_accepted(p_items, p_errors) i
-        CROSS JOIN LATERAL jsonb_array_elements(i.outputs) o
-        JOIN assets a ON a.code = o.value->>'asset'
-        CROSS JOIN LATERAL (SELECT o.value->>'direction' = 'DEDUCT' AS deduct,
-                                   trunc(i.qty * (o.value->>'amountPerUnit')::numeric, a.scale) AS amount) x
-        CROSS JOIN LATERAL (VALUES
-          ('MEMBER', i.member_id, 'WALLET', CASE WHEN x.deduct THEN -x.amount ELSE x.amount END),
-          ('SYSTEM', i.branch_id, CASE WHEN x.deduct THEN 'PENALTY' ELSE 'ISSUANCE' END, CASE WHEN x.deduct THEN x.amount ELSE -x.amount END)
-        ) side (owner_type, owner_id, purpose, amount)
-        -- A lateral probe of accounts_owner_unique per line: the planner cannot estimate the items.
-        CROSS JOIN LATERAL (
-          SELECT acc.id, acc.deferred_balance, acc.allow_negative FROM accounts acc
-           WHERE acc.head_id = p_head AND acc.owner_type = side.owner_type AND acc.owner_id = side.owner_id
-             AND acc.asset_code = a.code AND acc.purpose = side.purpose
-           LIMIT 1) acc
-    $function$;
+  SELECT i.ord, i.txn_id, acc.id, a.code, a.scale, side.amount, acc.deferred_balance, acc.allow_negative, i.member_external_id
+    FROM cb_award_accepted(p_items, p_errors) i
+    CROSS JOIN LATERAL jsonb_array_elements(i.outputs) o
+    JOIN assets a ON a.code = o.value->>'asset'
+    CROSS JOIN LATERAL (SELECT o.value->>'direction' = 'DEDUCT' AS deduct,
+                               trunc(i.qty * (o.value->>'amountPerUnit')::numeric, a.scale) AS amount) x
+    CROSS JOIN LATERAL (VALUES
+      ('MEMBER', i.member_id, 'WALLET', CASE WHEN x.deduct THEN -x.amount ELSE x.amount END),
+      ('SYSTEM', i.branch_id, CASE WHEN x.deduct THEN 'PENALTY' ELSE 'ISSUANCE' END, CASE WHEN x.deduct THEN x.amount ELSE -x.amount END)
+    ) side (owner_type, owner_id, purpose, amount)
+    -- A lateral probe of accounts_owner_unique per line: the planner cannot estimate the items.
+    CROSS JOIN LATERAL (
+      SELECT acc.id, acc.deferred_balance, acc.allow_negative FROM accounts acc
+       WHERE acc.head_id = p_head AND acc.owner_type = side.owner_type AND acc.owner_id = side.owner_id
+         AND acc.asset_code = a.code AND acc.purpose = side.purpose
+       LIMIT 1) acc
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_award_one(p_head bigint, p_sub text, p_role text, p_scope_path text, p_tz text, p_key text, p_hash text, p_member_ref bigint, p_external_ref text, p_rule_code text, p_qty numeric, p_occurred timestamp with time zone, p_memo text, p_metadata jsonb)
  RETURNS jsonb
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
-    DECLARE
-      v_now timestamptz := now();
-      v_txn bigint;
-      v_prior record;
-      v record;
-      v_item cb_award_item;
-      v_over record;
-      v_short record;
-      v_funded boolean;
-      v_answer jsonb;
-    BEGIN
-      -- Invariant 4: a concurrent duplicate waits here on the key's unique index until this one
-      -- commits (then replays) or rolls back (then goes ahead itself).
-      INSERT INTO idempotency_keys (head_id, subject, key, operation, request_hash, transaction_id)
-      VALUES (p_head, p_sub, p_key, 'awardPoints', p_hash, nextval('transactions_id_seq'))
-      ON CONFLICT DO NOTHING
-      RETURNING transaction_id INTO v_txn;
-      IF v_txn IS NULL THEN
-        SELECT k.operation, k.request_hash, k.transaction_id INTO v_prior
-          FROM idempotency_keys k WHERE k.head_id = p_head AND k.subject = p_sub AND k.key = p_key;
-        PERFORM cb_assert(FOUND, 'idempotency key conflicted but cannot be read');
-        IF v_prior.operation = 'awardPoints' AND v_prior.request_hash = p_hash AND v_prior.transaction_id IS NOT NULL THEN
-          RETURN jsonb_build_object('replayed', true, 'transactionId', v_prior.transaction_id::text, 'transaction',
-                                    (SELECT x.j FROM cb_transactions_json(p_head, ARRAY[v_prior.transaction_id]) x));
-        END IF;
-        PERFORM cb_fail('IDEMPOTENCY_CONFLICT', cb_key_conflict_message(p_key, v_prior.operation), 'idempotencyKey');
-      END IF;
+DECLARE
+  v_now timestamptz := now();
+  v_txn bigint;
+  v_prior record;
+  v record;
+  v_item cb_award_item;
+  v_over record;
+  v_short record;
+  v_funded boolean;
+  v_answer jsonb;
+BEGIN
+  -- Invariant 4: a concurrent duplicate waits here on the key's unique index until this one
+  -- commits (then replays) or rolls back (then goes ahead itself).
+  INSERT INTO idempotency_keys (head_id, subject, key, operation, request_hash, transaction_id)
+  VALUES (p_head, p_sub, p_key, 'awardPoints', p_hash, nextval('transactions_id_seq'))
+  ON CONFLICT DO NOTHING
+  RETURNING transaction_id INTO v_txn;
+  IF v_txn IS NULL THEN
+    SELECT k.operation, k.request_hash, k.transaction_id INTO v_prior
+      FROM idempotency_keys k WHERE k.head_id = p_head AND k.subject = p_sub AND k.key = p_key;
+    PERFORM cb_assert(FOUND, 'idempotency key conflicted but cannot be read');
+    IF v_prior.operation = 'awardPoints' AND v_prior.request_hash = p_hash AND v_prior.transaction_id IS NOT NULL THEN
+      RETURN jsonb_build_object('replayed', true, 'transactionId', v_prior.transaction_id::text, 'transaction',
+                                (SELECT x.j FROM cb_transactions_json(p_head, ARRAY[v_prior.transaction_id]) x));
+    END IF;
+    PERFORM cb_fail('IDEMPOTENCY_CONFLICT', cb_key_conflict_message(p_key, v_prior.operation), 'idempotencyKey');
+  END IF;
 
-      SELECT t.*, f.code, f.field, f.message INTO v
-        FROM (SELECT 1) one
-        LEFT JOIN LATERAL cb_award_target(p_head, p_member_ref, p_external_ref, p_rule_code, p_qty) t ON true
-        CROSS JOIN LATERAL cb_award_refusal(p_sub, p_role, p_scope_path, p_member_ref, p_external_ref, p_rule_code, p_qty, p_occurred,
-                                            t.member_id, t.member_external_id, t.member_path, t.rule_id, t.rule_version, t.valid_from,
-                                            t.valid_to, t.requires_approval, t.allowed_clients, t.outputs) f;
-      IF v.code IS NOT NULL THEN
-        PERFORM cb_fail(v.code, v.message, v.field);
-      END IF;
-      v_item := ROW(1, p_key, p_hash, p_member_ref, p_external_ref, p_rule_code, p_qty, p_occurred, p_memo, p_metadata,
-                    'NEW', v_txn, NULL, NULL, NULL, v.member_id, v.member_external_id, v.branch_id, v.rule_id, v.outputs, v.caps,
-                    v.primary_amount, v.primary_asset)::cb_award_item;
+  SELECT t.*, f.code, f.field, f.message INTO v
+    FROM (SELECT 1) one
+    LEFT JOIN LATERAL cb_award_target(p_head, p_member_ref, p_external_ref, p_rule_code, p_qty) t ON true
+    CROSS JOIN LATERAL cb_award_refusal(p_sub, p_role, p_scope_path, p_member_ref, p_external_ref, p_rule_code, p_qty, p_occurred,
+                                        t.member_id, t.member_external_id, t.member_path, t.rule_id, t.rule_version, t.valid_from,
+                                        t.valid_to, t.requires_approval, t.allowed_clients, t.outputs) f;
+  IF v.code IS NOT NULL THEN
+    PERFORM cb_fail(v.code, v.message, v.field);
+  END IF;
+  v_item := ROW(1, p_key, p_hash, p_member_ref, p_external_ref, p_rule_code, p_qty, p_occurred, p_memo, p_metadata,
+                'NEW', v_txn, NULL, NULL, NULL, v.member_id, v.member_external_id, v.branch_id, v.rule_id, v.outputs, v.caps,
+                v.primary_amount, v.primary_asset)::cb_award_item;
 
-      -- Invariant 5: add this award to each of its counters (creating them), then refuse if any is
-      -- now over its cap. ON CONFLICT DO UPDATE waits for a concurrent award's counter and adds to
-      -- what that one left, so the check always sees every committed award.
-      IF jsonb_array_length(v.caps) > 0 THEN
-        WITH counted AS (
-               INSERT INTO rule_usage AS u (head_id, member_id, rule_code, window_kind, window_start, units, amount)
-               SELECT p_head, w.member_id, w.rule_code, w.window_kind, w.window_start, w.units, w.amount
-                 FROM cb_award_windows(ARRAY[v_item], '{}', p_tz) w
-                ORDER BY w.window_kind, w.window_start
-               ON CONFLICT (head_id, member_id, rule_code, window_kind, window_start)
-               DO UPDATE SET units = u.units + excluded.units, amount = u.amount + excluded.amount
-               RETURNING u.window_kind, u.window_start, u.units, u.amount)
-        SELECT w.*, c.units - w.units AS used_units, c.amount - w.amount AS used_amount INTO v_over
-          FROM counted c JOIN cb_award_windows(ARRAY[v_item], '{}', p_tz) w ON w.window_kind = c.window_kind
-         WHERE (w.max_count IS NOT NULL AND c.units > w.max_count) OR (w.max_amount IS NOT NULL AND c.amount > w.max_amount)
-         ORDER BY w.window_kind
-         LIMIT 1;
-        IF FOUND THEN
-          PERFORM cb_fail('CAP_EXCEEDED', format('rule "%s" allows %s per %s for member %s; already used %s in the %s starting %s, this award asks %s',
-            p_rule_code,
-            concat_ws(' and ', v_over.max_count || ' units', v_over.max_amount || ' ' || v.primary_asset),
-            lower(v_over.window_kind), v.member_external_id,
-            concat_ws(' units / ', v_over.used_units, CASE WHEN v_over.max_amount IS NOT NULL THEN v_over.used_amount || ' ' || v.primary_asset END),
-            lower(v_over.window_kind), v_over.window_start, v_over.units), 'rule');
-        END IF;
-      END IF;
+  -- Invariant 5: add this award to each of its counters (creating them), then refuse if any is
+  -- now over its cap. ON CONFLICT DO UPDATE waits for a concurrent award's counter and adds to
+  -- what that one left, so the check always sees every committed award.
+  IF jsonb_array_length(v.caps) > 0 THEN
+    WITH counted AS (
+           INSERT INTO rule_usage AS u (head_id, member_id, rule_code, window_kind, window_start, units, amount)
+           SELECT p_head, w.member_id, w.rule_code, w.window_kind, w.window_start, w.units, w.amount
+             FROM cb_award_windows(ARRAY[v_item], '{}', p_tz) w
+            ORDER BY w.window_kind, w.window_start
+           ON CONFLICT (head_id, member_id, rule_code, window_kind, window_start)
+           DO UPDATE SET units = u.units + excluded.units, amount = u.amount + excluded.amount
+           RETURNING u.window_kind, u.window_start, u.units, u.amount)
+    SELECT w.*, c.units - w.units AS used_units, c.amount - w.amount AS used_amount INTO v_over
+      FROM counted c JOIN cb_award_windows(ARRAY[v_item], '{}', p_tz) w ON w.window_kind = c.window_kind
+     WHERE (w.max_count IS NOT NULL AND c.units > w.max_count) OR (w.max_amount IS NOT NULL AND c.amount > w.max_amount)
+     ORDER BY w.window_kind
+     LIMIT 1;
+    IF FOUND THEN
+      PERFORM cb_fail('CAP_EXCEEDED', format('rule "%s" allows %s per %s for member %s; already used %s in the %s starting %s, this award asks %s',
+        p_rule_code,
+        concat_ws(' and ', v_over.max_count || ' units', v_over.max_amount || ' ' || v.primary_asset),
+        lower(v_over.window_kind), v.member_external_id,
+        concat_ws(' units / ', v_over.used_units, CASE WHEN v_over.max_amount IS NOT NULL THEN v_over.used_amount || ' ' || v.primary_asset END),
+        lower(v_over.window_kind), v_over.window_start, v_over.units), 'rule');
+    END IF;
+  END IF;
 
-      -- Invariant 3: a debit of a wallet that may not go negative moves it only while the available
-      -- balance covers it. Each asset appears once in a rule's outputs, so each account once here.
-      WITH lines AS (SELECT * FROM cb_award_lines(p_head, ARRAY[v_item], '{}')),
-           recorded AS (
-             INSERT INTO transactions AS t (head_id, id, kind, status, branch_id, member_id, rule_id, principal_sub, principal_role,
-                                            occurred_at, recorded_at, memo, metadata)
-             VALUES (p_head, v_txn, CASE WHEN v.outputs->0->>'direction' = 'DEDUCT' THEN 'DEDUCT' ELSE 'EARN' END, 'POSTED',
-                     v.branch_id, v.member_id, v.rule_id, p_sub, p_role, p_occurred, v_now, p_memo, p_metadata)
-             RETURNING t),
-           moved AS (
-             UPDATE accounts a SET balance = a.balance + l.amount FROM lines l
-              WHERE NOT l.deferred AND a.head_id = p_head AND a.id = l.account_id
-                AND (l.amount >= 0 OR a.allow_negative OR a.balance - a.held + l.amount >= 0)
-             RETURNING a.id, a.balance),
-           deferred AS (
-             INSERT INTO account_deltas (head_id, account_id, amount)
-             SELECT p_head, l.account_id, l.amount FROM lines l WHERE l.deferred),
-           posted AS (
-             INSERT INTO postings AS p (head_id, transaction_id, line, account_id, asset_code, asset_scale, amount, balance_after, recorded_at)
-             SELECT p_head, v_txn, row_number() OVER (ORDER BY l.account_id), l.account_id, l.asset, l.scale, l.amount, m.balance, v_now
-               FROM lines l LEFT JOIN moved m ON m.id = l.account_id
-             RETURNING p)
-      SELECT (SELECT count(*) FROM moved) = (SELECT count(*) FROM lines l WHERE NOT l.deferred)
-               AND (SELECT count(*) FROM lines) = 2 * jsonb_array_length(v.outputs),
-             jsonb_build_object('replayed', false, 'transactionId', v_txn::text, 'transaction',
-               cb_transaction_object(r.t, (SELECT jsonb_agg(cb_posting_object(x.p) ORDER BY (x.p).line) FROM posted x)))
-        INTO v_funded, v_answer
-        FROM recorded r;
-      IF NOT v_funded THEN
-        -- Which wallet fell short (or, never expected, which account is missing): the writes above roll back with the raise.
-        SELECT l.member_external_id, l.asset, l.amount, round(a.balance - a.held, a.asset_scale) AS available INTO v_short
-          FROM cb_award_lines(p_head, ARRAY[v_item], '{}') l JOIN accounts a ON a.head_id = p_head AND a.id = l.account_id
-         WHERE NOT l.deferred AND NOT a.allow_negative AND a.balance - a.held + l.amount < 0
-         LIMIT 1;
-        PERFORM cb_assert(FOUND, 'an awarded member or branch lacks one of its accounts');
-        PERFORM cb_fail('INSUFFICIENT_FUNDS', format('member %s has %s %s available, %s needed',
-          v_short.member_external_id, v_short.available, v_short.asset, -v_short.amount), NULL);
-      END IF;
-      RETURN v_answer;
-    END $function$;
+  -- Invariant 3: a debit of a wallet that may not go negative moves it only while the available
+  -- balance covers it. Each asset appears once in a rule's outputs, so each account once here.
+  WITH lines AS (SELECT * FROM cb_award_lines(p_head, ARRAY[v_item], '{}')),
+       recorded AS (
+         INSERT INTO transactions AS t (head_id, id, kind, status, branch_id, member_id, rule_id, principal_sub, principal_role,
+                                        occurred_at, recorded_at, memo, metadata)
+         VALUES (p_head, v_txn, CASE WHEN v.outputs->0->>'direction' = 'DEDUCT' THEN 'DEDUCT' ELSE 'EARN' END, 'POSTED',
+                 v.branch_id, v.member_id, v.rule_id, p_sub, p_role, p_occurred, v_now, p_memo, p_metadata)
+         RETURNING t),
+       moved AS (
+         UPDATE accounts a SET balance = a.balance + l.amount FROM lines l
+          WHERE NOT l.deferred AND a.head_id = p_head AND a.id = l.account_id
+            AND (l.amount >= 0 OR a.allow_negative OR a.balance - a.held + l.amount >= 0)
+         RETURNING a.id, a.balance),
+       deferred AS (
+         INSERT INTO account_deltas (head_id, account_id, amount)
+         SELECT p_head, l.account_id, l.amount FROM lines l WHERE l.deferred),
+       posted AS (
+         INSERT INTO postings AS p (head_id, transaction_id, line, account_id, asset_code, asset_scale, amount, balance_after, recorded_at)
+         SELECT p_head, v_txn, row_number() OVER (ORDER BY l.account_id), l.account_id, l.asset, l.scale, l.amount, m.balance, v_now
+           FROM lines l LEFT JOIN moved m ON m.id = l.account_id
+         RETURNING p)
+  SELECT (SELECT count(*) FROM moved) = (SELECT count(*) FROM lines l WHERE NOT l.deferred)
+           AND (SELECT count(*) FROM lines) = 2 * jsonb_array_length(v.outputs),
+         jsonb_build_object('replayed', false, 'transactionId', v_txn::text, 'transaction',
+           cb_transaction_object(r.t, (SELECT jsonb_agg(cb_posting_object(x.p) ORDER BY (x.p).line) FROM posted x)))
+    INTO v_funded, v_answer
+    FROM recorded r;
+  IF NOT v_funded THEN
+    -- Which wallet fell short (or, never expected, which account is missing): the writes above roll back with the raise.
+    SELECT l.member_external_id, l.asset, l.amount, round(a.balance - a.held, a.asset_scale) AS available INTO v_short
+      FROM cb_award_lines(p_head, ARRAY[v_item], '{}') l JOIN accounts a ON a.head_id = p_head AND a.id = l.account_id
+     WHERE NOT l.deferred AND NOT a.allow_negative AND a.balance - a.held + l.amount < 0
+     LIMIT 1;
+    PERFORM cb_assert(FOUND, 'an awarded member or branch lacks one of its accounts');
+    PERFORM cb_fail('INSUFFICIENT_FUNDS', format('member %s has %s %s available, %s needed',
+      v_short.member_external_id, v_short.available, v_short.asset, -v_short.amount), NULL);
+  END IF;
+  RETURN v_answer;
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_award_refusal(p_sub text, p_role text, p_scope_path text, p_member_ref bigint, p_external_ref text, p_rule_code text, p_qty numeric, p_occurred timestamp with time zone, p_member_id bigint, p_member_external_id text, p_member_path text, p_rule_id bigint, p_rule_version integer, p_valid_from timestamp with time zone, p_valid_to timestamp with time zone, p_requires_approval boolean, p_allowed_clients text[], p_outputs jsonb)
  RETURNS TABLE(code text, field text, message text)
  LANGUAGE sql
  STABLE
 AS $function$
-      SELECT (ARRAY['NOT_FOUND', 'FORBIDDEN', 'NOT_FOUND', 'BAD_USER_INPUT', 'INVALID_STATE', 'FORBIDDEN', 'BAD_USER_INPUT'])[f.n],
-             (ARRAY['member', 'member', 'rule', 'occurredAt', 'rule', 'rule', 'quantity'])[f.n],
-             CASE f.n
-               WHEN 1 THEN format('no member %s in this bank', coalesce('with id ' || p_member_ref, 'with externalId "' || p_external_ref || '"'))
-               WHEN 2 THEN format('member %s belongs to a branch outside your scope', p_member_external_id)
-               WHEN 3 THEN format('no rule "%s" applies to member %s', p_rule_code, p_member_external_id)
-               WHEN 4 THEN format('occurredAt: rule "%s" version %s is valid from %s to %s', p_rule_code, p_rule_version,
-                                  coalesce(p_valid_from::text, 'the beginning'), coalesce(p_valid_to::text, 'no end'))
-               WHEN 5 THEN format('rule "%s" needs approval: submit a claim instead of awarding directly', p_rule_code)
-               WHEN 6 THEN format('client %s may not apply rule "%s"', p_sub, p_rule_code)
-               WHEN 7 THEN format('quantity: %s is too small, rule "%s" would give nothing', p_qty, p_rule_code)
-             END
-        FROM (SELECT CASE
-                WHEN p_member_id IS NULL THEN 1
-                WHEN NOT starts_with(p_member_path, p_scope_path) THEN 2
-                WHEN p_rule_id IS NULL THEN 3
-                WHEN (p_valid_from IS NOT NULL AND p_occurred < p_valid_from) OR (p_valid_to IS NOT NULL AND p_occurred >= p_valid_to) THEN 4
-                -- cb_approve_claim sets cb.approving_claim while it posts an approved claim (migration 011).
-                WHEN p_requires_approval AND current_setting('cb.approving_claim', true) IS DISTINCT FROM 'on' THEN 5
-                WHEN p_role = 'client' AND cardinality(p_allowed_clients) > 0 AND NOT (p_sub = ANY (p_allowed_clients)) THEN 6
-                WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(p_outputs) x JOIN assets a ON a.code = x.value->>'asset'
-                              WHERE trunc(p_qty * (x.value->>'amountPerUnit')::numeric, a.scale) = 0) THEN 7
-              END AS n) f
-    $function$;
+  SELECT (ARRAY['NOT_FOUND', 'FORBIDDEN', 'NOT_FOUND', 'BAD_USER_INPUT', 'INVALID_STATE', 'FORBIDDEN', 'BAD_USER_INPUT'])[f.n],
+         (ARRAY['member', 'member', 'rule', 'occurredAt', 'rule', 'rule', 'quantity'])[f.n],
+         CASE f.n
+           WHEN 1 THEN format('no member %s in this bank', coalesce('with id ' || p_member_ref, 'with externalId "' || p_external_ref || '"'))
+           WHEN 2 THEN format('member %s belongs to a branch outside your scope', p_member_external_id)
+           WHEN 3 THEN format('no rule "%s" applies to member %s', p_rule_code, p_member_external_id)
+           WHEN 4 THEN format('occurredAt: rule "%s" version %s is valid from %s to %s', p_rule_code, p_rule_version,
+                              coalesce(p_valid_from::text, 'the beginning'), coalesce(p_valid_to::text, 'no end'))
+           WHEN 5 THEN format('rule "%s" needs approval: submit a claim instead of awarding directly', p_rule_code)
+           WHEN 6 THEN format('client %s may not apply rule "%s"', p_sub, p_rule_code)
+           WHEN 7 THEN format('quantity: %s is too small, rule "%s" would give nothing', p_qty, p_rule_code)
+         END
+    FROM (SELECT CASE
+            WHEN p_member_id IS NULL THEN 1
+            WHEN NOT starts_with(p_member_path, p_scope_path) THEN 2
+            WHEN p_rule_id IS NULL THEN 3
+            WHEN (p_valid_from IS NOT NULL AND p_occurred < p_valid_from) OR (p_valid_to IS NOT NULL AND p_occurred >= p_valid_to) THEN 4
+            -- cb_approve_claim sets cb.approving_claim while it posts an approved claim (claims/sql/approve_claim.sql).
+            WHEN p_requires_approval AND current_setting('cb.approving_claim', true) IS DISTINCT FROM 'on' THEN 5
+            WHEN p_role = 'client' AND cardinality(p_allowed_clients) > 0 AND NOT (p_sub = ANY (p_allowed_clients)) THEN 6
+            WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(p_outputs) x JOIN assets a ON a.code = x.value->>'asset'
+                          WHERE trunc(p_qty * (x.value->>'amountPerUnit')::numeric, a.scale) = 0) THEN 7
+          END AS n) f
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_award_target(p_head bigint, p_member_ref bigint, p_external_ref text, p_rule_code text, p_qty numeric)
  RETURNS TABLE(member_id bigint, member_external_id text, branch_id bigint, member_path text, rule_id bigint, rule_version integer, outputs jsonb, caps jsonb, valid_from timestamp with time zone, valid_to timestamp with time zone, requires_approval boolean, allowed_clients text[], primary_amount numeric, primary_asset text)
  LANGUAGE sql
  STABLE
 AS $function$
-      SELECT m.id, m.external_id, m.branch_id, m.path, r.id, r.version, r.outputs, r.caps, r.valid_from, r.valid_to,
-             r.requires_approval, r.allowed_clients, p.amount, p.asset
-        FROM (SELECT m.id, m.external_id, m.branch_id, b.path FROM members m JOIN branches b ON b.id = m.branch_id
-               WHERE p_member_ref IS NOT NULL AND m.head_id = p_head AND m.id = p_member_ref
-              UNION ALL
-              SELECT m.id, m.external_id, m.branch_id, b.path FROM members m JOIN branches b ON b.id = m.branch_id
-               WHERE p_member_ref IS NULL AND m.head_id = p_head AND m.external_id = p_external_ref) m
-        LEFT JOIN LATERAL (
-          SELECT r.* FROM rules r JOIN branches rb ON rb.id = r.branch_id
-           WHERE r.head_id = p_head AND r.code = p_rule_code AND starts_with(m.path, rb.path)
-           ORDER BY rb.depth DESC, r.version DESC LIMIT 1) r ON true
-        LEFT JOIN LATERAL (
-          SELECT trunc(p_qty * (r.outputs->0->>'amountPerUnit')::numeric, a.scale) AS amount, a.code AS asset
-            FROM assets a WHERE a.code = r.outputs->0->>'asset') p ON r.id IS NOT NULL
-    $function$;
+  SELECT m.id, m.external_id, m.branch_id, m.path, r.id, r.version, r.outputs, r.caps, r.valid_from, r.valid_to,
+         r.requires_approval, r.allowed_clients, p.amount, p.asset
+    FROM (SELECT m.id, m.external_id, m.branch_id, b.path FROM members m JOIN branches b ON b.id = m.branch_id
+           WHERE p_member_ref IS NOT NULL AND m.head_id = p_head AND m.id = p_member_ref
+          UNION ALL
+          SELECT m.id, m.external_id, m.branch_id, b.path FROM members m JOIN branches b ON b.id = m.branch_id
+           WHERE p_member_ref IS NULL AND m.head_id = p_head AND m.external_id = p_external_ref) m
+    LEFT JOIN LATERAL (
+      SELECT r.* FROM rules r JOIN branches rb ON rb.id = r.branch_id
+       WHERE r.head_id = p_head AND r.code = p_rule_code AND starts_with(m.path, rb.path)
+       ORDER BY rb.depth DESC, r.version DESC LIMIT 1) r ON true
+    LEFT JOIN LATERAL (
+      SELECT trunc(p_qty * (r.outputs->0->>'amountPerUnit')::numeric, a.scale) AS amount, a.code AS asset
+        FROM assets a WHERE a.code = r.outputs->0->>'asset') p ON r.id IS NOT NULL
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_award_windows(p_items cb_award_item[], p_errors jsonb, p_tz text)
  RETURNS TABLE(ord integer, grp text, member_id bigint, rule_code text, window_kind text, window_start date, units numeric, amount numeric, max_count numeric, max_amount numeric)
  LANGUAGE sql
  STABLE
 AS $function$
-      SELECT i.ord, concat_ws('|', i.member_id, i.rule_code, c.value->>'window', w.start), i.member_id, i.rule_code,
-             c.value->>'window', w.start, i.qty, i.primary_amount, (c.value->>'maxCount')::numeric, (c.value->>'maxAmount')::numeric
-        FROM cb_award_accepted(p_items, p_errors) i
-        CROSS JOIN LATERAL jsonb_array_elements(i.caps) c
-        CROSS JOIN LATERAL (SELECT date_trunc(lower(c.value->>'window'), i.occurred_at AT TIME ZONE p_tz)::date AS start) w
-    $function$;
+  SELECT i.ord, concat_ws('|', i.member_id, i.rule_code, c.value->>'window', w.start), i.member_id, i.rule_code,
+         c.value->>'window', w.start, i.qty, i.primary_amount, (c.value->>'maxCount')::numeric, (c.value->>'maxAmount')::numeric
+    FROM cb_award_accepted(p_items, p_errors) i
+    CROSS JOIN LATERAL jsonb_array_elements(i.caps) c
+    CROSS JOIN LATERAL (SELECT date_trunc(lower(c.value->>'window'), i.occurred_at AT TIME ZONE p_tz)::date AS start) w
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_cancel_redemption(p_head bigint, p_sub text, p_key text, p_hash text, p_code text, p_member bigint, p_merchant bigint)
  RETURNS jsonb
  LANGUAGE plpgsql
 AS $function$
-    DECLARE
-      v_replay jsonb := cb_claim_result_key(p_head, p_sub, p_key, 'cancelRedemption', p_hash);
-      v redemptions;
-      v_status text;
-    BEGIN
-      IF v_replay IS NOT NULL THEN
-        RETURN v_replay;
-      END IF;
-      v := cb_lock_voucher(p_head, p_code);
-      IF v.member_id IS DISTINCT FROM p_member AND v.merchant_id IS DISTINCT FROM p_merchant THEN
-        PERFORM cb_fail('FORBIDDEN', format('voucher %s is neither yours nor for your items', p_code));
-      END IF;
-      v_status := cb_redemption_status(v.status, v.expires_at);
-      IF v_status <> 'PENDING' THEN
-        PERFORM cb_fail('INVALID_STATE', format('voucher %s is %s; only a PENDING voucher can be cancelled', p_code, v_status));
-      END IF;
-      PERFORM cb_release_redemption(p_head, v.id, 'CANCELLED', p_sub);
-      RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v.id::text));
-    END $function$;
+DECLARE
+  v_replay jsonb := cb_claim_result_key(p_head, p_sub, p_key, 'cancelRedemption', p_hash);
+  v redemptions;
+  v_status text;
+BEGIN
+  IF v_replay IS NOT NULL THEN
+    RETURN v_replay;
+  END IF;
+  v := cb_lock_voucher(p_head, p_code);
+  IF v.member_id IS DISTINCT FROM p_member AND v.merchant_id IS DISTINCT FROM p_merchant THEN
+    PERFORM cb_fail('FORBIDDEN', format('voucher %s is neither yours nor for your items', p_code));
+  END IF;
+  v_status := cb_redemption_status(v.status, v.expires_at);
+  IF v_status <> 'PENDING' THEN
+    PERFORM cb_fail('INVALID_STATE', format('voucher %s is %s; only a PENDING voucher can be cancelled', p_code, v_status));
+  END IF;
+  PERFORM cb_release_redemption(p_head, v.id, 'CANCELLED', p_sub);
+  RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v.id::text));
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_check_redemption_move()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
-    BEGIN
-      IF NEW.status IS DISTINCT FROM OLD.status AND NOT (
-           (OLD.status = 'PENDING' AND NEW.status IN ('FULFILLED', 'CANCELLED', 'EXPIRED'))
-        OR (OLD.status = 'FULFILLED' AND NEW.status = 'REFUNDED')) THEN
-        RAISE EXCEPTION 'invariant broken: redemption % cannot move from % to %', OLD.id, OLD.status, NEW.status USING ERRCODE = 'CBASS';
-      END IF;
-      RETURN NEW;
-    END $function$;
+BEGIN
+  IF NEW.status IS DISTINCT FROM OLD.status AND NOT (
+       (OLD.status = 'PENDING' AND NEW.status IN ('FULFILLED', 'CANCELLED', 'EXPIRED'))
+    OR (OLD.status = 'FULFILLED' AND NEW.status = 'REFUNDED')) THEN
+    RAISE EXCEPTION 'invariant broken: redemption % cannot move from % to %', OLD.id, OLD.status, NEW.status USING ERRCODE = 'CBASS';
+  END IF;
+  RETURN NEW;
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_claim_key(p_head bigint, p_sub text, p_key text, p_operation text, p_hash text, p_txn bigint)
  RETURNS bigint
  LANGUAGE plpgsql
 AS $function$
-    DECLARE
-      v record;
-    BEGIN
-      INSERT INTO idempotency_keys (head_id, subject, key, operation, request_hash, transaction_id)
-      VALUES (p_head, p_sub, p_key, p_operation, p_hash, p_txn)
-      ON CONFLICT DO NOTHING;
-      IF FOUND THEN
-        RETURN NULL;
-      END IF;
-      SELECT k.operation, k.request_hash, k.transaction_id INTO v
-        FROM idempotency_keys k WHERE k.head_id = p_head AND k.subject = p_sub AND k.key = p_key;
-      PERFORM cb_assert(FOUND, 'idempotency key conflicted but cannot be read');
-      IF v.operation <> p_operation OR v.request_hash <> p_hash OR v.transaction_id IS NULL THEN
-        PERFORM cb_fail('IDEMPOTENCY_CONFLICT', format(
-          'idempotencyKey "%s" was already used for a different %s request; send a new key for a new request',
-          p_key, v.operation));
-      END IF;
-      RETURN v.transaction_id;
-    END $function$;
+DECLARE
+  v record;
+BEGIN
+  INSERT INTO idempotency_keys (head_id, subject, key, operation, request_hash, transaction_id)
+  VALUES (p_head, p_sub, p_key, p_operation, p_hash, p_txn)
+  ON CONFLICT DO NOTHING;
+  IF FOUND THEN
+    RETURN NULL;
+  END IF;
+  SELECT k.operation, k.request_hash, k.transaction_id INTO v
+    FROM idempotency_keys k WHERE k.head_id = p_head AND k.subject = p_sub AND k.key = p_key;
+  PERFORM cb_assert(FOUND, 'idempotency key conflicted but cannot be read');
+  IF v.operation <> p_operation OR v.request_hash <> p_hash OR v.transaction_id IS NULL THEN
+    PERFORM cb_fail('IDEMPOTENCY_CONFLICT', format(
+      'idempotencyKey "%s" was already used for a different %s request; send a new key for a new request',
+      p_key, v.operation));
+  END IF;
+  RETURN v.transaction_id;
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_claim_result_key(p_head bigint, p_sub text, p_key text, p_operation text, p_hash text)
  RETURNS jsonb
  LANGUAGE plpgsql
 AS $function$
-    DECLARE
-      v record;
-    BEGIN
-      INSERT INTO idempotency_keys (head_id, subject, key, operation, request_hash, result)
-      VALUES (p_head, p_sub, p_key, p_operation, p_hash, '{}') ON CONFLICT DO NOTHING;
-      IF FOUND THEN
-        RETURN NULL;
-      END IF;
-      SELECT k.operation, k.request_hash, k.result INTO v
-        FROM idempotency_keys k WHERE k.head_id = p_head AND k.subject = p_sub AND k.key = p_key;
-      PERFORM cb_assert(FOUND, 'idempotency key conflicted but cannot be read');
-      IF v.operation <> p_operation OR v.request_hash <> p_hash OR v.result IS NULL OR v.result = '{}' THEN
-        PERFORM cb_fail('IDEMPOTENCY_CONFLICT', format(
-          'idempotencyKey "%s" was already used for a different %s request; send a new key for a new request', p_key, v.operation));
-      END IF;
-      RETURN v.result || '{"replayed": true}';
-    END $function$;
+DECLARE
+  v record;
+BEGIN
+  INSERT INTO idempotency_keys (head_id, subject, key, operation, request_hash, result)
+  VALUES (p_head, p_sub, p_key, p_operation, p_hash, '{}') ON CONFLICT DO NOTHING;
+  IF FOUND THEN
+    RETURN NULL;
+  END IF;
+  SELECT k.operation, k.request_hash, k.result INTO v
+    FROM idempotency_keys k WHERE k.head_id = p_head AND k.subject = p_sub AND k.key = p_key;
+  PERFORM cb_assert(FOUND, 'idempotency key conflicted but cannot be read');
+  IF v.operation <> p_operation OR v.request_hash <> p_hash OR v.result IS NULL OR v.result = '{}' THEN
+    PERFORM cb_fail('IDEMPOTENCY_CONFLICT', format(
+      'idempotencyKey "%s" was already used for a different %s request; send a new key for a new request', p_key, v.operation));
+  END IF;
+  RETURN v.result || '{"replayed": true}';
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_close_pool(p_head bigint, p_sub text, p_role text, p_key text, p_hash text, p_pool bigint, p_scope_path text, p_reason text)
  RETURNS jsonb
  LANGUAGE plpgsql
 AS $function$
-    DECLARE
-      v_replay jsonb := cb_claim_result_key(p_head, p_sub, p_key, 'closePool', p_hash);
-      v_pool pools;
-      v_donation record;
-      v_txn bigint;
-      v_refunds integer := 0;
-      v_now timestamptz := now();
-      v_balance numeric;
-    BEGIN
-      IF v_replay IS NOT NULL THEN
-        RETURN v_replay;
-      END IF;
-      v_pool := cb_lock_pool(p_head, p_pool, p_scope_path);
-      IF v_pool.status NOT IN ('OPEN', 'FUNDED') THEN
-        PERFORM cb_fail('INVALID_STATE', format('pool "%s" is %s; only an OPEN or FUNDED pool can be closed', v_pool.title, v_pool.status));
-      END IF;
-      -- Every account the refunds touch, locked up front in id order (as every writer locks them).
-      PERFORM 1 FROM accounts a
-        WHERE a.head_id = p_head AND (a.id = v_pool.account_id OR a.id IN (
-          SELECT w.id FROM pool_donations d JOIN accounts w ON w.head_id = d.head_id AND w.owner_type = 'MEMBER' AND w.owner_id = d.member_id
-                                                         AND w.asset_code = 'POINTS' AND w.purpose = 'WALLET'
-           WHERE d.head_id = p_head AND d.pool_id = p_pool))
-        ORDER BY a.id FOR UPDATE;
-      FOR v_donation IN
-        SELECT d.transaction_id, d.member_id, d.amount, m.branch_id, a.id AS wallet
-          FROM pool_donations d JOIN members m ON m.head_id = d.head_id AND m.id = d.member_id
-          JOIN accounts a ON a.head_id = d.head_id AND a.owner_type = 'MEMBER' AND a.owner_id = d.member_id
-                         AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET'
-         WHERE d.head_id = p_head AND d.pool_id = p_pool
-           AND NOT EXISTS (SELECT 1 FROM transactions r WHERE r.head_id = d.head_id AND r.reverses_id = d.transaction_id)
-         ORDER BY d.transaction_id
-      LOOP
-        v_txn := nextval('transactions_id_seq');
-        INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role,
-                                  occurred_at, recorded_at, memo, reason, reverses_id)
-        VALUES (p_head, v_txn, 'REVERSAL', 'POSTED', v_donation.branch_id, v_donation.member_id, p_sub, p_role, v_now, v_now,
-                format('pool "%s" closed: donation returned', v_pool.title), p_reason, v_donation.transaction_id);
-        PERFORM cb_post_lines(p_head, v_txn, v_now, jsonb_build_array(
-          jsonb_build_object('accountId', v_pool.account_id, 'amount', -v_donation.amount),
-          jsonb_build_object('accountId', v_donation.wallet, 'amount', v_donation.amount)), false);
-        v_refunds := v_refunds + 1;
-      END LOOP;
-      SELECT balance INTO v_balance FROM accounts WHERE head_id = p_head AND id = v_pool.account_id;
-      PERFORM cb_assert(v_balance = 0, format('pool %s still holds %s after returning every donation', p_pool, v_balance));
-      UPDATE pools SET status = 'CLOSED', closed_at = v_now, close_reason = p_reason WHERE head_id = p_head AND id = p_pool;
-      RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('poolId', p_pool::text, 'refunds', v_refunds));
-    END $function$;
+DECLARE
+  v_replay jsonb := cb_claim_result_key(p_head, p_sub, p_key, 'closePool', p_hash);
+  v_pool pools;
+  v_donation record;
+  v_txn bigint;
+  v_refunds integer := 0;
+  v_now timestamptz := now();
+  v_balance numeric;
+BEGIN
+  IF v_replay IS NOT NULL THEN
+    RETURN v_replay;
+  END IF;
+  v_pool := cb_lock_pool(p_head, p_pool, p_scope_path);
+  IF v_pool.status NOT IN ('OPEN', 'FUNDED') THEN
+    PERFORM cb_fail('INVALID_STATE', format('pool "%s" is %s; only an OPEN or FUNDED pool can be closed', v_pool.title, v_pool.status));
+  END IF;
+  -- Every account the refunds touch, locked up front in id order (as every writer locks them).
+  PERFORM 1 FROM accounts a
+    WHERE a.head_id = p_head AND (a.id = v_pool.account_id OR a.id IN (
+      SELECT w.id FROM pool_donations d JOIN accounts w ON w.head_id = d.head_id AND w.owner_type = 'MEMBER' AND w.owner_id = d.member_id
+                                                     AND w.asset_code = 'POINTS' AND w.purpose = 'WALLET'
+       WHERE d.head_id = p_head AND d.pool_id = p_pool))
+    ORDER BY a.id FOR UPDATE;
+  FOR v_donation IN
+    SELECT d.transaction_id, d.member_id, d.amount, m.branch_id, a.id AS wallet
+      FROM pool_donations d JOIN members m ON m.head_id = d.head_id AND m.id = d.member_id
+      JOIN accounts a ON a.head_id = d.head_id AND a.owner_type = 'MEMBER' AND a.owner_id = d.member_id
+                     AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET'
+     WHERE d.head_id = p_head AND d.pool_id = p_pool
+       AND NOT EXISTS (SELECT 1 FROM transactions r WHERE r.head_id = d.head_id AND r.reverses_id = d.transaction_id)
+     ORDER BY d.transaction_id
+  LOOP
+    v_txn := nextval('transactions_id_seq');
+    INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role,
+                              occurred_at, recorded_at, memo, reason, reverses_id)
+    VALUES (p_head, v_txn, 'REVERSAL', 'POSTED', v_donation.branch_id, v_donation.member_id, p_sub, p_role, v_now, v_now,
+            format('pool "%s" closed: donation returned', v_pool.title), p_reason, v_donation.transaction_id);
+    PERFORM cb_post_lines(p_head, v_txn, v_now, jsonb_build_array(
+      jsonb_build_object('accountId', v_pool.account_id, 'amount', -v_donation.amount),
+      jsonb_build_object('accountId', v_donation.wallet, 'amount', v_donation.amount)), false);
+    v_refunds := v_refunds + 1;
+  END LOOP;
+  SELECT balance INTO v_balance FROM accounts WHERE head_id = p_head AND id = v_pool.account_id;
+  PERFORM cb_assert(v_balance = 0, format('pool %s still holds %s after returning every donation', p_pool, v_balance));
+  UPDATE pools SET status = 'CLOSED', closed_at = v_now, close_reason = p_reason WHERE head_id = p_head AND id = p_pool;
+  RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('poolId', p_pool::text, 'refunds', v_refunds));
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_disburse_pool(p_head bigint, p_sub text, p_role text, p_key text, p_hash text, p_pool bigint, p_scope_path text, p_merchant bigint, p_memo text)
  RETURNS jsonb
  LANGUAGE plpgsql
 AS $function$
-    DECLARE
-      v_txn bigint := nextval('transactions_id_seq');
-      v_previous bigint := cb_claim_key(p_head, p_sub, p_key, 'disbursePool', p_hash, v_txn);
-      v_pool pools;
-      v_balance numeric;
-      v_merchant_account bigint;
-      v_now timestamptz := now();
-    BEGIN
-      IF v_previous IS NOT NULL THEN
-        RETURN jsonb_build_object('replayed', true, 'transactionId', v_previous::text);
-      END IF;
-      v_pool := cb_lock_pool(p_head, p_pool, p_scope_path);
-      IF v_pool.status <> 'FUNDED' THEN
-        PERFORM cb_fail('INVALID_STATE', format('pool "%s" is %s (raised %s of %s); only a FUNDED pool can be disbursed',
-          v_pool.title, v_pool.status, v_pool.raised::text, v_pool.target::text));
-      END IF;
-      SELECT a.id INTO v_merchant_account FROM accounts a
-       WHERE a.head_id = p_head AND a.owner_type = 'MERCHANT' AND a.owner_id = p_merchant AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET';
-      IF NOT FOUND THEN
-        PERFORM cb_fail('NOT_FOUND', format('merchant: no merchant %s', p_merchant));
-      END IF;
-      SELECT balance INTO v_balance FROM accounts WHERE head_id = p_head AND id = v_pool.account_id;
-      PERFORM cb_assert(v_balance = v_pool.raised, format('pool %s holds %s but raised %s', p_pool, v_balance, v_pool.raised));
-      INSERT INTO transactions (head_id, id, kind, status, branch_id, principal_sub, principal_role, occurred_at, recorded_at, memo)
-      VALUES (p_head, v_txn, 'DISBURSE', 'POSTED', v_pool.branch_id, p_sub, p_role, v_now, v_now, p_memo);
-      PERFORM cb_post_lines(p_head, v_txn, v_now, jsonb_build_array(
-        jsonb_build_object('accountId', v_pool.account_id, 'amount', -v_balance),
-        jsonb_build_object('accountId', v_merchant_account, 'amount', v_balance)), false);
-      UPDATE pools SET status = 'DISBURSED', disbursed_at = v_now, disbursed_to = p_merchant, disburse_transaction_id = v_txn
-       WHERE head_id = p_head AND id = p_pool;
-      RETURN jsonb_build_object('replayed', false, 'transactionId', v_txn::text);
-    END $function$;
+DECLARE
+  v_txn bigint := nextval('transactions_id_seq');
+  v_previous bigint := cb_claim_key(p_head, p_sub, p_key, 'disbursePool', p_hash, v_txn);
+  v_pool pools;
+  v_balance numeric;
+  v_merchant_account bigint;
+  v_now timestamptz := now();
+BEGIN
+  IF v_previous IS NOT NULL THEN
+    RETURN jsonb_build_object('replayed', true, 'transactionId', v_previous::text);
+  END IF;
+  v_pool := cb_lock_pool(p_head, p_pool, p_scope_path);
+  IF v_pool.status <> 'FUNDED' THEN
+    PERFORM cb_fail('INVALID_STATE', format('pool "%s" is %s (raised %s of %s); only a FUNDED pool can be disbursed',
+      v_pool.title, v_pool.status, v_pool.raised::text, v_pool.target::text));
+  END IF;
+  SELECT a.id INTO v_merchant_account FROM accounts a
+   WHERE a.head_id = p_head AND a.owner_type = 'MERCHANT' AND a.owner_id = p_merchant AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET';
+  IF NOT FOUND THEN
+    PERFORM cb_fail('NOT_FOUND', format('merchant: no merchant %s', p_merchant));
+  END IF;
+  SELECT balance INTO v_balance FROM accounts WHERE head_id = p_head AND id = v_pool.account_id;
+  PERFORM cb_assert(v_balance = v_pool.raised, format('pool %s holds %s but raised %s', p_pool, v_balance, v_pool.raised));
+  INSERT INTO transactions (head_id, id, kind, status, branch_id, principal_sub, principal_role, occurred_at, recorded_at, memo)
+  VALUES (p_head, v_txn, 'DISBURSE', 'POSTED', v_pool.branch_id, p_sub, p_role, v_now, v_now, p_memo);
+  PERFORM cb_post_lines(p_head, v_txn, v_now, jsonb_build_array(
+    jsonb_build_object('accountId', v_pool.account_id, 'amount', -v_balance),
+    jsonb_build_object('accountId', v_merchant_account, 'amount', v_balance)), false);
+  UPDATE pools SET status = 'DISBURSED', disbursed_at = v_now, disbursed_to = p_merchant, disburse_transaction_id = v_txn
+   WHERE head_id = p_head AND id = p_pool;
+  RETURN jsonb_build_object('replayed', false, 'transactionId', v_txn::text);
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_donate(p_head bigint, p_sub text, p_role text, p_key text, p_hash text, p_member bigint, p_pool bigint, p_amount numeric, p_memo text)
  RETURNS jsonb
  LANGUAGE plpgsql
 AS $function$
-    DECLARE
-      v_txn bigint := nextval('transactions_id_seq');
-      v_previous bigint := cb_claim_key(p_head, p_sub, p_key, 'donate', p_hash, v_txn);
-      v_pool record;
-      v_member record;
-      v_wallet bigint;
-      v_now timestamptz := now();
-    BEGIN
-      IF v_previous IS NOT NULL THEN
-        RETURN jsonb_build_object('replayed', true, 'transactionId', v_previous::text);
-      END IF;
-      SELECT m.id, m.external_id, m.branch_id, b.path INTO v_member
-        FROM members m JOIN branches b ON b.id = m.branch_id WHERE m.head_id = p_head AND m.id = p_member;
-      IF NOT FOUND THEN
-        PERFORM cb_fail('UNAUTHENTICATED', format('token rejected: no member %s in this bank', p_member));
-      END IF;
-      SELECT p.*, b.path AS branch_path INTO v_pool FROM pools p JOIN branches b ON b.id = p.branch_id
-       WHERE p.head_id = p_head AND p.id = p_pool FOR UPDATE OF p;
-      IF NOT FOUND OR NOT starts_with(v_member.path, v_pool.branch_path) THEN
-        PERFORM cb_fail('NOT_FOUND', format('pool: no pool %s is open to member %s', p_pool, v_member.external_id));
-      END IF;
-      IF v_pool.status <> 'OPEN' THEN
-        PERFORM cb_fail('INVALID_STATE', format('pool "%s" is %s and takes no more donations', v_pool.title, v_pool.status));
-      END IF;
-      IF v_pool.deadline IS NOT NULL AND v_now >= v_pool.deadline THEN
-        PERFORM cb_fail('INVALID_STATE', format('pool "%s" closed for donations at %s', v_pool.title, v_pool.deadline));
-      END IF;
-      IF v_pool.donations >= 10000 THEN
-        PERFORM cb_fail('LIMIT_EXCEEDED', format('pool "%s" has taken its 10000 donations; it can take no more', v_pool.title));
-      END IF;
-      IF v_pool.raised + p_amount > v_pool.target THEN
-        PERFORM cb_fail('LIMIT_EXCEEDED', format('pool "%s" needs only %s POINTS more (raised %s of %s); donate at most that',
-          v_pool.title, (v_pool.target - v_pool.raised)::text, v_pool.raised::text, v_pool.target::text));
-      END IF;
-      SELECT a.id INTO v_wallet FROM accounts a
-       WHERE a.head_id = p_head AND a.owner_type = 'MEMBER' AND a.owner_id = p_member AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET';
-      INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role, occurred_at, recorded_at, memo)
-      VALUES (p_head, v_txn, 'DONATE', 'POSTED', v_member.branch_id, p_member, p_sub, p_role, v_now, v_now,
-              coalesce(p_memo, format('donation to pool "%s"', v_pool.title)));
-      PERFORM cb_post_lines(p_head, v_txn, v_now, jsonb_build_array(
-        jsonb_build_object('accountId', v_wallet, 'amount', -p_amount),
-        jsonb_build_object('accountId', v_pool.account_id, 'amount', p_amount)), false);
-      INSERT INTO pool_donations (head_id, transaction_id, pool_id, member_id, amount) VALUES (p_head, v_txn, p_pool, p_member, p_amount);
-      UPDATE pools SET raised = raised + p_amount, donations = donations + 1,
-                       status = CASE WHEN raised + p_amount = target THEN 'FUNDED' ELSE status END,
-                       funded_at = CASE WHEN raised + p_amount = target THEN v_now END
-       WHERE head_id = p_head AND id = p_pool;
-      RETURN jsonb_build_object('replayed', false, 'transactionId', v_txn::text);
-    END $function$;
+DECLARE
+  v_txn bigint := nextval('transactions_id_seq');
+  v_previous bigint := cb_claim_key(p_head, p_sub, p_key, 'donate', p_hash, v_txn);
+  v_pool record;
+  v_member record;
+  v_wallet bigint;
+  v_now timestamptz := now();
+BEGIN
+  IF v_previous IS NOT NULL THEN
+    RETURN jsonb_build_object('replayed', true, 'transactionId', v_previous::text);
+  END IF;
+  SELECT m.id, m.external_id, m.branch_id, b.path INTO v_member
+    FROM members m JOIN branches b ON b.id = m.branch_id WHERE m.head_id = p_head AND m.id = p_member;
+  IF NOT FOUND THEN
+    PERFORM cb_fail('UNAUTHENTICATED', format('token rejected: no member %s in this bank', p_member));
+  END IF;
+  SELECT p.*, b.path AS branch_path INTO v_pool FROM pools p JOIN branches b ON b.id = p.branch_id
+   WHERE p.head_id = p_head AND p.id = p_pool FOR UPDATE OF p;
+  IF NOT FOUND OR NOT starts_with(v_member.path, v_pool.branch_path) THEN
+    PERFORM cb_fail('NOT_FOUND', format('pool: no pool %s is open to member %s', p_pool, v_member.external_id));
+  END IF;
+  IF v_pool.status <> 'OPEN' THEN
+    PERFORM cb_fail('INVALID_STATE', format('pool "%s" is %s and takes no more donations', v_pool.title, v_pool.status));
+  END IF;
+  IF v_pool.deadline IS NOT NULL AND v_now >= v_pool.deadline THEN
+    PERFORM cb_fail('INVALID_STATE', format('pool "%s" closed for donations at %s', v_pool.title, v_pool.deadline));
+  END IF;
+  IF v_pool.donations >= 10000 THEN
+    PERFORM cb_fail('LIMIT_EXCEEDED', format('pool "%s" has taken its 10000 donations; it can take no more', v_pool.title));
+  END IF;
+  IF v_pool.raised + p_amount > v_pool.target THEN
+    PERFORM cb_fail('LIMIT_EXCEEDED', format('pool "%s" needs only %s POINTS more (raised %s of %s); donate at most that',
+      v_pool.title, (v_pool.target - v_pool.raised)::text, v_pool.raised::text, v_pool.target::text));
+  END IF;
+  SELECT a.id INTO v_wallet FROM accounts a
+   WHERE a.head_id = p_head AND a.owner_type = 'MEMBER' AND a.owner_id = p_member AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET';
+  INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role, occurred_at, recorded_at, memo)
+  VALUES (p_head, v_txn, 'DONATE', 'POSTED', v_member.branch_id, p_member, p_sub, p_role, v_now, v_now,
+          coalesce(p_memo, format('donation to pool "%s"', v_pool.title)));
+  PERFORM cb_post_lines(p_head, v_txn, v_now, jsonb_build_array(
+    jsonb_build_object('accountId', v_wallet, 'amount', -p_amount),
+    jsonb_build_object('accountId', v_pool.account_id, 'amount', p_amount)), false);
+  INSERT INTO pool_donations (head_id, transaction_id, pool_id, member_id, amount) VALUES (p_head, v_txn, p_pool, p_member, p_amount);
+  UPDATE pools SET raised = raised + p_amount, donations = donations + 1,
+                   status = CASE WHEN raised + p_amount = target THEN 'FUNDED' ELSE status END,
+                   funded_at = CASE WHEN raised + p_amount = target THEN v_now END
+   WHERE head_id = p_head AND id = p_pool;
+  RETURN jsonb_build_object('replayed', false, 'transactionId', v_txn::text);
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_ensure_posting_partitions(p_from date, p_months integer)
  RETURNS void
  LANGUAGE plpgsql
 AS $function$
-    DECLARE
-      v_start date := date_trunc('month', p_from)::date;
-      v_name text;
-    BEGIN
-      FOR i IN 0 .. p_months - 1 LOOP
-        v_name := format('postings_%s', to_char(v_start + make_interval(months => i), 'YYYYMM'));
-        IF to_regclass(v_name) IS NULL THEN
-          EXECUTE format('CREATE TABLE %I PARTITION OF postings FOR VALUES FROM (%L) TO (%L)',
-            v_name, (v_start + make_interval(months => i)) AT TIME ZONE 'UTC',
-            (v_start + make_interval(months => i + 1)) AT TIME ZONE 'UTC');
-        END IF;
-      END LOOP;
-    END $function$;
+DECLARE
+  v_start date := date_trunc('month', p_from)::date;
+  v_name text;
+BEGIN
+  FOR i IN 0 .. p_months - 1 LOOP
+    v_name := format('postings_%s', to_char(v_start + make_interval(months => i), 'YYYYMM'));
+    IF to_regclass(v_name) IS NULL THEN
+      EXECUTE format('CREATE TABLE %I PARTITION OF postings FOR VALUES FROM (%L) TO (%L)',
+        v_name, (v_start + make_interval(months => i)) AT TIME ZONE 'UTC',
+        (v_start + make_interval(months => i + 1)) AT TIME ZONE 'UTC');
+    END IF;
+  END LOOP;
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_expire_redemption(p_head bigint, p_id bigint)
  RETURNS boolean
  LANGUAGE plpgsql
 AS $function$
-    BEGIN
-      PERFORM 1 FROM redemptions WHERE head_id = p_head AND id = p_id AND status = 'PENDING' AND expires_at <= now()
-        FOR UPDATE SKIP LOCKED;
-      IF NOT FOUND THEN
-        RETURN false;
-      END IF;
-      PERFORM cb_release_redemption(p_head, p_id, 'EXPIRED', 'expiry-sweeper');
-      RETURN true;
-    END $function$;
+BEGIN
+  PERFORM 1 FROM redemptions WHERE head_id = p_head AND id = p_id AND status = 'PENDING' AND expires_at <= now()
+    FOR UPDATE SKIP LOCKED;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  PERFORM cb_release_redemption(p_head, p_id, 'EXPIRED', 'expiry-sweeper');
+  RETURN true;
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_fail(p_code text, p_message text)
  RETURNS void
  LANGUAGE plpgsql
 AS $function$
-    BEGIN
-      PERFORM cb_fail(p_code, p_message, NULL);
-    END $function$;
+BEGIN
+  PERFORM cb_fail(p_code, p_message, NULL);
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_fail(p_code text, p_message text, p_field text)
  RETURNS void
  LANGUAGE plpgsql
 AS $function$
-    BEGIN
-      RAISE EXCEPTION USING ERRCODE = 'CB000', MESSAGE = p_message, HINT = p_code, COLUMN = coalesce(p_field, '');
-    END $function$;
+BEGIN
+  RAISE EXCEPTION USING ERRCODE = 'CB000', MESSAGE = p_message, HINT = p_code, COLUMN = coalesce(p_field, '');
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_finish_key(p_head bigint, p_sub text, p_key text, p_result jsonb)
  RETURNS jsonb
  LANGUAGE plpgsql
 AS $function$
-    BEGIN
-      UPDATE idempotency_keys SET result = p_result WHERE head_id = p_head AND subject = p_sub AND key = p_key;
-      PERFORM cb_assert(FOUND, 'a claimed idempotency key vanished');
-      RETURN p_result || '{"replayed": false}';
-    END $function$;
+BEGIN
+  UPDATE idempotency_keys SET result = p_result WHERE head_id = p_head AND subject = p_sub AND key = p_key;
+  PERFORM cb_assert(FOUND, 'a claimed idempotency key vanished');
+  RETURN p_result || '{"replayed": false}';
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_fold_branch_year_deltas(p_limit integer)
  RETURNS integer
  LANGUAGE sql
-AS $function$ 
+AS $function$
   WITH taken AS (
          DELETE FROM branch_year_deltas WHERE (head_id, id) IN (
            SELECT head_id, id FROM branch_year_deltas LIMIT p_limit FOR UPDATE SKIP LOCKED)
          RETURNING *),
        folded AS (
-         INSERT INTO branch_year_rollups AS b (head_id, branch_id, asset_code, year, earned, deducted, redeemed, reversed, net, postings, active_members)
-         SELECT t.head_id, t.branch_id, t.asset_code, t.year, sum(t.earned), sum(t.deducted), sum(t.redeemed), sum(t.reversed), sum(t.net), sum(t.postings), sum(t.active_members)
+         INSERT INTO branch_year_rollups AS b (head_id, branch_id, asset_code, year,
+                                               earned, deducted, redeemed, reversed, net, postings, active_members)
+         SELECT t.head_id, t.branch_id, t.asset_code, t.year,
+                sum(t.earned), sum(t.deducted), sum(t.redeemed), sum(t.reversed), sum(t.net), sum(t.postings), sum(t.active_members)
            FROM taken t GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
          ON CONFLICT (head_id, branch_id, asset_code, year)
-         DO UPDATE SET earned = b.earned + excluded.earned, deducted = b.deducted + excluded.deducted, redeemed = b.redeemed + excluded.redeemed, reversed = b.reversed + excluded.reversed, net = b.net + excluded.net, postings = b.postings + excluded.postings, active_members = b.active_members + excluded.active_members)
-  SELECT count(*)::int FROM taken $function$;
+         DO UPDATE SET earned = b.earned + excluded.earned, deducted = b.deducted + excluded.deducted,
+                       redeemed = b.redeemed + excluded.redeemed, reversed = b.reversed + excluded.reversed,
+                       net = b.net + excluded.net, postings = b.postings + excluded.postings,
+                       active_members = b.active_members + excluded.active_members)
+  SELECT count(*)::int FROM taken
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_fulfill_redemption(p_head bigint, p_sub text, p_key text, p_hash text, p_code text, p_merchant bigint)
  RETURNS jsonb
  LANGUAGE plpgsql
 AS $function$
-    DECLARE
-      v_replay jsonb := cb_claim_result_key(p_head, p_sub, p_key, 'fulfillRedemption', p_hash);
-      v redemptions;
-      v_status text;
-      v_moved integer;
-    BEGIN
-      IF v_replay IS NOT NULL THEN
-        RETURN v_replay;
-      END IF;
-      v := cb_lock_voucher(p_head, p_code);
-      IF v.merchant_id <> p_merchant THEN
-        PERFORM cb_fail('FORBIDDEN', format('voucher %s is for another merchant''s item', p_code));
-      END IF;
-      v_status := cb_redemption_status(v.status, v.expires_at);
-      -- A repeat by the device that fulfilled it (its token's subject), even under a new key, is an
-      -- idempotent success: a till that re-scans must not show the cashier an error.
-      IF v_status = 'FULFILLED' AND v.fulfilled_by = p_sub THEN
-        RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v.id::text)) || '{"replayed": true}';
-      END IF;
-      IF v_status <> 'PENDING' THEN
-        PERFORM cb_fail('INVALID_STATE', format('voucher %s is %s%s; only a PENDING voucher can be fulfilled', p_code, v_status,
-          CASE v_status WHEN 'FULFILLED' THEN ' (at ' || v.fulfilled_at || ')' WHEN 'EXPIRED' THEN ' (since ' || v.expires_at || ')' ELSE '' END));
-      END IF;
-      UPDATE redemptions SET status = 'FULFILLED', fulfilled_at = now(), fulfilled_by = p_sub WHERE head_id = p_head AND id = v.id;
-      UPDATE transactions SET status = 'POSTED' WHERE head_id = p_head AND id = v.transaction_id AND status = 'PENDING';
-      PERFORM cb_assert(FOUND, format('the REDEEM transaction of voucher %s is not pending', p_code));
-      -- The postings were written at redeem time (recorded_at is the redemption's created_at); now they
-      -- move the balances, accounts locked in id order.
-      PERFORM 1 FROM accounts a
-        WHERE a.head_id = p_head AND a.id IN (SELECT p.account_id FROM postings p WHERE p.head_id = p_head AND p.transaction_id = v.transaction_id AND p.recorded_at = v.created_at)
-        ORDER BY a.id FOR UPDATE;
-      WITH moved AS (
-             UPDATE accounts a SET balance = a.balance + p.amount, held = a.held + least(p.amount, 0)
-               FROM postings p WHERE p.head_id = p_head AND p.transaction_id = v.transaction_id AND p.recorded_at = v.created_at
-                AND a.head_id = p_head AND a.id = p.account_id
-             RETURNING a.id)
-      SELECT count(*) INTO v_moved FROM moved;
-      PERFORM cb_assert(v_moved = 2, format('voucher %s: %s accounts moved, 2 expected', p_code, v_moved));
-      RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v.id::text));
-    END $function$;
+DECLARE
+  v_replay jsonb := cb_claim_result_key(p_head, p_sub, p_key, 'fulfillRedemption', p_hash);
+  v redemptions;
+  v_status text;
+  v_moved integer;
+BEGIN
+  IF v_replay IS NOT NULL THEN
+    RETURN v_replay;
+  END IF;
+  v := cb_lock_voucher(p_head, p_code);
+  IF v.merchant_id <> p_merchant THEN
+    PERFORM cb_fail('FORBIDDEN', format('voucher %s is for another merchant''s item', p_code));
+  END IF;
+  v_status := cb_redemption_status(v.status, v.expires_at);
+  -- A repeat by the device that fulfilled it (its token's subject), even under a new key, is an
+  -- idempotent success: a till that re-scans must not show the cashier an error.
+  IF v_status = 'FULFILLED' AND v.fulfilled_by = p_sub THEN
+    RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v.id::text)) || '{"replayed": true}';
+  END IF;
+  IF v_status <> 'PENDING' THEN
+    PERFORM cb_fail('INVALID_STATE', format('voucher %s is %s%s; only a PENDING voucher can be fulfilled', p_code, v_status,
+      CASE v_status WHEN 'FULFILLED' THEN ' (at ' || v.fulfilled_at || ')' WHEN 'EXPIRED' THEN ' (since ' || v.expires_at || ')' ELSE '' END));
+  END IF;
+  UPDATE redemptions SET status = 'FULFILLED', fulfilled_at = now(), fulfilled_by = p_sub WHERE head_id = p_head AND id = v.id;
+  UPDATE transactions SET status = 'POSTED' WHERE head_id = p_head AND id = v.transaction_id AND status = 'PENDING';
+  PERFORM cb_assert(FOUND, format('the REDEEM transaction of voucher %s is not pending', p_code));
+  -- The postings were written at redeem time (recorded_at is the redemption's created_at); now they
+  -- move the balances, accounts locked in id order.
+  PERFORM 1 FROM accounts a
+    WHERE a.head_id = p_head AND a.id IN (SELECT p.account_id FROM postings p WHERE p.head_id = p_head AND p.transaction_id = v.transaction_id AND p.recorded_at = v.created_at)
+    ORDER BY a.id FOR UPDATE;
+  WITH moved AS (
+         UPDATE accounts a SET balance = a.balance + p.amount, held = a.held + least(p.amount, 0)
+           FROM postings p WHERE p.head_id = p_head AND p.transaction_id = v.transaction_id AND p.recorded_at = v.created_at
+            AND a.head_id = p_head AND a.id = p.account_id
+         RETURNING a.id)
+  SELECT count(*) INTO v_moved FROM moved;
+  PERFORM cb_assert(v_moved = 2, format('voucher %s: %s accounts moved, 2 expected', p_code, v_moved));
+  RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v.id::text));
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_guard_score_years()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
-    DECLARE
-      v record;
-      v_head bigint;
-    BEGIN
-      FOR v_head IN SELECT DISTINCT p.head_id FROM new_postings p WHERE p.asset_code = 'PARTY_SCORE' ORDER BY 1 LOOP
-        PERFORM pg_advisory_xact_lock_shared(cb_score_year_lock_key(v_head));
-        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM score_year_closures c WHERE c.head_id = v_head AND c.reopened_at IS NULL);
-        SELECT m.external_id, c.year, cb.code AS branch_code INTO v
-          FROM new_postings p
-          JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id
-          JOIN branches hb ON hb.id = p.head_id
-          JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
-          JOIN members m ON m.head_id = a.head_id AND m.id = a.owner_id
-          JOIN branches mb ON mb.id = m.branch_id
-          JOIN score_year_closures c ON c.head_id = p.head_id AND c.reopened_at IS NULL
-                                    AND c.year = extract(year FROM t.occurred_at AT TIME ZONE hb.time_zone)::integer
-          JOIN branches cb ON cb.id = c.branch_id AND starts_with(mb.path, cb.path)
-         WHERE p.head_id = v_head AND p.asset_code = 'PARTY_SCORE'
-         LIMIT 1;
-        IF FOUND THEN
-          PERFORM cb_fail('INVALID_STATE', format(
-            'the %s party-score year is closed for branch %s: member %s''s PARTY_SCORE dated in it cannot change (the head bank can reopen the year)',
-            v.year, v.branch_code, v.external_id));
-        END IF;
-      END LOOP;
-      RETURN NULL;
-    END $function$;
+DECLARE
+  v record;
+  v_head bigint;
+BEGIN
+  FOR v_head IN SELECT DISTINCT p.head_id FROM new_postings p WHERE p.asset_code = 'PARTY_SCORE' ORDER BY 1 LOOP
+    PERFORM pg_advisory_xact_lock_shared(cb_score_year_lock_key(v_head));
+    CONTINUE WHEN NOT EXISTS (SELECT 1 FROM score_year_closures c WHERE c.head_id = v_head AND c.reopened_at IS NULL);
+    SELECT m.external_id, c.year, cb.code AS branch_code INTO v
+      FROM new_postings p
+      JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id
+      JOIN branches hb ON hb.id = p.head_id
+      JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
+      JOIN members m ON m.head_id = a.head_id AND m.id = a.owner_id
+      JOIN branches mb ON mb.id = m.branch_id
+      JOIN score_year_closures c ON c.head_id = p.head_id AND c.reopened_at IS NULL
+                                AND c.year = extract(year FROM t.occurred_at AT TIME ZONE hb.time_zone)::integer
+      JOIN branches cb ON cb.id = c.branch_id AND starts_with(mb.path, cb.path)
+     WHERE p.head_id = v_head AND p.asset_code = 'PARTY_SCORE'
+     LIMIT 1;
+    IF FOUND THEN
+      PERFORM cb_fail('INVALID_STATE', format(
+        'the %s party-score year is closed for branch %s: member %s''s PARTY_SCORE dated in it cannot change (the head bank can reopen the year)',
+        v.year, v.branch_code, v.external_id));
+    END IF;
+  END LOOP;
+  RETURN NULL;
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_key_conflict_message(p_key text, p_operation text)
  RETURNS text
  LANGUAGE sql
  IMMUTABLE
 AS $function$
-      SELECT format('idempotencyKey "%s" was already used for a different %s request; send a new key for a new request', p_key, p_operation)
-    $function$;
+  SELECT format('idempotencyKey "%s" was already used for a different %s request; send a new key for a new request', p_key, p_operation)
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_lock_pool(p_head bigint, p_pool bigint, p_scope_path text)
  RETURNS pools
  LANGUAGE plpgsql
 AS $function$
-    DECLARE
-      v pools;
-    BEGIN
-      SELECT * INTO v FROM pools WHERE head_id = p_head AND id = p_pool FOR UPDATE;
-      IF NOT FOUND THEN
-        PERFORM cb_fail('NOT_FOUND', format('pool: no pool %s', p_pool));
-      END IF;
-      IF NOT starts_with((SELECT b.path FROM branches b WHERE b.id = v.branch_id), p_scope_path) THEN
-        PERFORM cb_fail('FORBIDDEN', format('pool %s belongs to a branch outside your scope', p_pool));
-      END IF;
-      RETURN v;
-    END $function$;
+DECLARE
+  v pools;
+BEGIN
+  SELECT * INTO v FROM pools WHERE head_id = p_head AND id = p_pool FOR UPDATE;
+  IF NOT FOUND THEN
+    PERFORM cb_fail('NOT_FOUND', format('pool: no pool %s', p_pool));
+  END IF;
+  IF NOT starts_with((SELECT b.path FROM branches b WHERE b.id = v.branch_id), p_scope_path) THEN
+    PERFORM cb_fail('FORBIDDEN', format('pool %s belongs to a branch outside your scope', p_pool));
+  END IF;
+  RETURN v;
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_lock_voucher(p_head bigint, p_code text)
  RETURNS redemptions
  LANGUAGE plpgsql
 AS $function$
-    DECLARE
-      v redemptions;
-    BEGIN
-      SELECT * INTO v FROM redemptions WHERE head_id = p_head AND code = p_code FOR UPDATE;
-      IF NOT FOUND THEN
-        PERFORM cb_fail('NOT_FOUND', format('code: no voucher %s', p_code));
-      END IF;
-      RETURN v;
-    END $function$;
+DECLARE
+  v redemptions;
+BEGIN
+  SELECT * INTO v FROM redemptions WHERE head_id = p_head AND code = p_code FOR UPDATE;
+  IF NOT FOUND THEN
+    PERFORM cb_fail('NOT_FOUND', format('code: no voucher %s', p_code));
+  END IF;
+  RETURN v;
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_member_wallets_follow()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
-  BEGIN
-    UPDATE accounts SET branch_id = NEW.branch_id
-     WHERE head_id = NEW.head_id AND owner_type = 'MEMBER' AND owner_id = NEW.id AND branch_id <> NEW.branch_id;
-    
-  INSERT INTO branch_year_deltas (head_id, branch_id, asset_code, year, earned, deducted, redeemed, reversed, net, postings, active_members)
-  
-    SELECT NEW.head_id, s.branch_id, y.asset_code, y.year,
-           s.sign * y.earned, s.sign * y.deducted, s.sign * y.redeemed, s.sign * y.reversed, s.sign * y.net, s.sign * y.postings, s.sign
-      FROM (SELECT y.asset_code, y.year, 
-  coalesce(sum(y.amount) FILTER (WHERE y.kind = 'EARN'), 0), coalesce(sum(y.amount) FILTER (WHERE y.kind = 'DEDUCT'), 0),
-  coalesce(sum(y.amount) FILTER (WHERE y.kind = 'REDEEM'), 0), coalesce(sum(y.amount) FILTER (WHERE y.kind = 'REVERSAL'), 0),
-  coalesce(sum(y.amount), 0), sum(y.postings), 1
-              FROM member_year_rollups y WHERE y.head_id = NEW.head_id AND y.member_id = NEW.id
-             GROUP BY 1, 2) y (asset_code, year, earned, deducted, redeemed, reversed, net, postings, active)
-      CROSS JOIN (VALUES (OLD.branch_id, -1), (NEW.branch_id, 1)) s (branch_id, sign);
-    RETURN NULL;
-  END $function$;
+BEGIN
+  UPDATE accounts SET branch_id = NEW.branch_id
+   WHERE head_id = NEW.head_id AND owner_type = 'MEMBER' AND owner_id = NEW.id AND branch_id <> NEW.branch_id;
+  INSERT INTO branch_year_deltas (head_id, branch_id, asset_code, year,
+                                  earned, deducted, redeemed, reversed, net, postings, active_members)
+  SELECT NEW.head_id, s.branch_id, y.asset_code, y.year,
+         s.sign * y.earned, s.sign * y.deducted, s.sign * y.redeemed, s.sign * y.reversed, s.sign * y.net, s.sign * y.postings, s.sign
+    FROM (SELECT y.asset_code, y.year,
+                 coalesce(sum(y.amount) FILTER (WHERE y.kind = 'EARN'), 0), coalesce(sum(y.amount) FILTER (WHERE y.kind = 'DEDUCT'), 0),
+                 coalesce(sum(y.amount) FILTER (WHERE y.kind = 'REDEEM'), 0), coalesce(sum(y.amount) FILTER (WHERE y.kind = 'REVERSAL'), 0),
+                 coalesce(sum(y.amount), 0), sum(y.postings), 1
+            FROM member_year_rollups y WHERE y.head_id = NEW.head_id AND y.member_id = NEW.id
+           GROUP BY 1, 2) y (asset_code, year, earned, deducted, redeemed, reversed, net, postings, active)
+    CROSS JOIN (VALUES (OLD.branch_id, -1), (NEW.branch_id, 1)) s (branch_id, sign);
+  RETURN NULL;
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_post_entry(p_head bigint, p_sub text, p_role text, p_key text, p_operation text, p_hash text, p_entry jsonb)
  RETURNS jsonb
  LANGUAGE plpgsql
 AS $function$
-    DECLARE
-      v_txn bigint := nextval('transactions_id_seq');
-      v_previous bigint;
-      v_now timestamptz := now();
-    BEGIN
-      v_previous := cb_claim_key(p_head, p_sub, p_key, p_operation, p_hash, v_txn);
-      IF v_previous IS NOT NULL THEN
-        RETURN jsonb_build_object('replayed', true, 'transactionId', v_previous::text);
-      END IF;
-      INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role,
-                                occurred_at, recorded_at, memo, metadata, reason, reverses_id, forced)
-      VALUES (p_head, v_txn, p_entry->>'kind', 'POSTED', (p_entry->>'branchId')::bigint, (p_entry->>'memberId')::bigint,
-              p_sub, p_role, coalesce((p_entry->>'occurredAt')::timestamptz, v_now), v_now,
-              p_entry->>'memo', p_entry->'metadata', p_entry->>'reason', (p_entry->>'reversesId')::bigint,
-              coalesce((p_entry->>'forced')::boolean, false));
-      PERFORM cb_post_lines(p_head, v_txn, v_now, p_entry->'lines', coalesce((p_entry->>'forced')::boolean, false));
-      RETURN jsonb_build_object('replayed', false, 'transactionId', v_txn::text);
-    END $function$;
+DECLARE
+  v_txn bigint := nextval('transactions_id_seq');
+  v_previous bigint;
+  v_now timestamptz := now();
+BEGIN
+  v_previous := cb_claim_key(p_head, p_sub, p_key, p_operation, p_hash, v_txn);
+  IF v_previous IS NOT NULL THEN
+    RETURN jsonb_build_object('replayed', true, 'transactionId', v_previous::text);
+  END IF;
+  INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role,
+                            occurred_at, recorded_at, memo, metadata, reason, reverses_id, forced)
+  VALUES (p_head, v_txn, p_entry->>'kind', 'POSTED', (p_entry->>'branchId')::bigint, (p_entry->>'memberId')::bigint,
+          p_sub, p_role, coalesce((p_entry->>'occurredAt')::timestamptz, v_now), v_now,
+          p_entry->>'memo', p_entry->'metadata', p_entry->>'reason', (p_entry->>'reversesId')::bigint,
+          coalesce((p_entry->>'forced')::boolean, false));
+  PERFORM cb_post_lines(p_head, v_txn, v_now, p_entry->'lines', coalesce((p_entry->>'forced')::boolean, false));
+  RETURN jsonb_build_object('replayed', false, 'transactionId', v_txn::text);
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_post_lines(p_head bigint, p_txn bigint, p_recorded timestamp with time zone, p_lines jsonb, p_force boolean)
  RETURNS void
  LANGUAGE plpgsql
 AS $function$
-    DECLARE
-      v record;
-      v_balance numeric;
-      v_line smallint := 0;
-      v_unbalanced text;
-      v_who text;
-    BEGIN
-      SELECT string_agg(s.asset_code || ' ' || s.total::text, ', ') INTO v_unbalanced
-        FROM (SELECT a.asset_code, sum((e.value->>'amount')::numeric) AS total
-                FROM jsonb_array_elements(p_lines) e
-                -- a primary-key probe per line (a plain join was planned as a scan of all accounts)
-                CROSS JOIN LATERAL (SELECT a.asset_code FROM accounts a
-                                     WHERE a.head_id = p_head AND a.id = (e.value->>'accountId')::bigint OFFSET 0) a
-               GROUP BY a.asset_code) s
-       WHERE s.total <> 0;
-      PERFORM cb_assert(v_unbalanced IS NULL, format('transaction %s does not sum to zero: %s', p_txn, v_unbalanced));
+DECLARE
+  v record;
+  v_balance numeric;
+  v_line smallint := 0;
+  v_unbalanced text;
+  v_who text;
+BEGIN
+  SELECT string_agg(s.asset_code || ' ' || s.total::text, ', ') INTO v_unbalanced
+    FROM (SELECT a.asset_code, sum((e.value->>'amount')::numeric) AS total
+            FROM jsonb_array_elements(p_lines) e
+            -- a primary-key probe per line (a plain join was planned as a scan of all accounts)
+            CROSS JOIN LATERAL (SELECT a.asset_code FROM accounts a
+                                 WHERE a.head_id = p_head AND a.id = (e.value->>'accountId')::bigint OFFSET 0) a
+           GROUP BY a.asset_code) s
+   WHERE s.total <> 0;
+  PERFORM cb_assert(v_unbalanced IS NULL, format('transaction %s does not sum to zero: %s', p_txn, v_unbalanced));
 
-      FOR v IN
-        SELECT a.id, a.asset_code, a.asset_scale, a.deferred_balance, a.allow_negative, a.owner_type, a.owner_id,
-               (e.value->>'amount')::numeric AS amount
-          FROM jsonb_array_elements(p_lines) e
-          CROSS JOIN LATERAL (SELECT a.* FROM accounts a
-                               WHERE a.head_id = p_head AND a.id = (e.value->>'accountId')::bigint OFFSET 0) a
-         ORDER BY a.id, e.value->>'amount'
-      LOOP
-        v_line := v_line + 1;
-        IF v.deferred_balance THEN
-          INSERT INTO account_deltas (head_id, account_id, amount) VALUES (p_head, v.id, v.amount);
-          v_balance := NULL;
-        ELSE
-          UPDATE accounts a SET balance = a.balance + v.amount
-           WHERE a.head_id = p_head AND a.id = v.id
-             AND (v.amount >= 0 OR a.allow_negative OR p_force OR a.balance - a.held + v.amount >= 0)
-          RETURNING a.balance INTO v_balance;
-          IF NOT FOUND THEN
-            SELECT CASE WHEN a.owner_type = 'MEMBER' THEN 'member ' || m.external_id
-                        ELSE lower(a.owner_type) || ' ' || a.owner_id END
-                   || format(' has %s %s available, %s needed',
-                             (a.balance - a.held)::text, a.asset_code, (-v.amount)::text)
-              INTO v_who
-              FROM accounts a LEFT JOIN members m ON a.owner_type = 'MEMBER' AND m.head_id = a.head_id AND m.id = a.owner_id
-             WHERE a.head_id = p_head AND a.id = v.id;
-            PERFORM cb_fail('INSUFFICIENT_FUNDS', v_who);
-          END IF;
-        END IF;
-        INSERT INTO postings (head_id, transaction_id, line, account_id, asset_code, asset_scale, amount, balance_after, recorded_at)
-        VALUES (p_head, p_txn, v_line, v.id, v.asset_code, v.asset_scale, v.amount, v_balance, p_recorded);
-      END LOOP;
-      PERFORM cb_assert(v_line = jsonb_array_length(p_lines), format('transaction %s names an unknown account', p_txn));
-    END $function$;
+  FOR v IN
+    SELECT a.id, a.asset_code, a.asset_scale, a.deferred_balance, a.allow_negative, a.owner_type, a.owner_id,
+           (e.value->>'amount')::numeric AS amount
+      FROM jsonb_array_elements(p_lines) e
+      CROSS JOIN LATERAL (SELECT a.* FROM accounts a
+                           WHERE a.head_id = p_head AND a.id = (e.value->>'accountId')::bigint OFFSET 0) a
+     ORDER BY a.id, e.value->>'amount'
+  LOOP
+    v_line := v_line + 1;
+    IF v.deferred_balance THEN
+      INSERT INTO account_deltas (head_id, account_id, amount) VALUES (p_head, v.id, v.amount);
+      v_balance := NULL;
+    ELSE
+      UPDATE accounts a SET balance = a.balance + v.amount
+       WHERE a.head_id = p_head AND a.id = v.id
+         AND (v.amount >= 0 OR a.allow_negative OR p_force OR a.balance - a.held + v.amount >= 0)
+      RETURNING a.balance INTO v_balance;
+      IF NOT FOUND THEN
+        SELECT CASE WHEN a.owner_type = 'MEMBER' THEN 'member ' || m.external_id
+                    ELSE lower(a.owner_type) || ' ' || a.owner_id END
+               || format(' has %s %s available, %s needed',
+                         (a.balance - a.held)::text, a.asset_code, (-v.amount)::text)
+          INTO v_who
+          FROM accounts a LEFT JOIN members m ON a.owner_type = 'MEMBER' AND m.head_id = a.head_id AND m.id = a.owner_id
+         WHERE a.head_id = p_head AND a.id = v.id;
+        PERFORM cb_fail('INSUFFICIENT_FUNDS', v_who);
+      END IF;
+    END IF;
+    INSERT INTO postings (head_id, transaction_id, line, account_id, asset_code, asset_scale, amount, balance_after, recorded_at)
+    VALUES (p_head, p_txn, v_line, v.id, v.asset_code, v.asset_scale, v.amount, v_balance, p_recorded);
+  END LOOP;
+  PERFORM cb_assert(v_line = jsonb_array_length(p_lines), format('transaction %s names an unknown account', p_txn));
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_posting_object(p postings)
  RETURNS jsonb
  LANGUAGE sql
  STABLE
 AS $function$
-      SELECT jsonb_build_object('line', p.line, 'accountId', p.account_id::text, 'asset', p.asset_code,
-                                'amount', p.amount::text, 'balanceAfter', p.balance_after::text)
-    $function$;
+  SELECT jsonb_build_object('line', p.line, 'accountId', p.account_id::text, 'asset', p.asset_code,
+                            'amount', p.amount::text, 'balanceAfter', p.balance_after::text)
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_queue_final_inserted()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
-    BEGIN
-      INSERT INTO journal_seal_queue (head_id, transaction_id)
-      SELECT n.head_id, n.id FROM new_rows n WHERE n.status <> 'PENDING' ORDER BY n.head_id, n.id;
-      RETURN NULL;
-    END $function$;
+BEGIN
+  INSERT INTO journal_seal_queue (head_id, transaction_id)
+  SELECT n.head_id, n.id FROM new_rows n WHERE n.status <> 'PENDING' ORDER BY n.head_id, n.id;
+  RETURN NULL;
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_queue_final_updated()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
-    BEGIN
-      INSERT INTO journal_seal_queue (head_id, transaction_id)
-      SELECT n.head_id, n.id FROM new_rows n JOIN old_rows o ON o.head_id = n.head_id AND o.id = n.id
-       WHERE o.status = 'PENDING' AND n.status <> 'PENDING' ORDER BY n.head_id, n.id;
-      RETURN NULL;
-    END $function$;
+BEGIN
+  INSERT INTO journal_seal_queue (head_id, transaction_id)
+  SELECT n.head_id, n.id FROM new_rows n JOIN old_rows o ON o.head_id = n.head_id AND o.id = n.id
+   WHERE o.status = 'PENDING' AND n.status <> 'PENDING' ORDER BY n.head_id, n.id;
+  RETURN NULL;
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_redeem(p_head bigint, p_sub text, p_role text, p_key text, p_hash text, p_member bigint, p_item bigint, p_quantity integer, p_code text)
  RETURNS jsonb
  LANGUAGE plpgsql
 AS $function$
-    DECLARE
-      v_replay jsonb := cb_claim_result_key(p_head, p_sub, p_key, 'redeem', p_hash);
-      v_item record;
-      v_member record;
-      v_wallet record;
-      v_merchant_account bigint;
-      v_cost numeric;
-      v_used bigint;
-      v_window_start timestamptz;
-      v_left integer;
-      v_txn bigint;
-      v_id bigint;
-      v_now timestamptz := now();
-    BEGIN
-      IF v_replay IS NOT NULL THEN
-        RETURN v_replay;
+DECLARE
+  v_replay jsonb := cb_claim_result_key(p_head, p_sub, p_key, 'redeem', p_hash);
+  v_item record;
+  v_member record;
+  v_wallet record;
+  v_merchant_account bigint;
+  v_cost numeric;
+  v_used bigint;
+  v_window_start timestamptz;
+  v_left integer;
+  v_txn bigint;
+  v_id bigint;
+  v_now timestamptz := now();
+BEGIN
+  IF v_replay IS NOT NULL THEN
+    RETURN v_replay;
+  END IF;
+  SELECT m.id, m.external_id, m.branch_id, b.path, b.time_zone INTO v_member
+    FROM members m JOIN branches b ON b.id = m.branch_id WHERE m.head_id = p_head AND m.id = p_member;
+  IF NOT FOUND THEN
+    PERFORM cb_fail('UNAUTHENTICATED', format('token rejected: no member %s in this bank', p_member));
+  END IF;
+  SELECT i.*, vb.path AS visible_path, mc.name AS merchant_name INTO v_item
+    FROM catalog_items i JOIN branches vb ON vb.id = i.visible_branch_id
+    JOIN merchants mc ON mc.head_id = i.head_id AND mc.id = i.merchant_id
+   WHERE i.head_id = p_head AND i.id = p_item;
+  IF NOT FOUND OR NOT starts_with(v_member.path, v_item.visible_path) THEN
+    PERFORM cb_fail('NOT_FOUND', format('item: no catalog item %s is offered to member %s', p_item, v_member.external_id));
+  END IF;
+  IF (v_item.active_from IS NOT NULL AND v_now < v_item.active_from) OR (v_item.active_to IS NOT NULL AND v_now >= v_item.active_to) THEN
+    PERFORM cb_fail('INVALID_STATE', format('item "%s" is offered from %s to %s, not now', v_item.title,
+      coalesce(v_item.active_from::text, 'the beginning'), coalesce(v_item.active_to::text, 'no end')));
+  END IF;
+  -- Stock is reserved under the item's row lock, taken only for stocked items (an unlimited
+  -- item's redemptions do not queue on one row); the per-member limit queues on the wallet.
+  IF v_item.stock_left IS NOT NULL THEN
+    UPDATE catalog_items SET stock_left = stock_left - p_quantity
+     WHERE head_id = p_head AND id = p_item AND stock_left >= p_quantity RETURNING stock_left INTO v_left;
+    IF NOT FOUND THEN
+      SELECT stock_left INTO v_left FROM catalog_items WHERE head_id = p_head AND id = p_item;
+      IF v_left IS NOT NULL THEN
+        PERFORM cb_fail('OUT_OF_STOCK', format('item "%s" has %s left, you asked for %s', v_item.title, v_left, p_quantity));
       END IF;
-      SELECT m.id, m.external_id, m.branch_id, b.path, b.time_zone INTO v_member
-        FROM members m JOIN branches b ON b.id = m.branch_id WHERE m.head_id = p_head AND m.id = p_member;
-      IF NOT FOUND THEN
-        PERFORM cb_fail('UNAUTHENTICATED', format('token rejected: no member %s in this bank', p_member));
-      END IF;
-      SELECT i.*, vb.path AS visible_path, mc.name AS merchant_name INTO v_item
-        FROM catalog_items i JOIN branches vb ON vb.id = i.visible_branch_id
-        JOIN merchants mc ON mc.head_id = i.head_id AND mc.id = i.merchant_id
-       WHERE i.head_id = p_head AND i.id = p_item;
-      IF NOT FOUND OR NOT starts_with(v_member.path, v_item.visible_path) THEN
-        PERFORM cb_fail('NOT_FOUND', format('item: no catalog item %s is offered to member %s', p_item, v_member.external_id));
-      END IF;
-      IF (v_item.active_from IS NOT NULL AND v_now < v_item.active_from) OR (v_item.active_to IS NOT NULL AND v_now >= v_item.active_to) THEN
-        PERFORM cb_fail('INVALID_STATE', format('item "%s" is offered from %s to %s, not now', v_item.title,
-          coalesce(v_item.active_from::text, 'the beginning'), coalesce(v_item.active_to::text, 'no end')));
-      END IF;
-      -- Stock is reserved under the item's row lock, taken only for stocked items (an unlimited
-      -- item's redemptions do not queue on one row); the per-member limit queues on the wallet.
-      IF v_item.stock_left IS NOT NULL THEN
-        UPDATE catalog_items SET stock_left = stock_left - p_quantity
-         WHERE head_id = p_head AND id = p_item AND stock_left >= p_quantity RETURNING stock_left INTO v_left;
-        IF NOT FOUND THEN
-          SELECT stock_left INTO v_left FROM catalog_items WHERE head_id = p_head AND id = p_item;
-          IF v_left IS NOT NULL THEN
-            PERFORM cb_fail('OUT_OF_STOCK', format('item "%s" has %s left, you asked for %s', v_item.title, v_left, p_quantity));
-          END IF;
-        END IF;
-      END IF;
-      SELECT a.id, a.balance, a.held, a.asset_scale INTO v_wallet FROM accounts a
-       WHERE a.head_id = p_head AND a.owner_type = 'MEMBER' AND a.owner_id = p_member AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET'
-       FOR UPDATE;
-      PERFORM cb_assert(FOUND, format('member %s has no POINTS wallet', p_member));
-      -- The per-member limit, counted under the wallet's lock: two devices of one member queue here.
-      IF v_item.limit_per_member IS NOT NULL THEN
-        v_window_start := CASE WHEN v_item.limit_window IS NULL THEN '-infinity'::timestamptz
-          ELSE date_trunc(lower(v_item.limit_window), v_now AT TIME ZONE v_member.time_zone) AT TIME ZONE v_member.time_zone END;
-        SELECT coalesce(sum(r.quantity), 0) INTO v_used FROM redemptions r
-         WHERE r.head_id = p_head AND r.member_id = p_member AND r.item_id = p_item AND r.created_at >= v_window_start
-           AND cb_redemption_status(r.status, r.expires_at) IN ('PENDING', 'FULFILLED');
-        IF v_used + p_quantity > v_item.limit_per_member THEN
-          PERFORM cb_fail('LIMIT_EXCEEDED', format('item "%s" allows %s per member%s; member %s has %s, this asks %s more',
-            v_item.title, v_item.limit_per_member, coalesce(' per ' || lower(v_item.limit_window), ''), v_member.external_id, v_used, p_quantity));
-        END IF;
-      END IF;
-      v_cost := v_item.cost * p_quantity;
-      IF v_wallet.balance - v_wallet.held < v_cost THEN
-        PERFORM cb_fail('INSUFFICIENT_FUNDS', format('member %s has %s POINTS available, %s × "%s" costs %s',
-          v_member.external_id, (v_wallet.balance - v_wallet.held)::text, p_quantity, v_item.title, v_cost::text));
-      END IF;
-      SELECT a.id INTO v_merchant_account FROM accounts a
-       WHERE a.head_id = p_head AND a.owner_type = 'MERCHANT' AND a.owner_id = v_item.merchant_id AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET';
-      PERFORM cb_assert(FOUND, format('merchant %s has no POINTS account', v_item.merchant_id));
+    END IF;
+  END IF;
+  SELECT a.id, a.balance, a.held, a.asset_scale INTO v_wallet FROM accounts a
+   WHERE a.head_id = p_head AND a.owner_type = 'MEMBER' AND a.owner_id = p_member AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET'
+   FOR UPDATE;
+  PERFORM cb_assert(FOUND, format('member %s has no POINTS wallet', p_member));
+  -- The per-member limit, counted under the wallet's lock: two devices of one member queue here.
+  IF v_item.limit_per_member IS NOT NULL THEN
+    v_window_start := CASE WHEN v_item.limit_window IS NULL THEN '-infinity'::timestamptz
+      ELSE date_trunc(lower(v_item.limit_window), v_now AT TIME ZONE v_member.time_zone) AT TIME ZONE v_member.time_zone END;
+    SELECT coalesce(sum(r.quantity), 0) INTO v_used FROM redemptions r
+     WHERE r.head_id = p_head AND r.member_id = p_member AND r.item_id = p_item AND r.created_at >= v_window_start
+       AND cb_redemption_status(r.status, r.expires_at) IN ('PENDING', 'FULFILLED');
+    IF v_used + p_quantity > v_item.limit_per_member THEN
+      PERFORM cb_fail('LIMIT_EXCEEDED', format('item "%s" allows %s per member%s; member %s has %s, this asks %s more',
+        v_item.title, v_item.limit_per_member, coalesce(' per ' || lower(v_item.limit_window), ''), v_member.external_id, v_used, p_quantity));
+    END IF;
+  END IF;
+  v_cost := v_item.cost * p_quantity;
+  IF v_wallet.balance - v_wallet.held < v_cost THEN
+    PERFORM cb_fail('INSUFFICIENT_FUNDS', format('member %s has %s POINTS available, %s × "%s" costs %s',
+      v_member.external_id, (v_wallet.balance - v_wallet.held)::text, p_quantity, v_item.title, v_cost::text));
+  END IF;
+  SELECT a.id INTO v_merchant_account FROM accounts a
+   WHERE a.head_id = p_head AND a.owner_type = 'MERCHANT' AND a.owner_id = v_item.merchant_id AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET';
+  PERFORM cb_assert(FOUND, format('merchant %s has no POINTS account', v_item.merchant_id));
 
-      UPDATE accounts SET held = held + v_cost WHERE head_id = p_head AND id = v_wallet.id;
-      v_txn := nextval('transactions_id_seq');
-      INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role, occurred_at, recorded_at, memo)
-      VALUES (p_head, v_txn, 'REDEEM', 'PENDING', v_member.branch_id, p_member, p_sub, p_role, v_now, v_now,
-              format('%s × %s (%s)', p_quantity, v_item.title, v_item.merchant_name));
-      -- balance_after stays NULL: these postings move balances only when the voucher is fulfilled.
-      INSERT INTO postings (head_id, transaction_id, line, account_id, asset_code, asset_scale, amount, balance_after, recorded_at)
-      VALUES (p_head, v_txn, 1, least(v_wallet.id, v_merchant_account), 'POINTS', v_wallet.asset_scale,
-              CASE WHEN v_wallet.id < v_merchant_account THEN -v_cost ELSE v_cost END, NULL, v_now),
-             (p_head, v_txn, 2, greatest(v_wallet.id, v_merchant_account), 'POINTS', v_wallet.asset_scale,
-              CASE WHEN v_wallet.id < v_merchant_account THEN v_cost ELSE -v_cost END, NULL, v_now);
-      INSERT INTO redemptions (head_id, code, item_id, merchant_id, member_id, quantity, cost, status, transaction_id, expires_at, created_at, created_by)
-      VALUES (p_head, p_code, p_item, v_item.merchant_id, p_member, p_quantity, v_cost, 'PENDING', v_txn,
-              v_now + make_interval(days => v_item.voucher_valid_days), v_now, p_sub)
-      RETURNING id INTO v_id;
-      RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v_id::text));
-    END $function$;
+  UPDATE accounts SET held = held + v_cost WHERE head_id = p_head AND id = v_wallet.id;
+  v_txn := nextval('transactions_id_seq');
+  INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role, occurred_at, recorded_at, memo)
+  VALUES (p_head, v_txn, 'REDEEM', 'PENDING', v_member.branch_id, p_member, p_sub, p_role, v_now, v_now,
+          format('%s × %s (%s)', p_quantity, v_item.title, v_item.merchant_name));
+  -- balance_after stays NULL: these postings move balances only when the voucher is fulfilled.
+  INSERT INTO postings (head_id, transaction_id, line, account_id, asset_code, asset_scale, amount, balance_after, recorded_at)
+  VALUES (p_head, v_txn, 1, least(v_wallet.id, v_merchant_account), 'POINTS', v_wallet.asset_scale,
+          CASE WHEN v_wallet.id < v_merchant_account THEN -v_cost ELSE v_cost END, NULL, v_now),
+         (p_head, v_txn, 2, greatest(v_wallet.id, v_merchant_account), 'POINTS', v_wallet.asset_scale,
+          CASE WHEN v_wallet.id < v_merchant_account THEN v_cost ELSE -v_cost END, NULL, v_now);
+  INSERT INTO redemptions (head_id, code, item_id, merchant_id, member_id, quantity, cost, status, transaction_id, expires_at, created_at, created_by)
+  VALUES (p_head, p_code, p_item, v_item.merchant_id, p_member, p_quantity, v_cost, 'PENDING', v_txn,
+          v_now + make_interval(days => v_item.voucher_valid_days), v_now, p_sub)
+  RETURNING id INTO v_id;
+  RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v_id::text));
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_redemption_status(p_status text, p_expires timestamp with time zone)
  RETURNS text
  LANGUAGE sql
  STABLE
 AS $function$
-      SELECT CASE WHEN p_status = 'PENDING' AND p_expires <= now() THEN 'EXPIRED' ELSE p_status END
-    $function$;
+  SELECT CASE WHEN p_status = 'PENDING' AND p_expires <= now() THEN 'EXPIRED' ELSE p_status END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_refund_redemption(p_head bigint, p_sub text, p_role text, p_key text, p_hash text, p_code text, p_merchant bigint, p_scope_path text, p_restock boolean, p_reason text)
  RETURNS jsonb
  LANGUAGE plpgsql
 AS $function$
-    DECLARE
-      v_replay jsonb := cb_claim_result_key(p_head, p_sub, p_key, 'refundRedemption', p_hash);
-      v redemptions;
-      v_member_path text;
-      v_branch bigint;
-      v_txn bigint := nextval('transactions_id_seq');
-      v_now timestamptz := now();
-      v_restocked boolean := false;
-    BEGIN
-      IF v_replay IS NOT NULL THEN
-        RETURN v_replay;
-      END IF;
-      v := cb_lock_voucher(p_head, p_code);
-      SELECT b.path, b.id INTO v_member_path, v_branch FROM members m JOIN branches b ON b.id = m.branch_id
-       WHERE m.head_id = p_head AND m.id = v.member_id;
-      IF (p_merchant IS NOT NULL AND v.merchant_id <> p_merchant) OR (p_merchant IS NULL AND NOT starts_with(v_member_path, p_scope_path)) THEN
-        PERFORM cb_fail('FORBIDDEN', format('voucher %s is outside your scope', p_code));
-      END IF;
-      IF v.status <> 'FULFILLED' THEN
-        PERFORM cb_fail('INVALID_STATE', format('voucher %s is %s; only a FULFILLED voucher can be refunded', p_code,
-          cb_redemption_status(v.status, v.expires_at)));
-      END IF;
-      INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role,
-                                occurred_at, recorded_at, memo, reason, reverses_id)
-      VALUES (p_head, v_txn, 'REVERSAL', 'POSTED', v_branch, v.member_id, p_sub, p_role, v_now, v_now,
-              format('refund of voucher %s', p_code), p_reason, v.transaction_id);
-      -- The item before the accounts, as every voucher write locks them.
-      IF p_restock THEN
-        UPDATE catalog_items SET stock_left = stock_left + v.quantity WHERE head_id = p_head AND id = v.item_id AND stock_left IS NOT NULL;
-        v_restocked := FOUND;
-      END IF;
-      PERFORM cb_post_lines(p_head, v_txn, v_now,
-        (SELECT jsonb_agg(jsonb_build_object('accountId', p.account_id, 'amount', -p.amount))
-           FROM postings p WHERE p.head_id = p_head AND p.transaction_id = v.transaction_id AND p.recorded_at = v.created_at), false);
-      UPDATE redemptions SET status = 'REFUNDED', refund_transaction_id = v_txn, refunded_at = v_now, refunded_by = p_sub,
-                             restocked = v_restocked
-       WHERE head_id = p_head AND id = v.id;
-      RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v.id::text, 'transactionId', v_txn::text));
-    END $function$;
+DECLARE
+  v_replay jsonb := cb_claim_result_key(p_head, p_sub, p_key, 'refundRedemption', p_hash);
+  v redemptions;
+  v_member_path text;
+  v_branch bigint;
+  v_txn bigint := nextval('transactions_id_seq');
+  v_now timestamptz := now();
+  v_restocked boolean := false;
+BEGIN
+  IF v_replay IS NOT NULL THEN
+    RETURN v_replay;
+  END IF;
+  v := cb_lock_voucher(p_head, p_code);
+  SELECT b.path, b.id INTO v_member_path, v_branch FROM members m JOIN branches b ON b.id = m.branch_id
+   WHERE m.head_id = p_head AND m.id = v.member_id;
+  IF (p_merchant IS NOT NULL AND v.merchant_id <> p_merchant) OR (p_merchant IS NULL AND NOT starts_with(v_member_path, p_scope_path)) THEN
+    PERFORM cb_fail('FORBIDDEN', format('voucher %s is outside your scope', p_code));
+  END IF;
+  IF v.status <> 'FULFILLED' THEN
+    PERFORM cb_fail('INVALID_STATE', format('voucher %s is %s; only a FULFILLED voucher can be refunded', p_code,
+      cb_redemption_status(v.status, v.expires_at)));
+  END IF;
+  INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role,
+                            occurred_at, recorded_at, memo, reason, reverses_id)
+  VALUES (p_head, v_txn, 'REVERSAL', 'POSTED', v_branch, v.member_id, p_sub, p_role, v_now, v_now,
+          format('refund of voucher %s', p_code), p_reason, v.transaction_id);
+  -- The item before the accounts, as every voucher write locks them.
+  IF p_restock THEN
+    UPDATE catalog_items SET stock_left = stock_left + v.quantity WHERE head_id = p_head AND id = v.item_id AND stock_left IS NOT NULL;
+    v_restocked := FOUND;
+  END IF;
+  PERFORM cb_post_lines(p_head, v_txn, v_now,
+    (SELECT jsonb_agg(jsonb_build_object('accountId', p.account_id, 'amount', -p.amount))
+       FROM postings p WHERE p.head_id = p_head AND p.transaction_id = v.transaction_id AND p.recorded_at = v.created_at), false);
+  UPDATE redemptions SET status = 'REFUNDED', refund_transaction_id = v_txn, refunded_at = v_now, refunded_by = p_sub,
+                         restocked = v_restocked
+   WHERE head_id = p_head AND id = v.id;
+  RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v.id::text, 'transactionId', v_txn::text));
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_refuse_final_status_change()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
-    BEGIN
-      -- No code path changes a final status: reaching this is an invariant broken, not a request to refuse.
-      RAISE EXCEPTION 'invariant broken: transaction % is % (a final status) and cannot become %', OLD.id, OLD.status, NEW.status
-        USING ERRCODE = 'CBASS';
-    END $function$;
+BEGIN
+  -- No code path changes a final status: reaching this is an invariant broken, not a request to refuse.
+  RAISE EXCEPTION 'invariant broken: transaction % is % (a final status) and cannot become %', OLD.id, OLD.status, NEW.status
+    USING ERRCODE = 'CBASS';
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_refuse_posting_change()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
-    BEGIN
-      RAISE EXCEPTION 'postings are append-only: % refused', TG_OP USING ERRCODE = 'CBAPP';
-    END $function$;
+BEGIN
+  RAISE EXCEPTION 'postings are append-only: % refused', TG_OP USING ERRCODE = 'CBAPP';
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_refuse_seal_change()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
-    BEGIN
-      RAISE EXCEPTION 'journal seals are append-only: % refused', TG_OP USING ERRCODE = 'CBAPP';
-    END $function$;
+BEGIN
+  RAISE EXCEPTION 'journal seals are append-only: % refused', TG_OP USING ERRCODE = 'CBAPP';
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_release_redemption(p_head bigint, p_id bigint, p_status text, p_by text)
  RETURNS void
  LANGUAGE plpgsql
 AS $function$
-    DECLARE
-      v record;
-    BEGIN
-      UPDATE redemptions SET status = p_status, released_at = now(), released_by = p_by
-       WHERE head_id = p_head AND id = p_id AND status = 'PENDING'
-      RETURNING item_id, member_id, quantity, cost, transaction_id INTO v;
-      PERFORM cb_assert(FOUND, format('redemption %s is not pending under its lock', p_id));
-      UPDATE catalog_items SET stock_left = stock_left + v.quantity WHERE head_id = p_head AND id = v.item_id AND stock_left IS NOT NULL;
-      UPDATE accounts SET held = held - v.cost
-       WHERE head_id = p_head AND owner_type = 'MEMBER' AND owner_id = v.member_id AND asset_code = 'POINTS' AND purpose = 'WALLET'
-         AND held >= v.cost;
-      PERFORM cb_assert(FOUND, format('the hold of redemption %s is missing from the wallet', p_id));
-      UPDATE transactions SET status = 'VOIDED' WHERE head_id = p_head AND id = v.transaction_id AND status = 'PENDING';
-      PERFORM cb_assert(FOUND, format('the REDEEM transaction of redemption %s is not pending', p_id));
-    END $function$;
+DECLARE
+  v record;
+BEGIN
+  UPDATE redemptions SET status = p_status, released_at = now(), released_by = p_by
+   WHERE head_id = p_head AND id = p_id AND status = 'PENDING'
+  RETURNING item_id, member_id, quantity, cost, transaction_id INTO v;
+  PERFORM cb_assert(FOUND, format('redemption %s is not pending under its lock', p_id));
+  UPDATE catalog_items SET stock_left = stock_left + v.quantity WHERE head_id = p_head AND id = v.item_id AND stock_left IS NOT NULL;
+  UPDATE accounts SET held = held - v.cost
+   WHERE head_id = p_head AND owner_type = 'MEMBER' AND owner_id = v.member_id AND asset_code = 'POINTS' AND purpose = 'WALLET'
+     AND held >= v.cost;
+  PERFORM cb_assert(FOUND, format('the hold of redemption %s is missing from the wallet', p_id));
+  UPDATE transactions SET status = 'VOIDED' WHERE head_id = p_head AND id = v.transaction_id AND status = 'PENDING';
+  PERFORM cb_assert(FOUND, format('the REDEEM transaction of redemption %s is not pending', p_id));
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_rollup_inserted_postings()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
-  BEGIN
-    WITH monthly AS (
-  SELECT p.head_id, a.owner_id AS member_id, a.branch_id, p.asset_code, date_trunc('month', t.occurred_at AT TIME ZONE hb.time_zone)::date AS month,
-         t.kind AS kind, coalesce(tr.category, orr.category, lower(o.kind), lower(t.kind)) AS category, sum(p.amount) AS amount, count(*) AS postings
-    FROM new_postings p
-    JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
-    JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id AND t.status = 'POSTED'
-    JOIN branches hb ON hb.id = p.head_id
-    LEFT JOIN rules tr ON tr.head_id = t.head_id AND tr.id = t.rule_id
-    LEFT JOIN transactions o ON o.head_id = t.head_id AND o.id = t.reverses_id
-    LEFT JOIN rules orr ON orr.head_id = o.head_id AND orr.id = o.rule_id
-   GROUP BY 1, 2, 3, 4, 5, 6, 7) ,
-  firsts AS (
-    SELECT DISTINCT m.head_id, m.member_id, m.branch_id, m.asset_code, date_trunc('year', m.month)::date AS year
-      FROM monthly m
-     WHERE NOT EXISTS (SELECT 1 FROM member_year_rollups y
-                        WHERE y.head_id = m.head_id AND y.member_id = m.member_id AND y.asset_code = m.asset_code AND y.year = date_trunc('year', m.month)::date)),
-  months AS (
-  INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
-  SELECT m.head_id, m.member_id, m.asset_code, m.month, m.kind, m.category, m.amount, m.postings
-    FROM monthly m ORDER BY 1, 2, 3, 4, 5, 6
-  ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
-  DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings),
-  years AS (
-  INSERT INTO member_year_rollups AS y (head_id, member_id, asset_code, year, kind, category, amount, postings)
-  SELECT m.head_id, m.member_id, m.asset_code, date_trunc('year', m.month)::date, m.kind, m.category, sum(m.amount), sum(m.postings)
-    FROM monthly m
-   GROUP BY 1, 2, 3, 4, 5, 6
-   ORDER BY 1, 2, 3, 4, 5, 6
-  ON CONFLICT (head_id, member_id, asset_code, year, kind, category)
-  DO UPDATE SET amount = y.amount + excluded.amount, postings = y.postings + excluded.postings)
-  
-  INSERT INTO branch_year_deltas (head_id, branch_id, asset_code, year, earned, deducted, redeemed, reversed, net, postings, active_members)
-  
-    SELECT x.head_id, x.branch_id, x.asset_code, x.year, 
-  coalesce(sum(x.amount) FILTER (WHERE x.kind = 'EARN'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'DEDUCT'), 0),
-  coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REDEEM'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REVERSAL'), 0),
-  coalesce(sum(x.amount), 0), sum(x.postings), sum(x.active)
-      FROM (SELECT m.head_id, m.branch_id, m.asset_code, date_trunc('year', m.month)::date AS year, m.kind, m.amount, m.postings, 0 AS active
-              FROM monthly m
-            UNION ALL
-            SELECT f.head_id, f.branch_id, f.asset_code, f.year, NULL, NULL, 0, 1
-              FROM firsts f) x
-     GROUP BY 1, 2, 3, 4;
-    RETURN NULL;
-  END $function$;
+BEGIN
+  WITH monthly AS (
+         SELECT p.head_id, a.owner_id AS member_id, a.branch_id, p.asset_code,
+                date_trunc('month', t.occurred_at AT TIME ZONE hb.time_zone)::date AS month, t.kind AS kind,
+                coalesce(tr.category, orr.category, lower(o.kind), lower(t.kind)) AS category, sum(p.amount) AS amount, count(*) AS postings
+           FROM new_postings p
+           JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
+           JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id AND t.status = 'POSTED'
+           JOIN branches hb ON hb.id = p.head_id
+           LEFT JOIN rules tr ON tr.head_id = t.head_id AND tr.id = t.rule_id
+           LEFT JOIN transactions o ON o.head_id = t.head_id AND o.id = t.reverses_id
+           LEFT JOIN rules orr ON orr.head_id = o.head_id AND orr.id = o.rule_id
+          GROUP BY 1, 2, 3, 4, 5, 6, 7),
+       firsts AS (
+         SELECT DISTINCT m.head_id, m.member_id, m.branch_id, m.asset_code, date_trunc('year', m.month)::date AS year
+           FROM monthly m
+          WHERE NOT EXISTS (SELECT 1 FROM member_year_rollups y
+                             WHERE y.head_id = m.head_id AND y.member_id = m.member_id AND y.asset_code = m.asset_code
+                               AND y.year = date_trunc('year', m.month)::date)),
+       months AS (
+         INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
+         SELECT m.head_id, m.member_id, m.asset_code, m.month, m.kind, m.category, m.amount, m.postings
+           FROM monthly m ORDER BY 1, 2, 3, 4, 5, 6
+         ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
+         DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings),
+       years AS (
+         INSERT INTO member_year_rollups AS y (head_id, member_id, asset_code, year, kind, category, amount, postings)
+         SELECT m.head_id, m.member_id, m.asset_code, date_trunc('year', m.month)::date, m.kind, m.category, sum(m.amount), sum(m.postings)
+           FROM monthly m
+          GROUP BY 1, 2, 3, 4, 5, 6
+          ORDER BY 1, 2, 3, 4, 5, 6
+         ON CONFLICT (head_id, member_id, asset_code, year, kind, category)
+         DO UPDATE SET amount = y.amount + excluded.amount, postings = y.postings + excluded.postings)
+  INSERT INTO branch_year_deltas (head_id, branch_id, asset_code, year,
+                                  earned, deducted, redeemed, reversed, net, postings, active_members)
+  SELECT x.head_id, x.branch_id, x.asset_code, x.year,
+         coalesce(sum(x.amount) FILTER (WHERE x.kind = 'EARN'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'DEDUCT'), 0),
+         coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REDEEM'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REVERSAL'), 0),
+         coalesce(sum(x.amount), 0), sum(x.postings), sum(x.active)
+    FROM (SELECT m.head_id, m.branch_id, m.asset_code, date_trunc('year', m.month)::date AS year, m.kind, m.amount, m.postings, 0 AS active
+            FROM monthly m
+          UNION ALL
+          SELECT f.head_id, f.branch_id, f.asset_code, f.year, NULL, NULL, 0, 1
+            FROM firsts f) x
+   GROUP BY 1, 2, 3, 4;
+  RETURN NULL;
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_rollup_status_change()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
-  BEGIN
-    PERFORM cb_assert(OLD.status <> 'POSTED', format('transaction %s changed from POSTED to %s', OLD.id, NEW.status));
-    IF NEW.status = 'POSTED' THEN
-
-      -- The member wallets first, as every other rollup write holds them: a member moved to
-      -- another branch meanwhile (which takes its wallets) cannot leave its deltas in the old one.
-      -- Every account that is not deferred, in id order, as cb_fulfill_redemption locks them next.
-      PERFORM 1 FROM accounts a
-       WHERE a.head_id = NEW.head_id AND NOT a.deferred_balance
-         AND a.id IN (SELECT p.account_id FROM postings p WHERE p.head_id = NEW.head_id AND p.transaction_id = NEW.id)
-       ORDER BY a.id FOR UPDATE;
-      WITH monthly AS (
-  SELECT p.head_id, a.owner_id AS member_id, a.branch_id, p.asset_code, date_trunc('month', NEW.occurred_at AT TIME ZONE hb.time_zone)::date AS month,
-         NEW.kind AS kind, cb_transaction_category(NEW.head_id, NEW.rule_id, NEW.kind, NEW.reverses_id) AS category, sum(p.amount) AS amount, count(*) AS postings
-    FROM postings p
-    JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
-    JOIN branches hb ON hb.id = p.head_id
-   -- By transaction only (a probe per partition, for a rare event): a writer need not have
-   -- given its postings exactly the transaction's recorded_at.
-   WHERE p.head_id = NEW.head_id AND p.transaction_id = NEW.id
-   GROUP BY 1, 2, 3, 4, 5, 6, 7) ,
-  firsts AS (
-    SELECT DISTINCT m.head_id, m.member_id, m.branch_id, m.asset_code, date_trunc('year', m.month)::date AS year
-      FROM monthly m
-     WHERE NOT EXISTS (SELECT 1 FROM member_year_rollups y
-                        WHERE y.head_id = m.head_id AND y.member_id = m.member_id AND y.asset_code = m.asset_code AND y.year = date_trunc('year', m.month)::date)),
-  months AS (
-  INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
-  SELECT m.head_id, m.member_id, m.asset_code, m.month, m.kind, m.category, m.amount, m.postings
-    FROM monthly m ORDER BY 1, 2, 3, 4, 5, 6
-  ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
-  DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings),
-  years AS (
-  INSERT INTO member_year_rollups AS y (head_id, member_id, asset_code, year, kind, category, amount, postings)
-  SELECT m.head_id, m.member_id, m.asset_code, date_trunc('year', m.month)::date, m.kind, m.category, sum(m.amount), sum(m.postings)
-    FROM monthly m
-   GROUP BY 1, 2, 3, 4, 5, 6
-   ORDER BY 1, 2, 3, 4, 5, 6
-  ON CONFLICT (head_id, member_id, asset_code, year, kind, category)
-  DO UPDATE SET amount = y.amount + excluded.amount, postings = y.postings + excluded.postings)
-  
-  INSERT INTO branch_year_deltas (head_id, branch_id, asset_code, year, earned, deducted, redeemed, reversed, net, postings, active_members)
-  
-    SELECT x.head_id, x.branch_id, x.asset_code, x.year, 
-  coalesce(sum(x.amount) FILTER (WHERE x.kind = 'EARN'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'DEDUCT'), 0),
-  coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REDEEM'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REVERSAL'), 0),
-  coalesce(sum(x.amount), 0), sum(x.postings), sum(x.active)
+BEGIN
+  PERFORM cb_assert(OLD.status <> 'POSTED', format('transaction %s changed from POSTED to %s', OLD.id, NEW.status));
+  IF NEW.status = 'POSTED' THEN
+    -- The member wallets first, as every other rollup write holds them: a member moved to
+    -- another branch meanwhile (which takes its wallets) cannot leave its deltas in the old one.
+    -- Every account that is not deferred, in id order, as cb_fulfill_redemption locks them next.
+    PERFORM 1 FROM accounts a
+     WHERE a.head_id = NEW.head_id AND NOT a.deferred_balance
+       AND a.id IN (SELECT p.account_id FROM postings p WHERE p.head_id = NEW.head_id AND p.transaction_id = NEW.id)
+     ORDER BY a.id FOR UPDATE;
+    WITH monthly AS (
+           SELECT p.head_id, a.owner_id AS member_id, a.branch_id, p.asset_code,
+                  date_trunc('month', NEW.occurred_at AT TIME ZONE hb.time_zone)::date AS month, NEW.kind AS kind,
+                  cb_transaction_category(NEW.head_id, NEW.rule_id, NEW.kind, NEW.reverses_id) AS category,
+                  sum(p.amount) AS amount, count(*) AS postings
+             FROM postings p
+             JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
+             JOIN branches hb ON hb.id = p.head_id
+            -- By transaction only (a probe per partition, for a rare event): a writer need not have
+            -- given its postings exactly the transaction's recorded_at.
+            WHERE p.head_id = NEW.head_id AND p.transaction_id = NEW.id
+            GROUP BY 1, 2, 3, 4, 5, 6, 7),
+         firsts AS (
+           SELECT DISTINCT m.head_id, m.member_id, m.branch_id, m.asset_code, date_trunc('year', m.month)::date AS year
+             FROM monthly m
+            WHERE NOT EXISTS (SELECT 1 FROM member_year_rollups y
+                               WHERE y.head_id = m.head_id AND y.member_id = m.member_id AND y.asset_code = m.asset_code
+                                 AND y.year = date_trunc('year', m.month)::date)),
+         months AS (
+           INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
+           SELECT m.head_id, m.member_id, m.asset_code, m.month, m.kind, m.category, m.amount, m.postings
+             FROM monthly m ORDER BY 1, 2, 3, 4, 5, 6
+           ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
+           DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings),
+         years AS (
+           INSERT INTO member_year_rollups AS y (head_id, member_id, asset_code, year, kind, category, amount, postings)
+           SELECT m.head_id, m.member_id, m.asset_code, date_trunc('year', m.month)::date, m.kind, m.category, sum(m.amount), sum(m.postings)
+             FROM monthly m
+            GROUP BY 1, 2, 3, 4, 5, 6
+            ORDER BY 1, 2, 3, 4, 5, 6
+           ON CONFLICT (head_id, member_id, asset_code, year, kind, category)
+           DO UPDATE SET amount = y.amount + excluded.amount, postings = y.postings + excluded.postings)
+    INSERT INTO branch_year_deltas (head_id, branch_id, asset_code, year,
+                                    earned, deducted, redeemed, reversed, net, postings, active_members)
+    SELECT x.head_id, x.branch_id, x.asset_code, x.year,
+           coalesce(sum(x.amount) FILTER (WHERE x.kind = 'EARN'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'DEDUCT'), 0),
+           coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REDEEM'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REVERSAL'), 0),
+           coalesce(sum(x.amount), 0), sum(x.postings), sum(x.active)
       FROM (SELECT m.head_id, m.branch_id, m.asset_code, date_trunc('year', m.month)::date AS year, m.kind, m.amount, m.postings, 0 AS active
               FROM monthly m
             UNION ALL
             SELECT f.head_id, f.branch_id, f.asset_code, f.year, NULL, NULL, 0, 1
               FROM firsts f) x
      GROUP BY 1, 2, 3, 4;
-    END IF;
-    RETURN NULL;
-  END $function$;
+  END IF;
+  RETURN NULL;
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_score_year_lock_key(p_head bigint)
  RETURNS bigint
  LANGUAGE sql
  IMMUTABLE
 AS $function$
-      SELECT hashtextextended('cb-score-years:' || p_head, 0)
-    $function$;
+  SELECT hashtextextended('cb-score-years:' || p_head, 0)
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_transaction_category(p_head bigint, p_rule bigint, p_kind text, p_reverses bigint)
  RETURNS text
  LANGUAGE sql
  STABLE
 AS $function$
-      SELECT coalesce(
-        (SELECT r.category FROM rules r WHERE r.head_id = p_head AND r.id = p_rule),
-        (SELECT coalesce(r.category, lower(o.kind)) FROM transactions o LEFT JOIN rules r ON r.head_id = o.head_id AND r.id = o.rule_id
-          WHERE p_reverses IS NOT NULL AND o.head_id = p_head AND o.id = p_reverses),
-        lower(p_kind))
-    $function$;
+  SELECT coalesce(
+    (SELECT r.category FROM rules r WHERE r.head_id = p_head AND r.id = p_rule),
+    (SELECT coalesce(r.category, lower(o.kind)) FROM transactions o LEFT JOIN rules r ON r.head_id = o.head_id AND r.id = o.rule_id
+      WHERE p_reverses IS NOT NULL AND o.head_id = p_head AND o.id = p_reverses),
+    lower(p_kind))
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_transaction_json(p_head bigint, p_id bigint)
  RETURNS jsonb
  LANGUAGE sql
  STABLE
 AS $function$
-      SELECT j FROM cb_transactions_json(p_head, ARRAY[p_id])
-    $function$;
+  SELECT j FROM cb_transactions_json(p_head, ARRAY[p_id])
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_transaction_object(t transactions, p_postings jsonb)
  RETURNS jsonb
  LANGUAGE sql
  STABLE
 AS $function$
-      SELECT jsonb_build_object(
-        'id', t.id::text, 'kind', t.kind, 'status', t.status, 'branchId', t.branch_id::text,
-        'memberId', t.member_id::text, 'ruleId', t.rule_id::text,
-        'principalSub', t.principal_sub, 'principalRole', t.principal_role,
-        'occurredAt', t.occurred_at, 'recordedAt', t.recorded_at, 'memo', t.memo, 'metadata', t.metadata,
-        'reason', t.reason, 'reversesId', t.reverses_id::text, 'forced', t.forced, 'postings', p_postings)
-    $function$;
+  SELECT jsonb_build_object(
+    'id', t.id::text, 'kind', t.kind, 'status', t.status, 'branchId', t.branch_id::text,
+    'memberId', t.member_id::text, 'ruleId', t.rule_id::text,
+    'principalSub', t.principal_sub, 'principalRole', t.principal_role,
+    'occurredAt', t.occurred_at, 'recordedAt', t.recorded_at, 'memo', t.memo, 'metadata', t.metadata,
+    'reason', t.reason, 'reversesId', t.reverses_id::text, 'forced', t.forced, 'postings', p_postings)
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_transactions_json(p_head bigint, p_ids bigint[])
  RETURNS TABLE(id bigint, j jsonb)
  LANGUAGE sql
  STABLE
 AS $function$
-      SELECT t.id, cb_transaction_object(t, (
-               SELECT jsonb_agg(cb_posting_object(p) ORDER BY p.line) FROM postings p
-                WHERE p.head_id = t.head_id AND p.transaction_id = t.id AND p.recorded_at = t.recorded_at))
-        FROM unnest(p_ids) x (id)
-        JOIN transactions t ON t.head_id = p_head AND t.id = x.id
-    $function$;
+  SELECT t.id, cb_transaction_object(t, (
+           SELECT jsonb_agg(cb_posting_object(p) ORDER BY p.line) FROM postings p
+            WHERE p.head_id = t.head_id AND p.transaction_id = t.id AND p.recorded_at = t.recorded_at))
+    FROM unnest(p_ids) x (id)
+    JOIN transactions t ON t.head_id = p_head AND t.id = x.id
+$function$;
 
 CREATE OR REPLACE FUNCTION public.cb_with_transaction(p_head bigint, p_answer jsonb)
  RETURNS jsonb
  LANGUAGE plpgsql
 AS $function$
-    DECLARE
-      v_transaction jsonb;
-    BEGIN
-      IF NOT jsonb_exists(p_answer, 'transactionId') THEN
-        RETURN p_answer;
-      END IF;
-      SELECT x.j INTO v_transaction FROM cb_transactions_json(p_head, ARRAY[(p_answer->>'transactionId')::bigint]) x;
-      RETURN p_answer || jsonb_build_object('transaction', v_transaction);
-    END $function$;
+DECLARE
+  v_transaction jsonb;
+BEGIN
+  IF NOT jsonb_exists(p_answer, 'transactionId') THEN
+    RETURN p_answer;
+  END IF;
+  SELECT x.j INTO v_transaction FROM cb_transactions_json(p_head, ARRAY[(p_answer->>'transactionId')::bigint]) x;
+  RETURN p_answer || jsonb_build_object('transaction', v_transaction);
+END
+$function$;

@@ -1,4 +1,5 @@
-// The one error type of the bank: a SPEC error code and a message a person can act on.
+// The one error type of the bank: a SPEC error code and a message a person can act on, with the
+// message's parameters (extensions) and id (its translations, errorMessages.ts) when it has them.
 // Mapped to GraphQL extensions.code in one place (graphql/errors.ts).
 
 export type ErrorCode =
@@ -13,12 +14,27 @@ export type ErrorCode =
   | 'IDEMPOTENCY_CONFLICT'
   | 'INVALID_STATE'
   | 'RATE_LIMITED'
+  | 'UNAVAILABLE'
   | 'INTERNAL';
 
 export const errorCodes: ReadonlySet<string> = new Set<ErrorCode>([
   'UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'NOT_FOUND', 'INSUFFICIENT_FUNDS', 'CAP_EXCEEDED',
-  'OUT_OF_STOCK', 'LIMIT_EXCEEDED', 'IDEMPOTENCY_CONFLICT', 'INVALID_STATE', 'RATE_LIMITED', 'INTERNAL',
+  'OUT_OF_STOCK', 'LIMIT_EXCEEDED', 'IDEMPOTENCY_CONFLICT', 'INVALID_STATE', 'RATE_LIMITED', 'UNAVAILABLE', 'INTERNAL',
 ]);
+
+/**
+ * How long a client waits before retrying after UNAVAILABLE (Retry-After): a PostgreSQL restart or
+ * failover takes a few seconds, and a shorter wait only adds load while it recovers.
+ */
+export const unavailableRetryAfterSeconds = 2;
+
+/** The HTTP status an error of this code answers with (everything else is 200, GraphQL's way). */
+export function httpStatusOf(code: string): number {
+  return code === 'UNAUTHENTICATED' ? 401 : code === 'RATE_LIMITED' ? 429 : code === 'UNAVAILABLE' ? 503 : 200;
+}
+
+/** A message's parameters: what a client may show or act on (an instant is formatted in the bank's time zone). */
+export type MessageParams = Record<string, string | number | Date>;
 
 export class BankError extends Error {
   constructor(
@@ -26,6 +42,8 @@ export class BankError extends Error {
     message: string,
     /** The input field at fault, for BAD_USER_INPUT. */
     readonly field?: string,
+    /** The message's id in the catalogue (errorMessages.ts) and its parameters, when known. */
+    readonly detail?: { id?: string; params?: MessageParams },
   ) {
     super(message);
     this.name = 'BankError';

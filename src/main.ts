@@ -4,7 +4,7 @@
 import { loadConfig } from './config.js';
 import { connectDatabaseServer } from './db/connect.js';
 import { openDatabase } from './db/database.js';
-import { migrateToLatest } from './db/migrate.js';
+import { describeAppliedDefinitions, migrateToLatest } from './db/migrate.js';
 import { openBank } from './bank.js';
 import { buildApp } from './http/app.js';
 import { buildPages } from './http/pages.js';
@@ -22,7 +22,8 @@ async function main(): Promise<void> {
   log(`database: ${server.embedded ? `embedded PostgreSQL on 127.0.0.1:${config.embeddedPort} (data in ${config.embeddedDataDir})` : 'DATABASE_URL'}`);
   const migrator = openDatabase(server.url, 2);
   try {
-    const applied = await migrateToLatest(migrator.knex, config.partitionMonthsAhead);
+    const applied = await migrateToLatest(migrator.knex, config.partitionMonthsAhead,
+      { onDefinitionsApplied: (names) => log(describeAppliedDefinitions(names)) });
     if (applied.length) log(`migrated: ${applied.join(', ')}`);
   } finally {
     await migrator.close();

@@ -122,3 +122,11 @@ export function mayApplyRule(principal: Principal, ruleCode: string): boolean {
   if (principal.role === 'admin') return true;
   return principal.rules === '*' || principal.rules.has(ruleCode);
 }
+
+/**
+ * A client naming a rule outside its token's list: NOT_FOUND, the same answer a '*' token gets for a
+ * code no rule has, so a rule list hides whether the other rules exist; the field names the rule.
+ */
+export function ruleNotForToken(field: string, ruleCode: string): BankError {
+  return new BankError('NOT_FOUND', `${field}: no rule "${ruleCode}" that your token may apply`, field, { id: 'rule.notForToken', params: { field, rule: ruleCode } });
+}

@@ -4,7 +4,7 @@
 // once, whatever the concurrency, because every decision locks the claim row and acts only on a
 // PENDING claim (cb_approve_claim, and rejectClaim below).
 import type { Bank } from '../bank.js';
-import { mayApplyRule, requireRole, requireScope, type Principal } from '../auth/principal.js';
+import { mayApplyRule, requireRole, requireScope, ruleNotForToken, type Principal } from '../auth/principal.js';
 import { checkId, findMember, requireMemberVisible, type Member } from '../directory/members.js';
 import { withRetry } from '../db/errors.js';
 import { BankError, badInput } from '../errors.js';
@@ -94,7 +94,7 @@ export async function submitClaim(bank: Bank, principal: Principal, input: Submi
   } else {
     member = await findMember(bank, principal.headId, { id: input.memberId, externalId: input.externalId });
     requireScope(principal, await bank.branches.requireById(member.branchId), `member ${member.externalId}`);
-    if (!mayApplyRule(principal, rule)) throw new BankError('FORBIDDEN', `your token may not apply rule "${rule}"`);
+    if (!mayApplyRule(principal, rule)) throw ruleNotForToken('rule', rule);
   }
   const quantity = parseAmount('quantity', input.quantity ?? '1', { scale: quantityScale, sign: 'positive' });
   if (quantity.gt(quantityMax)) throw badInput('quantity', `at most ${quantityMax} per claim`);

@@ -86,7 +86,7 @@ const stats = {
   faults: { kill: 0, postgres: 0, disconnect: 0 },
 };
 const ledger: KeyLedger = { acknowledged: new Map(), refused: new Map(), refusedAfterUnanswered: new Map() };
-const retryableCodes = new Set(['INTERNAL', 'RATE_LIMITED']);
+const retryableCodes = new Set(['INTERNAL', 'RATE_LIMITED', 'UNAVAILABLE']);
 
 function record(map: Map<string, Map<string, string>>, subject: string, key: string, value: string): void {
   let bySubject = map.get(subject);
@@ -222,7 +222,7 @@ async function main(): Promise<number> {
         if (answer.errors?.length) {
           const code = answer.errors[0]!.extensions?.code ?? 'NONE';
           if (retryableCodes.has(code)) {
-            unanswered ||= code === 'INTERNAL';
+            unanswered ||= code === 'INTERNAL' || code === 'UNAVAILABLE';
             continue;
           }
           outcomes = request.keys.map(() => ({ refused: code }));

@@ -1,4 +1,4 @@
-// One SQL function, one round trip: the write path's functions (migrations 002 and 004) are called
+// One SQL function, one round trip: the write path's functions (src/*/sql/*.sql) are called
 // as named prepared statements, so PostgreSQL plans each once per connection. `fn` is always a
 // constant of the caller, never input.
 import type pg from 'pg';

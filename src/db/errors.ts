@@ -1,9 +1,13 @@
 // Database errors become domain errors here, once, at the database edge.
 // SQL functions raise SQLSTATE CB000 with the SPEC code in HINT (migrations/..._002_write_path.ts)
-// and, when cb_fail is given one, the input field in COLUMN (migrations/..._040_single_award.ts).
-import { BankError, errorCodes, type ErrorCode } from '../errors.js';
+// and, when cb_fail is given one, the input field in COLUMN (migrations/..._040_single_award.ts);
+// their text is matched against the message catalogue (errorMessages.ts) for its id and parameters.
+// A database that cannot be reached or is going away (connection refused or lost, no free
+// connection, shutdown, recovery, failover to a read-only standby) is UNAVAILABLE: a retryable 503.
+import { BankError, errorCodes, unavailableRetryAfterSeconds, type ErrorCode } from '../errors.js';
+import { englishMessage, matchMessage } from '../errorMessages.js';
 
-interface PgError { code?: string; hint?: string; message: string; constraint?: string; detail?: string; column?: string }
+interface PgError { code?: string; hint?: string; message: string; constraint?: string; detail?: string; column?: string; name?: string }
 
 /** Constraint names that mean the caller asked for something the data forbids. */
 const constraintErrors: Record<string, [ErrorCode, string]> = {
@@ -12,6 +16,34 @@ const constraintErrors: Record<string, [ErrorCode, string]> = {
   branches_code_key: ['INVALID_STATE', 'a branch with this code already exists'],
   rules_version_unique: ['INVALID_STATE', 'this rule version was defined concurrently; retry'],
 };
+
+/**
+ * SQLSTATEs of a database that is not there for now: class 08 (connection exceptions), 57P01-57P03
+ * (admin or crash shutdown, cannot connect now: starting up or in recovery), 53300 (too many
+ * connections) and 25006 (a read-only transaction: a write that reached a standby during failover).
+ */
+const outageStates: ReadonlySet<string> = new Set(['08000', '08001', '08003', '08004', '08006', '57P01', '57P02', '57P03', '53300', '25006']);
+/** Node's socket errors when the server's address does not answer or the connection drops. */
+const outageSocketCodes: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+/** What node-postgres and knex say when a connection ends, cannot be made in time, or none is free. */
+const outageMessages = [
+  /^Connection terminated/, /timeout exceeded when trying to connect/, /Client has encountered a connection error and is not queryable/,
+  /^Knex: Timeout acquiring a connection/, /Cannot use a pool after calling end on the pool/, /the database system is (starting up|shutting down|in recovery mode)/,
+];
+
+/** Whether an error means the database cannot be reached for now (rather than a bug or a refusal). */
+export function isOutage(error: unknown): boolean {
+  const e = error as PgError | undefined;
+  if (!e || typeof e !== 'object') return false;
+  if (e.code && (outageStates.has(e.code) || outageSocketCodes.has(e.code))) return true;
+  if (e.name === 'KnexTimeoutError') return true;
+  return typeof e.message === 'string' && outageMessages.some((m) => m.test(e.message));
+}
+
+export function unavailable(id: 'database.unavailable' | 'database.busy' = 'database.unavailable'): BankError {
+  const params = { retryAfter: unavailableRetryAfterSeconds };
+  return new BankError('UNAVAILABLE', englishMessage(id, params), undefined, { id, params });
+}
 
 export function isRetryable(error: unknown): boolean {
   const code = (error as PgError | undefined)?.code;
@@ -22,12 +54,17 @@ export function translateDbError(error: unknown): unknown {
   if (error instanceof BankError) return error;
   const e = error as PgError;
   // cb_fail's three-argument form names the input field in the error's COLUMN (empty: none).
-  if (e?.code === 'CB000' && e.hint && errorCodes.has(e.hint)) return new BankError(e.hint as ErrorCode, e.message, e.column || undefined);
+  if (e?.code === 'CB000' && e.hint && errorCodes.has(e.hint)) {
+    return new BankError(e.hint as ErrorCode, e.message, e.column || undefined, matchMessage(e.hint, e.message));
+  }
   if (e?.code === '23505' && e.constraint && constraintErrors[e.constraint]) {
     const [code, message] = constraintErrors[e.constraint]!;
-    return new BankError(code, message);
+    return new BankError(code, message, undefined, matchMessage(code, message));
   }
-  if (e?.code === '55P03' || e?.code === '57014') {
+  if (isOutage(error)) return unavailable();
+  // A lock not granted in lock_timeout: the rows are busy now, and the same request will pass later.
+  if (e?.code === '55P03') return unavailable('database.busy');
+  if (e?.code === '57014') {
     return new BankError('INTERNAL', 'the database was too busy to answer in time; retry with the same idempotencyKey');
   }
   return error;

@@ -3,6 +3,7 @@
 import DataLoader from 'dataloader';
 import type { Bank } from '../bank.js';
 import type { Principal } from '../auth/principal.js';
+import type { Locale } from '../errorMessages.js';
 import type { Branch } from '../directory/branches.js';
 import { loadMembers, type Member } from '../directory/members.js';
 import { loadAccounts, loadMemberWallets, type AccountRecord } from '../ledger/accounts.js';
@@ -37,6 +38,8 @@ export interface Context {
   anonymous?: boolean;
   /** The caller's address (req.ip), for limits on public operations such as signIn. */
   address?: string;
+  /** The language errors are written in (Accept-Language) and the time zone of their instants (the caller's bank). */
+  locale?: Locale;
 }
 
 export function createLoaders(bank: Bank, principal: Principal): Loaders {

@@ -55,7 +55,7 @@ export function publicOperationsPlugin(): ApolloServerPlugin<Context> {
           const fields = rootFields(operation.selectionSet, fragments);
           const isPublic = operation.operation !== 'subscription' && fields.every((f) => f === '__typename' || publicRootFields.has(f))
             && fields.some((f) => f !== '__typename');
-          if (!isPublic) throw toGraphQLError(missingToken()) as GraphQLError;
+          if (!isPublic) throw toGraphQLError(missingToken(), contextValue.locale) as GraphQLError;
         },
       };
     },

@@ -11,6 +11,19 @@ function badValue(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
 }
 
+/**
+ * A literal's refusal carries its node: graphql-js reports a scalar's own GraphQLError as thrown, and
+ * without the node the answer could not say where in the query the bad value was (extensions.field).
+ */
+function atLiteral<T>(ast: ValueNode, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof GraphQLError && !error.nodes) throw new GraphQLError(error.message, { nodes: ast, extensions: error.extensions });
+    throw error;
+  }
+}
+
 function parseDecimal(value: unknown): string {
   if (typeof value !== 'string') throw badValue('Decimal must be a string such as "12.50", not a number');
   if (value.length > decimalLengthMax || !plainDecimal.test(value)) {
@@ -23,10 +36,10 @@ export const DecimalScalar = new GraphQLScalarType({
   name: 'Decimal',
   serialize: (value) => String(value),
   parseValue: parseDecimal,
-  parseLiteral: (ast) => {
+  parseLiteral: (ast) => atLiteral(ast, () => {
     if (ast.kind !== Kind.STRING) throw badValue('Decimal must be a string literal such as "12.50"');
     return parseDecimal(ast.value);
-  },
+  }),
 });
 
 function parseDateTime(value: unknown): Date {
@@ -50,10 +63,10 @@ export const DateTimeScalar = new GraphQLScalarType({
   name: 'DateTime',
   serialize: (value) => (value instanceof Date ? value : new Date(String(value))).toISOString(),
   parseValue: parseDateTime,
-  parseLiteral: (ast) => {
+  parseLiteral: (ast) => atLiteral(ast, () => {
     if (ast.kind !== Kind.STRING) throw badValue('DateTime must be a string');
     return parseDateTime(ast.value);
-  },
+  }),
 });
 
 function literalToJson(ast: ValueNode): unknown {
@@ -74,8 +87,8 @@ export const JSONScalar = new GraphQLScalarType({
     if (value === null || typeof value !== 'object' || Array.isArray(value)) throw badValue('JSON must be an object');
     return value;
   },
-  parseLiteral: (ast) => {
+  parseLiteral: (ast) => atLiteral(ast, () => {
     if (ast.kind !== Kind.OBJECT) throw badValue('JSON must be an object');
     return literalToJson(ast);
-  },
+  }),
 });

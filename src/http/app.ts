@@ -2,7 +2,8 @@
 // as many as they need: /graphql (Apollo Server), /health, /exports (CSV files). The edge's abuse
 // limits live here and in config.limits: security headers, a body limit (413), a token limit on
 // parsing, depth and complexity limits per operation (400), and per-subject rate limits (429
-// RATE_LIMITED). Errors of the edge itself (a body too large, bad JSON) answer as GraphQL errors,
+// RATE_LIMITED); a database that cannot be reached answers 503 UNAVAILABLE with Retry-After. Errors
+// are written in the caller's language (Accept-Language: zh or en). Errors of the edge itself (a body too large, bad JSON) answer as GraphQL errors,
 // never as a stack.
 import express, { type ErrorRequestHandler } from 'express';
 import { ApolloServer } from '@apollo/server';
@@ -12,14 +13,16 @@ import { GraphQLError } from 'graphql';
 import type { Bank } from '../bank.js';
 import { authenticate } from '../auth/principal.js';
 import { BankError } from '../errors.js';
+import { englishMessage, pickLanguage, type Locale } from '../errorMessages.js';
+import { translateDbError } from '../db/errors.js';
 import { createLoaders, type Context } from '../graphql/context.js';
-import { formatError, toGraphQLError } from '../graphql/errors.js';
+import { errorLocalePlugin, formatError, toGraphQLError } from '../graphql/errors.js';
 import { operationLimitsPlugin } from '../graphql/operationLimits.js';
 import { anonymousContext, publicOperationsPlugin } from '../graphql/publicOperations.js';
 import { loadTypeDefs, resolvers } from '../graphql/schema.js';
 import { exportRoutes } from './exports.js';
-import { explorerRoutes } from './explorer.js';
 import { pageRoutes } from './pages.js';
+import { explorerRoutes } from './explorer.js';
 import { createRateLimiter, type RateLimiter } from './rateLimit.js';
 import { securityHeaders } from './securityHeaders.js';
 
@@ -28,11 +31,9 @@ export interface BuiltApp {
   stop(): Promise<void>;
 }
 
-function rateLimited(retryAfterMs: number): GraphQLError {
-  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
-  return new GraphQLError(`too many requests; retry in ${seconds} s (with the same idempotencyKey for a write)`, {
-    extensions: { code: 'RATE_LIMITED', http: { status: 429, headers: new Map([['retry-after', String(seconds)]]) } },
-  });
+function rateLimited(retryAfterMs: number, locale: Locale): GraphQLError {
+  const params = { retryAfter: Math.max(1, Math.ceil(retryAfterMs / 1000)) };
+  return toGraphQLError(new BankError('RATE_LIMITED', englishMessage('rate.limited', params), undefined, { id: 'rate.limited', params }), locale);
 }
 
 /** Express's own errors (body-parser's 413 and 400) as a GraphQL error body, without a stack. */
@@ -63,14 +64,14 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
     // Apollo's cache-control plugin (on by default) wraps every field's resolution to gather cache
     // hints for a Cache-Control header; every answer here is private and sent as no-store
     // (securityHeaders), so it would only add work to each field of each request.
-    plugins: [ApolloServerPluginCacheControlDisabled(), publicOperationsPlugin(), operationLimitsPlugin({ depthMax: limits.queryDepthMax, complexityMax: limits.queryComplexityMax })],
+    plugins: [ApolloServerPluginCacheControlDisabled(), errorLocalePlugin(), publicOperationsPlugin(), operationLimitsPlugin({ depthMax: limits.queryDepthMax, complexityMax: limits.queryComplexityMax })],
   });
   await server.start();
 
-  const consume = async (key: string, limit: number) => {
+  const consume = async (key: string, limit: number, locale: Locale) => {
     if (limit === 0) return;
     const decision = await rates.consume(key, limit);
-    if (!decision.allowed) throw rateLimited(decision.retryAfterMs);
+    if (!decision.allowed) throw rateLimited(decision.retryAfterMs, locale);
   };
 
   const app = express();
@@ -101,22 +102,30 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
   });
   app.use('/graphql', express.json({ limit: limits.bodyBytesMax }), expressMiddleware(server, {
     context: async ({ req }) => {
+      // Errors are written in the language the caller prefers, with instants in its bank's time zone.
+      const locale: Locale = { language: pickLanguage(req.headers['accept-language']), timeZone: bank.config.defaultTimeZone };
       if (req.headers.authorization === undefined) {
         // No token: counted by address; only public operations (signIn, noticeBoard) may run.
-        await consume(`ip:${req.ip}`, limits.rateLimitAnonymousRequests);
-        return anonymousContext(bank, req.ip);
+        await consume(`ip:${req.ip}`, limits.rateLimitAnonymousRequests, locale);
+        const context = anonymousContext(bank, req.ip);
+        context.locale = locale;
+        return context;
       }
       let principal;
       try {
         principal = await authenticate(bank, req.headers.authorization);
       } catch (error) {
-        if (!(error instanceof BankError)) throw error;
+        // A database that cannot be reached while reading the token's branch is UNAVAILABLE (503), not INTERNAL.
+        const translated = translateDbError(error);
+        if (!(translated instanceof BankError)) throw error;
+        if (translated.code === 'UNAVAILABLE') throw toGraphQLError(translated, locale);
         // Callers without a valid token are counted by address, so that guessing tokens is slow too.
-        await consume(`ip:${req.ip}`, limits.rateLimitAnonymousRequests);
-        throw toGraphQLError(error);
+        await consume(`ip:${req.ip}`, limits.rateLimitAnonymousRequests, locale);
+        throw toGraphQLError(translated, locale);
       }
-      await consume(`sub:${principal.headId}:${principal.sub}`, limits.rateLimitRequests);
-      return { bank, principal, loaders: createLoaders(bank, principal), address: req.ip };
+      locale.timeZone = principal.branch.timeZone;
+      await consume(`sub:${principal.headId}:${principal.sub}`, limits.rateLimitRequests, locale);
+      return { bank, principal, loaders: createLoaders(bank, principal), address: req.ip, locale };
     },
   }));
   app.use(edgeErrors);

@@ -2,7 +2,7 @@
 // checked here; the award itself (idempotency, scope, rule, caps, postings) is one SQL call.
 // Invariants 4 and 5 are held in SQL (cb_award_batch); this file keeps bad input out.
 import type { Bank } from '../bank.js';
-import { mayApplyRule, requireRole, type Principal } from '../auth/principal.js';
+import { mayApplyRule, requireRole, ruleNotForToken, type Principal } from '../auth/principal.js';
 import { checkExternalId, checkId } from '../directory/members.js';
 import { BankError, badInput, type ErrorCode } from '../errors.js';
 import { withRetry } from '../db/errors.js';
@@ -67,7 +67,9 @@ function prepareAward(bank: Bank, principal: Principal, input: AwardInput, prefi
   const memberId = hasId ? checkId(input.memberId, `${prefix}memberId`) : null;
   const externalId = hasId ? null : checkExternalId(input.externalId, `${prefix}externalId`);
   const rule = checkRuleCode(input.rule, `${prefix}rule`);
-  if (!mayApplyRule(principal, rule)) throw new BankError('FORBIDDEN', `your token may not apply rule "${rule}"`);
+  // A rule outside the token's list reads exactly like a rule that does not exist (NOT_FOUND, as
+  // for a '*' token naming an unknown code): the caller learns nothing about rules it may not apply.
+  if (!mayApplyRule(principal, rule)) throw ruleNotForToken(`${prefix}rule`, rule);
   const quantity = parseAmount(`${prefix}quantity`, input.quantity ?? '1', { scale: quantityScale, sign: 'positive' });
   if (quantity.gt(quantityMax)) throw badInput(`${prefix}quantity`, `at most ${quantityMax} per award`);
   const occurredAt = checkOccurredAt(bank, input.occurredAt, `${prefix}occurredAt`);

@@ -2,7 +2,7 @@
 // An admin opens a pool with a target for a needy household or a public project; members donate
 // from their own wallets, never past the target; an admin disburses a funded pool to a merchant
 // for the service it buys, or closes it and every donation goes back to its donor once.
-// Writes are single SQL functions (migration 004: cb_donate, cb_disburse_pool, cb_close_pool).
+// Writes are single SQL functions (src/pools/sql/: cb_donate, cb_disburse_pool, cb_close_pool).
 import { Decimal } from 'decimal.js';
 import type { Knex } from 'knex';
 import type { Bank } from '../bank.js';

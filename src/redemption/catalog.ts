@@ -73,10 +73,10 @@ export interface UpsertCatalogItemInput {
   idempotencyKey: string;
   merchant?: string | null;
   code: string;
-  title: string;
+  title?: string | null;
   description?: string | null;
-  category: string;
-  cost: string;
+  category?: string | null;
+  cost?: string | null;
   stock?: number | null;
   addStock?: number | null;
   limitPerMember?: number | null;
@@ -93,6 +93,9 @@ export interface UpsertCatalogItemInput {
  * units left now (null: unlimited); `addStock` adds to (or, negative, takes from) what is left,
  * under the item's row lock, so a restock never overwrites redemptions made meanwhile.
  */
+/** What a new item must be given; an update may leave any of them out. */
+const createRequired = ['title', 'category', 'cost'] as const;
+
 export async function upsertCatalogItem(bank: Bank, principal: Principal, input: UpsertCatalogItemInput): Promise<{ item: CatalogItem; created: boolean; replayed: boolean }> {
   requireRole(principal, 'merchant', 'admin');
   const key = checkIdempotencyKey(input.idempotencyKey);
@@ -102,11 +105,12 @@ export async function upsertCatalogItem(bank: Bank, principal: Principal, input:
   await requireMerchantManaged(bank, principal, merchant);
   if (typeof input.code !== 'string' || !itemCode.test(input.code)) throw badInput('code', 'letters, digits, ".", "_" or "-", 1 to 64 characters');
   // Only the fields given: undefined (left out) keeps the stored value on an update.
-  const given: Record<string, unknown> = {
-    title: checkText('title', input.title, titleLengthMax, true),
-    category: checkText('category', input.category, categoryLengthMax, true),
-    cost: parseAmount('cost', input.cost, { scale: bank.assets.get('POINTS').scale, sign: 'positive' }).toFixed(bank.assets.get('POINTS').scale),
-  };
+  // title, category and cost are required to create an item (checked below, once we know it is new)
+  // and may be left out of an update such as a restock (code + addStock); they cannot be cleared.
+  const given: Record<string, unknown> = {};
+  if (input.title !== undefined) given.title = checkText('title', input.title, titleLengthMax, true);
+  if (input.category !== undefined) given.category = checkText('category', input.category, categoryLengthMax, true);
+  if (input.cost !== undefined) given.cost = parseAmount('cost', input.cost, { scale: bank.assets.get('POINTS').scale, sign: 'positive' }).toFixed(bank.assets.get('POINTS').scale);
   if (input.description !== undefined) given.description = checkText('description', input.description, descriptionLengthMax, false);
   if (input.stock !== undefined && input.addStock != null) throw badInput('addStock', 'give stock or addStock, not both');
   if (input.stock !== undefined) given.stock_left = checkWholeNumber('stock', input.stock, 0, stockMax);
@@ -135,6 +139,9 @@ export async function upsertCatalogItem(bank: Bank, principal: Principal, input:
       const lock = () => trx('catalog_items').where(where).forUpdate().first();
       let current = await lock();
       if (!current) {
+        for (const field of createRequired) {
+          if (given[field] === undefined) throw badInput(field, `is required to create item ${input.code} (no item of this merchant has that code yet)`);
+        }
         const row: Record<string, any> = { ...where, visible_branch_id: merchant.branchId, voucher_valid_days: voucherValidDaysDefault, ...given };
         if (addStock !== null) {
           if (addStock < 0) throw badInput('addStock', `item ${input.code} is new: give it stock, not a negative addStock`);

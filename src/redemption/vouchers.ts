@@ -1,7 +1,7 @@
 // The voucher lifecycle: redeem (hold points, reserve stock, issue a voucher code), fulfil at the
 // counter (核销: the hold posts to the merchant), cancel (hold and stock released), expiry (the
 // same, by the sweeper), refund (a reversal after fulfilment). Each write is one SQL function
-// (migration 004) that holds invariants 3, 4 and 6; this file checks input and who may ask.
+// (src/redemption/sql/*.sql) that holds invariants 3, 4 and 6; this file checks input and who may ask.
 import { randomInt } from 'node:crypto';
 import type { Bank } from '../bank.js';
 import { requireRole, type Principal } from '../auth/principal.js';

@@ -1,6 +1,6 @@
 // Closing a party-score year (年度考核): once assessment is done, an admin closes the year for its
 // branch subtree and PARTY_SCORE dated in that year no longer changes there. The database holds it:
-// a trigger on postings refuses such postings (cb_guard_score_years, migration 011), and closing
+// a trigger on postings refuses such postings (cb_guard_score_years, src/reports/sql/guard_score_years.sql), and closing
 // takes the bank's score-year lock exclusively so that no write dated in the year is still running under it.
 // Only the head bank reopens a year, with a reason; both acts stay recorded.
 import type { Knex } from 'knex';

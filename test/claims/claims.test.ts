@@ -72,7 +72,10 @@ describe('submitting a claim', () => {
     const kiosk = h.token({ role: 'client', sub: `${h.tag}-kiosk`, rules: ['party.service-claim'] });
     expect((await submitted(kiosk, { externalId: m.externalId })).status).toBe('PENDING');
     const other = h.token({ role: 'client', sub: `${h.tag}-kiosk2`, rules: ['garbage.sorted-drop'] });
-    expect(codes(await submit(other, { externalId: m.externalId }))).toEqual(['FORBIDDEN']);
+    // A rule outside the token's list reads like an unknown rule (NOT_FOUND), as for a '*' token.
+    const refused = await submit(other, { externalId: m.externalId });
+    expect(codes(refused)).toEqual(['NOT_FOUND']);
+    expect(refused.errors![0]!.extensions!.field).toBe('rule');
   });
 
   it('is refused for a rule that needs no approval, an unknown rule, another member, and bad evidence', async () => {

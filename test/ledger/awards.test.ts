@@ -209,12 +209,17 @@ describe('a refused award writes nothing and says why', () => {
     expect(res.errors![0]!.message).toContain('garbage.no-such-rule');
   });
 
-  it('is FORBIDDEN for a client whose token does not list the rule', async () => {
+  it('is NOT_FOUND, the same as for an unknown rule under a \'*\' token, for a client whose token does not list the rule', async () => {
     const m = await newMember();
     const kiosk = h.token({ role: 'client', sub: `${h.tag}-sorting-kiosk`, rules: ['garbage.sorted-drop'], branch: h.branches[0]!.code });
-    await expectRefused(kiosk, { idempotencyKey: h.key(), memberId: m.id, rule: 'garbage.bin-duty' }, 'FORBIDDEN', m.id);
+    // A rule that exists but is not on the list, and one that exists nowhere, answer alike: the list hides the rest.
+    const listed = await expectRefused(kiosk, { idempotencyKey: h.key(), memberId: m.id, rule: 'garbage.bin-duty' }, 'NOT_FOUND', m.id);
+    const unknown = await expectRefused(kiosk, { idempotencyKey: h.key(), memberId: m.id, rule: 'garbage.no-such-rule' }, 'NOT_FOUND', m.id);
+    const star = await expectRefused(h.clientToken, { idempotencyKey: h.key(), memberId: m.id, rule: 'garbage.no-such-rule' }, 'NOT_FOUND', m.id);
+    for (const res of [listed, unknown, star]) expect(res.errors![0]!.extensions!.field).toBe('rule');
+    expect(listed.errors![0]!.message).toBe('rule: no rule "garbage.bin-duty" that your token may apply');
     const noRules = h.token({ role: 'client', sub: `${h.tag}-bare-kiosk` });
-    await expectRefused(noRules, { idempotencyKey: h.key(), memberId: m.id, rule: 'garbage.sorted-drop' }, 'FORBIDDEN', m.id);
+    await expectRefused(noRules, { idempotencyKey: h.key(), memberId: m.id, rule: 'garbage.sorted-drop' }, 'NOT_FOUND', m.id);
   });
 
   it('is FORBIDDEN for a member outside the client branch scope', async () => {

@@ -99,8 +99,10 @@ describe('a batch of awards', () => {
     const { results, succeeded, failed } = res.data!.awardPointsBatch;
     expect({ succeeded, failed }).toEqual({ succeeded: 2, failed: 7 });
     expect(results.map((r) => r.error?.code ?? 'OK')).toEqual([
-      'OK', 'NOT_FOUND', 'CAP_EXCEEDED', 'BAD_USER_INPUT', 'FORBIDDEN', 'FORBIDDEN', 'NOT_FOUND', 'BAD_USER_INPUT', 'OK',
+      'OK', 'NOT_FOUND', 'CAP_EXCEEDED', 'BAD_USER_INPUT', 'NOT_FOUND', 'FORBIDDEN', 'NOT_FOUND', 'BAD_USER_INPUT', 'OK',
     ]);
+    // volunteer.hour is not on the kiosk's list: NOT_FOUND naming the item's rule, like an unknown rule.
+    expect(results[4]!.error!.field).toBe('awards[4].rule');
     expect(results[3]!.error!.field).toBe('awards[3].quantity');
     expect(results[7]!.error!.field).toBe('awards[7].memo');
     for (const r of results) {

@@ -193,11 +193,11 @@ describe('a refused request does not use up its key', () => {
     expect(await h.walletBalance(id)).toBe('5.00');
   });
 
-  it('after FORBIDDEN or BAD_USER_INPUT: the key is still free', async () => {
+  it('after NOT_FOUND or BAD_USER_INPUT: the key is still free', async () => {
     const m = await newMember();
     const key = h.key();
     const narrow = h.token({ role: 'client', sub: `${h.tag}-narrow`, rules: ['garbage.sorted-drop'] });
-    expect(codes(await h.gql(narrow, award, { input: { idempotencyKey: key, memberId: m.id, rule: 'garbage.bin-duty' } }))).toEqual(['FORBIDDEN']);
+    expect(codes(await h.gql(narrow, award, { input: { idempotencyKey: key, memberId: m.id, rule: 'garbage.bin-duty' } }))).toEqual(['NOT_FOUND']);
     expect(codes(await h.gql(narrow, award, { input: { idempotencyKey: key, memberId: m.id, rule: 'garbage.sorted-drop', quantity: '0' } }))).toEqual(['BAD_USER_INPUT']);
     expect(ok(await h.gql(narrow, award, { input: { idempotencyKey: key, memberId: m.id, rule: 'garbage.sorted-drop' } })).replayed).toBe(false);
   });

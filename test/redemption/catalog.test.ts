@@ -88,6 +88,29 @@ describe('upsertCatalogItem', () => {
     expect(unlimited.data.upsertCatalogItem.item.stockLeft).toBeNull();
   });
 
+  it('restocks with only code and addStock; creating needs title, category and cost, each named when missing', async () => {
+    const input = item({ stock: 2 });
+    expect((await h.gql(merchantToken, upsertItem, { i: input })).errors).toBeUndefined();
+    const restocked = await h.gql(merchantToken, upsertItem, { i: { idempotencyKey: h.key(), code: input.code, addStock: 5 } });
+    expect(restocked.errors).toBeUndefined();
+    expect(restocked.data.upsertCatalogItem).toMatchObject({ created: false, item: { code: input.code, title: 'Rice 5kg', cost: '30.00', stockLeft: 7 } });
+    const count = async () => Number((await h.bank.knex('catalog_items').where({ head_id: h.head.id }).count({ n: '*' }))[0]!.n);
+    const before = await count();
+    for (const missing of ['title', 'category', 'cost'] as const) {
+      const fields = item();
+      delete (fields as Record<string, unknown>)[missing];
+      const res = await h.gql(merchantToken, upsertItem, { i: fields });
+      expect(res.status).toBe(200);
+      expect(codes(res), missing).toEqual(['BAD_USER_INPUT']);
+      expect(res.errors![0]!.extensions!.field).toBe(missing);
+      expect(res.errors![0]!.message).toBe(`${missing}: is required to create item ${fields.code} (no item of this merchant has that code yet)`);
+    }
+    const cleared = await h.gql(merchantToken, upsertItem, { i: { idempotencyKey: h.key(), code: input.code, title: null } });
+    expect(codes(cleared)).toEqual(['BAD_USER_INPUT']);
+    expect(cleared.errors![0]!.extensions!.field).toBe('title');
+    expect(await count()).toBe(before);
+  });
+
   it('lets an admin in scope manage a merchant\'s items, and nobody else', async () => {
     const byAdmin = await h.gql(h.adminToken, upsertItem, { i: item({ merchant }) });
     expect(byAdmin.errors).toBeUndefined();

@@ -220,9 +220,11 @@ describe('when a rule applies', () => {
     const listedWithoutRule = h.token({ role: 'client', sub: station, rules: ['garbage.sorted-drop'] });
     expect(credited(await sendAward(listed, m.id, code))).toBe('2.00');
     const before = await counts();
-    for (const token of [unlisted, unlistedNamingRule, listedWithoutRule]) {
+    for (const token of [unlisted, unlistedNamingRule]) {
       expect(codes(await sendAward(token, m.id, code))).toEqual(['FORBIDDEN']);
     }
+    // A rule missing from the token's own list reads like an unknown rule (NOT_FOUND), whatever the rule allows.
+    expect(codes(await sendAward(listedWithoutRule, m.id, code))).toEqual(['NOT_FOUND']);
     expect(await counts()).toEqual(before);
     // Administrators are not clients: they may apply it.
     expect(credited(await sendAward(h.adminToken, m.id, code))).toBe('2.00');

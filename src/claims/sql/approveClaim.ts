@@ -1,4 +1,4 @@
-// Approving a claim: one round trip to cb_approve_claim (migration 011), which locks the claim and
+// Approving a claim: one round trip to cb_approve_claim (approve_claim.sql beside this file), which locks the claim and
 // awards it through cb_award_batch, as a named prepared statement.
 import type pg from 'pg';
 import type { AwardScope } from '../../ledger/sql/award.js';

@@ -1,6 +1,7 @@
 // Resolvers of the journal: awards, transfers, adjustments, reversals, transactions, accounts and
 // the trial balance. Thin: decode, call the domain, shape the answer.
 import type { Context } from '../context.js';
+import { renderItemError } from '../errors.js';
 import { awardPoints, awardPointsBatch } from '../../ledger/awards.js';
 import { adjustBalance, reverseTransaction, transferPoints } from '../../ledger/entries.js';
 import { encodeCursor, findReversal, getTransaction, listTransactions, type PostingRecord, type TransactionRecord, type WriteResult } from '../../ledger/transactions.js';
@@ -38,7 +39,7 @@ export const ledgerResolvers = {
       return {
         results: results.map((r) => ({
           index: r.index, idempotencyKey: r.idempotencyKey, transactionId: r.result?.transactionId ?? null,
-          replayed: r.result?.replayed ?? false, error: r.error,
+          replayed: r.result?.replayed ?? false, error: r.error ? renderItemError(r.error, ctx.locale) : null,
         })),
         succeeded: results.filter((r) => r.result).length,
         failed: results.filter((r) => r.error).length,

@@ -1,5 +1,6 @@
 // The hot statements: one round trip each, as named prepared statements so PostgreSQL plans them
-// once per connection. The logic lives in cb_award_one (migration 040), cb_award_batch and cb_post_entry (migration 002).
+// once per connection. The logic lives in cb_award_one, cb_award_batch and cb_post_entry (award_one.sql, award_batch.sql,
+// post_entry.sql beside this file).
 import type pg from 'pg';
 
 export interface AwardScope { headId: string; sub: string; role: string; scopePath: string; timeZone: string }

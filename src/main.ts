@@ -37,16 +37,16 @@ async function main(): Promise<void> {
   const stopSweeper = startSweeper(bank, config.sweepIntervalMs, log);
   const stopSealer = startSealer(bank, config.sealIntervalMs, log);
   const built = await buildApp(bank, log);
-  // The pages are bundled once per process; doing it now makes the first visit as fast as the rest.
-  const pages = await buildPages();
-  log(`pages built in ${pages.buildMs} ms`);
   const http = built.app.listen(config.port, config.host, () => {
+    // The pages are bundled once per process; doing it now, beside serving the API, makes the first
+    // visit as fast as the rest without holding up the start.
+    buildPages().then((pages) => log(`pages built in ${pages.buildMs} ms`), (error) => log(`pages failed to build: ${error?.stack ?? error}`));
     const demoAdmin = signToken(config, { sub: 'demo-admin', role: 'admin', branch: demoHeadCode });
     console.log(`Civility Bank GraphQL: http://${config.host}:${config.port}/graphql`);
     console.log(`Demo admin token (24 h; npm run token mints others):\n${demoAdmin}`);
     if (config.seedDemo && !config.production) {
       const base = `http://${config.host}:${config.port}`;
-      console.log(`Console: ${base}/console   (shop counter: ${base}/counter)`);
+      console.log(`Pages: ${base}/  (console ${base}/console, shop counter ${base}/counter, notice board ${base}/board/${demoHeadCode}, explorer ${base}/explorer)`);
       console.log(`Demo sign-in: admin ${demoOperators.admin.username} / ${demoOperators.admin.password}; `
         + `shop assistant ${demoOperators.shop.username} / ${demoOperators.shop.password}`);
     }

@@ -147,7 +147,7 @@ describePages('the merchant counter on a phone', () => {
     await page.getByRole('button', { name: '核销下一张' }).tap();
     await lookUp(page, 'abc');
     // The API's own words about the format, under the field; nothing else changes.
-    await expectText(page.getByTestId('code-error'), 'not a voucher code');
+    await expectText(page.getByTestId('code-error'), '不是兑换券码');
     await screenshot(page, 'counter-phone-bad-code');
   });
 

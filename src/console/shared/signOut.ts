@@ -5,7 +5,7 @@ import { endSession } from './session.js';
 
 export async function signOut(): Promise<void> {
   try {
-    await gql('mutation { signOut }');
+    await gql('mutation { signOut { endedAt } }');
   } catch {
     /* already ended, or offline: forget the token anyway */
   }

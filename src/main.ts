@@ -36,9 +36,11 @@ async function main(): Promise<void> {
   const stopSealer = startSealer(bank, config.sealIntervalMs, log);
   const built = await buildApp(bank, log);
   const http = built.app.listen(config.port, config.host, () => {
-    const demoAdmin = signToken(config, { sub: 'demo-admin', role: 'admin', branch: demoHeadCode });
     console.log(`Civility Bank GraphQL: http://${config.host}:${config.port}/graphql`);
-    console.log(`Demo admin token (24 h; npm run token mints others):\n${demoAdmin}`);
+    if (config.printDemoToken) {
+      const demoAdmin = signToken(config, { sub: 'demo-admin', role: 'admin', branch: demoHeadCode });
+      console.log(`Demo admin token (24 h; npm run token mints others):\n${demoAdmin}`);
+    }
   });
   let stopping = false;
   const stop = async (signal: string) => {

@@ -4,7 +4,8 @@
 // or stack traces.
 import net from 'node:net';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { signToken } from '../../src/auth/tokens.js';
 import { codes, startApp, startHarness, type Harness, type RunningApp } from '../support/harness.js';
 
 let h: Harness;
@@ -171,22 +172,27 @@ describe.skipIf(!redisUp)('rate limits held in Redis (REDIS_URL)', () => {
   });
 });
 
+const productionSecret = 'production-test-secret-of-forty-eight-bytes-0000';
+
 describe('production mode', () => {
   let app: RunningApp;
+  let adminToken: string;
   beforeAll(async () => {
-    app = await startApp({ NODE_ENV: 'production', JWT_SECRET: h.bank.config.jwt.secret!, DB_POOL_SIZE: '2' });
+    // the harness's tokens are signed with the development secret, which production refuses; a 48-byte one signs them here
+    app = await startApp({ NODE_ENV: 'production', JWT_SECRET: productionSecret, DATABASE_URL: inject('databaseUrl'), DB_POOL_SIZE: '2' });
+    adminToken = signToken(app.config, { sub: `${h.tag}-production-admin`, role: 'admin', branch: h.head.code });
   });
   afterAll(async () => { await app.close(); });
 
   it('turns introspection off and sends no stack traces', async () => {
-    const introspection = await post(app.url, h.adminToken, { query: '{ __schema { types { name } } }' });
+    const introspection = await post(app.url, adminToken, { query: '{ __schema { types { name } } }' });
     expect(introspection.status).toBe(400);
     expect(JSON.stringify(introspection.body)).not.toMatch(/stacktrace|\bat .+\.(ts|js):\d+/);
     for (const body of [{ query: '{ me { ' }, { query: '{ transaction(id: "x") { id } }' }]) {
-      const res = await post(app.url, h.adminToken, body);
+      const res = await post(app.url, adminToken, body);
       expect(JSON.stringify(res.body)).not.toMatch(/stacktrace|\bat .+\.(ts|js):\d+/);
     }
-    const broken = await post(app.url, h.adminToken, '{"query": ');
+    const broken = await post(app.url, adminToken, '{"query": ');
     expect(broken.text).not.toMatch(/stacktrace|\bat .+\.(ts|js):\d+/);
   });
 });

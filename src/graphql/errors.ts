@@ -8,8 +8,18 @@ import { BankError } from '../errors.js';
 
 const apolloInputCodes = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'OPERATION_RESOLUTION_FAILURE', 'BAD_REQUEST', 'PERSISTED_QUERY_NOT_SUPPORTED', 'PERSISTED_QUERY_NOT_FOUND']);
 
-export function formatError(log: (line: string) => void) {
-  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+/**
+ * graphql-js's "Did you mean …?" hints name fields, arguments, types and enum values near a wrong one:
+ * with introspection off (production), they would hand out the schema a guess at a time. They end
+ * validation errors and variable-coercion errors alike, so they are cut from every message here.
+ */
+const suggestion = / ?Did you mean [^?]*\?/g;
+
+export function formatError(log: (line: string) => void, options: { hideSchemaDetails?: boolean } = {}) {
+  const shown = (formatted: GraphQLFormattedError): GraphQLFormattedError =>
+    (options.hideSchemaDetails ? { ...formatted, message: formatted.message.replace(suggestion, '') } : formatted);
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => shown(format(formatted, error));
+  function format(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
     const original = unwrapResolverError(error);
     if (original instanceof BankError) {
       return {
@@ -30,7 +40,7 @@ export function formatError(log: (line: string) => void) {
     const requestId = randomUUID();
     log(`INTERNAL ${requestId}: ${(original as Error)?.stack ?? String(original)}`);
     return { message: `internal error; quote request id ${requestId}`, path: formatted.path, extensions: { code: 'INTERNAL', requestId } };
-  };
+  }
 }
 
 export function toGraphQLError(error: BankError): GraphQLError {

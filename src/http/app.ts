@@ -50,8 +50,10 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
   const server = new ApolloServer<Context>({
     typeDefs: loadTypeDefs(),
     resolvers,
-    formatError: formatError(log),
+    formatError: formatError(log, { hideSchemaDetails: bank.config.production }),
     introspection: !bank.config.production,
+    // no "Did you mean …?" in production, where introspection is off (formatError cuts them from coercion errors too)
+    hideSchemaDetailsFromClientErrors: bank.config.production,
     includeStacktraceInErrorResponses: false,
     // GraphQL over HTTP allows queries by GET. Apollo's CSRF guard refuses GETs without a preflight
     // header; it protects cookie sessions, and this API has none: every request carries a bearer

@@ -195,4 +195,20 @@ describe('production mode', () => {
     const broken = await post(app.url, adminToken, '{"query": ');
     expect(broken.text).not.toMatch(/stacktrace|\bat .+\.(ts|js):\d+/);
   });
+
+  it('suggests no field, argument, type or enum value near a wrong one ("Did you mean …?")', async () => {
+    const cases = [
+      { query: '{ mem { id } }' },
+      { query: '{ me { rol } }' },
+      { query: '{ leaderboard(branch: "x", asset: POINTZ, period: { year: 2026 }) { rank } }' },
+      { query: 'mutation($i: AwardPointsInput!) { awardPoints(input: $i) { transactionId } }', variables: { i: { idempotencyKey: 'k', memberId: '1', rul: 'x' } } },
+    ];
+    for (const body of cases) {
+      const res = await post(app.url, adminToken, body);
+      expect(res.body.errors?.length, JSON.stringify(body)).toBeGreaterThan(0);
+      expect(JSON.stringify(res.body), JSON.stringify(body)).not.toMatch(/Did you mean/);
+      // outside production the hint stays: it helps a developer
+      expect(JSON.stringify((await post(h.url, h.adminToken, body)).body), JSON.stringify(body)).toMatch(/Did you mean/);
+    }
+  });
 });

@@ -10,7 +10,7 @@ import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/di
 import { expressMiddleware } from '@as-integrations/express5';
 import { GraphQLError } from 'graphql';
 import type { Bank } from '../bank.js';
-import { authenticate } from '../auth/principal.js';
+import { authenticate, type Principal } from '../auth/principal.js';
 import { BankError } from '../errors.js';
 import { createLoaders, type Context } from '../graphql/context.js';
 import { formatError, toGraphQLError } from '../graphql/errors.js';
@@ -20,6 +20,11 @@ import { loadTypeDefs, resolvers } from '../graphql/schema.js';
 import { exportRoutes } from './exports.js';
 import { createRateLimiter, type RateLimiter } from './rateLimit.js';
 import { securityHeaders } from './securityHeaders.js';
+
+/** The rate-limit bucket of a token: its head bank, role and subject (never the subject alone). */
+export function subjectKey(principal: Principal): string {
+  return `sub:${principal.headId}:${principal.role}:${principal.sub}`;
+}
 
 export interface BuiltApp {
   app: express.Express;
@@ -72,6 +77,27 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
     const decision = await rates.consume(key, limit);
     if (!decision.allowed) throw rateLimited(decision.retryAfterMs);
   };
+  /**
+   * Every route that reads a token counts the request here, before any work: a valid token by its
+   * head bank, role and subject (a client and a member that happen to share a `sub` are two callers),
+   * anything else by address, so that guessing tokens is slow too. Null: no Authorization header.
+   */
+  const admit = async (req: express.Request): Promise<Principal | null> => {
+    if (req.headers.authorization === undefined) {
+      await consume(`ip:${req.ip}`, limits.rateLimitAnonymousRequests);
+      return null;
+    }
+    let principal;
+    try {
+      principal = await authenticate(bank, req.headers.authorization);
+    } catch (error) {
+      if (!(error instanceof BankError)) throw error;
+      await consume(`ip:${req.ip}`, limits.rateLimitAnonymousRequests);
+      throw toGraphQLError(error);
+    }
+    await consume(subjectKey(principal), limits.rateLimitRequests);
+    return principal;
+  };
 
   const app = express();
   app.disable('x-powered-by');
@@ -84,7 +110,7 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
       res.status(503).json({ status: 'database unavailable' });
     }
   });
-  exportRoutes(app, bank, log);
+  exportRoutes(app, bank, log, admit);
   // GraphQL over HTTP, checked before anything is read: GET or POST only (405), and a POST body is
   // application/json (415).
   app.all('/graphql', (req, res, next) => {
@@ -98,21 +124,9 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
   });
   app.use('/graphql', express.json({ limit: limits.bodyBytesMax }), expressMiddleware(server, {
     context: async ({ req }) => {
-      if (req.headers.authorization === undefined) {
-        // No token: counted by address; only public operations (signIn, noticeBoard) may run.
-        await consume(`ip:${req.ip}`, limits.rateLimitAnonymousRequests);
-        return anonymousContext(bank, req.ip);
-      }
-      let principal;
-      try {
-        principal = await authenticate(bank, req.headers.authorization);
-      } catch (error) {
-        if (!(error instanceof BankError)) throw error;
-        // Callers without a valid token are counted by address, so that guessing tokens is slow too.
-        await consume(`ip:${req.ip}`, limits.rateLimitAnonymousRequests);
-        throw toGraphQLError(error);
-      }
-      await consume(`sub:${principal.headId}:${principal.sub}`, limits.rateLimitRequests);
+      const principal = await admit(req);
+      // No token: only public operations (signIn, noticeBoard) may run.
+      if (!principal) return anonymousContext(bank, req.ip);
       return { bank, principal, loaders: createLoaders(bank, principal), address: req.ip };
     },
   }));

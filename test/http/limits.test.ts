@@ -130,6 +130,28 @@ describe('rate limits', () => {
     expect((await post(app.url, h.token({ role: 'client', sub: `${h.tag}-polite`, rules: '*' }), { query: me })).status).toBe(200);
   });
 
+  it('counts /exports with /graphql in one budget per subject: 429 with Retry-After past it', async () => {
+    const token = h.token({ role: 'admin', sub: `${h.tag}-exporter` });
+    const exportOnce = () => request(app.url).get(`/exports/party-scores.csv?year=2026`).set('authorization', `Bearer ${token}`).buffer(true);
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await post(app.url, token, { query: me })).status);
+    for (let i = 0; i < 4; i++) statuses.push((await exportOnce()).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+    const refused = await exportOnce();
+    expect(refused.body.error.code).toBe('RATE_LIMITED');
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
+  it('keeps one bucket per head bank, role and subject: a client and a member sharing a sub do not share a budget', async () => {
+    const sub = `${h.tag}-shared-sub`;
+    const memberId = await h.addMember(`${h.tag}-shared-sub-member`);
+    const client = h.token({ role: 'client', sub, rules: '*' });
+    const member = h.token({ role: 'member', sub, member: memberId });
+    for (let i = 0; i < 5; i++) expect((await post(app.url, client, { query: me })).status).toBe(200);
+    expect((await post(app.url, client, { query: me })).status).toBe(429);
+    expect((await post(app.url, member, { query: me })).status, 'the member is not slowed by the client').toBe(200);
+  });
+
   it('counts callers without a valid token by address', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) statuses.push((await post(app.url, 'not.a.token', { query: me })).status);

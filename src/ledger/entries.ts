@@ -165,8 +165,10 @@ export async function reverseTransaction(bank: Bank, principal: Principal, input
   const original = await loadTransaction(bank, principal.headId, id);
   if (!original) throw new BankError('NOT_FOUND', `transaction: no transaction ${id}`, 'transaction');
   await requireTransactionVisible(bank, principal, original);
-  if (principal.role === 'client' && original.principalSub !== principal.sub) {
-    throw new BankError('FORBIDDEN', `a client reverses only transactions it wrote; ${id} was written by ${original.principalSub}`);
+  // "It wrote it" is the same head bank (loaded from it), role and sub: a member or an admin whose
+  // token happens to carry the client's sub did not write as that client.
+  if (principal.role === 'client' && (original.principalRole !== 'client' || original.principalSub !== principal.sub)) {
+    throw new BankError('FORBIDDEN', `a client reverses only transactions it wrote itself; transaction ${id} was written by another caller`);
   }
   const meaning = { transaction: id, reason, force };
   // A replay must answer even though the original is now reversed: let SQL look at the key first.

@@ -278,6 +278,18 @@ describe('who may reverse', () => {
     expect(await balance(member)).toBe('6.00');
   });
 
+  it("a client may not reverse a member's gift because its token's sub equals the member's (who wrote it is head bank, role and sub)", async () => {
+    const from = await h.addMember(`${h.tag}-same-sub-giver`);
+    const to = await h.addMember(`${h.tag}-same-sub-receiver`);
+    await adjust(h.adminToken, { member: { id: from }, amount: '3.00', reason: 'start' });
+    const sub = `${h.tag}-same-sub`;
+    const sent = await h.gql(h.token({ role: 'member', sub, member: from }), transferMutation, { input: { idempotencyKey: h.key(), to: { id: to }, amount: '3.00' } });
+    expect(sent.errors).toBeUndefined();
+    const lookalike = h.token({ role: 'client', sub, rules: '*' });
+    expect(codes(await reverse(lookalike, { transaction: sent.data.transferPoints.transaction.id, reason: 'mine' }))).toEqual(['FORBIDDEN']);
+    expect(await balance(to)).toBe('3.00');
+  });
+
   it('a client may not force a reversal, even of its own award', async () => {
     const member = await h.addMember(`${h.tag}-client-force`);
     const friend = await h.addMember(`${h.tag}-client-force-friend`);

@@ -30,7 +30,11 @@ export function formatError(log: (line: string) => void, options: { hideSchemaDe
     const code = formatted.extensions?.code;
     if (original instanceof GraphQLError && typeof code === 'string') {
       if (code === 'UNAUTHENTICATED' || code === 'FORBIDDEN' || code === 'RATE_LIMITED') return { message: formatted.message, extensions: { code } };
-      if (apolloInputCodes.has(code)) return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code: 'BAD_USER_INPUT' } };
+      if (apolloInputCodes.has(code)) {
+        // graphql-js's parser recurses per nesting level: a document nested thousands deep overflows it
+        const message = /^Maximum call stack size exceeded$/.test(formatted.message) ? 'the query is nested too deeply to read' : formatted.message;
+        return { message, locations: formatted.locations, path: formatted.path, extensions: { code: 'BAD_USER_INPUT' } };
+      }
     }
     // graphql-js's own request errors carry no code ("Too many errors processing variables" after 50
     // bad variable values): raised before execution (no path) and caused by nothing but the request.

@@ -5,6 +5,7 @@ import type { Bank } from '../bank.js';
 import { mayApplyRule, requireRole, type Principal } from '../auth/principal.js';
 import { checkExternalId, checkId } from '../directory/members.js';
 import { BankError, badInput, type ErrorCode } from '../errors.js';
+import { jsonDeeperThan, jsonDepthMax } from '../inputChecks.js';
 import { withRetry } from '../db/errors.js';
 import { checkRuleCode, quantityScale } from '../rules/rules.js';
 import { parseAmount } from './amounts.js';
@@ -44,6 +45,8 @@ export function checkMemo(memo: unknown, field = 'memo'): string | null {
 export function checkMetadata(metadata: unknown, field = 'metadata'): object | null {
   if (metadata == null) return null;
   if (typeof metadata !== 'object' || Array.isArray(metadata)) throw badInput(field, 'must be a JSON object');
+  // before anything recursive reads it (JSON.stringify below overflowed the stack at a few thousand levels)
+  if (jsonDeeperThan(metadata, jsonDepthMax)) throw badInput(field, `is nested deeper than ${jsonDepthMax} levels`);
   const text = JSON.stringify(metadata);
   if (Buffer.byteLength(text) > metadataBytesMax || text.includes('\\u0000')) throw badInput(field, `must serialize to at most ${metadataBytesMax} bytes of JSON without NUL characters`);
   return metadata;

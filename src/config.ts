@@ -71,6 +71,12 @@ export interface Config {
     rateLimitWindowMs: number;
     /** Where rate-limit counters live when several processes must share them; unset: in process. */
     redisUrl: string | undefined;
+    /**
+     * The time budget of a request: PostgreSQL cancels any statement of the service's pools that runs
+     * longer (statement_timeout), and a request past it starts no further root field. Both end in
+     * LIMIT_EXCEEDED, never in a pool everyone else waits on.
+     */
+    requestTimeBudgetMs: number;
   };
 }
 
@@ -149,6 +155,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       rateLimitAnonymousRequests: integer(env, 'RATE_LIMIT_ANONYMOUS_REQUESTS', 60, 0, 10_000_000),
       rateLimitWindowMs: integer(env, 'RATE_LIMIT_WINDOW_MS', 10_000, 100, 3_600_000),
       redisUrl: env.REDIS_URL || undefined,
+      // the slowest honest request (a report of a whole town, a verifyLedger of a demo-sized bank) takes about a second
+      requestTimeBudgetMs: integer(env, 'REQUEST_STATEMENT_TIMEOUT_MS', 15_000, 100, 3_600_000),
     },
   };
 }

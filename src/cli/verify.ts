@@ -23,7 +23,8 @@ const since: PublishedDigest | undefined = values.since ? { sequence: sinceSeque
 
 const config = loadConfig();
 const server = await connectDatabaseServer(config, values.database!, false, (l) => console.error(l));
-const bank = await openBank(config, server.url);
+// offline: the whole books may take longer than a request's time budget
+const bank = await openBank(config, server.url, undefined, 0);
 let failed = false;
 try {
   const heads = await bank.knex('branches').whereNull('parent_id').modify((q) => { if (values.head) q.where({ code: values.head }); })

@@ -13,6 +13,16 @@ const constraintErrors: Record<string, [ErrorCode, string]> = {
   rules_version_unique: ['INVALID_STATE', 'this rule version was defined concurrently; retry'],
 };
 
+/** PostgreSQL cancelled a statement at statement_timeout (not a cancel for another reason). */
+export function isStatementTimeout(error: unknown): boolean {
+  const e = error as PgError | undefined;
+  return e?.code === '57014' && /statement timeout/.test(String(e.message));
+}
+
+export function statementTimedOut(): BankError {
+  return new BankError('LIMIT_EXCEEDED', 'the request ran past its time budget and was stopped (nothing it was writing was kept); ask for less at once (smaller pages, fewer fields), or retry later with the same idempotencyKey');
+}
+
 export function isRetryable(error: unknown): boolean {
   const code = (error as PgError | undefined)?.code;
   return code === '40P01' || code === '40001';
@@ -27,6 +37,8 @@ export function translateDbError(error: unknown): unknown {
     const [code, message] = constraintErrors[e.constraint]!;
     return new BankError(code, message);
   }
+  // statement_timeout: the request's time budget (config.limits.requestTimeBudgetMs) ran out
+  if (isStatementTimeout(e)) return statementTimedOut();
   if (e?.code === '55P03' || e?.code === '57014') {
     return new BankError('INTERNAL', 'the database was too busy to answer in time; retry with the same idempotencyKey');
   }

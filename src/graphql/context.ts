@@ -34,6 +34,8 @@ export interface Context {
   anonymous?: boolean;
   /** The caller's address (req.ip), for limits on public operations such as signIn. */
   address?: string;
+  /** When the request's time budget ends (ms since the epoch): no root field starts after it (schema.ts). */
+  deadline?: number;
 }
 
 export function createLoaders(bank: Bank, principal: Principal): Loaders {

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { BankError } from '../errors.js';
+import { translateDbError } from '../db/errors.js';
 
 const apolloInputCodes = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'OPERATION_RESOLUTION_FAILURE', 'BAD_REQUEST', 'PERSISTED_QUERY_NOT_SUPPORTED', 'PERSISTED_QUERY_NOT_FOUND']);
 
@@ -20,7 +21,8 @@ export function formatError(log: (line: string) => void, options: { hideSchemaDe
     (options.hideSchemaDetails ? { ...formatted, message: formatted.message.replace(suggestion, '') } : formatted);
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => shown(format(formatted, error));
   function format(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-    const original = unwrapResolverError(error);
+    // a read's database error reaches here untranslated (writes translate theirs in withRetry)
+    const original = translateDbError(unwrapResolverError(error));
     if (original instanceof BankError) {
       return {
         message: original.message, locations: formatted.locations, path: formatted.path,

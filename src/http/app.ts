@@ -124,10 +124,11 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
   });
   app.use('/graphql', express.json({ limit: limits.bodyBytesMax }), expressMiddleware(server, {
     context: async ({ req }) => {
+      const deadline = Date.now() + limits.requestTimeBudgetMs;
       const principal = await admit(req);
       // No token: only public operations (signIn, noticeBoard) may run.
-      if (!principal) return anonymousContext(bank, req.ip);
-      return { bank, principal, loaders: createLoaders(bank, principal), address: req.ip };
+      if (!principal) return Object.assign(anonymousContext(bank, req.ip), { deadline });
+      return { bank, principal, loaders: createLoaders(bank, principal), address: req.ip, deadline };
     },
   }));
   app.use(edgeErrors);

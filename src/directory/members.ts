@@ -65,7 +65,7 @@ export async function requireMemberVisible(bank: Bank, principal: Principal, mem
     return;
   }
   if (principal.role === 'merchant') throw new BankError('FORBIDDEN', 'merchants cannot read members');
-  requireScope(principal, await bank.branches.requireById(member.branchId), `member ${member.externalId}`);
+  requireScope(principal, await bank.branches.requireById(member.branchId), 'member');
 }
 
 export interface UpsertMemberInput {
@@ -85,7 +85,7 @@ export async function upsertMember(bank: Bank, principal: Principal, input: Upse
     throw badInput('name', `must be 1 to ${nameLengthMax} characters`);
   }
   const branch = await bank.branches.require(input.branch, 'branch');
-  requireScope(principal, branch, `branch ${branch.code}`);
+  requireScope(principal, branch, 'branch');
   const normalized = { externalId, branch: branch.code, name: input.name, isPartyMember: input.isPartyMember ?? null, isVolunteer: input.isVolunteer ?? null };
   const hash = requestHash('upsertMember', normalized);
   return withRetry(() => bank.knex.transaction(async (trx) => {
@@ -108,7 +108,8 @@ export async function upsertMember(bank: Bank, principal: Principal, input: Upse
       }
       const from = await bank.branches.requireById(String(existing.branch_id));
       if (!isWithin(from, principal.branch)) {
-        throw new BankError('FORBIDDEN', `member ${externalId} belongs to branch ${from.code}, outside your scope`);
+        // no branch code, no name: only that the externalId is taken (it is unique in the head bank)
+        throw new BankError('FORBIDDEN', 'this externalId belongs to a member outside your scope; an admin whose scope covers both branches may move it', 'externalId');
       }
       await trx('members').where({ head_id: principal.headId, id: existing.id }).update({
         branch_id: branch.id, name: input.name,

@@ -90,11 +90,28 @@ export function awardScope(principal: Principal): AwardScope {
   return { headId: principal.headId, sub: principal.sub, role: principal.role, scopePath: principal.branch.path, timeZone: principal.branch.timeZone };
 }
 
+/**
+ * The award SQL names the member's externalId when it refuses one outside the caller's scope; the
+ * caller may have named it by id only, so the refusal leaves it out (no identifier crosses a scope).
+ */
+export function withoutScopeIdentifiers<E extends { code: string; message: string; field?: string | null }>(error: E, principal: Principal): E {
+  if (error.code !== 'FORBIDDEN' || !/outside your scope/.test(error.message)) return error;
+  return { ...error, message: `the member is outside your scope (${principal.branch.code})` };
+}
+
 export async function awardPoints(bank: Bank, principal: Principal, input: AwardInput): Promise<WriteResult> {
   requireRole(principal, 'client', 'admin');
   const { item } = prepareAward(bank, principal, input, '');
-  const json = await withRetry(() => callAward(bank.pool, awardScope(principal), item));
-  return writeResultWithTransaction(bank, principal.headId, json);
+  try {
+    const json = await withRetry(() => callAward(bank.pool, awardScope(principal), item));
+    return writeResultWithTransaction(bank, principal.headId, json);
+  } catch (error) {
+    if (error instanceof BankError && error.code === 'FORBIDDEN') {
+      const scrubbed = withoutScopeIdentifiers(error, principal);
+      if (scrubbed !== error) throw new BankError('FORBIDDEN', scrubbed.message, error.field);
+    }
+    throw error;
+  }
 }
 
 export interface BatchItemResult {
@@ -128,7 +145,7 @@ export async function awardPointsBatch(bank: Bank, principal: Principal, awards:
     if (!Array.isArray(out) || out.length !== prepared.length) throw new Error('invariant broken: batch answered a different number of items');
     out.forEach((json, i) => {
       const target = results[prepared[i]!.index]!;
-      if (json.error) target.error = { code: json.error.code, message: json.error.message, field: json.error.field ? `awards[${target.index}].${json.error.field}` : null };
+      if (json.error) target.error = withoutScopeIdentifiers({ code: json.error.code, message: json.error.message, field: json.error.field ? `awards[${target.index}].${json.error.field}` : null }, principal);
       else target.result = writeResultFromJson(json);
     });
   }

@@ -92,11 +92,11 @@ export async function transferPoints(bank: Bank, principal: Principal, input: Tr
   } else {
     if (!input.from) throw badInput('from', 'an admin names the member to transfer from');
     from = await findMember(bank, principal.headId, input.from, 'from');
-    requireScope(principal, await bank.branches.requireById(from.branchId), `member ${from.externalId}`);
+    requireScope(principal, await bank.branches.requireById(from.branchId), 'member');
   }
   if (!input.to) throw badInput('to', 'name the receiving member');
   const to = await findMember(bank, principal.headId, input.to, 'to');
-  if (principal.role === 'admin') requireScope(principal, await bank.branches.requireById(to.branchId), `member ${to.externalId}`);
+  if (principal.role === 'admin') requireScope(principal, await bank.branches.requireById(to.branchId), 'member');
   if (to.id === from.id) throw badInput('to', 'cannot transfer to the same member');
   const [fromWallet, toWallet] = await Promise.all([walletOf(bank, from, asset.code), walletOf(bank, to, asset.code)]);
   const value = amount.toFixed(asset.scale);
@@ -124,7 +124,7 @@ export async function adjustBalance(bank: Bank, principal: Principal, input: Adj
   const reason = checkReason(input.reason, true);
   const memo = checkMemo(input.memo);
   const member = await findMember(bank, principal.headId, input.member);
-  requireScope(principal, await bank.branches.requireById(member.branchId), `member ${member.externalId}`);
+  requireScope(principal, await bank.branches.requireById(member.branchId), 'member');
   const wallet = await walletOf(bank, member, asset.code);
   const adjustment = await systemAccountOf(bank, member.headId, member.branchId, asset.code, 'ADJUSTMENT');
   const value = amount.toFixed(asset.scale);

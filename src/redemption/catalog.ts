@@ -3,7 +3,7 @@
 // offered to. upsertCatalogItem creates or updates an item by the merchant's own code.
 import type { Knex } from 'knex';
 import type { Bank } from '../bank.js';
-import { requireRole, type Principal } from '../auth/principal.js';
+import { requireRole, visibleOrNull, type Principal } from '../auth/principal.js';
 import { isWithin, type Branch } from '../directory/branches.js';
 import { BankError, assertInvariant, badInput } from '../errors.js';
 import { withRetry } from '../db/errors.js';
@@ -223,10 +223,11 @@ export async function listCatalog(bank: Bank, principal: Principal, filter: Cata
 
 /** One item, if the caller may see it (members: offered to their branch). */
 export async function getCatalogItem(bank: Bank, principal: Principal, id: string): Promise<CatalogItem | null> {
+  requireRole(principal, 'admin', 'member', 'merchant');
   const [item] = await loadCatalogItems(bank, principal.headId, [checkId(id, 'id')]);
   if (!item) return null;
-  await requireItemVisible(bank, principal, item);
-  return item;
+  // not offered to the caller reads like an unknown id
+  return visibleOrNull(item, (i) => requireItemVisible(bank, principal, i));
 }
 
 export async function requireItemVisible(bank: Bank, principal: Principal, item: CatalogItem): Promise<void> {

@@ -38,7 +38,7 @@ export async function findMerchant(bank: Bank, headId: string, id: unknown, fiel
 export async function requireMerchantManaged(bank: Bank, principal: Principal, merchant: Merchant): Promise<void> {
   if (principal.role === 'merchant' && principal.merchantId === merchant.id && principal.headId === merchant.headId) return;
   if (principal.role === 'admin') {
-    requireScope(principal, await bank.branches.requireById(merchant.branchId), `merchant ${merchant.id}`);
+    requireScope(principal, await bank.branches.requireById(merchant.branchId), 'merchant');
     return;
   }
   throw new BankError('FORBIDDEN', principal.role === 'merchant' ? 'a merchant manages only itself' : `this needs an admin or the merchant itself`);
@@ -68,7 +68,7 @@ export async function createMerchant(bank: Bank, principal: Principal, input: Cr
     throw badInput('name', `must be 1 to ${merchantNameLengthMax} characters`);
   }
   const branch = await bank.branches.require(input.branch, 'branch');
-  requireScope(principal, branch, `branch ${branch.code}`);
+  requireScope(principal, branch, 'branch');
   const hash = requestHash('createMerchant', { branch: branch.code, name: input.name });
   const { result, replayed } = await withRetry(() => bank.knex.transaction((trx) =>
     runIdempotent(trx, principal, key, 'createMerchant', hash, async () => ({ id: await insertMerchant(trx, principal.headId, branch.id, input.name) }))));

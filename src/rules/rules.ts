@@ -94,7 +94,7 @@ export async function defineRule(bank: Bank, principal: Principal, input: Define
   requireRole(principal, 'admin');
   const key = checkIdempotencyKey(input.idempotencyKey);
   const branch = input.branch ? await bank.branches.require(input.branch) : principal.branch;
-  requireScope(principal, branch, `branch ${branch.code}`);
+  requireScope(principal, branch, 'branch');
   const code = checkRuleCode(input.code);
   const name = text('name', input.name, 200);
   const category = text('category', input.category, 100);

@@ -11,6 +11,8 @@ import { parseAmount } from './amounts.js';
 import { checkMemo } from './awards.js';
 import { checkIdempotencyKey, requestHash } from './idempotency.js';
 import { callPostEntry } from './sql/award.js';
+import { loadAccounts } from './accounts.js';
+import { isWithin } from '../directory/branches.js';
 import { loadTransaction, writeResultWithTransaction, requireTransactionVisible, type WriteResult } from './transactions.js';
 
 export const reasonLengthMax = 500;
@@ -148,6 +150,17 @@ export interface ReverseInput {
   force?: boolean | null;
 }
 
+/** Every member wallet among accounts is, today, inside the caller's branch scope; FORBIDDEN otherwise (naming no one). */
+async function requireMembersInScope(bank: Bank, principal: Principal, accountIds: string[]): Promise<void> {
+  const accounts = await loadAccounts(bank, principal.headId, [...new Set(accountIds)]);
+  for (const account of accounts) {
+    if (account?.ownerType !== 'MEMBER') continue;
+    if (!isWithin(await bank.branches.requireById(account.branchId), principal.branch)) {
+      throw new BankError('FORBIDDEN', `a member this transaction touches is now outside your scope (${principal.branch.code}); an admin of its current branch may reverse it`);
+    }
+  }
+}
+
 /**
  * Undoes a posted transaction with one that posts the opposite amounts and points back at it; a
  * transaction is reversed at most once (the database holds that: transactions_reversed_once).
@@ -165,6 +178,10 @@ export async function reverseTransaction(bank: Bank, principal: Principal, input
   const original = await loadTransaction(bank, principal.headId, id);
   if (!original) throw new BankError('NOT_FOUND', `transaction: no transaction ${id}`, 'transaction');
   await requireTransactionVisible(bank, principal, original);
+  // The transaction's branch is where it was written; the members it touches may have moved since.
+  // A write answers to the members' CURRENT branch (wallets follow their member: migration 032), so
+  // the old branch's admin cannot undo (and read the new balances of) a member that left its scope.
+  await requireMembersInScope(bank, principal, original.postings.map((p) => p.accountId));
   // "It wrote it" is the same head bank (loaded from it), role and sub: a member or an admin whose
   // token happens to carry the client's sub did not write as that client.
   if (principal.role === 'client' && (original.principalRole !== 'client' || original.principalSub !== principal.sub)) {

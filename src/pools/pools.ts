@@ -17,7 +17,7 @@ import { checkMemo } from '../ledger/awards.js';
 import { checkIdempotencyKey, requestHash, runIdempotent } from '../ledger/idempotency.js';
 import { checkPageSize, writeResultFromJson, type WriteResult } from '../ledger/transactions.js';
 import { decodePageCursor, pageOf } from '../pagination.js';
-import { checkText } from '../inputChecks.js';
+import { checkName, checkText } from '../inputChecks.js';
 import { findMerchant } from '../redemption/merchants.js';
 import { memberBranchOf } from '../redemption/catalog.js';
 
@@ -153,8 +153,8 @@ export async function createPool(bank: Bank, principal: Principal, input: Create
   const key = checkIdempotencyKey(input.idempotencyKey);
   const branch = input.branch == null ? principal.branch : await bank.branches.require(input.branch, 'branch');
   requireScope(principal, branch, 'branch');
-  const title = checkText('title', input.title, poolTextLengthMax, true)!;
-  const beneficiary = checkText('beneficiary', input.beneficiary, poolTextLengthMax, true)!;
+  const title = checkName('title', input.title, poolTextLengthMax, true)!;
+  const beneficiary = checkName('beneficiary', input.beneficiary, poolTextLengthMax, true)!;
   const description = checkText('description', input.description, poolDescriptionLengthMax, false);
   const target = parseAmount('target', input.target, { scale: bank.assets.get('POINTS').scale, sign: 'positive' }).toFixed(bank.assets.get('POINTS').scale);
   const deadline = input.deadline ?? null;

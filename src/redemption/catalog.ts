@@ -14,7 +14,7 @@ import { checkPageSize } from '../ledger/transactions.js';
 import { capWindows, type CapWindow } from '../rules/rules.js';
 import { findMerchant, requireMerchantManaged } from './merchants.js';
 import { decodePageCursor, pageOf } from '../pagination.js';
-import { checkText, checkWholeNumber } from '../inputChecks.js';
+import { checkName, checkText, checkWholeNumber } from '../inputChecks.js';
 
 export interface CatalogItem {
   id: string;
@@ -103,8 +103,8 @@ export async function upsertCatalogItem(bank: Bank, principal: Principal, input:
   if (typeof input.code !== 'string' || !itemCode.test(input.code)) throw badInput('code', 'letters, digits, ".", "_" or "-", 1 to 64 characters');
   // Only the fields given: undefined (left out) keeps the stored value on an update.
   const given: Record<string, unknown> = {
-    title: checkText('title', input.title, titleLengthMax, true),
-    category: checkText('category', input.category, categoryLengthMax, true),
+    title: checkName('title', input.title, titleLengthMax, true),
+    category: checkName('category', input.category, categoryLengthMax, true),
     cost: parseAmount('cost', input.cost, { scale: bank.assets.get('POINTS').scale, sign: 'positive' }).toFixed(bank.assets.get('POINTS').scale),
   };
   if (input.description !== undefined) given.description = checkText('description', input.description, descriptionLengthMax, false);
@@ -209,7 +209,7 @@ export async function listCatalog(bank: Bank, principal: Principal, filter: Cata
   }
   if (filter.category != null) {
     where.push('i.category = ?');
-    params.push(checkText('category', filter.category, categoryLengthMax, true));
+    params.push(checkName('category', filter.category, categoryLengthMax, true));
   }
   if (afterId) {
     where.push('i.id > ?');

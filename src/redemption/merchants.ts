@@ -8,6 +8,7 @@ import { BankError, badInput } from '../errors.js';
 import { withRetry } from '../db/errors.js';
 import { checkId } from '../directory/members.js';
 import { checkIdempotencyKey, requestHash, runIdempotent } from '../ledger/idempotency.js';
+import { checkName } from '../inputChecks.js';
 
 export interface Merchant { id: string; headId: string; branchId: string; name: string; createdAt: Date; accountId: string }
 
@@ -64,13 +65,11 @@ export interface CreateMerchantInput { idempotencyKey: string; branch: string; n
 export async function createMerchant(bank: Bank, principal: Principal, input: CreateMerchantInput): Promise<{ merchant: Merchant; replayed: boolean }> {
   requireRole(principal, 'admin');
   const key = checkIdempotencyKey(input.idempotencyKey);
-  if (typeof input.name !== 'string' || input.name.trim().length === 0 || input.name.length > merchantNameLengthMax) {
-    throw badInput('name', `must be 1 to ${merchantNameLengthMax} characters`);
-  }
+  const name = checkName('name', input.name, merchantNameLengthMax)!;
   const branch = await bank.branches.require(input.branch, 'branch');
   requireScope(principal, branch, 'branch');
-  const hash = requestHash('createMerchant', { branch: branch.code, name: input.name });
+  const hash = requestHash('createMerchant', { branch: branch.code, name });
   const { result, replayed } = await withRetry(() => bank.knex.transaction((trx) =>
-    runIdempotent(trx, principal, key, 'createMerchant', hash, async () => ({ id: await insertMerchant(trx, principal.headId, branch.id, input.name) }))));
+    runIdempotent(trx, principal, key, 'createMerchant', hash, async () => ({ id: await insertMerchant(trx, principal.headId, branch.id, name) }))));
   return { merchant: await findMerchant(bank, principal.headId, String(result.id)), replayed };
 }

@@ -8,6 +8,7 @@ import { isWithin, type Branch } from '../directory/branches.js';
 import { withRetry } from '../db/errors.js';
 import { BankError, badInput } from '../errors.js';
 import { parseAmount } from '../ledger/amounts.js';
+import { checkName } from '../inputChecks.js';
 import { checkIdempotencyKey, requestHash, runIdempotent } from '../ledger/idempotency.js';
 
 export type CapWindow = 'DAY' | 'WEEK' | 'MONTH' | 'YEAR';
@@ -96,8 +97,8 @@ export async function defineRule(bank: Bank, principal: Principal, input: Define
   const branch = input.branch ? await bank.branches.require(input.branch) : principal.branch;
   requireScope(principal, branch, 'branch');
   const code = checkRuleCode(input.code);
-  const name = text('name', input.name, 200);
-  const category = text('category', input.category, 100);
+  const name = checkName('name', input.name, 200)!;
+  const category = checkName('category', input.category, 100)!;
   const description = input.description == null ? null : text('description', input.description, 2000);
   if (!Array.isArray(input.outputs) || input.outputs.length === 0 || input.outputs.length > ruleOutputsMax) {
     throw badInput('outputs', `give 1 to ${ruleOutputsMax} outputs`);

@@ -164,6 +164,8 @@ export function measureOperation(
           const first = selection.arguments?.find((a) => a.name.value === 'first');
           let size = 1;
           if (first) size = firstOf(first.value, variables);
+          // a connection's edges are its page: the `first` of the field above counted them already
+          else if (name === 'edges' && parent?.name.endsWith('Connection')) size = 1;
           else if (field && isListType(getNullableType(field.type))) {
             size = (coordinate === 'AwardBatchResult.results' ? batchResultsOf(root, variables) : undefined) ?? listBounds[coordinate] ?? unpagedListDefault;
           }

@@ -16,9 +16,15 @@ export interface Bank {
   branches: BranchDirectory;
 }
 
-/** Opens the database at url (already migrated) and reads the registries. */
-export async function openBank(config: Config, url: string, clock: () => Date = () => new Date()): Promise<Bank & { close(): Promise<void> }> {
-  const db = openDatabase(url, config.dbPoolSize);
+/**
+ * Opens the database at url (already migrated) and reads the registries. Every statement of its
+ * pools is cancelled past the request budget (config.limits.requestTimeBudgetMs: set once per
+ * connection, no extra round trip per query), unless statementTimeoutMs says otherwise (offline tools).
+ */
+export async function openBank(
+  config: Config, url: string, clock: () => Date = () => new Date(), statementTimeoutMs = config.limits.requestTimeBudgetMs,
+): Promise<Bank & { close(): Promise<void> }> {
+  const db = openDatabase(url, config.dbPoolSize, statementTimeoutMs);
   const assets = await AssetRegistry.load(db.knex);
   return { knex: db.knex, pool: db.pool, config, clock, assets, branches: new BranchDirectory(db.knex), close: () => db.close() };
 }

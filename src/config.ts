@@ -4,8 +4,13 @@ import { fileURLToPath } from 'node:url';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The development secret: good for the demo and tests only; production must set JWT_SECRET or JWT_PUBLIC_KEY. */
-const devJwtSecret = 'civility-bank-development-secret-change-me';
+/** The development secret: good for the demo and tests only; production refuses it (it is published in this file). */
+export const devJwtSecret = 'civility-bank-development-secret-change-me';
+/**
+ * The shortest HS256 secret accepted: RFC 7518 §3.2 asks for a key at least as long as the
+ * hash (256 bits); a shorter one can be guessed offline from any token, and then tokens forged.
+ */
+export const jwtSecretBytesMin = 32;
 
 export interface Config {
   production: boolean;
@@ -13,6 +18,11 @@ export interface Config {
   port: number;
   /** External PostgreSQL; when unset an embedded PostgreSQL is started from embeddedDataDir. */
   databaseUrl: string | undefined;
+  /**
+   * Whether the embedded PostgreSQL may be used when DATABASE_URL is unset: by default outside
+   * production; production needs EMBEDDED_DB=true (a deliberate choice of a one-machine database).
+   */
+  embeddedDb: boolean;
   embeddedDataDir: string;
   embeddedPort: number;
   dbPoolSize: number;
@@ -29,8 +39,13 @@ export interface Config {
   };
   /** Time zone of new head banks; cap windows and report periods are counted in it. */
   defaultTimeZone: string;
-  /** Seed the demo bank on first start. */
+  /** Seed the demo bank on first start: by default outside production only (SEED_DEMO=true asks for it there). */
   seedDemo: boolean;
+  /**
+   * Print a 24-hour head-bank admin token of the demo bank at start: by default only where the demo
+   * is seeded outside production (PRINT_DEMO_TOKEN=true asks for it in production).
+   */
+  printDemoToken: boolean;
   /** How often the settler folds account_deltas into hot (system) account balances, and branch_year_deltas into branch_year_rollups. */
   settleIntervalMs: number;
   /** How often the expiry sweeper runs; at most 30 s, so that a sweep that takes a while still releases within a minute. */
@@ -65,6 +80,12 @@ export interface Config {
     rateLimitWindowMs: number;
     /** Where rate-limit counters live when several processes must share them; unset: in process. */
     redisUrl: string | undefined;
+    /**
+     * The time budget of a request: PostgreSQL cancels any statement of the service's pools that runs
+     * longer (statement_timeout), and a request past it starts no further root field. Both end in
+     * LIMIT_EXCEEDED, never in a pool everyone else waits on.
+     */
+    requestTimeBudgetMs: number;
   };
 }
 
@@ -93,11 +114,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (algorithm !== 'HS256' && !publicKey) throw new Error(`JWT_ALGORITHM=${algorithm} needs JWT_PUBLIC_KEY`);
   const secret = env.JWT_SECRET || (algorithm === 'HS256' ? (production ? undefined : devJwtSecret) : undefined);
   if (algorithm === 'HS256' && !secret) throw new Error('JWT_SECRET must be set in production');
+  if (production && algorithm === 'HS256' && secret === devJwtSecret) {
+    throw new Error('JWT_SECRET is the published development secret; set a random one in production (e.g. `openssl rand -base64 48`)');
+  }
+  if (algorithm === 'HS256' && Buffer.byteLength(secret!, 'utf8') < jwtSecretBytesMin) {
+    throw new Error(`JWT_SECRET must be at least ${jwtSecretBytesMin} bytes (e.g. \`openssl rand -base64 48\`)`);
+  }
+  const databaseUrl = env.DATABASE_URL || undefined;
+  const embeddedDb = flag(env, 'EMBEDDED_DB', !production);
+  if (!databaseUrl && !embeddedDb) {
+    throw new Error('set DATABASE_URL to your PostgreSQL in production, or EMBEDDED_DB=true to run the embedded one on this machine');
+  }
+  const seedDemo = flag(env, 'SEED_DEMO', !production);
   return {
     production,
     host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT', 4000, 0, 65535),
-    databaseUrl: env.DATABASE_URL || undefined,
+    databaseUrl,
+    embeddedDb,
     embeddedDataDir: path.resolve(projectRoot, env.PG_DATA_DIR || '.data/pg'),
     embeddedPort: integer(env, 'PG_PORT', 54329, 1024, 65535),
     dbPoolSize: integer(env, 'DB_POOL_SIZE', 24, 1, 500),
@@ -110,7 +144,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       audience: env.JWT_AUDIENCE || 'civility-bank',
     },
     defaultTimeZone: env.BANK_TIME_ZONE || 'Asia/Shanghai',
-    seedDemo: flag(env, 'SEED_DEMO', true),
+    seedDemo,
+    printDemoToken: flag(env, 'PRINT_DEMO_TOKEN', seedDemo && !production),
     settleIntervalMs: integer(env, 'SETTLE_INTERVAL_MS', 1000, 10, 3_600_000),
     sweepIntervalMs: integer(env, 'SWEEP_INTERVAL_MS', 15_000, 10, 30_000),
     sealIntervalMs: integer(env, 'SEAL_INTERVAL_MS', 1000, 10, 3_600_000),
@@ -137,6 +172,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       rateLimitAnonymousRequests: integer(env, 'RATE_LIMIT_ANONYMOUS_REQUESTS', 60, 0, 10_000_000),
       rateLimitWindowMs: integer(env, 'RATE_LIMIT_WINDOW_MS', 10_000, 100, 3_600_000),
       redisUrl: env.REDIS_URL || undefined,
+      // the slowest honest request (a report of a whole town, a verifyLedger of a demo-sized bank) takes about a second
+      requestTimeBudgetMs: integer(env, 'REQUEST_STATEMENT_TIMEOUT_MS', 15_000, 100, 3_600_000),
     },
   };
 }

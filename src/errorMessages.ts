@@ -107,6 +107,7 @@ const catalogue: Record<string, Entry> = {
   'session.ended': { code: 'UNAUTHENTICATED', en: 'your session has ended: signed out, expired or the operator was disabled; sign in again', zh: '会话已结束（已退出、已过期或操作员已停用），请重新登录' },
   'signIn.locked': { code: 'LIMIT_EXCEEDED', en: 'the account "{username}" is locked after {attempts} wrong passwords in a row, until {until} ({timeZone}); try again then, or ask an admin to reset the password, which also unlocks it', zh: '账号「{username}」因连续 {attempts} 次输错密码已锁定，至 {until}（{timeZone}）解锁；届时再试，或请管理员重置密码（重置后立即解锁）' },
   'signIn.throttled': { code: 'RATE_LIMITED', en: 'too many failed sign-ins from your address; try again in {seconds} s ({minutes} min)', zh: '您所在地址登录失败次数过多；请在 {seconds} 秒（约 {minutes} 分钟）后再试' },
+  'request.timeBudget': { code: 'LIMIT_EXCEEDED', en: 'the request ran past its time budget and was stopped (nothing it was writing was kept); ask for less at once (smaller pages, fewer fields), or retry later with the same idempotencyKey', zh: '请求超出了处理时限，已被中止（未保存任何写入）；请一次少查一些（更小的分页、更少的字段），或稍后用同一个幂等键重试' },
   // RATE_LIMITED and UNAVAILABLE: a client retries, with the same idempotencyKey for a write
   'rate.limited': { code: 'RATE_LIMITED', en: 'too many requests; retry in {retryAfter} s (with the same idempotencyKey for a write)', zh: '请求过于频繁；请在 {retryAfter} 秒后重试（写操作请使用同一个幂等键）' },
   'database.unavailable': { code: 'UNAVAILABLE', en: 'the database is unavailable; retry in {retryAfter} s (with the same idempotencyKey for a write)', zh: '数据库暂时不可用；请在 {retryAfter} 秒后重试（写操作请使用同一个幂等键）' },

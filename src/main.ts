@@ -41,9 +41,11 @@ async function main(): Promise<void> {
     // The pages are bundled once per process; doing it now, beside serving the API, makes the first
     // visit as fast as the rest without holding up the start.
     buildPages().then((pages) => log(`pages built in ${pages.buildMs} ms`), (error) => log(`pages failed to build: ${error?.stack ?? error}`));
-    const demoAdmin = signToken(config, { sub: 'demo-admin', role: 'admin', branch: demoHeadCode });
     console.log(`Civility Bank GraphQL: http://${config.host}:${config.port}/graphql`);
-    console.log(`Demo admin token (24 h; npm run token mints others):\n${demoAdmin}`);
+    if (config.printDemoToken) {
+      const demoAdmin = signToken(config, { sub: 'demo-admin', role: 'admin', branch: demoHeadCode });
+      console.log(`Demo admin token (24 h; npm run token mints others):\n${demoAdmin}`);
+    }
     if (config.seedDemo && !config.production) {
       const base = `http://${config.host}:${config.port}`;
       console.log(`Pages: ${base}/  (console ${base}/console, shop counter ${base}/counter, notice board ${base}/board/${demoHeadCode}, explorer ${base}/explorer)`);

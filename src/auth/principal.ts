@@ -111,10 +111,26 @@ export function requireRole(principal: Principal, ...allowed: Role[]): void {
   }
 }
 
-/** Admins and clients act inside their branch subtree; the check every resolver makes. */
-export function requireScope(principal: Principal, branch: Branch, what = 'this'): void {
+/**
+ * Admins and clients act inside their branch subtree; the check every resolver makes. The refusal
+ * names no identifier of what was refused (its branch, a member's externalId): `kind` is a noun
+ * ("member", "branch"). Reads of one object by its id answer an out-of-scope object as if it did not
+ * exist (visibleOrNull), so that ids cannot be probed for what lies outside a scope.
+ */
+export function requireScope(principal: Principal, branch: Branch, kind = 'this'): void {
   if (branch.headId !== principal.headId || !isWithin(branch, principal.branch)) {
-    throw new BankError('FORBIDDEN', `${what} belongs to branch ${branch.code}, outside your scope (${principal.branch.code})`);
+    throw new BankError('FORBIDDEN', `the ${kind} is outside your scope (${principal.branch.code})`);
+  }
+}
+
+/** value when check passes; null when check refuses it as FORBIDDEN (out of the caller's scope reads like not found). */
+export async function visibleOrNull<T>(value: T, check: (value: T) => Promise<void>): Promise<T | null> {
+  try {
+    await check(value);
+    return value;
+  } catch (error) {
+    if (error instanceof BankError && error.code === 'FORBIDDEN') return null;
+    throw error;
   }
 }
 

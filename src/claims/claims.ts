@@ -7,9 +7,9 @@ import type { Bank } from '../bank.js';
 import { mayApplyRule, requireRole, requireScope, ruleNotForToken, type Principal } from '../auth/principal.js';
 import { checkId, findMember, requireMemberVisible, type Member } from '../directory/members.js';
 import { withRetry } from '../db/errors.js';
-import { BankError, badInput } from '../errors.js';
+import { BankError, badInput, type ErrorCode } from '../errors.js';
 import { parseAmount } from '../ledger/amounts.js';
-import { awardScope, checkOccurredAt, quantityMax, type AwardInput } from '../ledger/awards.js';
+import { awardScope, withoutScopeIdentifiers, checkOccurredAt, quantityMax, type AwardInput } from '../ledger/awards.js';
 import { checkReason } from '../ledger/entries.js';
 import { checkIdempotencyKey, requestHash, runIdempotent } from '../ledger/idempotency.js';
 import { checkPageSize } from '../ledger/transactions.js';
@@ -93,7 +93,7 @@ export async function submitClaim(bank: Bank, principal: Principal, input: Submi
     }
   } else {
     member = await findMember(bank, principal.headId, { id: input.memberId, externalId: input.externalId });
-    requireScope(principal, await bank.branches.requireById(member.branchId), `member ${member.externalId}`);
+    requireScope(principal, await bank.branches.requireById(member.branchId), 'member');
     if (!mayApplyRule(principal, rule)) throw ruleNotForToken('rule', rule);
   }
   const quantity = parseAmount('quantity', input.quantity ?? '1', { scale: quantityScale, sign: 'positive' });
@@ -135,7 +135,7 @@ async function claimToDecide(bank: Bank, principal: Principal, id: string): Prom
   const claim = await loadClaim(bank, principal.headId, checkId(id, 'claim'));
   if (!claim) throw new BankError('NOT_FOUND', `claim: no claim ${id}`, 'claim');
   const member = await findMember(bank, principal.headId, { id: claim.memberId });
-  requireScope(principal, await bank.branches.requireById(member.branchId), `claim ${id} of member ${member.externalId}`);
+  requireScope(principal, await bank.branches.requireById(member.branchId), 'claim');
   return claim;
 }
 
@@ -147,7 +147,10 @@ export async function approveClaim(bank: Bank, principal: Principal, input: Deci
   const claim = await claimToDecide(bank, principal, input.claim);
   const hash = requestHash('approveClaim', { claim: claim.id });
   const json = await withRetry(() => callApproveClaim(bank.pool, awardScope(principal), claim.id, key, hash));
-  if (json.error) throw new BankError(json.error.code, json.error.message, json.error.field ?? undefined);
+  if (json.error) {
+    const error = withoutScopeIdentifiers(json.error as { code: ErrorCode; message: string; field?: string | null }, principal);
+    throw new BankError(error.code, error.message, error.field ?? undefined);
+  }
   const decided = (await loadClaim(bank, principal.headId, claim.id))!;
   if (decided.status !== 'APPROVED' || decided.transactionId !== json.transactionId) {
     throw new Error(`invariant broken: claim ${claim.id} approved as transaction ${json.transactionId} reads ${decided.status} ${decided.transactionId}`);
@@ -211,7 +214,7 @@ async function claimsScope(bank: Bank, principal: Principal, args: { branch?: st
   if (args.status != null && !claimStatuses.includes(args.status)) throw badInput('status', `must be one of ${claimStatuses.join(', ')}`);
   if (principal.role === 'member') return null;
   const branch = args.branch ? await bank.branches.require(args.branch) : principal.branch;
-  requireScope(principal, branch, `branch ${branch.code}`);
+  requireScope(principal, branch, 'branch');
   return (await bank.branches.subtree(branch)).map((b) => b.id);
 }
 

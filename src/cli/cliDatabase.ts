@@ -50,14 +50,14 @@ export async function requireCurrentSchema(knex: Knex, what: string): Promise<vo
 }
 
 /** The bank of a database whose schema is current (checked first: nothing reads a missing table). */
-export async function openCheckedBank(config: Config, url: string, what: string): Promise<Awaited<ReturnType<typeof openBank>>> {
+export async function openCheckedBank(config: Config, url: string, what: string, statementTimeoutMs?: number): Promise<Awaited<ReturnType<typeof openBank>>> {
   const probe = openDatabase(url, 1);
   try {
     await requireCurrentSchema(probe.knex, what);
   } finally {
     await probe.close();
   }
-  return openBank(config, url);
+  return openBank(config, url, undefined, statementTimeoutMs);
 }
 
 /** A database error a person can act on, as a CliError; undefined for anything else. */

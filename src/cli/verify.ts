@@ -26,7 +26,8 @@ await runCli('verify', async () => {
   const config = loadConfig();
   const server = await connectForCli(config, values.database!, (l) => console.error(l), true);
   try {
-    const bank = await openCheckedBank(config, server.url, `the database ${values.database}`);
+    // offline: the whole books may take longer than a request's time budget (statement_timeout 0)
+    const bank = await openCheckedBank(config, server.url, `the database ${values.database}`, 0);
     try {
       return await verifyHeadBanks(bank);
     } finally {

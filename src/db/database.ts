@@ -12,10 +12,11 @@ export interface Database {
 
 /** Statements that wait longer than this on a lock are cancelled rather than piling up requests. */
 const lockTimeoutMs = 10_000;
-/** A single statement running longer than this is a bug or an attack; it is cancelled. */
-const statementTimeoutMs = 60_000;
+/** A single statement running longer than this is a bug or an attack; it is cancelled (the service passes its request budget instead). */
+const statementTimeoutDefaultMs = 60_000;
 
-export function openDatabase(connectionString: string, poolSize: number): Database {
+/** @param statementTimeoutMs statement_timeout of every connection (0: none, for offline tools) */
+export function openDatabase(connectionString: string, poolSize: number, statementTimeoutMs = statementTimeoutDefaultMs): Database {
   const options = `-c TimeZone=UTC -c lock_timeout=${lockTimeoutMs} -c statement_timeout=${statementTimeoutMs}`;
   // The hot pool runs a few named statements whose plans do not depend on their values; planning
   // them afresh per call (custom plans: partitioned postings make that ~0.4 ms) cost more than running them.

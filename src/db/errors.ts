@@ -45,6 +45,16 @@ export function unavailable(id: 'database.unavailable' | 'database.busy' = 'data
   return new BankError('UNAVAILABLE', englishMessage(id, params), undefined, { id, params });
 }
 
+/** PostgreSQL cancelled a statement at statement_timeout (not a cancel for another reason). */
+export function isStatementTimeout(error: unknown): boolean {
+  const e = error as PgError | undefined;
+  return e?.code === '57014' && /statement timeout/.test(String(e.message));
+}
+
+export function statementTimedOut(): BankError {
+  return new BankError('LIMIT_EXCEEDED', 'the request ran past its time budget and was stopped (nothing it was writing was kept); ask for less at once (smaller pages, fewer fields), or retry later with the same idempotencyKey');
+}
+
 export function isRetryable(error: unknown): boolean {
   const code = (error as PgError | undefined)?.code;
   return code === '40P01' || code === '40001';
@@ -62,11 +72,11 @@ export function translateDbError(error: unknown): unknown {
     return new BankError(code, message, undefined, matchMessage(code, message));
   }
   if (isOutage(error)) return unavailable();
-  // A lock not granted in lock_timeout: the rows are busy now, and the same request will pass later.
-  if (e?.code === '55P03') return unavailable('database.busy');
-  if (e?.code === '57014') {
-    return new BankError('INTERNAL', 'the database was too busy to answer in time; retry with the same idempotencyKey');
-  }
+  // statement_timeout: the request's time budget (config.limits.requestTimeBudgetMs) ran out
+  if (isStatementTimeout(e)) return statementTimedOut();
+  // A lock not granted in lock_timeout, or a statement cancelled for another reason: the rows or the
+  // server are busy now, and the same request will pass later.
+  if (e?.code === '55P03' || e?.code === '57014') return unavailable('database.busy');
   return error;
 }
 

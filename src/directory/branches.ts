@@ -1,6 +1,7 @@
 // The branch tree (总行 head bank → 分行 branches → further levels). Branches never change once
 // created, so each process caches them forever. Creating a branch also opens its system accounts
 // (issuance, penalty, expiry, adjustment for every asset), so that the write path only reads them.
+import { checkName } from '../inputChecks.js';
 import type { Knex } from 'knex';
 import type { Bank } from '../bank.js';
 import { BankError, badInput } from '../errors.js';
@@ -94,9 +95,10 @@ export interface NewBranch {
   timeZone?: string;
 }
 
+/** Checks a new branch, and normalises its name by the identifier rule (inputChecks.ts). */
 function validateNewBranch(input: NewBranch): void {
   if (!branchCode.test(input.code)) throw badInput('code', 'letters, digits, ".", "_" or "-", 1 to 64 characters, starting with a letter or digit');
-  if (input.name.trim().length === 0 || input.name.length > 200) throw badInput('name', 'must be 1 to 200 characters');
+  input.name = checkName('name', input.name, 200)!;
 }
 
 /** Opens the system accounts of a new branch, one per purpose and asset. */

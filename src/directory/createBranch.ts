@@ -17,7 +17,7 @@ export async function createBranch(bank: Bank, principal: Principal, input: Crea
   requireRole(principal, 'admin');
   const key = checkIdempotencyKey(input.idempotencyKey);
   const parent = await bank.branches.require(input.parent, 'parent');
-  requireScope(principal, parent, `parent branch ${parent.code}`);
+  requireScope(principal, parent, 'parent branch');
   const hash = requestHash('createBranch', { parent: parent.code, code: input.code, name: input.name, allowGifting: input.allowGifting ?? null });
   const { result, replayed } = await withRetry(() => bank.knex.transaction((trx) =>
     runIdempotent(trx, principal, key, 'createBranch', hash, async () => {

@@ -8,6 +8,7 @@ import { BankError, assertInvariant, badInput } from '../errors.js';
 import { withRetry } from '../db/errors.js';
 import { checkIdempotencyKey, requestHash, runIdempotent } from '../ledger/idempotency.js';
 import { isWithin } from './branches.js';
+import { checkIdentifier, checkName } from '../inputChecks.js';
 
 export interface Member {
   id: string;
@@ -31,11 +32,9 @@ export function toMember(r: Record<string, any>): Member {
   };
 }
 
+/** An externalId by the identifier rule (inputChecks.ts), normalised: what is stored and looked up. */
 export function checkExternalId(value: unknown, field = 'externalId'): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > externalIdLengthMax || /[\u0000-\u001f\u007f]/.test(value)) {
-    throw badInput(field, `must be 1 to ${externalIdLengthMax} printable characters`);
-  }
-  return value;
+  return checkIdentifier(field, value, externalIdLengthMax);
 }
 
 export function checkId(value: unknown, field: string): string {
@@ -65,7 +64,7 @@ export async function requireMemberVisible(bank: Bank, principal: Principal, mem
     return;
   }
   if (principal.role === 'merchant') throw new BankError('FORBIDDEN', 'merchants cannot read members');
-  requireScope(principal, await bank.branches.requireById(member.branchId), `member ${member.externalId}`);
+  requireScope(principal, await bank.branches.requireById(member.branchId), 'member');
 }
 
 export interface UpsertMemberInput {
@@ -81,12 +80,10 @@ export async function upsertMember(bank: Bank, principal: Principal, input: Upse
   requireRole(principal, 'admin');
   const key = checkIdempotencyKey(input.idempotencyKey);
   const externalId = checkExternalId(input.externalId);
-  if (typeof input.name !== 'string' || input.name.trim().length === 0 || input.name.length > nameLengthMax) {
-    throw badInput('name', `must be 1 to ${nameLengthMax} characters`);
-  }
+  const name = checkName('name', input.name, nameLengthMax)!;
   const branch = await bank.branches.require(input.branch, 'branch');
-  requireScope(principal, branch, `branch ${branch.code}`);
-  const normalized = { externalId, branch: branch.code, name: input.name, isPartyMember: input.isPartyMember ?? null, isVolunteer: input.isVolunteer ?? null };
+  requireScope(principal, branch, 'branch');
+  const normalized = { externalId, branch: branch.code, name, isPartyMember: input.isPartyMember ?? null, isVolunteer: input.isVolunteer ?? null };
   const hash = requestHash('upsertMember', normalized);
   return withRetry(() => bank.knex.transaction(async (trx) => {
     const { result, replayed } = await runIdempotent(trx, principal, key, 'upsertMember', hash, async () => {
@@ -96,7 +93,7 @@ export async function upsertMember(bank: Bank, principal: Principal, input: Upse
         // A concurrent upsert of the same new externalId (with another key) waits here for the first
         // to commit and then updates the member it made, instead of failing on the unique index.
         const [row] = await trx('members').insert({
-          head_id: principal.headId, branch_id: branch.id, external_id: externalId, name: input.name,
+          head_id: principal.headId, branch_id: branch.id, external_id: externalId, name,
           is_party_member: input.isPartyMember ?? false, is_volunteer: input.isVolunteer ?? false,
         }).onConflict(['head_id', 'external_id']).ignore().returning('id');
         if (row) {
@@ -108,10 +105,11 @@ export async function upsertMember(bank: Bank, principal: Principal, input: Upse
       }
       const from = await bank.branches.requireById(String(existing.branch_id));
       if (!isWithin(from, principal.branch)) {
-        throw new BankError('FORBIDDEN', `member ${externalId} belongs to branch ${from.code}, outside your scope`);
+        // no branch code, no name: only that the externalId is taken (it is unique in the head bank)
+        throw new BankError('FORBIDDEN', 'this externalId belongs to a member outside your scope; an admin whose scope covers both branches may move it', 'externalId');
       }
       await trx('members').where({ head_id: principal.headId, id: existing.id }).update({
-        branch_id: branch.id, name: input.name,
+        branch_id: branch.id, name,
         is_party_member: input.isPartyMember ?? existing.is_party_member,
         is_volunteer: input.isVolunteer ?? existing.is_volunteer,
         updated_at: trx.fn.now(),

@@ -40,6 +40,8 @@ export interface Context {
   address?: string;
   /** The language errors are written in (Accept-Language) and the time zone of their instants (the caller's bank). */
   locale?: Locale;
+  /** When the request's time budget ends (ms since the epoch): no root field starts after it (schema.ts). */
+  deadline?: number;
 }
 
 export function createLoaders(bank: Bank, principal: Principal): Loaders {

@@ -40,8 +40,19 @@ function extensionsOf(error: BankError, params: Record<string, string | number>)
   return extensions;
 }
 
-export function formatError(log: (line: string) => void) {
-  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+/**
+ * graphql-js's "Did you mean …?" hints name fields, arguments, types and enum values near a wrong one:
+ * with introspection off (production), they would hand out the schema a guess at a time. They end
+ * validation errors and variable-coercion errors alike, so they are cut from every message here.
+ */
+const suggestion = / ?Did you mean [^?]*\?/g;
+
+export function formatError(log: (line: string) => void, options: { hideSchemaDetails?: boolean } = {}) {
+  const shown = (formatted: GraphQLFormattedError): GraphQLFormattedError =>
+    (options.hideSchemaDetails ? { ...formatted, message: formatted.message.replace(suggestion, '') } : formatted);
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => shown(format(formatted, error));
+  function format(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+    // a read's database error reaches here untranslated (writes translate theirs in withRetry): bankErrorOf translates it
     const original = unwrapResolverError(error);
     const locale = localeOf.get(error as object) ?? defaultLocale;
     const bankError = bankErrorOf(original);
@@ -53,7 +64,11 @@ export function formatError(log: (line: string) => void) {
     const code = formatted.extensions?.code;
     if (original instanceof GraphQLError && typeof code === 'string') {
       if (code === 'UNAUTHENTICATED' || code === 'FORBIDDEN' || code === 'RATE_LIMITED') return { message: formatted.message, extensions: { code } };
-      if (apolloInputCodes.has(code)) return inputError(formatted, original);
+      if (apolloInputCodes.has(code)) {
+        // graphql-js's parser recurses per nesting level: a document nested thousands deep overflows it
+        if (/^Maximum call stack size exceeded$/.test(formatted.message)) return { message: 'the query is nested too deeply to read', extensions: { code: 'BAD_USER_INPUT' } };
+        return inputError(formatted, original);
+      }
     }
     // graphql-js's own request errors carry no code ("Too many errors processing variables" after 50
     // bad variable values): raised before execution (no path) and caused by nothing but the request.
@@ -61,7 +76,7 @@ export function formatError(log: (line: string) => void) {
     const requestId = randomUUID();
     log(`INTERNAL ${requestId}: ${(original as Error)?.stack ?? String(original)}`);
     return { message: `internal error; quote request id ${requestId}`, path: formatted.path, extensions: { code: 'INTERNAL', requestId } };
-  };
+  }
 }
 
 function inputError(formatted: GraphQLFormattedError, original: GraphQLError): GraphQLFormattedError {

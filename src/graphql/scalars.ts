@@ -1,6 +1,7 @@
 // The API's scalars: Decimal (plain decimal strings, never floats), DateTime (ISO 8601 with a
 // zone) and JSON (an object). Scale checks belong to the domain, which knows the asset.
 import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+import { jsonDeeperThan, jsonDepthMax } from '../inputChecks.js';
 
 const plainDecimal = /^-?(0|[1-9]\d*)(\.\d+)?$/;
 /** Longer decimal strings are refused before any parsing. */
@@ -69,6 +70,20 @@ export const DateTimeScalar = new GraphQLScalarType({
   }),
 });
 
+/** Whether a JSON literal of the document nests deeper than max; iterative, before literalToJson recurses. */
+function literalDeeperThan(root: ValueNode, max: number): boolean {
+  const pending: [ValueNode, number][] = [[root, 0]];
+  while (pending.length) {
+    const [ast, depth] = pending.pop()!;
+    if (ast.kind !== Kind.LIST && ast.kind !== Kind.OBJECT) continue;
+    if (depth + 1 > max) return true;
+    for (const child of ast.kind === Kind.LIST ? ast.values : ast.fields.map((f) => f.value)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
+
+const tooDeep = () => badValue(`JSON is nested deeper than ${jsonDepthMax} levels`);
+
 function literalToJson(ast: ValueNode): unknown {
   switch (ast.kind) {
     case Kind.STRING: case Kind.BOOLEAN: return ast.value;
@@ -85,10 +100,12 @@ export const JSONScalar = new GraphQLScalarType({
   serialize: (value) => value,
   parseValue: (value) => {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) throw badValue('JSON must be an object');
+    if (jsonDeeperThan(value, jsonDepthMax)) throw tooDeep();
     return value;
   },
   parseLiteral: (ast) => atLiteral(ast, () => {
     if (ast.kind !== Kind.OBJECT) throw badValue('JSON must be an object');
+    if (literalDeeperThan(ast, jsonDepthMax)) throw tooDeep();
     return literalToJson(ast);
   }),
 });

@@ -11,6 +11,8 @@ import { partyResolvers } from './resolvers/party.js';
 import { proofResolvers } from './resolvers/proof.js';
 import { boardResolvers } from './resolvers/board.js';
 import { operatorResolvers } from './resolvers/operators.js';
+import { statementTimedOut } from '../db/errors.js';
+import type { Context } from './context.js';
 
 export function loadTypeDefs(): string {
   const dir = path.join(projectRoot, 'schema');
@@ -26,9 +28,27 @@ function merge(...maps: ResolverMap[]): ResolverMap {
   return out;
 }
 
+type RootResolver = (parent: unknown, args: unknown, ctx: Context, info: unknown) => unknown;
+
+/**
+ * Root fields check the request's time budget before they start: statement_timeout stops one slow
+ * statement, this stops a request that would run many (aliases resolve one after another once the pool is busy).
+ */
+function withinBudget(map: ResolverMap): ResolverMap {
+  for (const root of ['Query', 'Mutation']) {
+    const fields = map[root];
+    if (!fields) continue;
+    map[root] = Object.fromEntries(Object.entries(fields).map(([name, resolve]) => [name, (parent: unknown, args: unknown, ctx: Context, info: unknown) => {
+      if (ctx.deadline !== undefined && Date.now() > ctx.deadline) throw statementTimedOut();
+      return (resolve as RootResolver)(parent, args, ctx, info);
+    }]));
+  }
+  return map;
+}
+
 export const resolvers = {
   Decimal: DecimalScalar,
   DateTime: DateTimeScalar,
   JSON: JSONScalar,
-  ...merge(directoryResolvers, ledgerResolvers, ruleResolvers, spendingResolvers, partyResolvers, proofResolvers, boardResolvers, operatorResolvers),
+  ...withinBudget(merge(directoryResolvers, ledgerResolvers, ruleResolvers, spendingResolvers, partyResolvers, proofResolvers, boardResolvers, operatorResolvers)),
 };

@@ -11,7 +11,7 @@ import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/di
 import { expressMiddleware } from '@as-integrations/express5';
 import { GraphQLError } from 'graphql';
 import type { Bank } from '../bank.js';
-import { authenticate } from '../auth/principal.js';
+import { authenticate, type Principal } from '../auth/principal.js';
 import { BankError } from '../errors.js';
 import { englishMessage, pickLanguage, type Locale } from '../errorMessages.js';
 import { translateDbError } from '../db/errors.js';
@@ -25,6 +25,11 @@ import { pageRoutes } from './pages.js';
 import { explorerRoutes } from './explorer.js';
 import { createRateLimiter, type RateLimiter } from './rateLimit.js';
 import { securityHeaders } from './securityHeaders.js';
+
+/** The rate-limit bucket of a token: its head bank, role and subject (never the subject alone). */
+export function subjectKey(principal: Principal): string {
+  return `sub:${principal.headId}:${principal.role}:${principal.sub}`;
+}
 
 export interface BuiltApp {
   app: express.Express;
@@ -53,8 +58,10 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
   const server = new ApolloServer<Context>({
     typeDefs: loadTypeDefs(),
     resolvers,
-    formatError: formatError(log),
+    formatError: formatError(log, { hideSchemaDetails: bank.config.production }),
     introspection: !bank.config.production,
+    // no "Did you mean …?" in production, where introspection is off (formatError cuts them from coercion errors too)
+    hideSchemaDetailsFromClientErrors: bank.config.production,
     includeStacktraceInErrorResponses: false,
     // GraphQL over HTTP allows queries by GET. Apollo's CSRF guard refuses GETs without a preflight
     // header; it protects cookie sessions, and this API has none: every request carries a bearer
@@ -73,6 +80,33 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
     const decision = await rates.consume(key, limit);
     if (!decision.allowed) throw rateLimited(decision.retryAfterMs, locale);
   };
+  /**
+   * Every route that reads a token counts the request here, before any work: a valid token by its
+   * head bank, role and subject (a client and a member that happen to share a `sub` are two callers),
+   * anything else by address, so that guessing tokens is slow too. Null: no Authorization header.
+   */
+  const admit = async (req: express.Request, locale: Locale): Promise<Principal | null> => {
+    if (req.headers.authorization === undefined) {
+      await consume(`ip:${req.ip}`, limits.rateLimitAnonymousRequests, locale);
+      return null;
+    }
+    let principal;
+    try {
+      principal = await authenticate(bank, req.headers.authorization);
+    } catch (error) {
+      // A database that cannot be reached while reading the token's branch is UNAVAILABLE (503), not INTERNAL.
+      const translated = translateDbError(error);
+      if (!(translated instanceof BankError)) throw error;
+      if (translated.code !== 'UNAVAILABLE') await consume(`ip:${req.ip}`, limits.rateLimitAnonymousRequests, locale);
+      throw toGraphQLError(translated, locale);
+    }
+    // Errors show instants in the caller's bank's time zone.
+    locale.timeZone = principal.branch.timeZone;
+    await consume(subjectKey(principal), limits.rateLimitRequests, locale);
+    return principal;
+  };
+  /** The language errors are written in (Accept-Language), and until admit knows the bank, the default time zone. */
+  const localeOf = (req: express.Request): Locale => ({ language: pickLanguage(req.headers['accept-language']), timeZone: bank.config.defaultTimeZone });
 
   const app = express();
   app.disable('x-powered-by');
@@ -85,7 +119,7 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
       res.status(503).json({ status: 'database unavailable' });
     }
   });
-  exportRoutes(app, bank, log);
+  exportRoutes(app, bank, log, (req) => admit(req, localeOf(req)));
   pageRoutes(app, log);
   // The GraphQL explorer (GraphiQL, offline) under its own Content-Security-Policy: src/http/explorer.ts.
   explorerRoutes(app, { introspection: !bank.config.production });
@@ -102,30 +136,12 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
   });
   app.use('/graphql', express.json({ limit: limits.bodyBytesMax }), expressMiddleware(server, {
     context: async ({ req }) => {
-      // Errors are written in the language the caller prefers, with instants in its bank's time zone.
-      const locale: Locale = { language: pickLanguage(req.headers['accept-language']), timeZone: bank.config.defaultTimeZone };
-      if (req.headers.authorization === undefined) {
-        // No token: counted by address; only public operations (signIn, noticeBoard) may run.
-        await consume(`ip:${req.ip}`, limits.rateLimitAnonymousRequests, locale);
-        const context = anonymousContext(bank, req.ip);
-        context.locale = locale;
-        return context;
-      }
-      let principal;
-      try {
-        principal = await authenticate(bank, req.headers.authorization);
-      } catch (error) {
-        // A database that cannot be reached while reading the token's branch is UNAVAILABLE (503), not INTERNAL.
-        const translated = translateDbError(error);
-        if (!(translated instanceof BankError)) throw error;
-        if (translated.code === 'UNAVAILABLE') throw toGraphQLError(translated, locale);
-        // Callers without a valid token are counted by address, so that guessing tokens is slow too.
-        await consume(`ip:${req.ip}`, limits.rateLimitAnonymousRequests, locale);
-        throw toGraphQLError(translated, locale);
-      }
-      locale.timeZone = principal.branch.timeZone;
-      await consume(`sub:${principal.headId}:${principal.sub}`, limits.rateLimitRequests, locale);
-      return { bank, principal, loaders: createLoaders(bank, principal), address: req.ip, locale };
+      const deadline = Date.now() + limits.requestTimeBudgetMs;
+      const locale = localeOf(req);
+      const principal = await admit(req, locale);
+      // No token: only public operations (signIn, noticeBoard) may run.
+      if (!principal) return Object.assign(anonymousContext(bank, req.ip), { deadline, locale });
+      return { bank, principal, loaders: createLoaders(bank, principal), address: req.ip, deadline, locale };
     },
   }));
   app.use(edgeErrors);

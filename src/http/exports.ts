@@ -1,9 +1,11 @@
-// File exports over HTTP, authenticated like /graphql (a bearer token). Errors before the first
+// File exports over HTTP, authenticated and rate-limited like /graphql (a bearer token, the same
+// limiter and buckets: app.ts's admit). Errors before the first
 // byte answer with the GraphQL error's code as JSON and an HTTP status; once streaming has begun,
 // a failure cuts the response short (a truncated CSV is visibly incomplete: no final line break).
 import type express from 'express';
+import { GraphQLError } from 'graphql';
 import type { Bank } from '../bank.js';
-import { authenticate } from '../auth/principal.js';
+import { authenticate, type Principal } from '../auth/principal.js';
 import { BankError, unavailableRetryAfterSeconds, type ErrorCode } from '../errors.js';
 import { pickLanguage, renderError } from '../errorMessages.js';
 import { translateDbError } from '../db/errors.js';
@@ -11,11 +13,22 @@ import { partyScoresCsv } from '../reports/partyScoresCsv.js';
 
 const httpStatus: Partial<Record<ErrorCode, number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, BAD_USER_INPUT: 400, UNAVAILABLE: 503 };
 
-export function exportRoutes(app: express.Express, bank: Bank, log: (line: string) => void): void {
+/** Answers a refusal of the edge (RATE_LIMITED, or a bad token) with its status and headers. */
+function edgeRefusal(res: express.Response, error: GraphQLError): void {
+  const http = error.extensions.http as { status?: number; headers?: Map<string, string> } | undefined;
+  for (const [name, value] of http?.headers ?? []) res.set(name, value);
+  const code = String(error.extensions.code ?? 'BAD_USER_INPUT');
+  res.status(code === 'UNAUTHENTICATED' ? 401 : (http?.status ?? 400)).json({ error: { code, message: error.message } });
+}
+
+export function exportRoutes(
+  app: express.Express, bank: Bank, log: (line: string) => void, admit: (req: express.Request) => Promise<Principal | null>,
+): void {
   app.get('/exports/party-scores.csv', async (req, res) => {
     let started = false;
     try {
-      const principal = await authenticate(bank, req.headers.authorization);
+      // counted like a GraphQL request; a request without a token is counted by address, then refused
+      const principal = (await admit(req)) ?? (await authenticate(bank, undefined));
       const query = req.query as Record<string, unknown>;
       const csv = await partyScoresCsv(bank, principal, {
         branch: typeof query.branch === 'string' ? query.branch : undefined, year: typeof query.year === 'string' ? query.year : undefined,
@@ -32,6 +45,8 @@ export function exportRoutes(app: express.Express, bank: Bank, log: (line: strin
       if (started) {
         log(`export cut short: ${(error as Error).stack ?? error}`);
         res.destroy();
+      } else if (error instanceof GraphQLError && typeof error.extensions.code === 'string') {
+        edgeRefusal(res, error);
       } else if (error instanceof BankError) {
         if (error.code === 'UNAVAILABLE') res.set('retry-after', String(unavailableRetryAfterSeconds));
         const { message, params } = renderError(error, { language: pickLanguage(req.headers['accept-language']), timeZone: bank.config.defaultTimeZone });

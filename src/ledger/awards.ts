@@ -5,6 +5,7 @@ import type { Bank } from '../bank.js';
 import { mayApplyRule, requireRole, ruleNotForToken, type Principal } from '../auth/principal.js';
 import { checkExternalId, checkId } from '../directory/members.js';
 import { BankError, badInput, type ErrorCode } from '../errors.js';
+import { jsonDeeperThan, jsonDepthMax } from '../inputChecks.js';
 import { withRetry } from '../db/errors.js';
 import { checkRuleCode, quantityScale } from '../rules/rules.js';
 import { parseAmount } from './amounts.js';
@@ -44,6 +45,8 @@ export function checkMemo(memo: unknown, field = 'memo'): string | null {
 export function checkMetadata(metadata: unknown, field = 'metadata'): object | null {
   if (metadata == null) return null;
   if (typeof metadata !== 'object' || Array.isArray(metadata)) throw badInput(field, 'must be a JSON object');
+  // before anything recursive reads it (JSON.stringify below overflowed the stack at a few thousand levels)
+  if (jsonDeeperThan(metadata, jsonDepthMax)) throw badInput(field, `is nested deeper than ${jsonDepthMax} levels`);
   const text = JSON.stringify(metadata);
   if (Buffer.byteLength(text) > metadataBytesMax || text.includes('\\u0000')) throw badInput(field, `must serialize to at most ${metadataBytesMax} bytes of JSON without NUL characters`);
   return metadata;
@@ -89,11 +92,28 @@ export function awardScope(principal: Principal): AwardScope {
   return { headId: principal.headId, sub: principal.sub, role: principal.role, scopePath: principal.branch.path, timeZone: principal.branch.timeZone };
 }
 
+/**
+ * The award SQL names the member's externalId when it refuses one outside the caller's scope; the
+ * caller may have named it by id only, so the refusal leaves it out (no identifier crosses a scope).
+ */
+export function withoutScopeIdentifiers<E extends { code: string; message: string; field?: string | null }>(error: E, principal: Principal): E {
+  if (error.code !== 'FORBIDDEN' || !/outside your scope/.test(error.message)) return error;
+  return { ...error, message: `the member is outside your scope (${principal.branch.code})` };
+}
+
 export async function awardPoints(bank: Bank, principal: Principal, input: AwardInput): Promise<WriteResult> {
   requireRole(principal, 'client', 'admin');
   const { item } = prepareAward(bank, principal, input, '');
-  const json = await withRetry(() => callAward(bank.pool, awardScope(principal), item));
-  return writeResultWithTransaction(bank, principal.headId, json);
+  try {
+    const json = await withRetry(() => callAward(bank.pool, awardScope(principal), item));
+    return writeResultWithTransaction(bank, principal.headId, json);
+  } catch (error) {
+    if (error instanceof BankError && error.code === 'FORBIDDEN') {
+      const scrubbed = withoutScopeIdentifiers(error, principal);
+      if (scrubbed !== error) throw new BankError('FORBIDDEN', scrubbed.message, error.field);
+    }
+    throw error;
+  }
 }
 
 export interface BatchItemResult {
@@ -127,7 +147,7 @@ export async function awardPointsBatch(bank: Bank, principal: Principal, awards:
     if (!Array.isArray(out) || out.length !== prepared.length) throw new Error('invariant broken: batch answered a different number of items');
     out.forEach((json, i) => {
       const target = results[prepared[i]!.index]!;
-      if (json.error) target.error = { code: json.error.code, message: json.error.message, field: json.error.field ? `awards[${target.index}].${json.error.field}` : null };
+      if (json.error) target.error = withoutScopeIdentifiers({ code: json.error.code, message: json.error.message, field: json.error.field ? `awards[${target.index}].${json.error.field}` : null }, principal);
       else target.result = writeResultFromJson(json);
     });
   }

@@ -11,6 +11,8 @@ import { parseAmount } from './amounts.js';
 import { checkMemo } from './awards.js';
 import { checkIdempotencyKey, requestHash } from './idempotency.js';
 import { callPostEntry } from './sql/award.js';
+import { loadAccounts } from './accounts.js';
+import { isWithin } from '../directory/branches.js';
 import { loadTransaction, writeResultWithTransaction, requireTransactionVisible, type WriteResult } from './transactions.js';
 
 export const reasonLengthMax = 500;
@@ -92,11 +94,11 @@ export async function transferPoints(bank: Bank, principal: Principal, input: Tr
   } else {
     if (!input.from) throw badInput('from', 'an admin names the member to transfer from');
     from = await findMember(bank, principal.headId, input.from, 'from');
-    requireScope(principal, await bank.branches.requireById(from.branchId), `member ${from.externalId}`);
+    requireScope(principal, await bank.branches.requireById(from.branchId), 'member');
   }
   if (!input.to) throw badInput('to', 'name the receiving member');
   const to = await findMember(bank, principal.headId, input.to, 'to');
-  if (principal.role === 'admin') requireScope(principal, await bank.branches.requireById(to.branchId), `member ${to.externalId}`);
+  if (principal.role === 'admin') requireScope(principal, await bank.branches.requireById(to.branchId), 'member');
   if (to.id === from.id) throw badInput('to', 'cannot transfer to the same member');
   const [fromWallet, toWallet] = await Promise.all([walletOf(bank, from, asset.code), walletOf(bank, to, asset.code)]);
   const value = amount.toFixed(asset.scale);
@@ -124,7 +126,7 @@ export async function adjustBalance(bank: Bank, principal: Principal, input: Adj
   const reason = checkReason(input.reason, true);
   const memo = checkMemo(input.memo);
   const member = await findMember(bank, principal.headId, input.member);
-  requireScope(principal, await bank.branches.requireById(member.branchId), `member ${member.externalId}`);
+  requireScope(principal, await bank.branches.requireById(member.branchId), 'member');
   const wallet = await walletOf(bank, member, asset.code);
   const adjustment = await systemAccountOf(bank, member.headId, member.branchId, asset.code, 'ADJUSTMENT');
   const value = amount.toFixed(asset.scale);
@@ -148,6 +150,17 @@ export interface ReverseInput {
   force?: boolean | null;
 }
 
+/** Every member wallet among accounts is, today, inside the caller's branch scope; FORBIDDEN otherwise (naming no one). */
+async function requireMembersInScope(bank: Bank, principal: Principal, accountIds: string[]): Promise<void> {
+  const accounts = await loadAccounts(bank, principal.headId, [...new Set(accountIds)]);
+  for (const account of accounts) {
+    if (account?.ownerType !== 'MEMBER') continue;
+    if (!isWithin(await bank.branches.requireById(account.branchId), principal.branch)) {
+      throw new BankError('FORBIDDEN', `a member this transaction touches is now outside your scope (${principal.branch.code}); an admin of its current branch may reverse it`);
+    }
+  }
+}
+
 /**
  * Undoes a posted transaction with one that posts the opposite amounts and points back at it; a
  * transaction is reversed at most once (the database holds that: transactions_reversed_once).
@@ -165,8 +178,14 @@ export async function reverseTransaction(bank: Bank, principal: Principal, input
   const original = await loadTransaction(bank, principal.headId, id);
   if (!original) throw new BankError('NOT_FOUND', `transaction: no transaction ${id}`, 'transaction');
   await requireTransactionVisible(bank, principal, original);
-  if (principal.role === 'client' && original.principalSub !== principal.sub) {
-    throw new BankError('FORBIDDEN', `a client reverses only transactions it wrote; ${id} was written by ${original.principalSub}`);
+  // The transaction's branch is where it was written; the members it touches may have moved since.
+  // A write answers to the members' CURRENT branch (wallets follow their member: migration 032), so
+  // the old branch's admin cannot undo (and read the new balances of) a member that left its scope.
+  await requireMembersInScope(bank, principal, original.postings.map((p) => p.accountId));
+  // "It wrote it" is the same head bank (loaded from it), role and sub: a member or an admin whose
+  // token happens to carry the client's sub did not write as that client.
+  if (principal.role === 'client' && (original.principalRole !== 'client' || original.principalSub !== principal.sub)) {
+    throw new BankError('FORBIDDEN', `a client reverses only transactions it wrote itself; transaction ${id} was written by another caller`);
   }
   const meaning = { transaction: id, reason, force };
   // A replay must answer even though the original is now reversed: let SQL look at the key first.

@@ -3,7 +3,7 @@
 // so a replay shows exactly what the first write wrote.
 import { Decimal } from 'decimal.js';
 import type { Bank } from '../bank.js';
-import type { Principal } from '../auth/principal.js';
+import { requireRole, visibleOrNull, type Principal } from '../auth/principal.js';
 import { isWithin, type Branch } from '../directory/branches.js';
 import { BankError, badInput } from '../errors.js';
 import { checkId } from '../directory/members.js';
@@ -114,10 +114,11 @@ export async function loadTransaction(bank: Bank, headId: string, id: string): P
 }
 
 export async function getTransaction(bank: Bank, principal: Principal, id: string): Promise<TransactionRecord | null> {
+  // who may read transactions at all is refused as such; one outside the caller's view reads like an unknown id
+  requireRole(principal, 'admin', 'client', 'member');
   const txn = await loadTransaction(bank, principal.headId, checkId(id, 'id'));
   if (!txn) return null;
-  await requireTransactionVisible(bank, principal, txn);
-  return txn;
+  return visibleOrNull(txn, (t) => requireTransactionVisible(bank, principal, t));
 }
 
 /** Which transaction reversed this one, if any. */

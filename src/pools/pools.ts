@@ -6,7 +6,7 @@
 import { Decimal } from 'decimal.js';
 import type { Knex } from 'knex';
 import type { Bank } from '../bank.js';
-import { requireRole, requireScope, type Principal } from '../auth/principal.js';
+import { requireRole, requireScope, visibleOrNull, type Principal } from '../auth/principal.js';
 import { isWithin } from '../directory/branches.js';
 import { BankError, badInput } from '../errors.js';
 import { withRetry } from '../db/errors.js';
@@ -17,7 +17,7 @@ import { checkMemo } from '../ledger/awards.js';
 import { checkIdempotencyKey, requestHash, runIdempotent } from '../ledger/idempotency.js';
 import { checkPageSize, writeResultFromJson, type WriteResult } from '../ledger/transactions.js';
 import { decodePageCursor, pageOf } from '../pagination.js';
-import { checkText } from '../inputChecks.js';
+import { checkName, checkText } from '../inputChecks.js';
 import { findMerchant } from '../redemption/merchants.js';
 import { memberBranchOf } from '../redemption/catalog.js';
 
@@ -82,10 +82,11 @@ export async function requirePoolVisible(bank: Bank, principal: Principal, pool:
 }
 
 export async function getPool(bank: Bank, principal: Principal, id: string): Promise<Pool | null> {
+  requireRole(principal, 'admin', 'member');
   const [pool] = await loadPools(bank, principal.headId, [checkId(id, 'id')]);
   if (!pool) return null;
-  await requirePoolVisible(bank, principal, pool);
-  return pool;
+  // a pool outside the caller's view reads like an unknown id
+  return visibleOrNull(pool, (p) => requirePoolVisible(bank, principal, p));
 }
 
 export async function listPools(bank: Bank, principal: Principal, filter: { branch?: string | null; status?: PoolStatus | null }, first: number | null | undefined, after: string | null | undefined) {
@@ -98,7 +99,7 @@ export async function listPools(bank: Bank, principal: Principal, filter: { bran
     params.push((await memberBranchOf(bank, principal)).path);
   } else if (principal.role === 'admin') {
     const scope = filter.branch == null ? principal.branch : await bank.branches.require(filter.branch, 'branch');
-    requireScope(principal, scope, `branch ${scope.code}`);
+    requireScope(principal, scope, 'branch');
     where.push('starts_with(b.path, ?)');
     params.push(scope.path);
   } else {
@@ -151,9 +152,9 @@ export async function createPool(bank: Bank, principal: Principal, input: Create
   requireRole(principal, 'admin');
   const key = checkIdempotencyKey(input.idempotencyKey);
   const branch = input.branch == null ? principal.branch : await bank.branches.require(input.branch, 'branch');
-  requireScope(principal, branch, `branch ${branch.code}`);
-  const title = checkText('title', input.title, poolTextLengthMax, true)!;
-  const beneficiary = checkText('beneficiary', input.beneficiary, poolTextLengthMax, true)!;
+  requireScope(principal, branch, 'branch');
+  const title = checkName('title', input.title, poolTextLengthMax, true)!;
+  const beneficiary = checkName('beneficiary', input.beneficiary, poolTextLengthMax, true)!;
   const description = checkText('description', input.description, poolDescriptionLengthMax, false);
   const target = parseAmount('target', input.target, { scale: bank.assets.get('POINTS').scale, sign: 'positive' }).toFixed(bank.assets.get('POINTS').scale);
   const deadline = input.deadline ?? null;
@@ -191,7 +192,7 @@ export async function disbursePool(bank: Bank, principal: Principal, input: Disb
   const key = checkIdempotencyKey(input.idempotencyKey);
   const pool = checkId(input.pool, 'pool');
   const merchant = await findMerchant(bank, principal.headId, input.merchant);
-  requireScope(principal, await bank.branches.requireById(merchant.branchId), `merchant ${merchant.id}`);
+  requireScope(principal, await bank.branches.requireById(merchant.branchId), 'merchant');
   const memo = checkText('memo', input.memo, poolReasonLengthMax, true)!;
   const hash = requestHash('disbursePool', { pool, merchant: merchant.id, memo });
   const json = await callFunction(bank.pool, 'cb_disburse_pool', [principal.headId, principal.sub, principal.role, key, hash, pool, principal.branch.path, merchant.id, memo]);

@@ -3,7 +3,7 @@
 // offered to. upsertCatalogItem creates or updates an item by the merchant's own code.
 import type { Knex } from 'knex';
 import type { Bank } from '../bank.js';
-import { requireRole, type Principal } from '../auth/principal.js';
+import { requireRole, visibleOrNull, type Principal } from '../auth/principal.js';
 import { isWithin, type Branch } from '../directory/branches.js';
 import { BankError, assertInvariant, badInput } from '../errors.js';
 import { withRetry } from '../db/errors.js';
@@ -14,7 +14,7 @@ import { checkPageSize } from '../ledger/transactions.js';
 import { capWindows, type CapWindow } from '../rules/rules.js';
 import { findMerchant, requireMerchantManaged } from './merchants.js';
 import { decodePageCursor, pageOf } from '../pagination.js';
-import { checkText, checkWholeNumber } from '../inputChecks.js';
+import { checkName, checkText, checkWholeNumber } from '../inputChecks.js';
 
 export interface CatalogItem {
   id: string;
@@ -108,8 +108,8 @@ export async function upsertCatalogItem(bank: Bank, principal: Principal, input:
   // title, category and cost are required to create an item (checked below, once we know it is new)
   // and may be left out of an update such as a restock (code + addStock); they cannot be cleared.
   const given: Record<string, unknown> = {};
-  if (input.title !== undefined) given.title = checkText('title', input.title, titleLengthMax, true);
-  if (input.category !== undefined) given.category = checkText('category', input.category, categoryLengthMax, true);
+  if (input.title !== undefined) given.title = checkName('title', input.title, titleLengthMax, true);
+  if (input.category !== undefined) given.category = checkName('category', input.category, categoryLengthMax, true);
   if (input.cost !== undefined) given.cost = parseAmount('cost', input.cost, { scale: bank.assets.get('POINTS').scale, sign: 'positive' }).toFixed(bank.assets.get('POINTS').scale);
   if (input.description !== undefined) given.description = checkText('description', input.description, descriptionLengthMax, false);
   if (input.stock !== undefined && input.addStock != null) throw badInput('addStock', 'give stock or addStock, not both');
@@ -216,7 +216,7 @@ export async function listCatalog(bank: Bank, principal: Principal, filter: Cata
   }
   if (filter.category != null) {
     where.push('i.category = ?');
-    params.push(checkText('category', filter.category, categoryLengthMax, true));
+    params.push(checkName('category', filter.category, categoryLengthMax, true));
   }
   if (afterId) {
     where.push('i.id > ?');
@@ -230,10 +230,11 @@ export async function listCatalog(bank: Bank, principal: Principal, filter: Cata
 
 /** One item, if the caller may see it (members: offered to their branch). */
 export async function getCatalogItem(bank: Bank, principal: Principal, id: string): Promise<CatalogItem | null> {
+  requireRole(principal, 'admin', 'member', 'merchant');
   const [item] = await loadCatalogItems(bank, principal.headId, [checkId(id, 'id')]);
   if (!item) return null;
-  await requireItemVisible(bank, principal, item);
-  return item;
+  // not offered to the caller reads like an unknown id
+  return visibleOrNull(item, (i) => requireItemVisible(bank, principal, i));
 }
 
 export async function requireItemVisible(bank: Bank, principal: Principal, item: CatalogItem): Promise<void> {

@@ -10,6 +10,7 @@ import { checkId } from '../directory/members.js';
 import { checkIdempotencyKey, requestHash, runIdempotent } from '../ledger/idempotency.js';
 import { checkPageSize } from '../ledger/transactions.js';
 import { decodePageCursor } from '../pagination.js';
+import { checkName } from '../inputChecks.js';
 
 export interface Merchant { id: string; headId: string; branchId: string; name: string; createdAt: Date; accountId: string }
 
@@ -40,7 +41,7 @@ export async function findMerchant(bank: Bank, headId: string, id: unknown, fiel
 export async function requireMerchantManaged(bank: Bank, principal: Principal, merchant: Merchant): Promise<void> {
   if (principal.role === 'merchant' && principal.merchantId === merchant.id && principal.headId === merchant.headId) return;
   if (principal.role === 'admin') {
-    requireScope(principal, await bank.branches.requireById(merchant.branchId), `merchant ${merchant.id}`);
+    requireScope(principal, await bank.branches.requireById(merchant.branchId), 'merchant');
     return;
   }
   throw new BankError('FORBIDDEN', principal.role === 'merchant' ? 'a merchant manages only itself' : `this needs an admin or the merchant itself`);
@@ -66,14 +67,12 @@ export interface CreateMerchantInput { idempotencyKey: string; branch: string; n
 export async function createMerchant(bank: Bank, principal: Principal, input: CreateMerchantInput): Promise<{ merchant: Merchant; replayed: boolean }> {
   requireRole(principal, 'admin');
   const key = checkIdempotencyKey(input.idempotencyKey);
-  if (typeof input.name !== 'string' || input.name.trim().length === 0 || input.name.length > merchantNameLengthMax) {
-    throw badInput('name', `must be 1 to ${merchantNameLengthMax} characters`);
-  }
+  const name = checkName('name', input.name, merchantNameLengthMax)!;
   const branch = await bank.branches.require(input.branch, 'branch');
-  requireScope(principal, branch, `branch ${branch.code}`);
-  const hash = requestHash('createMerchant', { branch: branch.code, name: input.name });
+  requireScope(principal, branch, 'branch');
+  const hash = requestHash('createMerchant', { branch: branch.code, name });
   const { result, replayed } = await withRetry(() => bank.knex.transaction((trx) =>
-    runIdempotent(trx, principal, key, 'createMerchant', hash, async () => ({ id: await insertMerchant(trx, principal.headId, branch.id, input.name) }))));
+    runIdempotent(trx, principal, key, 'createMerchant', hash, async () => ({ id: await insertMerchant(trx, principal.headId, branch.id, name) }))));
   return { merchant: await findMerchant(bank, principal.headId, String(result.id)), replayed };
 }
 

@@ -4,7 +4,7 @@
 // (src/redemption/sql/*.sql) that holds invariants 3, 4 and 6; this file checks input and who may ask.
 import { randomInt } from 'node:crypto';
 import type { Bank } from '../bank.js';
-import { requireRole, type Principal } from '../auth/principal.js';
+import { requireRole, visibleOrNull, type Principal } from '../auth/principal.js';
 import { BankError, badInput } from '../errors.js';
 import { callFunction } from '../db/callFunction.js';
 import { checkId } from '../directory/members.js';
@@ -166,12 +166,12 @@ export async function requireRedemptionVisible(bank: Bank, principal: Principal,
 }
 
 export async function getRedemptionByCode(bank: Bank, principal: Principal, rawCode: string): Promise<Redemption | null> {
+  requireRole(principal, 'admin', 'member', 'merchant');
   const code = normalizeVoucherCode(rawCode);
   const { rows } = await bank.knex.raw(`SELECT ${redemptionColumns} FROM redemptions r WHERE r.head_id = ? AND r.code = ?`, [principal.headId, code]);
   if (!rows.length) return null;
-  const redemption = toRedemption(bank, rows[0]);
-  await requireRedemptionVisible(bank, principal, redemption);
-  return redemption;
+  // another merchant's or member's voucher reads like an unknown code: a code cannot be probed
+  return visibleOrNull(toRedemption(bank, rows[0]), (r) => requireRedemptionVisible(bank, principal, r));
 }
 
 export interface RedemptionFilter { merchant?: string | null; status?: RedemptionStatus | null; from?: Date | null; to?: Date | null }

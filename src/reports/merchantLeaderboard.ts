@@ -21,7 +21,7 @@ export async function merchantLeaderboard(bank: Bank, principal: Principal, bran
   if (!Number.isInteger(size) || size < 1 || size > leaderboardSizeMax) throw badInput('first', `must be between 1 and ${leaderboardSizeMax}`);
   const period = checkPeriod(periodInput);
   const branch: Branch = branchCode == null ? principal.branch : await bank.branches.require(branchCode, 'branch');
-  if (principal.role === 'admin' || principal.role === 'client') requireScope(principal, branch, `branch ${branch.code}`);
+  if (principal.role === 'admin' || principal.role === 'client') requireScope(principal, branch, 'branch');
   else if (branch.headId !== principal.headId) throw new BankError('FORBIDDEN', `branch ${branch.code} belongs to another bank`);
   const { rows: [bounds] } = await bank.knex.raw(`SELECT (?::date)::timestamp AT TIME ZONE ? AS "from", (?::date)::timestamp AT TIME ZONE ? AS "to"`,
     [period.from, branch.timeZone, period.to, branch.timeZone]);

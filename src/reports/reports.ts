@@ -24,7 +24,7 @@ export interface ReportScope { branch: Branch; branchIds: string[] | null }
 export async function reportScope(bank: Bank, principal: Principal, branchCode: string | null | undefined): Promise<ReportScope> {
   requireRole(principal, 'admin');
   const branch = branchCode ? await bank.branches.require(branchCode) : principal.branch;
-  requireScope(principal, branch, `branch ${branch.code}`);
+  requireScope(principal, branch, 'branch');
   // A head bank's subtree is every member of the bank: no list to filter by (a million ids).
   const branchIds = branch.parentId === null ? null : (await bank.branches.subtree(branch)).map((b) => b.id);
   return { branch, branchIds };

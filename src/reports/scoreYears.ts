@@ -50,7 +50,7 @@ export async function closeScoreYear(bank: Bank, principal: Principal, input: Cl
   requireRole(principal, 'admin');
   const key = checkIdempotencyKey(input.idempotencyKey);
   const branch = await bank.branches.require(input.branch);
-  requireScope(principal, branch, `branch ${branch.code}`);
+  requireScope(principal, branch, 'branch');
   const year = checkYear(input.year);
   if (year > yearIn(branch.timeZone, bank.clock())) throw badInput('year', `${year} has not begun yet`);
   const hash = requestHash('closeScoreYear', { branch: branch.code, year });
@@ -81,7 +81,7 @@ export async function reopenScoreYear(bank: Bank, principal: Principal, input: R
   if (principal.branch.id !== principal.headId) throw new BankError('FORBIDDEN', 'only an admin of the head bank may reopen a party-score year');
   const key = checkIdempotencyKey(input.idempotencyKey);
   const branch = await bank.branches.require(input.branch);
-  requireScope(principal, branch, `branch ${branch.code}`);
+  requireScope(principal, branch, 'branch');
   const year = checkYear(input.year);
   const reason = checkReason(input.reason, true)!;
   const hash = requestHash('reopenScoreYear', { branch: branch.code, year, reason });
@@ -108,7 +108,7 @@ export const closuresListedMax = 500;
 export async function listScoreYearClosures(bank: Bank, principal: Principal, branchCode: string): Promise<ScoreYearClosure[]> {
   requireRole(principal, 'admin');
   const branch = await bank.branches.require(branchCode);
-  requireScope(principal, branch, `branch ${branch.code}`);
+  requireScope(principal, branch, 'branch');
   const rows = await bank.knex('score_year_closures as c').join('branches as b', 'b.id', 'c.branch_id')
     .where('c.head_id', branch.headId).whereLike('b.path', `${branch.path}%`)
     .orderBy('c.id', 'desc').limit(closuresListedMax).select('c.*');

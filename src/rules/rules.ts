@@ -8,6 +8,7 @@ import { isWithin, type Branch } from '../directory/branches.js';
 import { withRetry } from '../db/errors.js';
 import { BankError, badInput } from '../errors.js';
 import { parseAmount } from '../ledger/amounts.js';
+import { checkName } from '../inputChecks.js';
 import { checkIdempotencyKey, requestHash, runIdempotent } from '../ledger/idempotency.js';
 
 export type CapWindow = 'DAY' | 'WEEK' | 'MONTH' | 'YEAR';
@@ -43,6 +44,17 @@ export const ruleCapsMax = 4;
 export const allowedClientsMax = 100;
 /** Units per award or cap: a count of drops, shifts or hours; two decimals allow half hours. */
 export const quantityScale = 2;
+/**
+ * The most one unit of a rule may credit or deduct. The richest rule of the programmes this models
+ * pays tens of points per act (an hour of service: 10); a million is already a typo, and with at most
+ * 1,000 units per award (awards.ts quantityMax) an award stays under 10^9, far inside the bound every
+ * amount of the API has (amounts.ts amountDigitsMax, the bound of adjustBalance).
+ */
+export const amountPerUnitMax = '1000000';
+/** A cap's count of units in one window: a hundred thousand drops a year is more than any resident makes. */
+export const capCountMax = '100000';
+/** A cap's amount in one window: a year of the largest awards a rule may make (amountPerUnitMax × capCountMax would be 10^11: one person never earns that). */
+export const capAmountMax = '1000000000';
 
 export function toRule(r: Record<string, any>): Rule {
   return {
@@ -83,10 +95,10 @@ export async function defineRule(bank: Bank, principal: Principal, input: Define
   requireRole(principal, 'admin');
   const key = checkIdempotencyKey(input.idempotencyKey);
   const branch = input.branch ? await bank.branches.require(input.branch) : principal.branch;
-  requireScope(principal, branch, `branch ${branch.code}`);
+  requireScope(principal, branch, 'branch');
   const code = checkRuleCode(input.code);
-  const name = text('name', input.name, 200);
-  const category = text('category', input.category, 100);
+  const name = checkName('name', input.name, 200)!;
+  const category = checkName('category', input.category, 100)!;
   const description = input.description == null ? null : text('description', input.description, 2000);
   if (!Array.isArray(input.outputs) || input.outputs.length === 0 || input.outputs.length > ruleOutputsMax) {
     throw badInput('outputs', `give 1 to ${ruleOutputsMax} outputs`);
@@ -94,6 +106,7 @@ export async function defineRule(bank: Bank, principal: Principal, input: Define
   const outputs: RuleOutput[] = input.outputs.map((o, i) => {
     const asset = bank.assets.get(o.asset, `outputs[${i}].asset`);
     const amount = parseAmount(`outputs[${i}].amountPerUnit`, o.amountPerUnit, { scale: asset.scale, sign: 'positive' });
+    if (amount.gt(amountPerUnitMax)) throw badInput(`outputs[${i}].amountPerUnit`, `at most ${amountPerUnitMax} per unit`);
     if (o.direction !== 'CREDIT' && o.direction !== 'DEDUCT') throw badInput(`outputs[${i}].direction`, 'must be CREDIT or DEDUCT');
     return { asset: asset.code, amountPerUnit: amount.toFixed(asset.scale), direction: o.direction };
   });
@@ -101,10 +114,12 @@ export async function defineRule(bank: Bank, principal: Principal, input: Define
   const primary = bank.assets.get(outputs[0]!.asset);
   const caps: RuleCap[] = (input.caps ?? []).map((c, i) => {
     if (!capWindows.includes(c.window)) throw badInput(`caps[${i}].window`, `must be one of ${capWindows.join(', ')}`);
-    const maxCount = c.maxCount == null ? null : parseAmount(`caps[${i}].maxCount`, c.maxCount, { scale: quantityScale, sign: 'positive' }).toString();
-    const maxAmount = c.maxAmount == null ? null : parseAmount(`caps[${i}].maxAmount`, c.maxAmount, { scale: primary.scale, sign: 'positive' }).toFixed(primary.scale);
+    const maxCount = c.maxCount == null ? null : parseAmount(`caps[${i}].maxCount`, c.maxCount, { scale: quantityScale, sign: 'positive' });
+    if (maxCount?.gt(capCountMax)) throw badInput(`caps[${i}].maxCount`, `at most ${capCountMax}`);
+    const maxAmount = c.maxAmount == null ? null : parseAmount(`caps[${i}].maxAmount`, c.maxAmount, { scale: primary.scale, sign: 'positive' });
+    if (maxAmount?.gt(capAmountMax)) throw badInput(`caps[${i}].maxAmount`, `at most ${capAmountMax}`);
     if (maxCount === null && maxAmount === null) throw badInput(`caps[${i}]`, 'give maxCount, maxAmount or both');
-    return { window: c.window, maxCount, maxAmount };
+    return { window: c.window, maxCount: maxCount?.toString() ?? null, maxAmount: maxAmount?.toFixed(primary.scale) ?? null };
   });
   if (caps.length > ruleCapsMax || new Set(caps.map((c) => c.window)).size !== caps.length) {
     throw badInput('caps', 'at most one cap per window (DAY, WEEK, MONTH, YEAR)');

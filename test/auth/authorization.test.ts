@@ -163,7 +163,7 @@ describe('a request is UNAUTHENTICATED', () => {
 describe('an admin of one branch', () => {
   const adminA = () => h.token({ role: 'admin', sub: `admin-a-${h.tag}`, branch: h.branches[0]!.code });
 
-  it('cannot read a member, account or transaction of a sibling branch', async () => {
+  it('cannot read a member, account or transaction of a sibling branch: they read like unknown ids (null, no identifier)', async () => {
     const externalId = `${h.tag}-sibling-read`;
     const member = await h.addMember(externalId, h.branches[1]);
     const awarded = await h.gql(h.clientToken, `mutation($input: AwardPointsInput!) { awardPoints(input: $input) {
@@ -173,11 +173,19 @@ describe('an admin of one branch', () => {
     const wallet = txn.postings.find((p: any) => p.balanceAfter !== null).accountId;
     const issuance = txn.postings.find((p: any) => p.balanceAfter === null).accountId;
 
-    expect(codes(await h.gql(adminA(), `query($id: ID!) { member(id: $id) { id } }`, { id: member }))).toEqual(['FORBIDDEN']);
-    expect(codes(await h.gql(adminA(), `query($e: String) { member(externalId: $e) { id } }`, { e: externalId }))).toEqual(['FORBIDDEN']);
-    expect(codes(await h.gql(adminA(), `query($id: ID!) { account(id: $id) { balance } }`, { id: wallet }))).toEqual(['FORBIDDEN']);
-    expect(codes(await h.gql(adminA(), `query($id: ID!) { account(id: $id) { balance } }`, { id: issuance }))).toEqual(['FORBIDDEN']);
-    expect(codes(await h.gql(adminA(), `query($id: ID!) { transaction(id: $id) { id } }`, { id: txn.id }))).toEqual(['FORBIDDEN']);
+    // the same answer as an id nobody has: nothing to list members of other branches by
+    const unknownId = '999999999999';
+    for (const [query, known, unknown] of [
+      ['query($id: ID!) { member(id: $id) { id } }', { id: member }, { id: unknownId }],
+      ['query($id: String) { member(externalId: $id) { id } }', { id: externalId }, { id: `${h.tag}-nobody` }],
+      ['query($id: ID!) { account(id: $id) { balance } }', { id: wallet }, { id: unknownId }],
+      ['query($id: ID!) { account(id: $id) { balance } }', { id: issuance }, { id: unknownId }],
+      ['query($id: ID!) { transaction(id: $id) { id } }', { id: txn.id }, { id: unknownId }],
+    ] as const) {
+      const [outside, nowhere] = [await h.gql(adminA(), query, known), await h.gql(adminA(), query, unknown)];
+      expect({ errors: outside.errors, data: outside.data }, query).toEqual({ errors: nowhere.errors, data: nowhere.data });
+      expect(outside.data, query).toEqual({ [query.includes('member') ? 'member' : query.includes('account') ? 'account' : 'transaction']: null });
+    }
     expect(codes(await h.gql(adminA(), `query($c: String!) { branch(code: $c) { id } }`, { c: h.branches[1]!.code }))).toEqual(['FORBIDDEN']);
     // Nor is the head bank's admin limited that way: it reads them all.
     expect((await h.gql(h.adminToken, `query($id: ID!) { transaction(id: $id) { id } }`, { id: txn.id })).data.transaction.id).toBe(txn.id);
@@ -265,8 +273,12 @@ describe('a member token', () => {
     const own = await h.gql(token, `query($id: ID!) { member(id: $id) { id balance } }`, { id: me });
     expect(own.errors).toBeUndefined();
     expect(own.data.member.id).toBe(me);
-    expect(codes(await h.gql(token, `query($id: ID!) { member(id: $id) { id } }`, { id: other }))).toEqual(['FORBIDDEN']);
-    expect(codes(await h.gql(token, `query($e: String) { member(externalId: $e) { id } }`, { e: `${h.tag}-member-other` }))).toEqual(['FORBIDDEN']);
+    // another member reads like nobody: no error naming it
+    for (const res of [await h.gql(token, `query($id: ID!) { member(id: $id) { id } }`, { id: other }),
+      await h.gql(token, `query($e: String) { member(externalId: $e) { id } }`, { e: `${h.tag}-member-other` })]) {
+      expect(res.errors).toBeUndefined();
+      expect(res.data.member).toBeNull();
+    }
   });
 
   it('cannot award, adjust or administer', async () => {
@@ -319,5 +331,62 @@ describe('another head bank', () => {
       { input: { idempotencyKey: h.key(), memberId: member, rule: 'garbage.bin-duty' } });
     expect(codes(award)).toEqual(['NOT_FOUND']);
     expect(await balance(member)).toBe('5.00');
+  });
+});
+
+describe('refusals that name nothing outside the scope (issue 13 item 5)', () => {
+  const sub = () => h.token({ role: 'client', sub: `${h.tag}-client-sub-a`, branch: h.branches[0]!.code, rules: '*' });
+  const adminOfA = () => h.token({ role: 'admin', sub: `${h.tag}-admin-of-a`, branch: h.branches[0]!.code });
+
+  it('member(id) of a sibling branch answers null, as an unknown id, to a client scoped to one branch', async () => {
+    const externalId = `${h.tag}-neighbour-003`;
+    const id = await h.addMember(externalId, h.branches[1]);
+    const res = await h.gql(sub(), `query($id: ID!) { member(id: $id) { name } }`, { id });
+    expect(res.errors).toBeUndefined();
+    expect(res.data.member).toBeNull();
+    expect(JSON.stringify(res)).not.toContain(externalId);
+  });
+
+  it('claim(id) of a sibling branch answers null, without the member\'s externalId', async () => {
+    await h.gql(h.adminToken, `mutation($i: DefineRuleInput!) { defineRule(input: $i) { rule { id } } }`, { i: {
+      idempotencyKey: h.key(), code: `${h.tag}.claimed`, name: 'Claimed', category: 'service', outputs: [{ asset: 'POINTS', amountPerUnit: '1.00' }], requiresApproval: true } });
+    const externalId = `${h.tag}-claimant-b`;
+    const memberId = await h.addMember(externalId, h.branches[1]);
+    const submitted = await h.gql(h.adminToken, `mutation($i: SubmitClaimInput!) { submitClaim(input: $i) { claim { id } } }`,
+      { i: { idempotencyKey: h.key(), memberId, rule: `${h.tag}.claimed` } });
+    expect(submitted.errors).toBeUndefined();
+    const res = await h.gql(adminOfA(), `query($id: ID!) { claim(id: $id) { id } }`, { id: submitted.data.submitClaim.claim.id });
+    expect(res.errors).toBeUndefined();
+    expect(res.data.claim).toBeNull();
+    // deciding it is refused without naming the member or its branch
+    const approve = await h.gql(adminOfA(), `mutation($i: DecideClaimInput!) { approveClaim(input: $i) { claim { id } } }`,
+      { i: { idempotencyKey: h.key(), claim: submitted.data.submitClaim.claim.id } });
+    expect(codes(approve)).toEqual(['FORBIDDEN']);
+    expect(JSON.stringify(approve)).not.toContain(externalId);
+    expect(JSON.stringify(approve)).not.toContain(h.branches[1]!.code);
+  });
+
+  it('upsertMember with another branch\'s externalId is refused without the branch or the member\'s name', async () => {
+    const externalId = `${h.tag}-taken-elsewhere`;
+    await h.addMember(externalId, h.branches[1]);
+    const res = await h.gql(adminOfA(), `mutation($i: UpsertMemberInput!) { upsertMember(input: $i) { member { id } } }`,
+      { i: { idempotencyKey: h.key(), externalId, branch: h.branches[0]!.code, name: 'Someone' } });
+    expect(codes(res)).toEqual(['FORBIDDEN']);
+    expect(JSON.stringify(res)).not.toContain(h.branches[1]!.code);
+  });
+
+  it('writes on a member of a sibling branch are refused without its externalId or branch', async () => {
+    const externalId = `${h.tag}-write-target-b`;
+    const memberId = await h.addMember(externalId, h.branches[1]);
+    const award = await h.gql(sub(), `mutation($input: AwardPointsInput!) { awardPoints(input: $input) { transactionId } }`,
+      { input: { idempotencyKey: h.key(), memberId, rule: 'garbage.bin-duty' } });
+    const adjust = await h.gql(adminOfA(), `mutation($i: AdjustBalanceInput!) { adjustBalance(input: $i) { transactionId } }`,
+      { i: { idempotencyKey: h.key(), member: { id: memberId }, asset: 'POINTS', amount: '1.00', reason: 'probe' } });
+    for (const res of [award, adjust]) {
+      expect(codes(res).length).toBe(1);
+      expect(['FORBIDDEN', 'NOT_FOUND']).toContain(codes(res)[0]);
+      expect(JSON.stringify(res)).not.toContain(externalId);
+      expect(JSON.stringify(res)).not.toContain(h.branches[1]!.code);
+    }
   });
 });

@@ -18,7 +18,8 @@ afterAll(async () => { await h.checkInvariants(); await h.close(); });
 
 type RoleName = 'adminHead' | 'adminA' | 'clientA' | 'memberA' | 'merchant';
 type Scope = 'in' | 'out';
-type Outcome = 'ok' | 'FORBIDDEN';
+/** hidden: answered like an unknown id (null, no error), so that ids cannot be probed outside a scope (issue 13 item 5). */
+type Outcome = 'ok' | 'FORBIDDEN' | 'hidden';
 const roleNames: RoleName[] = ['adminHead', 'adminA', 'clientA', 'memberA', 'merchant'];
 
 interface Target { memberId: string; externalId: string; branchCode: string; accountId: string; transactionId: string }
@@ -114,6 +115,8 @@ const writers = (admin: [Outcome, Outcome], client: [Outcome, Outcome], member: 
 const no: [Outcome, Outcome] = ['FORBIDDEN', 'FORBIDDEN'];
 const scoped: [Outcome, Outcome] = ['ok', 'FORBIDDEN'];
 const everywhere: [Outcome, Outcome] = ['ok', 'ok'];
+/** A read of one object by its id: in scope it answers, out of scope it reads like an unknown id. */
+const seen: [Outcome, Outcome] = ['ok', 'hidden'];
 
 const operations: Operation[] = [
   {
@@ -169,15 +172,16 @@ const operations: Operation[] = [
     }),
   },
   {
-    name: 'member', expected: { adminHead: everywhere, adminA: scoped, clientA: scoped, memberA: scoped, merchant: no },
+    name: 'member', expected: { adminHead: everywhere, adminA: seen, clientA: seen, memberA: seen, merchant: no },
     run: (t, _, target) => call(t, `query($id: ID!) { member(id: $id) { id } }`, { id: target.memberId }),
   },
   {
-    name: 'account', expected: { adminHead: everywhere, adminA: scoped, clientA: scoped, memberA: scoped, merchant: no },
+    // a merchant reads accounts (its own), so a member's reads like an unknown one
+    name: 'account', expected: { adminHead: everywhere, adminA: seen, clientA: seen, memberA: seen, merchant: ['hidden', 'hidden'] },
     run: (t, _, target) => call(t, `query($id: ID!) { account(id: $id) { id } }`, { id: target.accountId }),
   },
   {
-    name: 'transaction', expected: { adminHead: everywhere, adminA: scoped, clientA: scoped, memberA: scoped, merchant: no },
+    name: 'transaction', expected: { adminHead: everywhere, adminA: seen, clientA: seen, memberA: seen, merchant: no },
     run: (t, _, target) => call(t, `query($id: ID!) { transaction(id: $id) { id } }`, { id: target.transactionId }),
   },
   {
@@ -311,11 +315,11 @@ const operations: Operation[] = [
     },
   },
   {
-    name: 'catalogItem', expected: { adminHead: everywhere, adminA: scoped, clientA: no, memberA: scoped, merchant: scoped },
+    name: 'catalogItem', expected: { adminHead: everywhere, adminA: seen, clientA: no, memberA: seen, merchant: seen },
     run: (t, _, target) => call(t, `query($id: ID!) { catalogItem(id: $id) { id } }`, { id: world.items[scopeOf(target)] }),
   },
   {
-    name: 'redemption (by code)', expected: { adminHead: everywhere, adminA: scoped, clientA: no, memberA: scoped, merchant: scoped },
+    name: 'redemption (by code)', expected: { adminHead: everywhere, adminA: seen, clientA: no, memberA: seen, merchant: seen },
     run: (t, _, target) => call(t, `query($c: String!) { redemption(code: $c) { id } }`, { c: world.vouchers[scopeOf(target)] }),
   },
   {
@@ -329,7 +333,7 @@ const operations: Operation[] = [
     run: (t, _, target) => call(t, `query($b: String) { pools(branch: $b) { edges { node { id } } } }`, { b: target.branchCode }),
   },
   {
-    name: 'pool', expected: { adminHead: everywhere, adminA: scoped, clientA: no, memberA: scoped, merchant: no },
+    name: 'pool', expected: { adminHead: everywhere, adminA: seen, clientA: no, memberA: seen, merchant: no },
     run: (t, _, target) => call(t, `query($id: ID!) { pool(id: $id) { id } }`, { id: world.pools[scopeOf(target)] }),
   },
   {
@@ -338,7 +342,7 @@ const operations: Operation[] = [
     run: (t, _, target) => call(t, `query($b: String) { claims(branch: $b) { edges { node { id } } } }`, { b: target.branchCode }),
   },
   {
-    name: 'claim', expected: { adminHead: everywhere, adminA: scoped, clientA: no, memberA: scoped, merchant: no },
+    name: 'claim', expected: { adminHead: everywhere, adminA: seen, clientA: no, memberA: seen, merchant: no },
     run: (t, _, target) => call(t, `query($id: ID!) { claim(id: $id) { id } }`, { id: world.claims[scopeOf(target)] }),
   },
   {
@@ -449,6 +453,9 @@ describe.each(operations)('$name', (op) => {
     const result = await op.run(world.tokens[role], role, target, peer, prepared);
     if (expected === 'ok') {
       expect(result.codes, `${op.name} by ${role} ${scope} of scope`).toEqual([]);
+    } else if (expected === 'hidden') {
+      expect(result.codes, `${op.name} by ${role} ${scope} of scope`).toEqual([]);
+      expect(Object.values(result.data ?? {}), `${op.name} by ${role} ${scope} of scope reads like an unknown id`).toEqual([null]);
     } else {
       expect(result.codes, `${op.name} by ${role} ${scope} of scope`).toEqual(['FORBIDDEN']);
       expect(await footprint(), 'a refused request writes nothing').toBe(before);

@@ -5,6 +5,7 @@
 // mutations, and since spending and claims merged, every voucher, pool, claim and score-year mutation,
 // each sent with the token of the role that may make it (a member redeems, a merchant fulfils).
 import fc from 'fast-check';
+import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCodes } from '../../src/errors.js';
 import { startHarness, type Harness } from '../support/harness.js';
@@ -316,5 +317,50 @@ describe('text PostgreSQL cannot store', () => {
     expect(emoji.errors).toBeUndefined();
     expect(emoji.data.upsertMember.member.name).toBe('Wang 😀');
     expect((await upsert('李明 😀')).errors).toBeUndefined();
+  });
+});
+
+describe('deeply nested JSON', () => {
+  const nested = (levels: number): Record<string, unknown> => {
+    let value: Record<string, unknown> = { leaf: 1 };
+    for (let i = 0; i < levels; i++) value = { a: value };
+    return value;
+  };
+  /** Sent as raw JSON text: JSON.stringify itself overflows on a few thousand levels, so deep values are written as text. */
+  const awardWith = async (metadata: unknown, metadataJson = JSON.stringify(metadata)) => {
+    const input = JSON.stringify({ idempotencyKey: h.key(), memberId, rule: 'party.negative-list.absence' }).slice(0, -1) + `,"metadata":${metadataJson}}`;
+    const body = `{"query":"mutation($i: AwardPointsInput!) { awardPoints(input: $i) { transactionId } }","variables":{"i":${input}}}`;
+    const res = await request(h.url).post('/graphql').set('content-type', 'application/json').set('authorization', `Bearer ${h.clientToken}`).send(body);
+    return { status: res.status, errors: res.body?.errors as { message: string; extensions?: { code?: string } }[] | undefined };
+  };
+
+  it('metadata nested 5,000 levels deep is 400 BAD_USER_INPUT naming the depth limit, not INTERNAL, and writes nothing', async () => {
+    const before = await footprint();
+    // 5,000 nested lists are 10 KB of JSON: under the body limit, over any useful depth
+    const deepList = `{"list":${'['.repeat(5_000)}${']'.repeat(5_000)}}`;
+    const deepObject = `${'{"a":'.repeat(5_000)}1${'}'.repeat(5_000)}`;
+    for (const [label, metadata] of [['5,000 nested lists', deepList], ['5,000 nested objects', deepObject], ['17 nested objects', JSON.stringify(nested(16))]] as const) {
+      const res = await awardWith(null, metadata);
+      expect(res.status, label).toBe(400);
+      expect(res.errors?.map((e) => e.extensions?.code), label).toEqual(['BAD_USER_INPUT']);
+      expect(res.errors?.[0]?.message, label).toMatch(/nested deeper than 16 levels/);
+    }
+    // 500,000 levels (1 MB): the same answer, quickly, and the message does not echo the value back at length
+    const huge = await awardWith(null, `{"list":${'['.repeat(500_000)}${']'.repeat(500_000)}}`);
+    expect(huge.status).toBe(400);
+    expect(huge.errors?.[0]?.message).toMatch(/nested deeper than 16 levels/);
+    expect(huge.errors?.[0]?.message.length).toBeLessThan(2_000);
+    expect(await footprint()).toBe(before);
+    // written in the document too, and in a document too deep for the parser
+    for (const levels of [60, 5_000]) {
+      const literal = `{ ${'a: { '.repeat(levels)}leaf: 1${' }'.repeat(levels)} }`;
+      const res = await h.gql(h.clientToken, `mutation { awardPoints(input: { idempotencyKey: "${h.key()}", memberId: "${memberId}", rule: "party.negative-list.absence", metadata: ${literal} }) { transactionId } }`);
+      expect(res.status, `${levels} levels written in the query`).toBe(400);
+      expect(res.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+      expect(res.errors?.[0]?.message).toMatch(/nested (deeper than 16 levels|too deeply)/);
+    }
+    expect(await footprint()).toBe(before);
+    // a few levels, as a kiosk records them, are fine
+    expect((await awardWith({ station: { id: 'S-12', place: { street: 'Elm' } } })).errors).toBeUndefined();
   });
 });

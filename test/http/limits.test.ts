@@ -4,7 +4,8 @@
 // or stack traces.
 import net from 'node:net';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { signToken } from '../../src/auth/tokens.js';
 import { codes, startApp, startHarness, type Harness, type RunningApp } from '../support/harness.js';
 
 let h: Harness;
@@ -85,12 +86,56 @@ describe('size, depth and complexity limits', () => {
 
   it('refuses a query whose pages multiply past the complexity limit (aliases and variables counted)', async () => {
     const page = 'edges { node { id kind status occurredAt postings { line accountId asset amount balanceAfter } member { id name } } }';
-    const aliases = Array.from({ length: 12 }, (_, i) => `t${i}: transactions(first: $n) { ${page} }`).join(' ');
+    const aliases = Array.from({ length: 8 }, (_, i) => `t${i}: transactions(first: $n) { ${page} }`).join(' ');
     const res = await post(h.url, h.adminToken, { query: `query($n: Int) { ${aliases} }`, variables: { n: 200 } });
     expect(res.status).toBe(400);
-    expect(res.body.errors[0].message).toMatch(/more than \d+ fields/);
+    expect(res.body.errors[0].message).toMatch(/would cost more than \d+/);
     const small = await post(h.url, h.adminToken, { query: `query($n: Int) { ${aliases} }`, variables: { n: 2 } });
     expect(small.status).toBe(200);
+  });
+
+  it('refuses 1,600 aliases of a member\'s statement (1,000 movements each) at once, quickly, without running one', async () => {
+    const memberId = await h.addMember(`${h.tag}-statement-flood`);
+    const member = h.token({ role: 'member', member: memberId });
+    const aliases = Array.from({ length: 1_600 }, (_, i) => `s${i}: me { ...S }`).join(' ');
+    const fragment = 'fragment S on Me { member { statement(period: { year: 2026 }) { movements { transactionId kind occurredAt asset amount } } } }';
+    const started = Date.now();
+    const res = await post(h.url, member, { query: `{ ${aliases} } ${fragment}` });
+    expect(res.status).toBe(400);
+    expect(codes(res.body)).toEqual(['BAD_USER_INPUT']);
+    expect(res.body.errors[0].message).toMatch(/statement at most 2 times/);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    // three statements hidden under a list are three
+    const listed = await post(h.url, h.adminToken, { query: `{ transactions(first: 3) { edges { node { member { statement(period: { year: 2026 }) { totals { asset } } } } } } }` });
+    expect(listed.status).toBe(400);
+    // one statement with its 1,000 movements is fine
+    const one = await post(h.url, member, { query: `{ ${aliases.split(' s1:')[0]} } ${fragment}` });
+    expect(one.status).toBe(200);
+    expect(one.body.errors).toBeUndefined();
+  });
+
+  it('refuses 1,000 aliases of verifyLedger, and a second one, quickly', async () => {
+    const started = Date.now();
+    const res = await post(h.url, h.adminToken, { query: `{ ${Array.from({ length: 1_000 }, (_, i) => `v${i}: verifyLedger { ok }`).join(' ')} }` });
+    expect(res.status).toBe(400);
+    expect(codes(res.body)).toEqual(['BAD_USER_INPUT']);
+    expect(res.body.errors[0].message).toMatch(/verifyLedger at most 1 time/);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect((await post(h.url, h.adminToken, { query: '{ a: verifyLedger { ok } b: verifyLedger { ok } }' })).status).toBe(400);
+    for (const report of ['partyScores(branch: $b, period: { year: 2026 }) { totalCount }', 'branchStats(branch: $b, period: { year: 2026 }) { branch { id } }']) {
+      const five = Array.from({ length: 5 }, (_, i) => `r${i}: ${report}`).join(' ');
+      const refused = await post(h.url, h.adminToken, { query: `query($b: String!) { ${five} }`, variables: { b: h.head.code } });
+      expect(refused.status, report).toBe(400);
+      expect(refused.body.errors[0].message).toMatch(/report at most 4 times/);
+    }
+  });
+
+  it('counts each alias of a field that runs its own query: 300 member lookups are refused, 20 answer', async () => {
+    const lookups = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `m${i}: member(id: "${i + 1}") { name }`).join(' ')} }`;
+    const many = await post(h.url, h.adminToken, { query: lookups(300) });
+    expect(many.status).toBe(400);
+    expect(many.body.errors[0].message).toMatch(/would cost more than/);
+    expect((await post(h.url, h.adminToken, { query: lookups(20) })).status).toBe(200);
   });
 
   it('stops parsing a document with more tokens than the limit', async () => {
@@ -127,6 +172,28 @@ describe('rate limits', () => {
     expect(codes(refused.body)).toEqual(['RATE_LIMITED']);
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     expect((await post(app.url, h.token({ role: 'client', sub: `${h.tag}-polite`, rules: '*' }), { query: me })).status).toBe(200);
+  });
+
+  it('counts /exports with /graphql in one budget per subject: 429 with Retry-After past it', async () => {
+    const token = h.token({ role: 'admin', sub: `${h.tag}-exporter` });
+    const exportOnce = () => request(app.url).get(`/exports/party-scores.csv?year=2026`).set('authorization', `Bearer ${token}`).buffer(true);
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await post(app.url, token, { query: me })).status);
+    for (let i = 0; i < 4; i++) statuses.push((await exportOnce()).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+    const refused = await exportOnce();
+    expect(refused.body.error.code).toBe('RATE_LIMITED');
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
+  it('keeps one bucket per head bank, role and subject: a client and a member sharing a sub do not share a budget', async () => {
+    const sub = `${h.tag}-shared-sub`;
+    const memberId = await h.addMember(`${h.tag}-shared-sub-member`);
+    const client = h.token({ role: 'client', sub, rules: '*' });
+    const member = h.token({ role: 'member', sub, member: memberId });
+    for (let i = 0; i < 5; i++) expect((await post(app.url, client, { query: me })).status).toBe(200);
+    expect((await post(app.url, client, { query: me })).status).toBe(429);
+    expect((await post(app.url, member, { query: me })).status, 'the member is not slowed by the client').toBe(200);
   });
 
   it('counts callers without a valid token by address', async () => {
@@ -171,22 +238,77 @@ describe.skipIf(!redisUp)('rate limits held in Redis (REDIS_URL)', () => {
   });
 });
 
+describe('the time budget of a request (REQUEST_STATEMENT_TIMEOUT_MS)', () => {
+  let app: RunningApp;
+  beforeAll(async () => { app = await startApp({ REQUEST_STATEMENT_TIMEOUT_MS: '400', DB_POOL_SIZE: '4' }); });
+  afterAll(async () => { await app.close(); });
+
+  it('ends a read and a write that wait past it with LIMIT_EXCEEDED, writes nothing, and leaves the service answering', async () => {
+    const memberId = await h.addMember(`${h.tag}-slow`);
+    const before = await h.footprint();
+    const blocker = await h.bank.knex.transaction();
+    try {
+      // another session holds the member's wallets and the closures table: what needs them waits, past the budget
+      await blocker.raw(`SELECT id FROM accounts WHERE head_id = ? AND owner_type = 'MEMBER' AND owner_id = ? FOR UPDATE`, [h.head.id, memberId]);
+      await blocker.raw('LOCK TABLE score_year_closures IN ACCESS EXCLUSIVE MODE');
+      const started = Date.now();
+      const [write, read] = await Promise.all([
+        post(app.url, h.adminToken, { query: 'mutation($i: AdjustBalanceInput!) { adjustBalance(input: $i) { transactionId } }',
+          variables: { i: { idempotencyKey: h.key(), member: { id: memberId }, asset: 'POINTS', amount: '5.00', reason: 'slow' } } }),
+        post(app.url, h.adminToken, { query: `{ scoreYearClosures(branch: "${h.head.code}") { year } }` }),
+      ]);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      for (const res of [write, read]) {
+        expect(codes(res.body)).toEqual(['LIMIT_EXCEEDED']);
+        expect(res.body.errors[0].message).toMatch(/time budget/);
+      }
+      // meanwhile others are served
+      expect((await post(app.url, h.adminToken, { query: `{ member(id: "${memberId}") { name } }` })).body.errors).toBeUndefined();
+      await blocker.rollback();
+      expect(await h.footprint()).toBe(before);
+    } finally {
+      if (!blocker.isCompleted()) await blocker.rollback();
+    }
+  });
+});
+
+const productionSecret = 'production-test-secret-of-forty-eight-bytes-0000';
+
 describe('production mode', () => {
   let app: RunningApp;
+  let adminToken: string;
   beforeAll(async () => {
-    app = await startApp({ NODE_ENV: 'production', JWT_SECRET: h.bank.config.jwt.secret!, DB_POOL_SIZE: '2' });
+    // the harness's tokens are signed with the development secret, which production refuses; a 48-byte one signs them here
+    app = await startApp({ NODE_ENV: 'production', JWT_SECRET: productionSecret, DATABASE_URL: inject('databaseUrl'), DB_POOL_SIZE: '2' });
+    adminToken = signToken(app.config, { sub: `${h.tag}-production-admin`, role: 'admin', branch: h.head.code });
   });
   afterAll(async () => { await app.close(); });
 
   it('turns introspection off and sends no stack traces', async () => {
-    const introspection = await post(app.url, h.adminToken, { query: '{ __schema { types { name } } }' });
+    const introspection = await post(app.url, adminToken, { query: '{ __schema { types { name } } }' });
     expect(introspection.status).toBe(400);
     expect(JSON.stringify(introspection.body)).not.toMatch(/stacktrace|\bat .+\.(ts|js):\d+/);
     for (const body of [{ query: '{ me { ' }, { query: '{ transaction(id: "x") { id } }' }]) {
-      const res = await post(app.url, h.adminToken, body);
+      const res = await post(app.url, adminToken, body);
       expect(JSON.stringify(res.body)).not.toMatch(/stacktrace|\bat .+\.(ts|js):\d+/);
     }
-    const broken = await post(app.url, h.adminToken, '{"query": ');
+    const broken = await post(app.url, adminToken, '{"query": ');
     expect(broken.text).not.toMatch(/stacktrace|\bat .+\.(ts|js):\d+/);
+  });
+
+  it('suggests no field, argument, type or enum value near a wrong one ("Did you mean …?")', async () => {
+    const cases = [
+      { query: '{ mem { id } }' },
+      { query: '{ me { rol } }' },
+      { query: '{ leaderboard(branch: "x", asset: POINTZ, period: { year: 2026 }) { rank } }' },
+      { query: 'mutation($i: AwardPointsInput!) { awardPoints(input: $i) { transactionId } }', variables: { i: { idempotencyKey: 'k', memberId: '1', rul: 'x' } } },
+    ];
+    for (const body of cases) {
+      const res = await post(app.url, adminToken, body);
+      expect(res.body.errors?.length, JSON.stringify(body)).toBeGreaterThan(0);
+      expect(JSON.stringify(res.body), JSON.stringify(body)).not.toMatch(/Did you mean/);
+      // outside production the hint stays: it helps a developer
+      expect(JSON.stringify((await post(h.url, h.adminToken, body)).body), JSON.stringify(body)).toMatch(/Did you mean/);
+    }
   });
 });

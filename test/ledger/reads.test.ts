@@ -190,10 +190,13 @@ describe('a member reading the journal', () => {
     const one = await h.gql(token, `query($id: ID!) { transaction(id: $id) { id postings { account { id } } } }`, { id: received });
     expect(one.errors).toBeUndefined();
     expect(one.data.transaction.id).toBe(received);
-    const forbidden = await h.gql(token, `query($id: ID!) { transaction(id: $id) { id } }`, { id: theirs });
-    expect(codes(forbidden)).toEqual(['FORBIDDEN']);
+    // the other member's read like unknown ids (issue 13 item 5)
+    const hidden = await h.gql(token, `query($id: ID!) { transaction(id: $id) { id } }`, { id: theirs });
+    expect(hidden.errors).toBeUndefined();
+    expect(hidden.data.transaction).toBeNull();
     const account = await h.gql(token, `query($id: ID!) { account(id: $id) { id } }`, { id: otherWallet });
-    expect(codes(account)).toEqual(['FORBIDDEN']);
+    expect(account.errors).toBeUndefined();
+    expect(account.data.account).toBeNull();
   });
 });
 

@@ -278,6 +278,18 @@ describe('who may reverse', () => {
     expect(await balance(member)).toBe('6.00');
   });
 
+  it("a client may not reverse a member's gift because its token's sub equals the member's (who wrote it is head bank, role and sub)", async () => {
+    const from = await h.addMember(`${h.tag}-same-sub-giver`);
+    const to = await h.addMember(`${h.tag}-same-sub-receiver`);
+    await adjust(h.adminToken, { member: { id: from }, amount: '3.00', reason: 'start' });
+    const sub = `${h.tag}-same-sub`;
+    const sent = await h.gql(h.token({ role: 'member', sub, member: from }), transferMutation, { input: { idempotencyKey: h.key(), to: { id: to }, amount: '3.00' } });
+    expect(sent.errors).toBeUndefined();
+    const lookalike = h.token({ role: 'client', sub, rules: '*' });
+    expect(codes(await reverse(lookalike, { transaction: sent.data.transferPoints.transaction.id, reason: 'mine' }))).toEqual(['FORBIDDEN']);
+    expect(await balance(to)).toBe('3.00');
+  });
+
   it('a client may not force a reversal, even of its own award', async () => {
     const member = await h.addMember(`${h.tag}-client-force`);
     const friend = await h.addMember(`${h.tag}-client-force-friend`);
@@ -298,6 +310,25 @@ describe('who may reverse', () => {
     expect(sent.errors).toBeUndefined();
     expect(codes(await reverse(memberToken, { transaction: sent.data.transferPoints.transaction.id }))).toEqual(['FORBIDDEN']);
     expect(await balance(to)).toBe('2.00');
+  });
+
+  it("the old branch's admin may not reverse a member's adjustment made before the member moved branch, nor see its new balance", async () => {
+    const externalId = `${h.tag}-moved-away`;
+    const member = await h.addMember(externalId, h.branches[0]);
+    const adminA = h.token({ role: 'admin', sub: `${h.tag}-admin-a-moved`, branch: h.branches[0]!.code });
+    const adjusted = await adjust(adminA, { member: { id: member }, amount: '7.00', reason: 'before the move' });
+    expect(adjusted.errors).toBeUndefined();
+    const moved = await h.gql(h.adminToken, `mutation($i: UpsertMemberInput!) { upsertMember(input: $i) { member { branch { code } } } }`,
+      { i: { idempotencyKey: h.key(), externalId, branch: h.branches[1]!.code, name: 'Moved resident' } });
+    expect(moved.errors).toBeUndefined();
+    const res = await reverse(adminA, { transaction: adjusted.data.adjustBalance.transaction.id, reason: 'mine to undo?' });
+    expect(codes(res)).toEqual(['FORBIDDEN']);
+    expect(JSON.stringify(res)).not.toContain(h.branches[1]!.code);
+    expect(await reversalsOf(adjusted.data.adjustBalance.transaction.id)).toBe(0);
+    expect(await balance(member)).toBe('7.00');
+    // an admin over both branches still may
+    expect((await reverse(h.adminToken, { transaction: adjusted.data.adjustBalance.transaction.id, reason: 'undo' })).errors).toBeUndefined();
+    expect(await balance(member)).toBe('0.00');
   });
 
   it('an admin of one branch may not reverse a transaction of a sibling branch', async () => {

@@ -287,7 +287,19 @@ describe('a bad rule definition', () => {
     { name: 'validTo equal to validFrom', change: (i) => ({ ...i, validFrom: '2026-11-20T00:00:00Z', validTo: '2026-11-20T00:00:00Z' }), field: 'validTo' },
     { name: 'an empty allowed client', change: (i) => ({ ...i, allowedClients: [''] }), field: 'allowedClients' },
     { name: 'an over-long idempotencyKey', change: (i) => ({ ...i, idempotencyKey: 'k'.repeat(201) }), field: 'idempotencyKey' },
+    // bounded like every amount: a trillion points per unit, times 999 units, posted 9.99e14 in one award
+    { name: 'an amountPerUnit of 1,000,000,000,000.00', change: (i) => ({ ...i, outputs: [{ asset: 'POINTS', amountPerUnit: '1000000000000.00' }] }), field: 'outputs[0].amountPerUnit' },
+    { name: 'an amountPerUnit just over the 1,000,000 per unit bound', change: (i) => ({ ...i, outputs: [{ asset: 'POINTS', amountPerUnit: '1000000.01' }] }), field: 'outputs[0].amountPerUnit' },
+    { name: 'a cap of more than 100,000 units', change: (i) => ({ ...i, caps: [{ window: 'YEAR', maxCount: '100001' }] }), field: 'caps[0].maxCount' },
+    { name: 'a cap amount over 1,000,000,000', change: (i) => ({ ...i, caps: [{ window: 'YEAR', maxAmount: '1000000000.01' }] }), field: 'caps[0].maxAmount' },
   ];
+
+  it('accepts the largest amounts a rule may carry, and an award of 1,000 units of it stays under 10^9', async () => {
+    const code = newCode('largest');
+    await define(ruleInput(code, { outputs: [{ asset: 'POINTS', amountPerUnit: '1000000.00' }], caps: [{ window: 'YEAR', maxCount: '100000', maxAmount: '1000000000.00' }] }));
+    const member = await newMember();
+    expect(credited(await sendAward(h.adminToken, member.id, code, { quantity: '1000' }))).toBe('1000000000.00');
+  });
 
   it.each(cases)('refuses $name with BAD_USER_INPUT and defines nothing', async ({ change, field }) => {
     const input = change(good());

@@ -3,7 +3,7 @@ import type { Context } from '../context.js';
 import type { Branch } from '../../directory/branches.js';
 import { findMember, requireMemberVisible, upsertMember, type Member } from '../../directory/members.js';
 import { createBranch } from '../../directory/createBranch.js';
-import { requireScope } from '../../auth/principal.js';
+import { requireRole, requireScope, visibleOrNull } from '../../auth/principal.js';
 import { BankError } from '../../errors.js';
 import { formatAmount } from '../../ledger/amounts.js';
 
@@ -13,10 +13,12 @@ export const directoryResolvers = {
     branch: async (_: unknown, { code }: { code: string }, ctx: Context) => {
       const branch = await ctx.bank.branches.byCodeOrNull(code);
       if (!branch) return null;
-      requireScope(ctx.principal, branch, `branch ${code}`);
+      requireScope(ctx.principal, branch, 'branch');
       return branch;
     },
     member: async (_: unknown, args: { id?: string; externalId?: string }, ctx: Context) => {
+      // merchants read no member at all: refused as such, whether the id exists or not
+      requireRole(ctx.principal, 'admin', 'client', 'member');
       let member: Member;
       try {
         member = await findMember(ctx.bank, ctx.principal.headId, { id: args.id, externalId: args.externalId });
@@ -24,8 +26,8 @@ export const directoryResolvers = {
         if (error instanceof BankError && error.code === 'NOT_FOUND') return null;
         throw error;
       }
-      await requireMemberVisible(ctx.bank, ctx.principal, member);
-      return member;
+      // outside the caller's scope reads like an unknown member (null), never "belongs to branch …"
+      return visibleOrNull(member, (m) => requireMemberVisible(ctx.bank, ctx.principal, m));
     },
   },
   Mutation: {

@@ -9,6 +9,7 @@ import { branchStats, encodeOffsetCursor, leaderboard, memberStatement, partySco
 import { closeScoreYear, listScoreYearClosures, reopenScoreYear, type ScoreYearClosure } from '../../reports/scoreYears.js';
 import type { PeriodInput } from '../../reports/period.js';
 import { ifVisible } from './visibility.js';
+import { requireRole, visibleOrNull } from '../../auth/principal.js';
 
 type Args<T> = { input: T };
 
@@ -21,10 +22,11 @@ export const partyResolvers = {
       return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, count: () => countClaims(ctx.bank, ctx.principal, args) };
     },
     claim: async (_: unknown, { id }: { id: string }, ctx: Context) => {
+      requireRole(ctx.principal, 'admin', 'member');
       const claim = await loadClaim(ctx.bank, ctx.principal.headId, checkId(id, 'id'));
       if (!claim) return null;
-      await requireClaimVisible(ctx.bank, ctx.principal, claim);
-      return claim;
+      // a claim outside the caller's scope reads like an unknown id (no member's externalId in a refusal)
+      return visibleOrNull(claim, (c) => requireClaimVisible(ctx.bank, ctx.principal, c));
     },
     partyScores: async (_: unknown, args: { branch: string; period: PeriodInput; first?: number; after?: string }, ctx: Context) => {
       const page = await partyScores(ctx.bank, ctx.principal, args);

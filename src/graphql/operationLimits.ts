@@ -72,6 +72,11 @@ const expensiveFields: Record<string, { kind: string; max: number }> = {
   'Query.leaderboard': { kind: 'report', max: 4 },
   'Query.branchStats': { kind: 'report', max: 4 },
   'Query.merchantLeaderboard': { kind: 'report', max: 4 },
+  // the console's dashboard asks for branchStats, branchMonths and topRules together: three reports
+  'Query.branchMonths': { kind: 'report', max: 4 },
+  'Query.topRules': { kind: 'report', max: 4 },
+  // a lobby screen shows one board; each alias of another branch would miss the per-branch cache
+  'Query.noticeBoard': { kind: 'notice board', max: 1 },
   // verifyLedger recomputes every balance and the whole digest chain of the head bank
   'Query.verifyLedger': { kind: 'verifyLedger', max: 1 },
   // the trial balance sums every account of the head bank
@@ -84,6 +89,10 @@ const expensiveFields: Record<string, { kind: string; max: number }> = {
   'Query.catalog': { kind: 'paged list', max: 10 },
   'Query.redemptions': { kind: 'paged list', max: 10 },
   'Query.pools': { kind: 'paged list', max: 10 },
+  // a name search scans the branch subtree's members
+  'Query.members': { kind: 'paged list', max: 10 },
+  'Query.merchants': { kind: 'paged list', max: 10 },
+  'Query.operators': { kind: 'paged list', max: 10 },
 };
 
 class LimitPassed extends Error {}

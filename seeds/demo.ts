@@ -11,6 +11,7 @@ import { openWallets } from '../src/directory/members.js';
 import { callAwardBatch } from '../src/ledger/sql/award.js';
 import { requestHash } from '../src/ledger/idempotency.js';
 import { insertMerchant } from '../src/redemption/merchants.js';
+import { newVoucherCode } from '../src/redemption/vouchers.js';
 import { insertPool } from '../src/pools/pools.js';
 import { callFunction } from '../src/db/callFunction.js';
 import { insertOperator, placeOperator } from '../src/operators/operators.js';
@@ -205,4 +206,33 @@ export async function seedDemoOperators(bank: Bank): Promise<string[]> {
     if (id) created.push(op.username);
   }
   return created;
+}
+
+/** The demo resident whose voucher waits at the demo grocery's counter. */
+const demoVoucherHolder = 'demo-user-001';
+/** What that voucher is for: the cheapest daily good, so the holder's points always cover a few. */
+const demoVoucherItem = 'soap';
+
+/**
+ * A voucher waiting at the demo grocery's counter, so that a person trying the counter page has a
+ * code to type or scan: the holder's newest PENDING one that has not expired, or a fresh one redeemed
+ * through the same write path as the API (points held, stock reserved). Outside production only.
+ * Returns its code (XXXXX-XXXXX), or null when the demo bank or its grocery is not there.
+ */
+export async function ensureDemoVoucher(bank: Bank): Promise<string | null> {
+  const head = await bank.branches.byCodeOrNull(demoHeadCode);
+  if (!head) return null;
+  const member = await bank.knex('members').where({ head_id: head.id, external_id: demoVoucherHolder }).first('id');
+  const item = await bank.knex('catalog_items as i').join('merchants as m', function () { this.on('m.head_id', 'i.head_id').andOn('m.id', 'i.merchant_id'); })
+    .where({ 'i.head_id': head.id, 'i.code': demoVoucherItem, 'm.name': demoGroceryName }).first('i.id');
+  if (!member || !item) return null;
+  const waiting = await bank.knex('redemptions').where({ head_id: head.id, member_id: member.id, item_id: item.id, status: 'PENDING' })
+    .andWhere('expires_at', '>', bank.clock()).orderBy('id', 'desc').first('code');
+  let code: string | undefined = waiting?.code;
+  if (!code) {
+    const key = `seed-voucher-${bank.clock().toISOString()}`;
+    const written = await callFunction(bank.pool, 'cb_redeem', [head.id, `member-${member.id}`, 'member', key, requestHash('redeem', { key }), member.id, item.id, 1, newVoucherCode()]) as { redemption?: { code?: string } } | null;
+    code = written?.redemption?.code ?? (await bank.knex('redemptions').where({ head_id: head.id, member_id: member.id, item_id: item.id, status: 'PENDING' }).orderBy('id', 'desc').first('code'))?.code;
+  }
+  return code ? `${code.slice(0, 5)}-${code.slice(5)}` : null;
 }

@@ -11,7 +11,7 @@ import { buildPages } from './http/pages.js';
 import { startSettler } from './ledger/settle.js';
 import { startSweeper } from './redemption/sweeper.js';
 import { startSealer } from './ledger/seal.js';
-import { seedDemoBank, demoHeadCode, demoOperators } from '../seeds/demo.js';
+import { seedDemoBank, ensureDemoVoucher, demoHeadCode, demoOperators } from '../seeds/demo.js';
 import { signToken } from './auth/tokens.js';
 
 const log = (line: string) => console.error(`[civility-bank] ${line}`);
@@ -29,9 +29,12 @@ async function main(): Promise<void> {
     await migrator.close();
   }
   const bank = await openBank(config, server.url);
+  let demoVoucher: string | null = null;
   if (config.seedDemo) {
     const seeded = await seedDemoBank(bank);
     if (seeded) log('seeded the demo bank');
+    // A voucher for the counter page to fulfil (a fresh one once the last is used or expired).
+    if (!config.production) demoVoucher = await ensureDemoVoucher(bank);
   }
   const stopSettler = startSettler(bank, config.settleIntervalMs, log);
   const stopSweeper = startSweeper(bank, config.sweepIntervalMs, log);
@@ -51,6 +54,7 @@ async function main(): Promise<void> {
       console.log(`Pages: ${base}/  (console ${base}/console, shop counter ${base}/counter, notice board ${base}/board/${demoHeadCode}, explorer ${base}/explorer)`);
       console.log(`Demo sign-in: admin ${demoOperators.admin.username} / ${demoOperators.admin.password}; `
         + `shop assistant ${demoOperators.shop.username} / ${demoOperators.shop.password}`);
+      if (demoVoucher) console.log(`Demo voucher waiting at the counter: ${demoVoucher}`);
     }
   });
   let stopping = false;

@@ -5,6 +5,7 @@ import { checkName } from '../inputChecks.js';
 import type { Knex } from 'knex';
 import type { Bank } from '../bank.js';
 import { BankError, badInput } from '../errors.js';
+import { requireRole, requireScope, type Principal } from '../auth/principal.js';
 
 export interface Branch {
   id: string;
@@ -141,4 +142,22 @@ export async function insertChildBranch(trx: Knex.Transaction, parent: Branch, i
   }).returning('*');
   await openSystemAccounts(trx, parent.headId, id);
   return toBranch(row);
+}
+
+/** A subtree listed at once: a town has a few dozen villages and communities, each a few grids. */
+export const subtreeListMax = 2000;
+
+/**
+ * The branches of a subtree in tree order (each parent before its children), for choosing a branch:
+ * the caller's scope by default, or a branch inside it. Refused past subtreeListMax rather than cut.
+ */
+export async function listSubtree(bank: Bank, principal: Principal, under: string | null | undefined): Promise<Branch[]> {
+  requireRole(principal, 'admin', 'client');
+  const root = under ? await bank.branches.require(under, 'under') : principal.branch;
+  requireScope(principal, root, 'branch');
+  const branches = await bank.branches.subtree(root);
+  if (branches.length > subtreeListMax) {
+    throw new BankError('LIMIT_EXCEEDED', `the subtree has ${branches.length} branches, more than ${subtreeListMax}; ask for a branch further down (under)`);
+  }
+  return branches.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

@@ -42,6 +42,8 @@ const listBounds: Record<string, number> = {
   'Query.rules': 100,
   // a town has a few dozen villages and communities under one branch
   'Branch.children': 50,
+  // a subtree listed at once (src/directory/branches.ts subtreeListMax)
+  'Query.branches': 2000,
   'BranchStats.children': 50,
 };
 

@@ -3,7 +3,7 @@
 // its own Content-Security-Policy while every other route keeps `default-src 'none'`, and still
 // loads, saying why there are no docs, where production turns introspection off.
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, inject, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { signToken } from '../../src/auth/tokens.js';
 import { explorerContentSecurityPolicy } from '../../src/http/explorer.js';
@@ -133,7 +133,7 @@ describePages('the GraphQL explorer in Chromium (journey 6)', () => {
 
   describe('where production turns introspection off', () => {
     let production: RunningApp;
-    beforeAll(async () => { production = await startApp({ NODE_ENV: 'production', JWT_SECRET: `explorer-test-${h.tag}` }); });
+    beforeAll(async () => { production = await startApp({ NODE_ENV: 'production', JWT_SECRET: `explorer-test-secret-of-at-least-32-bytes-${h.tag}`, DATABASE_URL: inject('databaseUrl') }); });
     afterAll(async () => { await production?.close(); });
 
     it('still loads, says there are no docs, and runs queries', async () => {

@@ -35,31 +35,18 @@ export function Loaded<T>({ state, children }: { state: LoadState<T>; children: 
 
 export interface BranchOption { code: string; name: string; depth: number }
 
-/** Levels read below the operator's branch: head bank → branch → grid → party group. */
-const branchLevelsMax = 4;
+const scopeBranchesQuery = 'query ScopeBranches($code: String!) { branches(under: $code) { code name depth } }';
 
-function branchTreeQuery(levels: number): string {
-  let selection = 'code name';
-  for (let i = 0; i < levels; i++) selection = `code name children { ${selection} }`;
-  return `query ScopeBranches($code: String!) { branch(code: $code) { ${selection} } }`;
-}
-
-interface BranchNode { code: string; name: string; children?: BranchNode[] }
 let scopeBranches: Promise<BranchOption[]> | undefined;
 let scopeOf: string | undefined;
 
-/** The branches of the operator's subtree, in tree order (read once per session). */
+/** The branches of the operator's subtree, in tree order, depth counted from the operator's branch (read once per session). */
 export function loadScopeBranches(session: Session): Promise<BranchOption[]> {
   if (!scopeBranches || scopeOf !== session.token) {
     scopeOf = session.token;
-    scopeBranches = gql<{ branch: BranchNode | null }>(branchTreeQuery(branchLevelsMax), { code: session.operator.branch.code }).then((data) => {
-      const out: BranchOption[] = [];
-      const walk = (node: BranchNode, depth: number) => {
-        out.push({ code: node.code, name: node.name, depth });
-        for (const child of node.children ?? []) walk(child, depth + 1);
-      };
-      if (data.branch) walk(data.branch, 0);
-      return out;
+    scopeBranches = gql<{ branches: BranchOption[] }>(scopeBranchesQuery, { code: session.operator.branch.code }).then((data) => {
+      const top = data.branches[0]?.depth ?? 0;
+      return data.branches.map((b) => ({ code: b.code, name: b.name, depth: b.depth - top }));
     });
     scopeBranches.catch(() => { scopeBranches = undefined; });
   }

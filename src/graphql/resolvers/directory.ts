@@ -1,6 +1,6 @@
 // Resolvers of branches, members and the caller itself.
 import type { Context } from '../context.js';
-import type { Branch } from '../../directory/branches.js';
+import { listSubtree, type Branch } from '../../directory/branches.js';
 import { findMember, requireMemberVisible, upsertMember, type Member } from '../../directory/members.js';
 import { createBranch } from '../../directory/createBranch.js';
 import { requireRole, requireScope, visibleOrNull } from '../../auth/principal.js';
@@ -9,6 +9,7 @@ import { formatAmount } from '../../ledger/amounts.js';
 
 export const directoryResolvers = {
   Query: {
+    branches: (_: unknown, { under }: { under?: string | null }, ctx: Context) => listSubtree(ctx.bank, ctx.principal, under),
     me: (_: unknown, __: unknown, ctx: Context) => ctx.principal,
     branch: async (_: unknown, { code }: { code: string }, ctx: Context) => {
       const branch = await ctx.bank.branches.byCodeOrNull(code);

@@ -204,6 +204,8 @@ describePages('the branch console', () => {
     expect(first).toContain('王小明');
     expect(first).toContain('4.00');
     expect(await table.innerText()).not.toContain('李四海');
+    // categories show by name, not by their code (party → 党建活动)
+    expect(await table.locator('thead').innerText()).toContain('党建活动');
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-csv').click()]);
     const csv = await readFile((await download.path())!, 'utf8');
     expect(csv.charCodeAt(0)).toBe(0xfeff);

@@ -218,7 +218,7 @@ export function MemberPage({ session, params }: PageProps) {
               <table class="table" data-testid="movements">
                 <thead><tr><th>{t('console.members.when')}</th><th>{t('console.members.kind')}</th><th>{t('console.rules.category')}</th><th>{t('console.asset')}</th><th class="num">{t('console.members.amount')}</th><th>{t('console.members.memo')}</th></tr></thead>
                 <tbody>{member.statement.movements.map((m, i) => (
-                  <tr key={`${m.transactionId}-${i}`}><td>{formatDateTime(m.occurredAt)}</td><td>{label('console.kind', m.kind)}</td><td>{m.category}</td><td>{label('console.asset', m.asset)}</td>
+                  <tr key={`${m.transactionId}-${i}`}><td>{formatDateTime(m.occurredAt)}</td><td>{label('console.kind', m.kind)}</td><td>{label('console.category', m.category)}</td><td>{label('console.asset', m.asset)}</td>
                     <td class={`num ${m.amount.startsWith('-') ? 'amount-neg' : 'amount-pos'}`}>{formatAmount(m.amount)}</td><td>{m.memo ?? ''}</td></tr>
                 ))}</tbody>
               </table>

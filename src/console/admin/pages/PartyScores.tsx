@@ -7,7 +7,7 @@ import { downloadWithToken, gql, newKey } from '../../shared/api.js';
 import { t, useLanguage } from '../../shared/i18n.js';
 import { bankToday, formatAmount, formatDateTime } from '../../shared/format.js';
 import { Alert, Button, Empty, ErrorAlert, useAction } from '../../shared/ui.js';
-import { BranchSelect, Filters, Loaded, PageHeader, Tag, useLoad } from '../kit.js';
+import { BranchSelect, Filters, Loaded, PageHeader, Tag, label, useLoad } from '../kit.js';
 
 interface Score { rank: number; total: string; member: { id: string; name: string; externalId: string; branch: { name: string } }; breakdown: { category: string; amount: string }[] }
 interface Closure { id: string; year: number; closedBy: string; closedAt: string; reopenedBy: string | null; reopenedAt: string | null; reopenReason: string | null; branch: { code: string; name: string } }
@@ -110,7 +110,7 @@ export function PartyScoresPage({ session }: PageProps) {
                 <div class="table-wrap">
                   <table class="table" data-testid="scores-table">
                     <thead><tr><th class="num">{t('console.scores.rank')}</th><th>{t('console.members.name')}</th><th>{t('console.branch')}</th><th class="num">{t('console.scores.total')}</th>
-                      {categories.map((c) => <th key={c} class="num">{c}</th>)}</tr></thead>
+                      {categories.map((c) => <th key={c} class="num">{label('console.category', c)}</th>)}</tr></thead>
                     <tbody>{scores.map((s) => (
                       <tr key={s.member.id}><td class="num">{s.rank}</td><td><a href={`#/members/${s.member.id}`}>{s.member.name}</a></td><td>{s.member.branch.name}</td>
                         <td class={`num strong ${s.total.startsWith('-') ? 'amount-neg' : ''}`}>{formatAmount(s.total)}</td>

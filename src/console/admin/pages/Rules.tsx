@@ -68,7 +68,7 @@ export function RulesPage({ session }: PageProps) {
               <tbody>{shown.map((r) => (
                 <tr key={r.id}>
                   <td><a href={`#/rules/${encodeURIComponent(r.code)}`}>{r.name}</a>{r.requiresApproval && <> <Tag kind="gold">{t('console.rules.needsApproval')}</Tag></>}</td>
-                  <td><code>{r.code}</code></td><td>{r.category}</td><td><Outputs rule={r} /></td><td><Caps rule={r} /></td><td>v{r.version}</td><td>{r.branch.name}</td>
+                  <td><code>{r.code}</code></td><td>{label('console.category', r.category)}</td><td><Outputs rule={r} /></td><td><Caps rule={r} /></td><td>v{r.version}</td><td>{r.branch.name}</td>
                 </tr>
               ))}</tbody>
             </table>

@@ -415,7 +415,6 @@ CREATE TABLE postings (
 CREATE INDEX postings_account ON ONLY public.postings USING btree (head_id, account_id, recorded_at);
 CREATE TRIGGER postings_append_only BEFORE DELETE OR UPDATE ON public.postings FOR EACH ROW EXECUTE FUNCTION cb_refuse_posting_change();
 CREATE TRIGGER postings_no_truncate BEFORE TRUNCATE ON public.postings FOR EACH STATEMENT EXECUTE FUNCTION cb_refuse_posting_change();
-CREATE TRIGGER postings_rollup AFTER INSERT ON public.postings REFERENCING NEW TABLE AS new_postings FOR EACH STATEMENT EXECUTE FUNCTION cb_rollup_inserted_postings();
 CREATE TRIGGER postings_score_year_open AFTER INSERT ON public.postings REFERENCING NEW TABLE AS new_postings FOR EACH STATEMENT EXECUTE FUNCTION cb_guard_score_years();
 
 CREATE TABLE redemptions (
@@ -470,6 +469,14 @@ CREATE TABLE repeatable_definitions (
   checksum text NOT NULL,
   applied_at timestamp with time zone NOT NULL,
   CONSTRAINT repeatable_definitions_pkey PRIMARY KEY (name)
+);
+
+CREATE TABLE rollup_fold (
+  id boolean NOT NULL DEFAULT true,
+  folded_below bigint NOT NULL,
+  folded_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT rollup_fold_id_check CHECK (id),
+  CONSTRAINT rollup_fold_pkey PRIMARY KEY (id)
 );
 
 CREATE TABLE rule_usage (
@@ -554,6 +561,7 @@ CREATE TABLE transactions (
   reason text,
   reverses_id bigint,
   forced boolean NOT NULL DEFAULT false,
+  txid bigint NOT NULL DEFAULT ((pg_current_xact_id())::text)::bigint,
   CONSTRAINT transactions_branch_id_fkey FOREIGN KEY (branch_id) REFERENCES branches(id),
   CONSTRAINT transactions_forced_only_reversal CHECK (((NOT forced) OR (kind = 'REVERSAL'::text))),
   CONSTRAINT transactions_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
@@ -571,10 +579,11 @@ CREATE TABLE transactions (
 CREATE INDEX transactions_branch ON public.transactions USING btree (head_id, branch_id, id DESC);
 CREATE INDEX transactions_member ON public.transactions USING btree (head_id, member_id, id DESC) WHERE (member_id IS NOT NULL);
 CREATE INDEX transactions_occurred ON public.transactions USING btree (head_id, occurred_at);
+CREATE INDEX transactions_unfolded ON public.transactions USING btree (txid);
 CREATE TRIGGER transactions_final_status BEFORE UPDATE OF status ON public.transactions FOR EACH ROW WHEN (((old.status <> 'PENDING'::text) AND (new.status IS DISTINCT FROM old.status))) EXECUTE FUNCTION cb_refuse_final_status_change();
 CREATE TRIGGER transactions_queue_final_inserted AFTER INSERT ON public.transactions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_queue_final_inserted();
 CREATE TRIGGER transactions_queue_final_updated AFTER UPDATE ON public.transactions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_queue_final_updated();
-CREATE TRIGGER transactions_rollup_status AFTER UPDATE OF status ON public.transactions FOR EACH ROW WHEN ((old.status IS DISTINCT FROM new.status)) EXECUTE FUNCTION cb_rollup_status_change();
+CREATE TRIGGER transactions_rollup_status BEFORE UPDATE OF status ON public.transactions FOR EACH ROW WHEN ((old.status IS DISTINCT FROM new.status)) EXECUTE FUNCTION cb_rollup_status_change();
 
 CREATE SEQUENCE account_deltas_id_seq;
 CREATE SEQUENCE accounts_id_seq;
@@ -1397,6 +1406,73 @@ AS $function$
   SELECT count(*)::int FROM taken
 $function$;
 
+CREATE OR REPLACE FUNCTION public.cb_fold_rollups(p_limit integer)
+ RETURNS integer
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  v_from bigint;
+  v_horizon bigint;
+  v_first bigint;
+  v_nth bigint;
+  v_below bigint;
+  v_passed integer;
+BEGIN
+  SELECT f.folded_below INTO v_from FROM rollup_fold f FOR UPDATE SKIP LOCKED;
+  IF NOT FOUND THEN
+    RETURN 0;
+  END IF;
+  v_horizon := pg_snapshot_xmin(pg_current_snapshot())::text::bigint;
+  SELECT min(t.txid) INTO v_first FROM transactions t WHERE t.txid >= v_from AND t.txid < v_horizon;
+  IF v_first IS NULL THEN
+    -- Nothing below the horizon: the cursor moves up to it, so that tail reads start there.
+    UPDATE rollup_fold SET folded_below = v_horizon, folded_at = now() WHERE folded_below < v_horizon;
+    RETURN 0;
+  END IF;
+  SELECT t.txid INTO v_nth FROM transactions t WHERE t.txid >= v_from AND t.txid < v_horizon ORDER BY t.txid OFFSET p_limit LIMIT 1;
+  v_below := CASE WHEN v_nth IS NULL THEN v_horizon ELSE greatest(v_nth, v_first + 1) END;
+  SELECT count(*) INTO v_passed FROM transactions t WHERE t.txid >= v_from AND t.txid < v_below;
+
+  WITH monthly AS (SELECT * FROM cb_unfolded_postings(NULL, v_below, v_from)),
+       firsts AS (
+         SELECT DISTINCT m.head_id, m.member_id, m.branch_id, m.asset_code, m.year
+           FROM monthly m
+          WHERE NOT EXISTS (SELECT 1 FROM member_year_rollups y
+                             WHERE y.head_id = m.head_id AND y.member_id = m.member_id AND y.asset_code = m.asset_code AND y.year = m.year)),
+       months AS (
+         INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
+         SELECT m.head_id, m.member_id, m.asset_code, m.month, m.kind, m.category, sum(m.amount), sum(m.postings)
+           FROM monthly m
+          GROUP BY 1, 2, 3, 4, 5, 6
+          ORDER BY 1, 2, 3, 4, 5, 6
+         ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
+         DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings),
+       years AS (
+         INSERT INTO member_year_rollups AS y (head_id, member_id, asset_code, year, kind, category, amount, postings)
+         SELECT m.head_id, m.member_id, m.asset_code, m.year, m.kind, m.category, sum(m.amount), sum(m.postings)
+           FROM monthly m
+          GROUP BY 1, 2, 3, 4, 5, 6
+          ORDER BY 1, 2, 3, 4, 5, 6
+         ON CONFLICT (head_id, member_id, asset_code, year, kind, category)
+         DO UPDATE SET amount = y.amount + excluded.amount, postings = y.postings + excluded.postings)
+  INSERT INTO branch_year_deltas (head_id, branch_id, asset_code, year,
+                                  earned, deducted, redeemed, reversed, net, postings, active_members)
+  SELECT x.head_id, x.branch_id, x.asset_code, x.year,
+         coalesce(sum(x.amount) FILTER (WHERE x.kind = 'EARN'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'DEDUCT'), 0),
+         coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REDEEM'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REVERSAL'), 0),
+         coalesce(sum(x.amount), 0), sum(x.postings), sum(x.active)
+    FROM (SELECT m.head_id, m.branch_id, m.asset_code, m.year, m.kind, m.amount, m.postings, 0 AS active
+            FROM monthly m
+          UNION ALL
+          SELECT f.head_id, f.branch_id, f.asset_code, f.year, NULL, NULL, 0, 1
+            FROM firsts f) x
+   GROUP BY 1, 2, 3, 4;
+
+  UPDATE rollup_fold SET folded_below = v_below, folded_at = now();
+  RETURN v_passed;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION public.cb_fulfill_redemption(p_head bigint, p_sub text, p_key text, p_hash text, p_code text, p_merchant bigint)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -1524,6 +1600,7 @@ AS $function$
 BEGIN
   UPDATE accounts SET branch_id = NEW.branch_id
    WHERE head_id = NEW.head_id AND owner_type = 'MEMBER' AND owner_id = NEW.id AND branch_id <> NEW.branch_id;
+  PERFORM 1 FROM rollup_fold FOR SHARE;
   INSERT INTO branch_year_deltas (head_id, branch_id, asset_code, year,
                                   earned, deducted, redeemed, reversed, net, postings, active_members)
   SELECT NEW.head_id, s.branch_id, y.asset_code, y.year,
@@ -1847,59 +1924,6 @@ BEGIN
 END
 $function$;
 
-CREATE OR REPLACE FUNCTION public.cb_rollup_inserted_postings()
- RETURNS trigger
- LANGUAGE plpgsql
-AS $function$
-BEGIN
-  WITH monthly AS (
-         SELECT p.head_id, a.owner_id AS member_id, a.branch_id, p.asset_code,
-                date_trunc('month', t.occurred_at AT TIME ZONE hb.time_zone)::date AS month, t.kind AS kind,
-                coalesce(tr.category, orr.category, lower(o.kind), lower(t.kind)) AS category, sum(p.amount) AS amount, count(*) AS postings
-           FROM new_postings p
-           JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
-           JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id AND t.status = 'POSTED'
-           JOIN branches hb ON hb.id = p.head_id
-           LEFT JOIN rules tr ON tr.head_id = t.head_id AND tr.id = t.rule_id
-           LEFT JOIN transactions o ON o.head_id = t.head_id AND o.id = t.reverses_id
-           LEFT JOIN rules orr ON orr.head_id = o.head_id AND orr.id = o.rule_id
-          GROUP BY 1, 2, 3, 4, 5, 6, 7),
-       firsts AS (
-         SELECT DISTINCT m.head_id, m.member_id, m.branch_id, m.asset_code, date_trunc('year', m.month)::date AS year
-           FROM monthly m
-          WHERE NOT EXISTS (SELECT 1 FROM member_year_rollups y
-                             WHERE y.head_id = m.head_id AND y.member_id = m.member_id AND y.asset_code = m.asset_code
-                               AND y.year = date_trunc('year', m.month)::date)),
-       months AS (
-         INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
-         SELECT m.head_id, m.member_id, m.asset_code, m.month, m.kind, m.category, m.amount, m.postings
-           FROM monthly m ORDER BY 1, 2, 3, 4, 5, 6
-         ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
-         DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings),
-       years AS (
-         INSERT INTO member_year_rollups AS y (head_id, member_id, asset_code, year, kind, category, amount, postings)
-         SELECT m.head_id, m.member_id, m.asset_code, date_trunc('year', m.month)::date, m.kind, m.category, sum(m.amount), sum(m.postings)
-           FROM monthly m
-          GROUP BY 1, 2, 3, 4, 5, 6
-          ORDER BY 1, 2, 3, 4, 5, 6
-         ON CONFLICT (head_id, member_id, asset_code, year, kind, category)
-         DO UPDATE SET amount = y.amount + excluded.amount, postings = y.postings + excluded.postings)
-  INSERT INTO branch_year_deltas (head_id, branch_id, asset_code, year,
-                                  earned, deducted, redeemed, reversed, net, postings, active_members)
-  SELECT x.head_id, x.branch_id, x.asset_code, x.year,
-         coalesce(sum(x.amount) FILTER (WHERE x.kind = 'EARN'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'DEDUCT'), 0),
-         coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REDEEM'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REVERSAL'), 0),
-         coalesce(sum(x.amount), 0), sum(x.postings), sum(x.active)
-    FROM (SELECT m.head_id, m.branch_id, m.asset_code, date_trunc('year', m.month)::date AS year, m.kind, m.amount, m.postings, 0 AS active
-            FROM monthly m
-          UNION ALL
-          SELECT f.head_id, f.branch_id, f.asset_code, f.year, NULL, NULL, 0, 1
-            FROM firsts f) x
-   GROUP BY 1, 2, 3, 4;
-  RETURN NULL;
-END
-$function$;
-
 CREATE OR REPLACE FUNCTION public.cb_rollup_status_change()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -1907,59 +1931,9 @@ AS $function$
 BEGIN
   PERFORM cb_assert(OLD.status <> 'POSTED', format('transaction %s changed from POSTED to %s', OLD.id, NEW.status));
   IF NEW.status = 'POSTED' THEN
-    -- The member wallets first, as every other rollup write holds them: a member moved to
-    -- another branch meanwhile (which takes its wallets) cannot leave its deltas in the old one.
-    -- Every account that is not deferred, in id order, as cb_fulfill_redemption locks them next.
-    PERFORM 1 FROM accounts a
-     WHERE a.head_id = NEW.head_id AND NOT a.deferred_balance
-       AND a.id IN (SELECT p.account_id FROM postings p WHERE p.head_id = NEW.head_id AND p.transaction_id = NEW.id)
-     ORDER BY a.id FOR UPDATE;
-    WITH monthly AS (
-           SELECT p.head_id, a.owner_id AS member_id, a.branch_id, p.asset_code,
-                  date_trunc('month', NEW.occurred_at AT TIME ZONE hb.time_zone)::date AS month, NEW.kind AS kind,
-                  cb_transaction_category(NEW.head_id, NEW.rule_id, NEW.kind, NEW.reverses_id) AS category,
-                  sum(p.amount) AS amount, count(*) AS postings
-             FROM postings p
-             JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
-             JOIN branches hb ON hb.id = p.head_id
-            -- By transaction only (a probe per partition, for a rare event): a writer need not have
-            -- given its postings exactly the transaction's recorded_at.
-            WHERE p.head_id = NEW.head_id AND p.transaction_id = NEW.id
-            GROUP BY 1, 2, 3, 4, 5, 6, 7),
-         firsts AS (
-           SELECT DISTINCT m.head_id, m.member_id, m.branch_id, m.asset_code, date_trunc('year', m.month)::date AS year
-             FROM monthly m
-            WHERE NOT EXISTS (SELECT 1 FROM member_year_rollups y
-                               WHERE y.head_id = m.head_id AND y.member_id = m.member_id AND y.asset_code = m.asset_code
-                                 AND y.year = date_trunc('year', m.month)::date)),
-         months AS (
-           INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
-           SELECT m.head_id, m.member_id, m.asset_code, m.month, m.kind, m.category, m.amount, m.postings
-             FROM monthly m ORDER BY 1, 2, 3, 4, 5, 6
-           ON CONFLICT (head_id, member_id, asset_code, month, kind, category)
-           DO UPDATE SET amount = r.amount + excluded.amount, postings = r.postings + excluded.postings),
-         years AS (
-           INSERT INTO member_year_rollups AS y (head_id, member_id, asset_code, year, kind, category, amount, postings)
-           SELECT m.head_id, m.member_id, m.asset_code, date_trunc('year', m.month)::date, m.kind, m.category, sum(m.amount), sum(m.postings)
-             FROM monthly m
-            GROUP BY 1, 2, 3, 4, 5, 6
-            ORDER BY 1, 2, 3, 4, 5, 6
-           ON CONFLICT (head_id, member_id, asset_code, year, kind, category)
-           DO UPDATE SET amount = y.amount + excluded.amount, postings = y.postings + excluded.postings)
-    INSERT INTO branch_year_deltas (head_id, branch_id, asset_code, year,
-                                    earned, deducted, redeemed, reversed, net, postings, active_members)
-    SELECT x.head_id, x.branch_id, x.asset_code, x.year,
-           coalesce(sum(x.amount) FILTER (WHERE x.kind = 'EARN'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'DEDUCT'), 0),
-           coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REDEEM'), 0), coalesce(sum(x.amount) FILTER (WHERE x.kind = 'REVERSAL'), 0),
-           coalesce(sum(x.amount), 0), sum(x.postings), sum(x.active)
-      FROM (SELECT m.head_id, m.branch_id, m.asset_code, date_trunc('year', m.month)::date AS year, m.kind, m.amount, m.postings, 0 AS active
-              FROM monthly m
-            UNION ALL
-            SELECT f.head_id, f.branch_id, f.asset_code, f.year, NULL, NULL, 0, 1
-              FROM firsts f) x
-     GROUP BY 1, 2, 3, 4;
+    NEW.txid := pg_current_xact_id()::text::bigint;
   END IF;
-  RETURN NULL;
+  RETURN NEW;
 END
 $function$;
 
@@ -2014,6 +1988,32 @@ AS $function$
             WHERE p.head_id = t.head_id AND p.transaction_id = t.id AND p.recorded_at = t.recorded_at))
     FROM unnest(p_ids) x (id)
     JOIN transactions t ON t.head_id = p_head AND t.id = x.id
+$function$;
+
+CREATE OR REPLACE FUNCTION public.cb_unfolded_postings(p_head bigint, p_below bigint DEFAULT NULL::bigint, p_from bigint DEFAULT NULL::bigint)
+ RETURNS TABLE(head_id bigint, member_id bigint, branch_id bigint, asset_code text, month date, year date, kind text, category text, amount numeric, postings bigint)
+ LANGUAGE plpgsql
+ STABLE ROWS 100
+AS $function$
+BEGIN
+  RETURN QUERY EXECUTE format($q$
+    SELECT t.head_id, a.owner_id, a.branch_id, p.asset_code,
+           date_trunc('month', t.occurred_at AT TIME ZONE hb.time_zone)::date,
+           date_trunc('year', t.occurred_at AT TIME ZONE hb.time_zone)::date,
+           t.kind, coalesce(tr.category, orr.category, lower(o.kind), lower(t.kind)), sum(p.amount), count(*)
+      FROM transactions t
+      JOIN branches hb ON hb.id = t.head_id
+      JOIN postings p ON p.head_id = t.head_id AND p.transaction_id = t.id AND p.recorded_at = t.recorded_at
+      JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
+      LEFT JOIN rules tr ON tr.head_id = t.head_id AND tr.id = t.rule_id
+      LEFT JOIN transactions o ON o.head_id = t.head_id AND o.id = t.reverses_id
+      LEFT JOIN rules orr ON orr.head_id = o.head_id AND orr.id = o.rule_id
+     WHERE t.txid >= %s AND t.status = 'POSTED'%s%s
+     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8$q$,
+    coalesce(p_from, (SELECT f.folded_below FROM rollup_fold f)),
+    CASE WHEN p_below IS NULL THEN '' ELSE format(' AND t.txid < %s', p_below) END,
+    CASE WHEN p_head IS NULL THEN '' ELSE format(' AND t.head_id = %s', p_head) END);
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_with_transaction(p_head bigint, p_answer jsonb)

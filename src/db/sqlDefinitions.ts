@@ -54,8 +54,9 @@ export const sqlDefinitionFiles: readonly string[] = [
 
   // Rollups and score years.
   'reports/sql/transaction_category.sql',
-  'reports/sql/rollup_inserted_postings.sql',
   'reports/sql/rollup_status_change.sql',
+  'reports/sql/unfolded_postings.sql',
+  'reports/sql/fold_rollups.sql',
   'reports/sql/score_year_lock_key.sql',
   'reports/sql/guard_score_years.sql',
 

@@ -1,9 +1,11 @@
-// The settler: folds account_deltas into the balances of deferred (system) accounts, and
-// branch_year_deltas into the branch rollups (migration 050). Each delta row is consumed exactly
-// once (DELETE ... RETURNING, with SKIP LOCKED so several processes can settle side by side), in
-// the same transaction that adds it to the balance or the row: a deferred balance (accounts.balance
-// + remaining deltas) and a branch's figures (its rows + remaining deltas) are exact at every
-// moment, before and after settling.
+// The settler: folds account_deltas into the balances of deferred (system) accounts, the journal's
+// tail into the member rollups (migration 062: cb_fold_rollups, one folder at a time, the cursor
+// moved in the same transaction as the rows), and branch_year_deltas into the branch rollups
+// (migration 050). Each delta row is consumed exactly once (DELETE ... RETURNING, with SKIP LOCKED
+// so several processes can settle side by side), in the same transaction that adds it to the balance
+// or the row: a deferred balance (accounts.balance + remaining deltas), a member's rollups (its rows
+// + the unfolded tail) and a branch's figures (its rows + remaining deltas + the tail) are exact at
+// every moment, before and after settling.
 import type { Bank } from '../bank.js';
 import { runEvery } from './background.js';
 
@@ -27,6 +29,19 @@ export async function settleAccountDeltas(bank: Bank): Promise<number> {
   return rows[0].settled;
 }
 
+/** Folds the journal's tail, up to about settleBatchRows transactions, into the rollups; the number of transactions passed (0: nothing, or another folder is at it). */
+export async function foldRollups(bank: Bank): Promise<number> {
+  const { rows } = await bank.pool.query({ name: 'cb_fold_rollups', text: 'SELECT cb_fold_rollups($1) AS folded', values: [settleBatchRows] });
+  return rows[0].folded;
+}
+
+/** Folds the tail batch after batch until a batch is not full (or stopped); the number of transactions passed. */
+export async function foldAllRollups(bank: Bank, stopped: () => boolean = () => false): Promise<number> {
+  let folded = 0;
+  for (let n = settleBatchRows; n >= settleBatchRows && !stopped(); folded += n) n = await foldRollups(bank);
+  return folded;
+}
+
 /** Folds up to settleBatchRows branch deltas into the branch rollups; the number folded. */
 export async function foldBranchDeltas(bank: Bank): Promise<number> {
   const { rows } = await bank.pool.query({ name: 'cb_fold_branch_deltas', text: 'SELECT cb_fold_branch_year_deltas($1) AS folded', values: [settleBatchRows] });
@@ -44,6 +59,8 @@ export async function foldAllBranchDeltas(bank: Bank, stopped: () => boolean = (
 export function startSettler(bank: Bank, intervalMs: number, log: (line: string) => void): () => Promise<void> {
   return runEvery('settler', intervalMs, async (stopped) => {
     while (!stopped() && (await settleAccountDeltas(bank)) === settleBatchRows);
+    // The rollups first: their fold appends the branch deltas that the next step folds.
+    await foldAllRollups(bank, stopped);
     await foldAllBranchDeltas(bank, stopped);
   }, log);
 }

@@ -1,11 +1,13 @@
 // Rollups (member_rollups by month, migration 010; member_year_rollups by year, migration 030;
 // branch_year_rollups by branch and year, with the branch_year_deltas not yet folded into them,
-// migration 050): what period reports read instead of raw postings, kept by triggers in the same
-// transaction as the postings. This file holds the rollups' own invariant — every rollup row,
-// monthly, yearly and per branch, equals the sum of its POSTED member postings — as a check anyone
+// migration 050): what period reports read instead of raw postings, folded from the journal by the
+// settler (migration 062), a report adding the tail not folded yet. This file holds the rollups' own
+// invariant — every rollup row, monthly, yearly and per branch, with the unfolded tail, equals the sum
+// of its POSTED member postings; and once everything is folded, the rows alone do — as a check anyone
 // can run.
 import type { Bank } from '../bank.js';
 import { branchFigureColumns, branchFigures } from '../../migrations/20261125_050_branch_year_rollups.js';
+import { unfoldedBranchRows } from './sql/scope.js';
 
 export interface RollupMismatch {
   /** Which rollup: member_rollups, member_year_rollups or branch_year_rollups. */
@@ -50,15 +52,24 @@ const rollupTables = [
 const figuresOf = (alias: string) => branchFigureColumns.map((c) => `coalesce(${alias}.${c}, 0)`).join(', ');
 const figureText = (alias: string) => `concat_ws(' ', ${figuresOf(alias)})`;
 
-/** A head bank's branch rows and its deltas not yet folded (branch_id, asset_code, year and the figures). */
-const branchRowsOfHead = ['branch_year_rollups', 'branch_year_deltas']
-  .map((t) => `SELECT branch_id, asset_code, year, ${branchFigureColumns.join(', ')} FROM ${t} WHERE head_id = :head`).join(' UNION ALL ');
+/** A head bank's branch rows, its deltas not yet folded and (with tail) the journal's tail as branch rows (branch_id, asset_code, year and the figures). */
+const branchRowsOfHead = (tail: boolean) => [
+  ...['branch_year_rollups', 'branch_year_deltas'].map((t) => `SELECT branch_id, asset_code, year, ${branchFigureColumns.join(', ')} FROM ${t} WHERE head_id = :head`),
+  ...(tail ? [unfoldedBranchRows()] : []),
+].join(' UNION ALL ');
+
+/** A head bank's member rows of one rollup table, with (tail) the unfolded tail's at the table's grain, summed per row key. */
+const memberRowsOfHead = (table: string, column: string, tail: boolean) => `
+  SELECT member_id, asset_code, ${column}, kind, category, sum(amount) AS amount, sum(postings) AS postings
+    FROM (SELECT member_id, asset_code, ${column}, kind, category, amount, postings FROM ${table} WHERE head_id = :head
+          ${tail ? `UNION ALL SELECT member_id, asset_code, ${column}, kind, category, amount, postings FROM cb_unfolded_postings(:head)` : ''}) u
+   GROUP BY 1, 2, 3, 4, 5`;
 
 /**
  * Branch rows, with their deltas not yet folded, that differ from the direct computation: each
  * member's postings in its branch now, an active member per member, asset and year.
  */
-const branchCheck = `
+const branchCheck = (tail: boolean) => `
   SELECT 'branch_year_rollups' AS rollup, NULL AS member_id, coalesce(d.asset_code, r.asset_code) AS asset, coalesce(d.year, r.year)::text AS period,
          NULL AS kind, NULL AS category, coalesce(d.branch_id, r.branch_id)::text AS branch_id,
          CASE WHEN r.branch_id IS NOT NULL THEN ${figureText('r')} END AS rolled_up,
@@ -67,14 +78,19 @@ const branchCheck = `
             FROM direct x JOIN members m ON m.head_id = :head AND m.id = x.member_id
            GROUP BY 1, 2, 3) d (branch_id, asset_code, year, ${branchFigureColumns.join(', ')})
     FULL JOIN (SELECT u.branch_id, u.asset_code, u.year, ${branchFigureColumns.map((c) => `sum(u.${c}) AS ${c}`).join(', ')}
-                 FROM (${branchRowsOfHead}) u
+                 FROM (${branchRowsOfHead(tail)}) u
                 GROUP BY 1, 2, 3) r
       ON r.branch_id = d.branch_id AND r.asset_code = d.asset_code AND r.year = d.year
    -- A row a member moved out of is all zeros: as no row.
    WHERE (${figuresOf('d')}) <> (${figuresOf('r')})`;
 
-/** Rollup rows of a head bank, monthly, yearly and per branch, that differ from the direct computation from postings (empty when exact). */
-export async function findRollupMismatches(bank: Bank, headId: string): Promise<RollupMismatch[]> {
+/**
+ * Rollup rows of a head bank, monthly, yearly and per branch, with the journal's tail not folded yet
+ * (as reports read them), that differ from the direct computation from postings (empty when exact).
+ * With `folded`, the rows alone (and the branch deltas): exact only once the whole tail is folded.
+ */
+export async function findRollupMismatches(bank: Bank, headId: string, options: { folded?: boolean } = {}): Promise<RollupMismatch[]> {
+  const tail = !options.folded;
   const checks = rollupTables.map(({ table, column, grain }) => `
     SELECT '${table}' AS rollup, coalesce(d.member_id, r.member_id)::text AS member_id, coalesce(d.asset_code, r.asset_code) AS asset,
            coalesce(d.period, r.${column})::text AS period, coalesce(d.kind, r.kind) AS kind, coalesce(d.category, r.category) AS category,
@@ -82,10 +98,10 @@ export async function findRollupMismatches(bank: Bank, headId: string): Promise<
       FROM (SELECT x.member_id, x.asset_code, date_trunc('${grain}', x.month)::date AS period, x.kind, x.category,
                    sum(x.amount) AS amount, sum(x.postings) AS postings
               FROM direct x GROUP BY 1, 2, 3, 4, 5) d
-      FULL JOIN (SELECT * FROM ${table} WHERE head_id = :head) r
+      FULL JOIN (${memberRowsOfHead(table, column, tail)}) r
         ON r.member_id = d.member_id AND r.asset_code = d.asset_code AND r.${column} = d.period AND r.kind = d.kind AND r.category = d.category
      WHERE d.amount IS DISTINCT FROM r.amount OR d.postings IS DISTINCT FROM r.postings`);
-  const { rows } = await bank.knex.raw(`WITH direct AS (${rollupsFromPostingsSql}) ${[...checks, branchCheck].join(' UNION ALL ')}`, { head: headId });
+  const { rows } = await bank.knex.raw(`WITH direct AS (${rollupsFromPostingsSql}) ${[...checks, branchCheck(tail)].join(' UNION ALL ')}`, { head: headId });
   return rows.map((r: any) => ({
     rollup: r.rollup, memberId: r.member_id, asset: r.asset, period: r.period, kind: r.kind, category: r.category,
     branchId: r.branch_id, rolledUp: r.rolled_up, fromPostings: r.from_postings,

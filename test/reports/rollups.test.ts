@@ -3,10 +3,10 @@
 // such writes are made in SQL, as another writer would, and the rollups (monthly and yearly) are
 // compared with postings. The check itself is tried on a rollup row made wrong on purpose.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, type Harness } from '../support/harness.js';
+import { foldEverything, startHarness, type Harness } from '../support/harness.js';
 import { findRollupMismatches } from '../../src/reports/rollups.js';
 import { rollupSlices, sinceSlices } from '../../src/reports/period.js';
-import { foldAllBranchDeltas, foldBranchDeltas } from '../../src/ledger/settle.js';
+import { foldBranchDeltas, foldRollups } from '../../src/ledger/settle.js';
 
 let h: Harness;
 beforeAll(async () => { h = await startHarness(); });
@@ -58,6 +58,8 @@ describe('a redemption written by another writer', () => {
     expect(await findRollupMismatches(h.bank, h.head.id)).toEqual([]);
     await settle(fulfilled, 'POSTED', m, '3.00');
     await settle(cancelled, 'VOIDED', m, '4.00');
+    expect(await findRollupMismatches(h.bank, h.head.id)).toEqual([]);
+    await foldEverything(h.bank, h.head.id);
     expect(await pointsOf(m, 'REDEEM')).toBe('-3.00');
     expect(await pointsOf(m, 'REDEEM', 'member_year_rollups')).toBe('-3.00');
     expect(await findRollupMismatches(h.bank, h.head.id)).toEqual([]);
@@ -80,6 +82,7 @@ describe('the rollup check', () => {
     const award = await h.gql(h.clientToken, `mutation($i: AwardPointsInput!) { awardPoints(input: $i) { transactionId } }`,
       { i: { idempotencyKey: h.key(), memberId: m, rule: 'garbage.bin-duty', occurredAt: '2025-12-31T20:00:00Z' } });
     expect(award.errors).toBeUndefined();
+    await foldEverything(h.bank, h.head.id);
     for (const [rollup, column] of [['member_year_rollups', 'year'], ['member_rollups', 'month']] as const) {
       const row = h.bank.knex(rollup).where({ head_id: h.head.id, member_id: m, asset_code: 'POINTS' });
       const [before] = await row.clone().select(column, 'amount');
@@ -104,7 +107,8 @@ describe('the rollup check', () => {
     const award = await h.gql(h.clientToken, `mutation($i: AwardPointsInput!) { awardPoints(input: $i) { transactionId } }`,
       { i: { idempotencyKey: h.key(), memberId: m, rule: 'garbage.bin-duty' } });
     expect(award.errors).toBeUndefined();
-    const [year] = await h.bank.knex('branch_year_deltas').where({ head_id: h.head.id, branch_id: h.branches[0]!.id, asset_code: 'POINTS' }).pluck('year');
+    await foldEverything(h.bank, h.head.id);
+    const [year] = await h.bank.knex('branch_year_rollups').where({ head_id: h.head.id, branch_id: h.branches[0]!.id, asset_code: 'POINTS' }).pluck('year');
     const [bogus] = await h.bank.knex('branch_year_deltas').insert({
       head_id: h.head.id, branch_id: h.branches[0]!.id, asset_code: 'POINTS', year, earned: 0, deducted: 0, redeemed: 0, reversed: 0, net: 0, postings: 0, active_members: 1,
     }).returning('id');
@@ -142,7 +146,7 @@ describe('the branch rollups', () => {
     let awarding = true;
     const settlers = [0, 1].map(async () => {
       let folded = 0;
-      while (awarding) folded += await foldBranchDeltas(h.bank);
+      while (awarding) folded += (await foldRollups(h.bank)) + (await foldBranchDeltas(h.bank));
       return folded;
     });
     const awards = members.flatMap((m) => [0, 1].map(() => h.gql(h.clientToken, `mutation($i: AwardPointsInput!) { awardPoints(input: $i) { transactionId } }`,
@@ -162,15 +166,17 @@ describe('the branch rollups', () => {
     expect(points.activeMembers).toBeGreaterThanOrEqual(movers.length);
   });
 
-  it('give the same figures before and after the settler folds the deltas, and folding leaves none', async () => {
+  it('give the same figures before and after the settler folds the tail and the deltas, and folding leaves none', async () => {
     const m = await h.addMember(`${h.tag}-fold`);
     const award = await h.gql(h.clientToken, `mutation($i: AwardPointsInput!) { awardPoints(input: $i) { transactionId } }`,
       { i: { idempotencyKey: h.key(), memberId: m, rule: 'garbage.bin-duty' } });
     expect(award.errors).toBeUndefined();
-    const pending = () => h.bank.knex('branch_year_deltas').where({ head_id: h.head.id }).count({ n: '*' }).first().then((r) => Number(r!.n));
+    const pending = () => h.bank.knex.raw(`SELECT (SELECT count(*) FROM branch_year_deltas WHERE head_id = :head)
+        + (SELECT count(*) FROM transactions WHERE head_id = :head AND txid >= (SELECT folded_below FROM rollup_fold)) AS n`, { head: h.head.id })
+      .then((r) => Number(r.rows[0].n));
     expect(await pending()).toBeGreaterThan(0);
     const before = await stats(h.head.code);
-    await foldAllBranchDeltas(h.bank);
+    await foldEverything(h.bank, h.head.id);
     expect(await pending()).toBe(0);
     expect(await stats(h.head.code)).toEqual(before);
     expect(before.assets.find((a: any) => a.asset === 'POINTS').activeMembers).toBeGreaterThan(0);

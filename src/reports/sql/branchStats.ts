@@ -22,7 +22,7 @@
 // settings, 3.1 s for a hash join and a hashed DISTINCT, 4.0 s summing the history before the end.
 // Bindings: head, branches (null: whole head bank), to (the period's end), assets (every asset
 // code), rootPathLength, and the since range's (rangeBindings).
-import { rangeRows, scopedRollups, type RollupRange } from './scope.js';
+import { liveRows, scopedRollups, unfoldedBranchRows, type RollupRange } from './scope.js';
 
 /** Rows of the report's assets: for a whole head bank this lets the rollups' period indexes (asset, month or year) find them. */
 const reportAssets = 'r.asset_code = ANY (:assets::text[])';
@@ -46,7 +46,7 @@ const amounts = `r.starts < :to::date AS in_period,
 
 /** Rollup rows over `range` with their member's branch (branch_id), whether they are in the period (in_period) and the first of their member and asset (first). */
 const movements = (wholeBank: boolean, range: RollupRange) => (wholeBank
-  ? `SELECT m.branch_id, v.* FROM (${markFirst(`SELECT r.member_id, r.asset_code, ${amounts} FROM (${rangeRows(range, reportAssets)}) r`)}) v
+  ? `SELECT m.branch_id, v.* FROM (${markFirst(`SELECT r.member_id, r.asset_code, ${amounts} FROM (${liveRows(range, reportAssets)}) r`)}) v
        JOIN members m ON m.head_id = :head AND m.id = v.member_id`
   : markFirst(`SELECT r.branch_id, r.member_id, r.asset_code, ${amounts}
                  FROM (${scopedRollups(false, range, reportAssets, membersInBranches, 's.branch_id, ')}) r`));
@@ -83,16 +83,24 @@ export const branchStatsSql = (wholeBank: boolean, since: RollupRange) => perChi
                  SELECT b.branch_id, b.asset_code, 0, 0, 0, 0, b.amount, 0 FROM (${balancesNow(wholeBank)}) b) x
           GROUP BY 1, 2`);
 
-/** The head bank's branch rollup rows up to a year, and the deltas the settler has not folded into them yet (migration 050). */
-const branchYearRows = (wholeBank: boolean) => ['branch_year_rollups', 'branch_year_deltas'].map((table) => `
+/**
+ * The head bank's branch rollup rows up to a year, the deltas the settler has not folded into them
+ * yet (migration 050), and the journal's tail not folded into the member rollups yet (migration 062).
+ */
+const branchYearRows = (wholeBank: boolean) => [
+  ...['branch_year_rollups', 'branch_year_deltas'].map((table) => `
     SELECT r.branch_id, r.asset_code, r.year, r.earned, r.deducted, r.redeemed, r.reversed, r.net, r.active_members FROM ${table} r
-     WHERE r.head_id = :head AND r.year <= :year::date${wholeBank ? '' : ' AND r.branch_id = ANY (:branches::bigint[])'}`).join(' UNION ALL ');
+     WHERE r.head_id = :head AND r.year <= :year::date${wholeBank ? '' : ' AND r.branch_id = ANY (:branches::bigint[])'}`),
+  `SELECT r.branch_id, r.asset_code, r.year, r.earned, r.deducted, r.redeemed, r.reversed, r.net, r.active_members
+     FROM (${unfoldedBranchRows(`u.year <= :year::date${wholeBank ? '' : ' AND u.branch_id = ANY (:branches::bigint[])'}`)})
+          r (branch_id, asset_code, year, earned, deducted, redeemed, reversed, net, postings, active_members)`,
+].join(' UNION ALL ');
 
 /**
  * A calendar year's figures from the branch rollups (migration 050): the year's rows for the
  * flows and the active members, every row up to the year's for outstanding (what members held at
  * its end). A whole head bank reads a row per branch, asset and year of history, and the deltas
- * not yet folded (a settler's interval of writes): however many members and postings it has.
+ * and the journal's tail not yet folded (a settler's interval of writes): however many members and postings it has.
  * Bindings: head, branches (null: whole head bank), year (its first day), rootPathLength.
  */
 export const branchStatsYearSql = (wholeBank: boolean) => perChild(`

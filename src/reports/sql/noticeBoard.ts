@@ -18,7 +18,12 @@ export const noticeBoardActivitySql = (wholeBank: boolean) => `
                 SELECT r.member_id, r.asset_code, r.kind, r.category, r.amount FROM member_rollups r
                  WHERE r.head_id = :head AND r.member_id = s.id AND r.asset_code = ANY (:assets::text[]) AND r.month = :month::date
                 OFFSET 0) r
-        WHERE s.head_id = :head AND s.branch_id = ANY (:branches::bigint[])`}),
+        WHERE s.head_id = :head AND s.branch_id = ANY (:branches::bigint[])`}
+         UNION ALL
+         -- The journal's tail not folded yet (migration 062), read once.
+         SELECT m.branch_id, r.member_id, r.asset_code, r.kind, r.category, r.amount
+           FROM cb_unfolded_postings(:head) r JOIN members m ON m.head_id = :head AND m.id = r.member_id
+          WHERE r.asset_code = ANY (:assets::text[]) AND r.month = :month::date${wholeBank ? '' : ' AND m.branch_id = ANY (:branches::bigint[])'}),
        volunteers AS (
          SELECT 'volunteer' AS board, x.member_id, sum(x.amount) AS total, row_number() OVER (ORDER BY sum(x.amount) DESC, x.member_id) AS pos
            FROM month_rows x

@@ -3,7 +3,7 @@
 // Bindings: head, branches (bigint[] of the subtree, or null for the whole head bank), and the
 // period range's (reportBindings); a page (`page`) also limit and offset, applied to the ranking
 // before member rows and breakdowns are read. The CSV export reads the whole statement through a cursor.
-import { rangeRows, scopedRollups, type RollupRange } from './scope.js';
+import { liveRows, scopedRollups, type RollupRange } from './scope.js';
 
 const partyScoreRows = `r.asset_code = 'PARTY_SCORE'`;
 
@@ -32,7 +32,7 @@ export const partyScoresSql = (wholeBank: boolean, period: RollupRange, page: bo
 
 /** The categories of PARTY_SCORE movements of a subtree in a period (the CSV's columns). */
 export const partyScoreCategoriesSql = (period: RollupRange) => `
-  SELECT DISTINCT r.category FROM (${rangeRows(period, partyScoreRows)}) r
+  SELECT DISTINCT r.category FROM (${liveRows(period, partyScoreRows)}) r
     JOIN members m ON m.head_id = :head AND m.id = r.member_id
    WHERE m.is_party_member AND (:branches::bigint[] IS NULL OR m.branch_id = ANY (:branches::bigint[]))
    ORDER BY 1`;

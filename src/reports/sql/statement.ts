@@ -1,12 +1,14 @@
-// A member's statement for a period: totals per asset from rollups (opening balance before the
+// A member's statement for a period: totals per asset from rollups and the unfolded tail (opening balance before the
 // period, net movement in it, closing), and the movements themselves from the member's postings.
 // Bindings: head, member, from, to (months, bank time zone), limit.
 export const statementTotalsSql = `
   SELECT r.asset_code, coalesce(sum(r.amount) FILTER (WHERE r.month < :from::date), 0)::text AS opening,
          coalesce(sum(r.amount) FILTER (WHERE r.month >= :from::date), 0)::text AS net,
          coalesce(sum(r.postings) FILTER (WHERE r.month >= :from::date), 0) AS postings
-    FROM member_rollups r
-   WHERE r.head_id = :head AND r.member_id = :member AND r.month < :to::date
+    FROM (SELECT r.asset_code, r.month, r.amount, r.postings FROM member_rollups r WHERE r.head_id = :head AND r.member_id = :member
+          UNION ALL
+          SELECT r.asset_code, r.month, r.amount, r.postings FROM cb_unfolded_postings(:head) r WHERE r.member_id = :member) r
+   WHERE r.month < :to::date
    GROUP BY 1 ORDER BY 1`;
 
 export const statementMovementsSql = `

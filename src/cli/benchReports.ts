@@ -1,10 +1,11 @@
 // npm run bench:reports: builds a district-sized bank through the service's own schema (500 branches,
-// 1,000,000 members, postings over two years loaded with COPY, the rollup triggers firing as for any
-// writer), then times the period reports (partyScores of a 5,000-member branch-year and of the whole
+// 1,000,000 members, postings over two years loaded with COPY, then folded into the rollups by the
+// settler's fold as for any writer), then times the period reports (partyScores of a 5,000-member branch-year and of the whole
 // head bank, leaderboard, branchStats), p50 and p99 over repeated calls, at each posting count of
 // BENCH_POSTINGS (default 2,000,000; e.g. 2000000,20000000 grows the same data set to 20 M and
-// measures again). First it measures what the rollup triggers add to a single award (sequential
-// cb_award_batch calls through pg, with the triggers disabled and enabled, alternately).
+// measures again). First it measures what the score-year trigger adds to a single award (sequential
+// cb_award_batch calls through pg, with the trigger disabled and enabled, alternately) and what the
+// fold of the rollups costs per award (migration 062: no rollup is written in the award).
 // Its own embedded PostgreSQL (BENCH_PG_PORT, BENCH_PG_DATA_DIR) on a fresh database; COPY reads
 // files the bench writes, so the server must see this machine's files (the embedded one does).
 import fs from 'node:fs';
@@ -18,7 +19,7 @@ import { migrateToLatest } from '../db/migrate.js';
 import { openBank, type Bank } from '../bank.js';
 import { createHeadBank, insertChildBranch, type Branch } from '../directory/branches.js';
 import { openWallets } from '../directory/members.js';
-import { foldAllBranchDeltas } from '../ledger/settle.js';
+import { foldAllBranchDeltas, foldAllRollups } from '../ledger/settle.js';
 import { callAwardBatch } from '../ledger/sql/award.js';
 import { requestHash } from '../ledger/idempotency.js';
 import type { Principal } from '../auth/principal.js';
@@ -47,8 +48,8 @@ const headBankCallsPerReport = 10;
 /** Sequential single awards per round of the award-cost measurement, and rounds per setting. */
 const awardCostAwards = 500;
 const awardCostRounds = 3;
-/** Triggers that the award-cost measurement turns off and on (migrations 010/030 and 011). */
-const rollupTriggers = ['postings_rollup', 'postings_score_year_open'];
+/** Triggers that the award-cost measurement turns off and on (migration 011; the rollups are folded later, migration 062). */
+const rollupTriggers = ['postings_score_year_open'];
 
 const log = (line: string) => console.error(`[bench:reports] ${line}`);
 
@@ -211,6 +212,10 @@ async function loadPostings(bank: Bank, bulk: pg.Client, district: District, fro
   // Planner statistics first: on a fresh load's empty estimates the balance UPDATE below was planned
   // as a nested loop that re-aggregated postings per account (minutes for 200,000 postings).
   await bulk.query('ANALYZE accounts, transactions, postings, member_rollups, member_year_rollups');
+  // The settler folds the journal into the member rollups (migration 062), a COPY chunk at a time.
+  const rollupsStarted = performance.now();
+  const rolledUp = await foldAllRollups(bank);
+  log(`folded ${rolledUp.toLocaleString('en-US')} transactions into the rollups in ${((performance.now() - rollupsStarted) / 1000).toFixed(1)} s, as the settler does`);
   log('balances: member wallets from their postings, system accounts as deltas (the settler folds them)');
   await bulk.query(`
     UPDATE accounts a SET balance = s.amount
@@ -258,8 +263,11 @@ async function measureAwardCost(bank: Bank): Promise<AwardCost> {
         rule, quantity: '1', occurredAt: new Date().toISOString(), memo: null, metadata: null }]);
       if (r.error) throw new Error(`award refused: ${r.error.message}`);
     }
-    return (performance.now() - t) / awardCostAwards;
+    const elapsed = (performance.now() - t) / awardCostAwards;
+    folded += await foldAllRollups(bank);
+    return elapsed;
   };
+  let folded = 0;
   const setTriggers = (on: boolean) => bank.knex.raw(rollupTriggers.map((t) => `ALTER TABLE postings ${on ? 'ENABLE' : 'DISABLE'} TRIGGER ${t};`).join(' '));
   const results = { off: [] as number[], on: [] as number[], offScore: [] as number[], onScore: [] as number[] };
   await round('cost.garbage.sorted-drop'); // warm
@@ -280,12 +288,13 @@ async function measureAwardCost(bank: Bank): Promise<AwardCost> {
   // the time spent inside the trigger functions (track_functions, set for this database) is not.
   await bank.knex.raw('SELECT pg_stat_force_next_flush()');
   const { rows } = await bank.knex.raw(`SELECT funcname, calls, total_time FROM pg_stat_user_functions
-    WHERE funcname IN ('cb_award_batch', 'cb_rollup_inserted_postings', 'cb_guard_score_years')`);
+    WHERE funcname IN ('cb_award_batch', 'cb_fold_rollups', 'cb_guard_score_years')`);
   const msPerCall = (name: string) => { const r = rows.find((x: any) => x.funcname === name); return r ? r.total_time / Number(r.calls) : NaN; };
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   return {
     off: median(results.off), on: median(results.on), offScore: median(results.offScore), onScore: median(results.onScore),
-    awardFunctionMs: msPerCall('cb_award_batch'), rollupTriggerMs: msPerCall('cb_rollup_inserted_postings'), guardTriggerMs: msPerCall('cb_guard_score_years'),
+    awardFunctionMs: msPerCall('cb_award_batch'),
+    rollupTriggerMs: (rows.find((x: any) => x.funcname === 'cb_fold_rollups')?.total_time ?? NaN) / folded, guardTriggerMs: msPerCall('cb_guard_score_years'),
   };
 }
 
@@ -391,7 +400,7 @@ async function main(): Promise<void> {
     const cost = await measureAwardCost(bank);
     log(`award cost (ms per award, median round): POINTS award ${cost.off.toFixed(3)} without triggers, ${cost.on.toFixed(3)} with; `
       + `PARTY_SCORE award ${cost.offScore.toFixed(3)} without, ${cost.onScore.toFixed(3)} with; inside PostgreSQL per call: cb_award_batch `
-      + `${cost.awardFunctionMs.toFixed(3)} ms, of which rollup trigger ${cost.rollupTriggerMs.toFixed(3)} ms and score-year guard ${cost.guardTriggerMs.toFixed(3)} ms`);
+      + `${cost.awardFunctionMs.toFixed(3)} ms, of which score-year guard ${cost.guardTriggerMs.toFixed(3)} ms; the rollups' fold ${cost.rollupTriggerMs.toFixed(3)} ms per award`);
     const district = await buildDistrict(bank, members);
     let loaded = 0;
     const results: { postings: number; rollups: number; yearRollups: number; branchRollups: number; timings: ReportTiming[] }[] = [];
@@ -405,7 +414,7 @@ async function main(): Promise<void> {
     console.log(`\nbench:reports ${new Date().toISOString().slice(0, 16)} UTC: ${members.toLocaleString('en-US')} members, 500 branches\n`);
     console.log(`award cost, ms per single award (sequential, through pg): POINTS ${cost.off.toFixed(3)} → ${cost.on.toFixed(3)} with rollups; `
       + `PARTY_SCORE ${cost.offScore.toFixed(3)} → ${cost.onScore.toFixed(3)} with rollups and the score-year guard; inside PostgreSQL `
-      + `(track_functions, all rounds): cb_award_batch ${cost.awardFunctionMs.toFixed(3)} ms per call, rollup trigger ${cost.rollupTriggerMs.toFixed(3)} ms, `
+      + `(track_functions, all rounds): cb_award_batch ${cost.awardFunctionMs.toFixed(3)} ms per call, the rollups' fold (settler) ${cost.rollupTriggerMs.toFixed(3)} ms per award, `
       + `score-year guard ${cost.guardTriggerMs.toFixed(3)} ms\n`);
     console.log(`| report | ${results.map((r) => `${(r.postings / 1e6).toFixed(0)}M postings (${(r.rollups / 1e6).toFixed(2)}M monthly, ${(r.yearRollups / 1e6).toFixed(2)}M yearly member rollup rows, ${r.branchRollups.toLocaleString('en-US')} branch rollup rows) p50 / p99 ms`).join(' | ')} |`);
     console.log(`| --- | ${results.map(() => '---').join(' | ')} |`);

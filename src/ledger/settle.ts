@@ -29,10 +29,26 @@ export async function settleAccountDeltas(bank: Bank): Promise<number> {
   return rows[0].settled;
 }
 
-/** Folds the journal's tail, up to about settleBatchRows transactions, into the rollups; the number of transactions passed (0: nothing, or another folder is at it). */
+/**
+ * Folds the journal's tail, up to about settleBatchRows transactions, into the rollups; the number of
+ * transactions passed (0: nothing, or another folder is at it). Without the request statement_timeout:
+ * the rows of one database transaction are folded together, and a bulk load of 100,000 transactions in
+ * one COPY must not time out on every round and hold the cursor back for ever.
+ */
 export async function foldRollups(bank: Bank): Promise<number> {
-  const { rows } = await bank.pool.query({ name: 'cb_fold_rollups', text: 'SELECT cb_fold_rollups($1) AS folded', values: [settleBatchRows] });
-  return rows[0].folded;
+  const client = await bank.pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SET LOCAL statement_timeout = 0');
+    const { rows } = await client.query({ name: 'cb_fold_rollups', text: 'SELECT cb_fold_rollups($1) AS folded', values: [settleBatchRows] });
+    await client.query('COMMIT');
+    return rows[0].folded;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
 }
 
 /** Folds the tail batch after batch until a batch is not full (or stopped); the number of transactions passed. */

@@ -191,5 +191,5 @@ describe('a service killed between its writes and their fold', () => {
           WHERE p.head_id = $1 AND a.owner_type = 'MEMBER' AND a.owner_id = ANY ($2::bigint[])) AS posted`, [h.head.id, members]);
     expect(sums.rolled).toBe(sums.posted);
     expect(sums.posted).toBeGreaterThanOrEqual(acknowledged.length);
-  }, 120_000);
+  }, 300_000);
 });

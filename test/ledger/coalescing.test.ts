@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codes, startHarness, type GraphQLResponse, type Harness } from '../support/harness.js';
 import { awardCoalescingStats } from '../../src/ledger/awardCoalescer.js';
+import { loadConfig } from '../../src/config.js';
 
 let h: Harness;
 let fine: string;
@@ -238,5 +239,28 @@ describe('a group that fails', () => {
     expect(awardCoalescingStats(h.bank).groupCalls - before.groupCalls).toBe(1);
     for (const res of answers) expect(res).toEqual(alone);
     expect(await keyRows(inputs.map((i) => i.idempotencyKey))).toBe(0);
+  });
+});
+
+describe('AWARD_COALESCING=off', () => {
+  it('is read from the environment, on by default', () => {
+    expect(loadConfig({}).awardCoalescing).toBe(true);
+    expect(loadConfig({ AWARD_COALESCING: 'off' }).awardCoalescing).toBe(false);
+    expect(() => loadConfig({ AWARD_COALESCING: 'sometimes' })).toThrow(/AWARD_COALESCING/);
+  });
+
+  it('sends every award alone through cb_award_one, however many arrive together', async () => {
+    const people = await Promise.all(Array.from({ length: 16 }, () => newMember()));
+    const before = awardCoalescingStats(h.bank);
+    h.bank.config.awardCoalescing = false;
+    try {
+      const answers = await Promise.all(people.map((m) => send({ idempotencyKey: h.key(), memberId: m.id, rule: 'garbage.bin-duty' })));
+      for (const res of answers) expect(res.errors, JSON.stringify(res.errors)).toBeUndefined();
+    } finally {
+      h.bank.config.awardCoalescing = true;
+    }
+    const after = awardCoalescingStats(h.bank);
+    expect(after.loneCalls - before.loneCalls).toBe(16);
+    expect(after.groupCalls).toBe(before.groupCalls);
   });
 });

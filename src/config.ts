@@ -48,6 +48,11 @@ export interface Config {
   printDemoToken: boolean;
   /** How often the settler folds account_deltas into hot (system) account balances, and branch_year_deltas into branch_year_rollups. */
   settleIntervalMs: number;
+  /**
+   * Whether single awards that arrive while this process's award call is in flight are sent together
+   * as one cb_award_batch call when it returns (group commit, src/ledger/awardCoalescer.ts). Per process.
+   */
+  awardCoalescing: boolean;
   /** How often the expiry sweeper runs; at most 30 s, so that a sweep that takes a while still releases within a minute. */
   sweepIntervalMs: number;
   /** How often the sealer brings final transactions into the digest chain. */
@@ -147,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     seedDemo,
     printDemoToken: flag(env, 'PRINT_DEMO_TOKEN', seedDemo && !production),
     settleIntervalMs: integer(env, 'SETTLE_INTERVAL_MS', 1000, 10, 3_600_000),
+    awardCoalescing: flag(env, 'AWARD_COALESCING', true),
     sweepIntervalMs: integer(env, 'SWEEP_INTERVAL_MS', 15_000, 10, 30_000),
     sealIntervalMs: integer(env, 'SEAL_INTERVAL_MS', 1000, 10, 3_600_000),
     partitionMonthsAhead: integer(env, 'PARTITION_MONTHS_AHEAD', 3, 1, 120),

@@ -680,6 +680,14 @@ async function main(): Promise<number> {
   const secondsRaw = process.env.BENCH_SECONDS ?? String(secondsDefault);
   const seconds = Number(secondsRaw);
   if (!/^\d+$/.test(secondsRaw) || seconds < 1 || seconds > secondsMax) throw new Error(`BENCH_SECONDS must be a whole number from 1 to ${secondsMax}, got "${secondsRaw}"`);
+  // BENCH_KIOSK_TOKENS: how many client tokens (subjects) the award clients share, round robin: by
+  // default each client its own (64 kiosks); 1 is one integration server calling for every kiosk,
+  // whose concurrent single awards can be coalesced (awards of one subject share a call).
+  const kioskTokensRaw = process.env.BENCH_KIOSK_TOKENS ?? String(Math.max(...clientCounts));
+  const kioskTokens = Number(kioskTokensRaw);
+  if (!/^\d+$/.test(kioskTokensRaw) || kioskTokens < 1 || kioskTokens > Math.max(...clientCounts)) {
+    throw new Error(`BENCH_KIOSK_TOKENS must be a whole number from 1 to ${Math.max(...clientCounts)}, got "${kioskTokensRaw}"`);
+  }
   const config = loadConfig({
     ...process.env, PG_DATA_DIR: process.env.BENCH_PG_DATA_DIR || benchDataDirDefault, PG_PORT: process.env.BENCH_PG_PORT || benchPortDefault,
     DB_POOL_SIZE: process.env.DB_POOL_SIZE || String(benchPoolSizeDefault), SEED_DEMO: 'false',
@@ -705,8 +713,8 @@ async function main(): Promise<number> {
       `SELECT current_setting('server_version') AS version, current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS sync`);
     const describe = `Civility Bank bench, started ${utcNow()} UTC: PostgreSQL ${settings!.version} (${service.server.embedded ? 'embedded' : 'DATABASE_URL'}), `
       + `fsync=${settings!.fsync}, synchronous_commit=${settings!.sync}, pool ${config.dbPoolSize}, ${os.cpus().length} CPUs, Node ${process.version}, `
-      + `${seconds} s per scenario after ${warmupMs / 1000} s warm-up`;
-    const tokens = Array.from({ length: Math.max(...clientCounts) }, (_, c) =>
+      + `${seconds} s per scenario after ${warmupMs / 1000} s warm-up, ${kioskTokens} kiosk token(s), award coalescing ${config.awardCoalescing ? 'on' : 'off'}`;
+    const tokens = Array.from({ length: kioskTokens }, (_, c) =>
       signToken(config, { sub: `bench-kiosk-${c}`, role: 'client', branch: fixture.head.code, rules: '*' }));
     const scope: AwardScope = { headId: fixture.head.id, sub: 'bench-sql', role: 'client', scopePath: fixture.head.path, timeZone: fixture.head.timeZone };
     const memberTokens = fixture.redeemers.map((id) => signToken(config, { sub: `bench-member-${id}`, role: 'member', branch: fixture.head.code, member: id }));

@@ -1,5 +1,6 @@
 // awardPoints and awardPointsBatch: a client or admin applies an earning rule to a member. Input is
-// checked here; the award itself (idempotency, scope, rule, caps, postings) is one SQL call.
+// checked here; the award itself (idempotency, scope, rule, caps, postings) is one SQL call, which a
+// single award may share with others waiting at the same moment (awardCoalescer.ts).
 // Invariants 4 and 5 are held in SQL (cb_award_batch); this file keeps bad input out.
 import type { Bank } from '../bank.js';
 import { mayApplyRule, requireRole, ruleNotForToken, type Principal } from '../auth/principal.js';
@@ -10,7 +11,8 @@ import { withRetry } from '../db/errors.js';
 import { checkRuleCode, quantityScale } from '../rules/rules.js';
 import { parseAmount } from './amounts.js';
 import { checkIdempotencyKey, requestHash } from './idempotency.js';
-import { callAward, callAwardBatch, type AwardItem, type AwardScope } from './sql/award.js';
+import { coalescedAward } from './awardCoalescer.js';
+import { callAwardBatch, type AwardItem, type AwardScope } from './sql/award.js';
 import { writeResultFromJson, writeResultWithTransaction, type WriteResult } from './transactions.js';
 
 /** One award covers at most this many units (drops, shifts, hours). */
@@ -105,7 +107,7 @@ export async function awardPoints(bank: Bank, principal: Principal, input: Award
   requireRole(principal, 'client', 'admin');
   const { item } = prepareAward(bank, principal, input, '');
   try {
-    const json = await withRetry(() => callAward(bank.pool, awardScope(principal), item));
+    const json = await coalescedAward(bank, awardScope(principal), item);
     return writeResultWithTransaction(bank, principal.headId, json);
   } catch (error) {
     if (error instanceof BankError && error.code === 'FORBIDDEN') {

@@ -99,13 +99,18 @@ export async function requireTransactionVisible(bank: Bank, principal: Principal
   throw new BankError('FORBIDDEN', `transaction ${txn.id} is outside your scope`);
 }
 
-/** Transactions by id, in one query (also the dataloader's batch function). */
-export async function loadTransactions(bank: Bank, headId: string, ids: readonly string[]): Promise<(TransactionRecord | null)[]> {
+/** The JSON of transactions by id (cb_transactions_json, what a single write answers with), in one query. */
+export async function loadTransactionsJson(bank: Bank, headId: string, ids: readonly string[]): Promise<Map<string, any>> {
   const { rows } = await bank.pool.query({
     name: 'cb_transactions_json', text: 'SELECT id::text, j FROM cb_transactions_json($1, $2::bigint[])', values: [headId, ids],
   });
-  const byId = new Map<string, TransactionRecord>(rows.map((r: any) => [r.id, transactionFromJson(bank, headId, r.j)]));
-  return ids.map((id) => byId.get(id) ?? null);
+  return new Map<string, any>(rows.map((r: any) => [r.id, r.j]));
+}
+
+/** Transactions by id, in one query (also the dataloader's batch function). */
+export async function loadTransactions(bank: Bank, headId: string, ids: readonly string[]): Promise<(TransactionRecord | null)[]> {
+  const json = await loadTransactionsJson(bank, headId, ids);
+  return ids.map((id) => (json.has(id) ? transactionFromJson(bank, headId, json.get(id)) : null));
 }
 
 export async function loadTransaction(bank: Bank, headId: string, id: string): Promise<TransactionRecord | null> {

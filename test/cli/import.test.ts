@@ -64,7 +64,8 @@ async function memberOf(externalId: string) {
   return h.bank.knex('members').where({ head_id: h.head.id, external_id: externalId }).first();
 }
 
-describe('importing members from an .xlsx with Chinese headers', () => {
+// Each run starts the command (tsx, a database connection): seconds each on a shared machine.
+describe('importing members from an .xlsx with Chinese headers', { timeout: 240_000 }, () => {
   let file: string;
   const ext = (n: number) => `${h.tag}-m${n}`;
 
@@ -151,7 +152,7 @@ describe('importing members from an .xlsx with Chinese headers', () => {
   });
 });
 
-describe('importing awards', () => {
+describe('importing awards', { timeout: 240_000 }, () => {
   let memberA: string;
   let memberB: string;
 

@@ -76,13 +76,34 @@ export interface UpsertMemberInput {
   isVolunteer?: boolean | null;
 }
 
-export async function upsertMember(bank: Bank, principal: Principal, input: UpsertMemberInput): Promise<{ member: Member; created: boolean; replayed: boolean }> {
+/** upsertMember's checks of its input and the principal (role, fields, the target branch in scope). */
+async function prepareUpsertMember(bank: Bank, principal: Principal, input: UpsertMemberInput) {
   requireRole(principal, 'admin');
   const key = checkIdempotencyKey(input.idempotencyKey);
   const externalId = checkExternalId(input.externalId);
   const name = checkName('name', input.name, nameLengthMax)!;
   const branch = await bank.branches.require(input.branch, 'branch');
   requireScope(principal, branch, 'branch');
+  return { key, externalId, name, branch };
+}
+
+const movedOutOfScope = 'this externalId belongs to a member outside your scope; an admin whose scope covers both branches may move it';
+
+/**
+ * What upsertMember would decide, without writing (npm run import --dry-run): the same input and
+ * scope checks, and the existing member's branch in scope. It cannot see an idempotency conflict
+ * that only the write's key claim would find, nor a concurrent upsert of the same externalId.
+ */
+export async function checkUpsertMember(bank: Bank, principal: Principal, input: UpsertMemberInput): Promise<{ created: boolean }> {
+  const { externalId } = await prepareUpsertMember(bank, principal, input);
+  const existing = await bank.knex('members').where({ head_id: principal.headId, external_id: externalId }).first('branch_id');
+  if (!existing) return { created: true };
+  if (!isWithin(await bank.branches.requireById(String(existing.branch_id)), principal.branch)) throw new BankError('FORBIDDEN', movedOutOfScope, 'externalId');
+  return { created: false };
+}
+
+export async function upsertMember(bank: Bank, principal: Principal, input: UpsertMemberInput): Promise<{ member: Member; created: boolean; replayed: boolean }> {
+  const { key, externalId, name, branch } = await prepareUpsertMember(bank, principal, input);
   const normalized = { externalId, branch: branch.code, name, isPartyMember: input.isPartyMember ?? null, isVolunteer: input.isVolunteer ?? null };
   const hash = requestHash('upsertMember', normalized);
   return withRetry(() => bank.knex.transaction(async (trx) => {
@@ -106,7 +127,7 @@ export async function upsertMember(bank: Bank, principal: Principal, input: Upse
       const from = await bank.branches.requireById(String(existing.branch_id));
       if (!isWithin(from, principal.branch)) {
         // no branch code, no name: only that the externalId is taken (it is unique in the head bank)
-        throw new BankError('FORBIDDEN', 'this externalId belongs to a member outside your scope; an admin whose scope covers both branches may move it', 'externalId');
+        throw new BankError('FORBIDDEN', movedOutOfScope, 'externalId');
       }
       await trx('members').where({ head_id: principal.headId, id: existing.id }).update({
         branch_id: branch.id, name,

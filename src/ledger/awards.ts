@@ -126,10 +126,27 @@ export interface BatchItemResult {
 }
 
 /**
+ * The batch statement, or with dryRun the same statement in a transaction that is rolled back: every
+ * check the write makes (member, scope, rule, caps, keys already used), and nothing kept.
+ */
+async function runAwardBatch(bank: Bank, scope: AwardScope, items: AwardItem[], dryRun: boolean): Promise<any[]> {
+  if (!dryRun) return callAwardBatch(bank.pool, scope, items);
+  const client = await bank.pool.connect();
+  try {
+    await client.query('BEGIN');
+    return await callAwardBatch(client, scope, items);
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined);
+    client.release();
+  }
+}
+
+/**
  * Up to batchSizeMax awards in one round trip. Each item has its own key and its own result; a
  * failing item writes nothing. SQL takes its locks in a fixed order, whatever the input order.
+ * With dryRun (npm run import --dry-run) the results are what the write would answer, and nothing is written.
  */
-export async function awardPointsBatch(bank: Bank, principal: Principal, awards: AwardInput[]): Promise<BatchItemResult[]> {
+export async function awardPointsBatch(bank: Bank, principal: Principal, awards: AwardInput[], options: { dryRun?: boolean } = {}): Promise<BatchItemResult[]> {
   requireRole(principal, 'client', 'admin');
   if (!Array.isArray(awards) || awards.length === 0 || awards.length > batchSizeMax) {
     throw badInput('awards', `give 1 to ${batchSizeMax} awards, got ${Array.isArray(awards) ? awards.length : 'none'}`);
@@ -145,7 +162,7 @@ export async function awardPointsBatch(bank: Bank, principal: Principal, awards:
     }
   });
   if (prepared.length > 0) {
-    const out = await withRetry(() => callAwardBatch(bank.pool, awardScope(principal), prepared.map((p) => p.award.item)));
+    const out = await withRetry(() => runAwardBatch(bank, awardScope(principal), prepared.map((p) => p.award.item), options.dryRun === true));
     if (!Array.isArray(out) || out.length !== prepared.length) throw new Error('invariant broken: batch answered a different number of items');
     out.forEach((json, i) => {
       const target = results[prepared[i]!.index]!;

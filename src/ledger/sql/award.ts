@@ -26,7 +26,7 @@ export async function callAward(pool: pg.Pool, scope: AwardScope, item: AwardIte
 }
 
 /** Awards; one result per item, in order (transaction ids: a batch's transactions are read only when asked for). */
-export async function callAwardBatch(pool: pg.Pool, scope: AwardScope, items: object[]): Promise<any[]> {
+export async function callAwardBatch(pool: pg.Pool | pg.PoolClient, scope: AwardScope, items: object[]): Promise<any[]> {
   const { rows } = await pool.query({
     name: 'cb_award_batch',
     text: 'SELECT cb_award_batch($1, $2, $3, $4, $5, $6) AS r',

@@ -3,10 +3,10 @@
 // active members, the rules most applied and the claims waiting. Chart.js loads only here.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { PageProps } from './index.js';
-import { gql } from '../../shared/api.js';
+import { downloadWithToken, gql } from '../../shared/api.js';
 import { t, useLanguage } from '../../shared/i18n.js';
 import { bankToday, formatAmount } from '../../shared/format.js';
-import { Alert, Empty } from '../../shared/ui.js';
+import { Alert, Button, Empty, ErrorAlert, useAction } from '../../shared/ui.js';
 import { BranchSelect, Filters, Loaded, PageHeader, YearSelect, label, useLoad } from '../kit.js';
 
 interface AssetFigures { asset: string; issued: string; redeemed: string; outstanding: string; activeMembers: number }
@@ -117,9 +117,13 @@ export function DashboardPage({ session }: PageProps) {
   const [year, setYear] = useState(bankToday().year);
   const [asset, setAsset] = useState('POINTS');
   const state = useLoad(() => loadDashboard(branch, year), [branch, year]);
+  const download = useAction(() => downloadWithToken(`/exports/branch-stats.xlsx?branch=${encodeURIComponent(branch)}&year=${year}`, `branch-stats-${branch}-${year}.xlsx`));
   return (
     <>
-      <PageHeader title={t('console.menu.dashboard')} />
+      <PageHeader title={t('console.menu.dashboard')}>
+        <Button onClick={() => void download.run()} busy={download.busy} data-testid="download-stats-xlsx">{t('console.dashboard.downloadXlsx')}</Button>
+      </PageHeader>
+      <ErrorAlert error={download.error} />
       <Filters>
         <BranchSelect session={session} value={branch} onChange={setBranch} />
         <YearSelect value={year} onChange={setYear} />

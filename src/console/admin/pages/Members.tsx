@@ -3,7 +3,7 @@
 // wallets (balance, held, available) and the statement of a period (Member.statement).
 import { useRef, useState } from 'preact/hooks';
 import type { PageProps } from './index.js';
-import { gql, newKey } from '../../shared/api.js';
+import { downloadWithToken, gql, newKey } from '../../shared/api.js';
 import { t, useLanguage } from '../../shared/i18n.js';
 import { bankToday, formatAmount, formatDate, formatDateTime } from '../../shared/format.js';
 import { Alert, Button, Empty, ErrorAlert, Field, useAction } from '../../shared/ui.js';
@@ -161,6 +161,10 @@ export function MemberPage({ session, params }: PageProps) {
   const [editing, setEditing] = useState(false);
   const [saved, setSaved] = useState<string | null>(null);
   const state = useLoad(() => gql<{ member: MemberDetail | null }>(memberQuery, { id: params.id, period }).then((d) => d.member ?? null), [params.id, period.fromMonth, period.toMonth]);
+  // the statement shown (the period applied), as .xlsx
+  const download = useAction((externalId: string) => downloadWithToken(
+    `/exports/member-statement.xlsx?member=${encodeURIComponent(params.id!)}&fromMonth=${period.fromMonth}&toMonth=${period.toMonth}`,
+    `statement-${externalId}-${period.fromMonth}-${period.toMonth}.xlsx`));
   const applyPeriod = () => {
     if (!/^\d{4}-\d{2}$/.test(from) || !/^\d{4}-\d{2}$/.test(to) || from > to) {
       setPeriodError(t('console.members.periodInvalid'));
@@ -204,8 +208,10 @@ export function MemberPage({ session, params }: PageProps) {
             <div class="filter"><label for="st-from">{t('console.members.fromMonth')}</label><input id="st-from" type="month" class="input" value={from} onInput={(e) => setFrom((e.target as HTMLInputElement).value)} aria-invalid={periodError ? 'true' : undefined} /></div>
             <div class="filter"><label for="st-to">{t('console.members.toMonth')}</label><input id="st-to" type="month" class="input" value={to} onInput={(e) => setTo((e.target as HTMLInputElement).value)} aria-invalid={periodError ? 'true' : undefined} /></div>
             <div class="filter filter-button"><Button type="submit">{t('console.members.showStatement')}</Button></div>
+            <div class="filter filter-button"><Button busy={download.busy} data-testid="download-statement-xlsx" onClick={() => void download.run(member.externalId)}>{t('console.members.downloadXlsx')}</Button></div>
           </form>
           {periodError && <div class="field-message" role="alert">{periodError}</div>}
+          <ErrorAlert error={download.error} />
           <table class="table">
             <thead><tr><th>{t('console.asset')}</th><th class="num">{t('console.members.opening')}</th><th class="num">{t('console.members.net')}</th><th class="num">{t('console.members.closing')}</th><th class="num">{t('console.members.postings')}</th></tr></thead>
             <tbody>{member.statement.totals.map((s) => (

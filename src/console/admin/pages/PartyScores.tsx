@@ -1,6 +1,6 @@
 // Party scores (党员积分): a branch subtree's ranking for a year with the breakdown by category,
 // closing or reopening the year (closeScoreYear / reopenScoreYear; reopening needs a reason and a
-// head-bank admin), and the CSV export, fetched with the token (a plain link cannot carry it).
+// head-bank admin), and the CSV and Excel exports, fetched with the token (a plain link cannot carry it).
 import { useRef, useState } from 'preact/hooks';
 import type { PageProps } from './index.js';
 import { downloadWithToken, gql, newKey } from '../../shared/api.js';
@@ -48,12 +48,13 @@ export function PartyScoresPage({ session }: PageProps) {
     setDone(t(close ? 'console.scores.closedDone' : 'console.scores.reopenedDone', { year }));
     state.reload();
   });
-  const download = useAction(() => downloadWithToken(`/exports/party-scores.csv?branch=${encodeURIComponent(branch)}&year=${year}`, `party-scores-${branch}-${year}.csv`));
+  const download = useAction((ext: 'csv' | 'xlsx') => downloadWithToken(`/exports/party-scores.${ext}?branch=${encodeURIComponent(branch)}&year=${year}`, `party-scores-${branch}-${year}.${ext}`));
 
   return (
     <>
       <PageHeader title={t('console.menu.scores')}>
-        <Button onClick={() => void download.run()} busy={download.busy} data-testid="download-csv">{t('console.scores.download')}</Button>
+        <Button onClick={() => void download.run('csv')} busy={download.busy} data-testid="download-csv">{t('console.scores.download')}</Button>
+        <Button onClick={() => void download.run('xlsx')} busy={download.busy} data-testid="download-xlsx">{t('console.scores.downloadXlsx')}</Button>
       </PageHeader>
       <ErrorAlert error={download.error} />
       <Filters>

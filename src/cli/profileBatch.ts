@@ -1,4 +1,4 @@
-// npm run profile:batch: what one cb_award_batch call of 500 awards costs PostgreSQL, without HTTP:
+// npx tsx src/cli/profileBatch.ts: what one cb_award_batch call of 500 awards costs PostgreSQL, without HTTP:
 // the backend's own CPU per award (from /proc), WAL bytes per award, and, with PROFILE_EXPLAIN=1,
 // the plan and time of every statement inside the function (auto_explain, nested statements);
 // PROFILE_SETUP runs a statement on the measuring connection first (an A/B: drop a trigger, add a key back).

@@ -1,7 +1,7 @@
 // The batch path gets cheap per award (issue 14, decision 3): six foreign keys on the journal became
 // statement checks. A foreign key checks each inserted row on its own, with a lookup and a share lock
 // on the parent row (a WAL record the first time a transaction locks it): a batch of 500 awards made
-// 3,000 such checks. The checks that replace them (cb_check_transaction_references,
+// 4,000 such checks (four per transaction, two per posting). The checks that replace them (cb_check_transaction_references,
 // cb_check_posting_references: one set-based query per INSERT statement) and the guards that make
 // them exact (cb_refuse_reference_change: the parents are never deleted, their keys never change) are
 // created by their SQL files, which run right after the migrations, in src/ledger/sql/.

@@ -21,6 +21,7 @@ import * as backfillBranchYearRollups from './20261125_051_backfill_branch_year_
 import * as operators from './20261202_060_operators.js';
 import * as noticeBoard from './20261202_061_notice_board.js';
 import * as foldRollups from './20261202_062_fold_rollups.js';
+import * as referenceChecks from './20261202_065_reference_checks.js';
 
 export const migrations: Record<string, Knex.Migration> = {
   '20261123_001_journal': journal,
@@ -41,4 +42,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261202_060_operators': operators,
   '20261202_061_notice_board': noticeBoard,
   '20261202_062_fold_rollups': foldRollups,
+  '20261202_065_reference_checks': referenceChecks,
 };

@@ -46,6 +46,11 @@ export const sqlDefinitionFiles: readonly string[] = [
   'ledger/sql/queue_final_inserted.sql',
   'ledger/sql/queue_final_updated.sql',
   'ledger/sql/refuse_seal_change.sql',
+  // Foreign keys of the journal checked per statement, and the guards that keep their parents (migration 065).
+  'ledger/sql/raise_missing_reference.sql',
+  'ledger/sql/check_transaction_references.sql',
+  'ledger/sql/check_posting_references.sql',
+  'ledger/sql/refuse_reference_change.sql',
   'ledger/sql/fold_branch_year_deltas.sql',
 
   // Members and their wallets' branch.

@@ -10,7 +10,7 @@ import { jsonDeeperThan, jsonDepthMax } from '../inputChecks.js';
 import { withRetry } from '../db/errors.js';
 import { checkRuleCode, quantityScale } from '../rules/rules.js';
 import { parseAmount } from './amounts.js';
-import { checkIdempotencyKey, requestHash } from './idempotency.js';
+import { canonical, checkIdempotencyKey, hashCanonical } from './idempotency.js';
 import { coalescedAward } from './awardCoalescer.js';
 import { callAwardBatch, type AwardItem, type AwardScope } from './sql/award.js';
 import { writeResultFromJson, writeResultWithTransaction, type WriteResult } from './transactions.js';
@@ -54,18 +54,54 @@ export function checkMetadata(metadata: unknown, field = 'metadata'): object | n
   return metadata;
 }
 
-export function checkOccurredAt(bank: Bank, value: Date | null | undefined, field = 'occurredAt'): Date | null {
+export function checkOccurredAt(bank: Bank, value: Date | null | undefined, field = 'occurredAt', now?: Date): Date | null {
   if (value == null) return null;
   if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw badInput(field, 'must be an ISO 8601 date-time');
-  if (value.getTime() > bank.clock().getTime() + futureSkewMs) throw badInput(field, `${value.toISOString()} is in the future`);
+  if (value.getTime() > (now ?? bank.clock()).getTime() + futureSkewMs) throw badInput(field, `${value.toISOString()} is in the future`);
   if (value < earliestOccurredAt) throw badInput(field, `${value.toISOString()} is before ${earliestOccurredAt.toISOString()}`);
   return value;
 }
 
 interface PreparedAward { item: AwardItem }
 
+/**
+ * What the awards of one request share, worked out once: the instant they are checked against (and
+ * dated at, when they give no occurredAt), and each distinct quantity text already parsed and checked
+ * (a batch's awards mostly repeat one or two). A quantity that fails is not remembered: it fails again,
+ * naming its own item. Bounded by the batch (batchSizeMax entries).
+ */
+interface AwardRequest { now: Date; quantities: Map<string, string> }
+
+/** The checked quantity of an award, as its text for SQL: at most 2 places, positive, at most quantityMax. */
+function checkQuantity(request: AwardRequest, raw: unknown, field: string): string {
+  const text = raw ?? '1';
+  const known = typeof text === 'string' ? request.quantities.get(text) : undefined;
+  if (known !== undefined) return known;
+  const quantity = parseAmount(field, text, { scale: quantityScale, sign: 'positive' });
+  if (quantity.gt(quantityMax)) throw badInput(field, `at most ${quantityMax} per award`);
+  const checked = quantity.toString();
+  request.quantities.set(text as string, checked);
+  return checked;
+}
+
+/**
+ * The hash an award's key is bound to: requestHash('awardPoints', meaning) with the canonical JSON
+ * written out in its fixed key order (sorted: externalId, memberId, memo, metadata, occurredAt,
+ * quantity, rule), the same text and so the same hash (test/ledger/awardHash.test.ts), without
+ * sorting seven keys per award.
+ */
+export function awardRequestHash(meaning: {
+  memberId: string | null; externalId: string | null; rule: string; quantity: string; occurredAt: string | null;
+  memo: string | null; metadata: object | null;
+}): string {
+  const text = `{"externalId":${JSON.stringify(meaning.externalId)},"memberId":${JSON.stringify(meaning.memberId)},`
+    + `"memo":${JSON.stringify(meaning.memo)},"metadata":${canonical(meaning.metadata)},"occurredAt":${JSON.stringify(meaning.occurredAt)},`
+    + `"quantity":${JSON.stringify(meaning.quantity)},"rule":${JSON.stringify(meaning.rule)}}`;
+  return hashCanonical('awardPoints', text);
+}
+
 /** Validates one award and builds the item cb_award_one and cb_award_batch take; throws BAD_USER_INPUT / FORBIDDEN. */
-function prepareAward(bank: Bank, principal: Principal, input: AwardInput, prefix: string): PreparedAward {
+function prepareAward(bank: Bank, principal: Principal, input: AwardInput, prefix: string, request: AwardRequest): PreparedAward {
   const key = checkIdempotencyKey(input.idempotencyKey, `${prefix}idempotencyKey`);
   const hasId = input.memberId != null;
   if (hasId === (input.externalId != null)) throw badInput(`${prefix}memberId`, 'give exactly one of memberId or externalId');
@@ -75,16 +111,15 @@ function prepareAward(bank: Bank, principal: Principal, input: AwardInput, prefi
   // A rule outside the token's list reads exactly like a rule that does not exist (NOT_FOUND, as
   // for a '*' token naming an unknown code): the caller learns nothing about rules it may not apply.
   if (!mayApplyRule(principal, rule)) throw ruleNotForToken(`${prefix}rule`, rule);
-  const quantity = parseAmount(`${prefix}quantity`, input.quantity ?? '1', { scale: quantityScale, sign: 'positive' });
-  if (quantity.gt(quantityMax)) throw badInput(`${prefix}quantity`, `at most ${quantityMax} per award`);
-  const occurredAt = checkOccurredAt(bank, input.occurredAt, `${prefix}occurredAt`);
+  const quantity = checkQuantity(request, input.quantity, `${prefix}quantity`);
+  const occurredAt = checkOccurredAt(bank, input.occurredAt, `${prefix}occurredAt`, request.now);
   const memo = checkMemo(input.memo, `${prefix}memo`);
   const metadata = checkMetadata(input.metadata, `${prefix}metadata`);
   // The hash covers the request as sent: an omitted occurredAt stays omitted, so a retry matches.
-  const meaning = { memberId, externalId, rule, quantity: quantity.toString(), occurredAt: occurredAt?.toISOString() ?? null, memo, metadata };
+  const occurredAtText = occurredAt?.toISOString() ?? null;
   const item: AwardItem = {
-    key, hash: requestHash('awardPoints', meaning), rule, quantity: quantity.toString(),
-    occurredAt: (occurredAt ?? bank.clock()).toISOString(), memo, metadata,
+    key, hash: awardRequestHash({ memberId, externalId, rule, quantity, occurredAt: occurredAtText, memo, metadata }), rule, quantity,
+    occurredAt: occurredAtText ?? request.now.toISOString(), memo, metadata,
   };
   if (memberId) item.memberId = memberId; else item.externalId = externalId;
   return { item };
@@ -105,7 +140,7 @@ export function withoutScopeIdentifiers<E extends { code: string; message: strin
 
 export async function awardPoints(bank: Bank, principal: Principal, input: AwardInput): Promise<WriteResult> {
   requireRole(principal, 'client', 'admin');
-  const { item } = prepareAward(bank, principal, input, '');
+  const { item } = prepareAward(bank, principal, input, '', { now: bank.clock(), quantities: new Map() });
   try {
     const json = await coalescedAward(bank, awardScope(principal), item);
     return writeResultWithTransaction(bank, principal.headId, json);
@@ -153,9 +188,10 @@ export async function awardPointsBatch(bank: Bank, principal: Principal, awards:
   }
   const results: BatchItemResult[] = awards.map((a, index) => ({ index, idempotencyKey: String(a.idempotencyKey), result: null, error: null }));
   const prepared: { index: number; award: PreparedAward }[] = [];
+  const request: AwardRequest = { now: bank.clock(), quantities: new Map() };
   awards.forEach((input, index) => {
     try {
-      prepared.push({ index, award: prepareAward(bank, principal, input, `awards[${index}].`) });
+      prepared.push({ index, award: prepareAward(bank, principal, input, `awards[${index}].`, request) });
     } catch (error) {
       if (!(error instanceof BankError)) throw error;
       results[index]!.error = { code: error.code, message: error.message, field: error.field ?? null };

@@ -1,7 +1,7 @@
 // Invariant 4 on the Node side: the request hash that a key is bound to, and idempotent
 // administration writes (createBranch, upsertMember, defineRule) whose result is an entity id
 // rather than a journal transaction. Ledger writes claim their key inside SQL (cb_claim_key).
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Principal } from '../auth/principal.js';
 import { BankError, badInput } from '../errors.js';
@@ -17,7 +17,7 @@ export function checkIdempotencyKey(key: unknown, field = 'idempotencyKey'): str
 }
 
 /** Canonical JSON: keys sorted, undefined dropped, so equal requests hash equal. */
-function canonical(value: unknown): string {
+export function canonical(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
@@ -26,7 +26,12 @@ function canonical(value: unknown): string {
 
 /** The hash of a request's meaning (normalized input without its key). */
 export function requestHash(operation: string, normalizedInput: unknown): string {
-  return createHash('sha256').update(operation).update('\n').update(canonical(normalizedInput)).digest('base64url');
+  return hashCanonical(operation, canonical(normalizedInput));
+}
+
+/** The hash of a request whose canonical JSON the caller wrote itself (a hot path's fixed shape; equal to requestHash's). */
+export function hashCanonical(operation: string, canonicalText: string): string {
+  return hash('sha256', `${operation}\n${canonicalText}`, 'base64url');
 }
 
 /**

@@ -165,6 +165,17 @@ describe('a batch of awards', () => {
     expect((await writesByKey(input.map((a) => a.idempotencyKey))).keyRows).toBe(0);
   });
 
+  it('checks a quantity repeated across its awards for each award: a refused one is refused at every index, a good one counts everywhere', async () => {
+    // The service parses each distinct quantity text once per request; a refusal must still name its own item.
+    const m = await newMember();
+    const input = ['1001', '2', '1001', '2', '0.5'].map((quantity) => ({ idempotencyKey: h.key(), memberId: m.id, rule: 'volunteer.hour', quantity }));
+    const { results, succeeded } = (await sendBatch(input)).data!.awardPointsBatch;
+    expect(succeeded).toBe(3);
+    expect(results.map((r) => r.error?.field ?? 'OK')).toEqual(['awards[0].quantity', 'OK', 'awards[2].quantity', 'OK', 'OK']);
+    expect(results[0]!.error!.message).toBe(results[2]!.error!.message.replace('awards[2]', 'awards[0]'));
+    expect(results.filter((r) => !r.error).map((r) => memberPosting(r)!.amount)).toEqual(['20.00', '20.00', '5.00']);
+  });
+
   it('refuses an empty batch', async () => {
     const before = await h.transactionCount();
     const res = await sendBatch([]);

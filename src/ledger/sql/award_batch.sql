@@ -72,10 +72,13 @@ BEGIN
              ELSE 'ERROR' END AS outcome,
         CASE WHEN jsonb_exists(v_claimed, i.key) THEN CASE WHEN i.ord = i.first_ord THEN (v_claimed->>i.key)::bigint END
              ELSE (v_existing->i.key->>'txn')::bigint END AS txn_id) o
-    LEFT JOIN LATERAL cb_award_target(p_head, i.member_ref, i.external_ref, i.rule_code, i.qty) t ON o.outcome = 'NEW'
-    LEFT JOIN LATERAL cb_award_refusal(p_sub, p_role, p_scope_path, i.member_ref, i.external_ref, i.rule_code, i.qty, i.occurred_at,
+    -- Only a new item is resolved and checked: OFFSET 0 keeps each lateral a subquery whose filter is a
+    -- one-time filter per item (as a join condition, both functions ran for every replay and the rows
+    -- were thrown away afterwards).
+    LEFT JOIN LATERAL (SELECT * FROM cb_award_target(p_head, i.member_ref, i.external_ref, i.rule_code, i.qty) WHERE o.outcome = 'NEW' OFFSET 0) t ON true
+    LEFT JOIN LATERAL (SELECT * FROM cb_award_refusal(p_sub, p_role, p_scope_path, i.member_ref, i.external_ref, i.rule_code, i.qty, i.occurred_at,
                                        t.member_id, t.member_external_id, t.member_path, t.rule_id, t.rule_version, t.valid_from,
-                                       t.valid_to, t.requires_approval, t.allowed_clients, t.outputs) f ON o.outcome = 'NEW'
+                                       t.valid_to, t.requires_approval, t.allowed_clients, t.outputs) WHERE o.outcome = 'NEW' OFFSET 0) f ON true
     CROSS JOIN LATERAL (SELECT
         CASE WHEN o.outcome = 'ERROR' THEN 'IDEMPOTENCY_CONFLICT' ELSE f.code END AS code,
         CASE WHEN o.outcome = 'ERROR' THEN 'idempotencyKey' ELSE f.field END AS field,

@@ -30,5 +30,7 @@ RETURNS TABLE (code text, field text, message text) LANGUAGE sql STABLE AS $fn$
             WHEN p_role = 'client' AND cardinality(p_allowed_clients) > 0 AND NOT (p_sub = ANY (p_allowed_clients)) THEN 6
             WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(p_outputs) x JOIN assets a ON a.code = x.value->>'asset'
                           WHERE trunc(p_qty * (x.value->>'amountPerUnit')::numeric, a.scale) = 0) THEN 7
-          END AS n) f
+          END AS n
+          -- OFFSET 0: n is worked out once; pulled up, the CASE (and its subquery) ran once per output column.
+          OFFSET 0) f
 $fn$;

@@ -1,6 +1,7 @@
 // Every setting, read once from the environment, typed, with defaults. Nothing else reads process.env.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseAllowHosts } from './webhooks/addresses.js';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -87,6 +88,39 @@ export interface Config {
      */
     requestTimeBudgetMs: number;
   };
+  /** Webhook delivery (src/webhooks/): every service process runs a worker. */
+  webhooks: {
+    /** Hosts and addresses that may be private, loopback or link-local (WEBHOOK_ALLOW_HOSTS, comma separated). */
+    allowHosts: string[];
+    /** The waits before each retry after a failed attempt; after the last one fails the delivery is dead-lettered. */
+    retryScheduleMs: number[];
+    /** One attempt's budget: connecting, sending and reading the (bounded) answer. */
+    attemptTimeoutMs: number;
+    /** Subscriptions a process sends to at once. */
+    concurrency: number;
+    /** How often an idle worker looks for work. */
+    intervalMs: number;
+  };
+}
+
+/**
+ * The default retry schedule (Standard Webhooks' suggestion, as Svix runs it): 5 s, 5 min, 30 min,
+ * 2 h, 5 h, 10 h, 10 h: eight attempts over about 27 hours, each wait ±20 % jitter.
+ */
+export const defaultWebhookRetrySchedule = '5s,5m,30m,2h,5h,10h,10h';
+/** Retries a schedule may have: a bound on attempts per delivery (and on the attempts a delivery lists). */
+export const webhookRetriesMax = 12;
+
+/** "5s,5m,2h" or plain milliseconds "50,100" → milliseconds. */
+export function parseRetrySchedule(raw: string, name = 'WEBHOOK_RETRY_SCHEDULE'): number[] {
+  const units: Record<string, number> = { '': 1, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const waits = raw.split(',').map((part) => {
+    const match = /^\s*(\d+)(ms|s|m|h|)\s*$/.exec(part);
+    if (!match) throw new Error(`${name} must be a comma list of waits like 5s,5m,2h; got "${raw}"`);
+    return Number(match[1]) * units[match[2]!]!;
+  });
+  if (waits.length > webhookRetriesMax) throw new Error(`${name} may list at most ${webhookRetriesMax} retries`);
+  return waits;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -174,6 +208,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       redisUrl: env.REDIS_URL || undefined,
       // the slowest honest request (a report of a whole town, a verifyLedger of a demo-sized bank) takes about a second
       requestTimeBudgetMs: integer(env, 'REQUEST_STATEMENT_TIMEOUT_MS', 15_000, 100, 3_600_000),
+    },
+    webhooks: {
+      allowHosts: parseAllowHosts(env.WEBHOOK_ALLOW_HOSTS),
+      retryScheduleMs: parseRetrySchedule(env.WEBHOOK_RETRY_SCHEDULE || defaultWebhookRetrySchedule),
+      // a receiver should answer at once and work later; 10 s forgives a slow one (Svix waits 15 s)
+      attemptTimeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
+      // a slow endpoint holds one slot for at most the timeout; eight keep the others moving
+      concurrency: integer(env, 'WEBHOOK_CONCURRENCY', 8, 1, 100),
+      intervalMs: integer(env, 'WEBHOOK_INTERVAL_MS', 500, 10, 60_000),
     },
   };
 }

@@ -20,6 +20,7 @@ import * as branchYearRollups from './20261125_050_branch_year_rollups.js';
 import * as backfillBranchYearRollups from './20261125_051_backfill_branch_year_rollups.js';
 import * as operators from './20261202_060_operators.js';
 import * as noticeBoard from './20261202_061_notice_board.js';
+import * as events from './20261202_068_events.js';
 import * as webhooks from './20261202_070_webhooks.js';
 
 export const migrations: Record<string, Knex.Migration> = {
@@ -40,5 +41,6 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261125_051_backfill_branch_year_rollups': backfillBranchYearRollups,
   '20261202_060_operators': operators,
   '20261202_061_notice_board': noticeBoard,
+  '20261202_068_events': events,
   '20261202_070_webhooks': webhooks,
 };

@@ -187,6 +187,57 @@ CREATE TABLE claims (
 CREATE INDEX claims_branch_status ON public.claims USING btree (head_id, branch_id, status, id);
 CREATE INDEX claims_member ON public.claims USING btree (head_id, member_id, id);
 
+CREATE TABLE event_feeds (
+  head_id bigint NOT NULL,
+  seq bigint NOT NULL DEFAULT 0,
+  seal_sequence bigint NOT NULL DEFAULT 0,
+  produced_at timestamp with time zone,
+  CONSTRAINT event_feeds_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT event_feeds_pkey PRIMARY KEY (head_id),
+  CONSTRAINT event_feeds_seal_sequence_check CHECK ((seal_sequence >= 0)),
+  CONSTRAINT event_feeds_seq_check CHECK ((seq >= 0))
+);
+
+CREATE TABLE event_outbox (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
+  type text NOT NULL,
+  branch_id bigint NOT NULL,
+  occurred_at timestamp with time zone NOT NULL DEFAULT now(),
+  row jsonb NOT NULL,
+  CONSTRAINT event_outbox_pkey PRIMARY KEY (head_id, id)
+);
+
+CREATE TABLE event_publications (
+  head_id bigint NOT NULL,
+  target text NOT NULL,
+  seq bigint NOT NULL DEFAULT 0,
+  published_at timestamp with time zone,
+  CONSTRAINT event_publications_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT event_publications_pkey PRIMARY KEY (head_id, target),
+  CONSTRAINT event_publications_seq_check CHECK ((seq >= 0)),
+  CONSTRAINT event_publications_target_check CHECK (((length(target) >= 1) AND (length(target) <= 100)))
+);
+
+CREATE TABLE events (
+  head_id bigint NOT NULL,
+  seq bigint NOT NULL,
+  id uuid NOT NULL DEFAULT gen_random_uuid(),
+  type text NOT NULL,
+  branch_path text NOT NULL,
+  occurred_at timestamp with time zone NOT NULL,
+  data jsonb NOT NULL,
+  seal_sequence bigint,
+  recorded_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT events_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT events_id_unique UNIQUE (head_id, id),
+  CONSTRAINT events_pkey PRIMARY KEY (head_id, seq),
+  CONSTRAINT events_seal_once UNIQUE (head_id, seal_sequence),
+  CONSTRAINT events_seq_check CHECK ((seq >= 1)),
+  CONSTRAINT events_type_check CHECK ((type ~ '^[a-z_]+\.[a-z_]+$'::text))
+);
+CREATE INDEX events_type ON public.events USING btree (head_id, type, seq);
+
 CREATE TABLE idempotency_keys (
   head_id bigint NOT NULL,
   subject text NOT NULL,
@@ -582,6 +633,7 @@ CREATE SEQUENCE branch_year_deltas_id_seq;
 CREATE SEQUENCE branches_id_seq;
 CREATE SEQUENCE catalog_items_id_seq;
 CREATE SEQUENCE claims_id_seq;
+CREATE SEQUENCE event_outbox_id_seq;
 CREATE SEQUENCE journal_seal_queue_id_seq;
 CREATE SEQUENCE members_id_seq;
 CREATE SEQUENCE merchants_id_seq;

@@ -16,7 +16,7 @@ export async function up(knex: Knex): Promise<void> {
       -- an admin's subscription: the subtree it hears; a merchant's: the merchant's branch
       branch_id bigint NOT NULL REFERENCES branches (id),
       merchant_id bigint,
-      url text NOT NULL CHECK (length(url) BETWEEN 8 AND 2000 AND url ~ '^https?://'),
+      url text NOT NULL CHECK (length(url) BETWEEN 8 AND 2000 AND (url LIKE 'https://%' OR url LIKE 'http://%')),
       -- event types heard; empty: every type
       event_types text[] NOT NULL DEFAULT '{}' CHECK (cardinality(event_types) <= 64),
       status text NOT NULL DEFAULT 'ACTIVE' CHECK (status IN ('ACTIVE', 'PAUSED')),

@@ -627,6 +627,80 @@ CREATE TRIGGER transactions_queue_final_inserted AFTER INSERT ON public.transact
 CREATE TRIGGER transactions_queue_final_updated AFTER UPDATE ON public.transactions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_queue_final_updated();
 CREATE TRIGGER transactions_rollup_status AFTER UPDATE OF status ON public.transactions FOR EACH ROW WHEN ((old.status IS DISTINCT FROM new.status)) EXECUTE FUNCTION cb_rollup_status_change();
 
+CREATE TABLE webhook_attempts (
+  head_id bigint NOT NULL,
+  delivery_id bigint NOT NULL,
+  number integer NOT NULL,
+  started_at timestamp with time zone NOT NULL,
+  duration_ms integer NOT NULL,
+  status_code integer,
+  response_excerpt text,
+  error text,
+  CONSTRAINT webhook_attempts_duration_ms_check CHECK ((duration_ms >= 0)),
+  CONSTRAINT webhook_attempts_error_check CHECK ((length(error) <= 500)),
+  CONSTRAINT webhook_attempts_head_id_delivery_id_fkey FOREIGN KEY (head_id, delivery_id) REFERENCES webhook_deliveries(head_id, id) ON DELETE CASCADE,
+  CONSTRAINT webhook_attempts_number_check CHECK ((number >= 1)),
+  CONSTRAINT webhook_attempts_pkey PRIMARY KEY (head_id, delivery_id, number),
+  CONSTRAINT webhook_attempts_response_excerpt_check CHECK ((length(response_excerpt) <= 1024)),
+  CONSTRAINT webhook_attempts_status_code_check CHECK (((status_code >= 100) AND (status_code <= 599)))
+);
+
+CREATE TABLE webhook_deliveries (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL DEFAULT nextval('webhook_deliveries_id_seq'::regclass),
+  subscription_id bigint NOT NULL,
+  event_id uuid NOT NULL,
+  event_seq bigint NOT NULL,
+  event_type text NOT NULL,
+  occurred_at timestamp with time zone NOT NULL,
+  payload jsonb NOT NULL,
+  status text NOT NULL DEFAULT 'PENDING'::text,
+  attempts integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamp with time zone NOT NULL DEFAULT now(),
+  redelivery boolean NOT NULL DEFAULT false,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  finished_at timestamp with time zone,
+  CONSTRAINT webhook_deliveries_attempts_check CHECK ((attempts >= 0)),
+  CONSTRAINT webhook_deliveries_finished CHECK (((status = 'PENDING'::text) = (finished_at IS NULL))),
+  CONSTRAINT webhook_deliveries_head_id_subscription_id_fkey FOREIGN KEY (head_id, subscription_id) REFERENCES webhook_subscriptions(head_id, id) ON DELETE CASCADE,
+  CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (head_id, id),
+  CONSTRAINT webhook_deliveries_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'DELIVERED'::text, 'DEAD'::text])))
+);
+CREATE INDEX webhook_deliveries_occurred ON public.webhook_deliveries USING btree (head_id, subscription_id, occurred_at);
+CREATE INDEX webhook_deliveries_pending ON public.webhook_deliveries USING btree (subscription_id, id) WHERE (status = 'PENDING'::text);
+CREATE INDEX webhook_deliveries_subscription ON public.webhook_deliveries USING btree (head_id, subscription_id, id DESC);
+
+CREATE TABLE webhook_subscriptions (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL DEFAULT nextval('webhook_subscriptions_id_seq'::regclass),
+  branch_id bigint NOT NULL,
+  merchant_id bigint,
+  url text NOT NULL,
+  event_types text[] NOT NULL DEFAULT '{}'::text[],
+  status text NOT NULL DEFAULT 'ACTIVE'::text,
+  secret text NOT NULL,
+  previous_secret text,
+  previous_secret_until timestamp with time zone,
+  cursor_seq bigint NOT NULL,
+  lease_token uuid,
+  lease_until timestamp with time zone,
+  created_by text NOT NULL,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  updated_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT webhook_subscriptions_branch_id_fkey FOREIGN KEY (branch_id) REFERENCES branches(id),
+  CONSTRAINT webhook_subscriptions_created_by_check CHECK (((length(created_by) >= 1) AND (length(created_by) <= 200))),
+  CONSTRAINT webhook_subscriptions_cursor_seq_check CHECK ((cursor_seq >= 0)),
+  CONSTRAINT webhook_subscriptions_event_types_check CHECK ((cardinality(event_types) <= 64)),
+  CONSTRAINT webhook_subscriptions_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT webhook_subscriptions_head_id_merchant_id_fkey FOREIGN KEY (head_id, merchant_id) REFERENCES merchants(head_id, id),
+  CONSTRAINT webhook_subscriptions_pkey PRIMARY KEY (head_id, id),
+  CONSTRAINT webhook_subscriptions_previous_secret_check CHECK ((previous_secret ~ '^whsec_[A-Za-z0-9+/=]{40,100}$'::text)),
+  CONSTRAINT webhook_subscriptions_secret_check CHECK ((secret ~ '^whsec_[A-Za-z0-9+/=]{40,100}$'::text)),
+  CONSTRAINT webhook_subscriptions_status_check CHECK ((status = ANY (ARRAY['ACTIVE'::text, 'PAUSED'::text]))),
+  CONSTRAINT webhook_subscriptions_url_check CHECK ((((length(url) >= 8) AND (length(url) <= 2000)) AND ((url ~~ 'https://%'::text) OR (url ~~ 'http://%'::text))))
+);
+CREATE INDEX webhook_subscriptions_branch ON public.webhook_subscriptions USING btree (head_id, branch_id);
+
 CREATE SEQUENCE account_deltas_id_seq;
 CREATE SEQUENCE accounts_id_seq;
 CREATE SEQUENCE branch_year_deltas_id_seq;
@@ -643,6 +717,8 @@ CREATE SEQUENCE redemptions_id_seq;
 CREATE SEQUENCE rules_id_seq;
 CREATE SEQUENCE score_year_closures_id_seq;
 CREATE SEQUENCE transactions_id_seq;
+CREATE SEQUENCE webhook_deliveries_id_seq;
+CREATE SEQUENCE webhook_subscriptions_id_seq;
 
 CREATE OR REPLACE FUNCTION public.cb_approve_claim(p_head bigint, p_sub text, p_role text, p_scope_path text, p_tz text, p_claim bigint, p_key text, p_hash text)
  RETURNS jsonb

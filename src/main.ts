@@ -1,5 +1,5 @@
 // Start: config → database (embedded or DATABASE_URL) → migrations → demo seed on first start →
-// HTTP, with the delta settler, the journal sealer and the voucher expiry sweeper running.
+// HTTP, with the delta settler, the journal sealer, the voucher expiry sweeper and the webhook worker running.
 // SIGINT/SIGTERM stop the HTTP server, the background tasks, the pool and the embedded database, in that order.
 import { loadConfig } from './config.js';
 import { connectDatabaseServer } from './db/connect.js';
@@ -11,6 +11,7 @@ import { buildPages } from './http/pages.js';
 import { startSettler } from './ledger/settle.js';
 import { startSweeper } from './redemption/sweeper.js';
 import { startSealer } from './ledger/seal.js';
+import { startWebhookWorker } from './webhooks/worker.js';
 import { seedDemoBank, ensureDemoVoucher, demoHeadCode, demoOperators } from '../seeds/demo.js';
 import { signToken } from './auth/tokens.js';
 
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
   const stopSettler = startSettler(bank, config.settleIntervalMs, log);
   const stopSweeper = startSweeper(bank, config.sweepIntervalMs, log);
   const stopSealer = startSealer(bank, config.sealIntervalMs, log);
+  const stopWebhooks = startWebhookWorker(bank, log);
   const built = await buildApp(bank, log);
   const http = built.app.listen(config.port, config.host, () => {
     // The pages are bundled once per process; doing it now, beside serving the API, makes the first
@@ -65,7 +67,7 @@ async function main(): Promise<void> {
     http.close();
     http.closeAllConnections();
     await built.stop();
-    await Promise.all([stopSettler(), stopSealer(), stopSweeper()]);
+    await Promise.all([stopSettler(), stopSealer(), stopSweeper(), stopWebhooks()]);
     await bank.close();
     await server.stop();
     log('stopped');

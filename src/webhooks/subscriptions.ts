@@ -190,7 +190,7 @@ export async function listWebhookSubscriptions(bank: Bank, principal: Principal,
   const size = checkPageSize(args.first);
   const afterId = decodePageCursor('w', args.after);
   let where: string;
-  let bindings: unknown[];
+  let bindings: (string | Date | null)[];
   if (principal.role === 'merchant') {
     where = 's.merchant_id = ?';
     bindings = [principal.merchantId];
@@ -260,7 +260,7 @@ export async function redeliverWebhookEvents(bank: Bank, principal: Principal, i
   const subscription = await requireSubscription(bank, principal, input.subscription, 'subscription');
   const key = input.idempotencyKey == null ? null : checkIdempotencyKey(input.idempotencyKey);
   let filter: string;
-  let bindings: unknown[];
+  let bindings: (string | Date | null)[];
   if (input.event != null) {
     if (input.from != null || input.to != null) throw badInput('event', 'give either an event or a time range (from, to), not both');
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(input.event)) throw badInput('event', 'is not an event id');

@@ -32,6 +32,8 @@ export interface WebhookWorkerOptions {
   concurrency?: number;
   intervalMs?: number;
   attemptTimeoutMs?: number;
+  /** Past this age a failed delivery is dead-lettered without further retries (deliveryAgeMaxMs of the schedule by default). */
+  ageMaxMs?: number;
   random?: () => number;
 }
 
@@ -142,15 +144,19 @@ export function retryWaitMs(schedule: readonly number[], failed: number, random:
   return Math.round(wait * (1 - retryJitter + 2 * retryJitter * random()));
 }
 
+/** A delivery's age past which a failure dead-letters it: twice the schedule with its jitter (about 2.5 days by default). */
+export function deliveryAgeMaxMs(schedule: readonly number[]): number {
+  return 2 * schedule.reduce((a, b) => a + b, 0) * (1 + retryJitter);
+}
+
 /**
  * Records an attempt's answer: DELIVERED on 2xx; otherwise a retry after the schedule's next wait, or
- * DEAD once the schedule is spent or the delivery is older than the whole schedule (an endpoint down
- * for days does not keep every queued event a day each). Nothing is recorded when the subscription was deleted meanwhile.
+ * DEAD once the schedule is spent or the delivery is older than ageMaxMs (an endpoint down for days
+ * does not keep every event queued behind it a day each: those get one attempt). Nothing is recorded when the subscription was deleted meanwhile.
  */
-async function recordAttempt(bank: Bank, lease: Lease, taken: TakenAttempt, startedAt: Date, outcome: AttemptOutcome, schedule: readonly number[], random: () => number): Promise<'DELIVERED' | 'PENDING' | 'DEAD'> {
-  const windowMs = schedule.reduce((a, b) => a + b, 0) * (1 + retryJitter);
+async function recordAttempt(bank: Bank, lease: Lease, taken: TakenAttempt, startedAt: Date, outcome: AttemptOutcome, schedule: readonly number[], ageMaxMs: number, random: () => number): Promise<'DELIVERED' | 'PENDING' | 'DEAD'> {
   const wait = outcome.ok ? null : retryWaitMs(schedule, taken.number, random);
-  const tooOld = Date.now() + (wait ?? 0) > taken.createdAt.getTime() + windowMs;
+  const tooOld = Date.now() + (wait ?? 0) > taken.createdAt.getTime() + ageMaxMs;
   const status = outcome.ok ? 'DELIVERED' : wait === null || tooOld ? 'DEAD' : 'PENDING';
   await bank.knex.transaction(async (trx) => {
     await trx.raw(`
@@ -184,7 +190,7 @@ async function deliverLeased(bank: Bank, lease: Lease, o: Required<WebhookWorker
         url: taken.url, body: taken.body, timeoutMs: o.attemptTimeoutMs, allowHosts: bank.config.webhooks.allowHosts,
         headers: webhookHeaders(taken.secrets, taken.eventId, timestamp, taken.body),
       });
-      const status = await recordAttempt(bank, lease, taken, startedAt, outcome, o.retryScheduleMs, o.random);
+      const status = await recordAttempt(bank, lease, taken, startedAt, outcome, o.retryScheduleMs, o.ageMaxMs, o.random);
       if (status === 'DEAD') log(`webhooks: delivery ${taken.deliveryId} of subscription ${lease.subscriptionId} dead-lettered after attempt ${taken.number} (${outcome.error ?? outcome.statusCode})`);
       if (status === 'PENDING') return;
     }
@@ -210,6 +216,7 @@ export function startWebhookWorker(bank: Bank, log: (line: string) => void, opti
   const o = {
     retryScheduleMs: options.retryScheduleMs ?? c.retryScheduleMs, concurrency: options.concurrency ?? c.concurrency,
     intervalMs: options.intervalMs ?? c.intervalMs, attemptTimeoutMs: options.attemptTimeoutMs ?? c.attemptTimeoutMs, random: options.random ?? Math.random,
+    ageMaxMs: options.ageMaxMs ?? deliveryAgeMaxMs(options.retryScheduleMs ?? c.retryScheduleMs),
   };
   let stopped = false;
   const inFlight = new Set<Promise<void>>();

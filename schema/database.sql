@@ -186,6 +186,8 @@ CREATE TABLE claims (
 );
 CREATE INDEX claims_branch_status ON public.claims USING btree (head_id, branch_id, status, id);
 CREATE INDEX claims_member ON public.claims USING btree (head_id, member_id, id);
+CREATE TRIGGER claims_event_decided AFTER UPDATE OF status ON public.claims FOR EACH ROW WHEN (((old.status = 'PENDING'::text) AND (new.status <> 'PENDING'::text))) EXECUTE FUNCTION cb_record_change('claim.decided', 'own');
+CREATE TRIGGER claims_event_submitted AFTER INSERT ON public.claims REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_record_change('claim.submitted', 'own');
 
 CREATE TABLE event_feeds (
   head_id bigint NOT NULL,
@@ -333,6 +335,8 @@ CREATE TABLE members (
   CONSTRAINT members_pkey PRIMARY KEY (head_id, id)
 );
 CREATE INDEX members_branch ON public.members USING btree (head_id, branch_id, id);
+CREATE TRIGGER members_event_created AFTER INSERT ON public.members REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_record_change('member.created', 'own');
+CREATE TRIGGER members_event_moved AFTER UPDATE OF branch_id ON public.members FOR EACH ROW WHEN ((old.branch_id IS DISTINCT FROM new.branch_id)) EXECUTE FUNCTION cb_record_change('member.moved', 'own');
 CREATE TRIGGER members_wallets_follow AFTER UPDATE OF branch_id ON public.members FOR EACH ROW WHEN ((old.branch_id IS DISTINCT FROM new.branch_id)) EXECUTE FUNCTION cb_member_wallets_follow();
 
 CREATE TABLE merchants (
@@ -446,6 +450,8 @@ CREATE TABLE pools (
   CONSTRAINT pools_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200)))
 );
 CREATE INDEX pools_branch ON public.pools USING btree (head_id, branch_id, id DESC);
+CREATE TRIGGER pools_event_opened AFTER INSERT ON public.pools REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_record_change('pool.status_changed', 'own');
+CREATE TRIGGER pools_event_status AFTER UPDATE OF status ON public.pools FOR EACH ROW WHEN ((old.status IS DISTINCT FROM new.status)) EXECUTE FUNCTION cb_record_change('pool.status_changed', 'own');
 
 CREATE TABLE postings (
   head_id bigint NOT NULL,
@@ -514,6 +520,8 @@ CREATE INDEX redemptions_member_item ON public.redemptions USING btree (head_id,
 CREATE INDEX redemptions_merchant ON public.redemptions USING btree (head_id, merchant_id, id DESC);
 CREATE INDEX redemptions_merchant_status ON public.redemptions USING btree (head_id, merchant_id, status, id DESC);
 CREATE INDEX redemptions_pending_expiry ON public.redemptions USING btree (expires_at) WHERE (status = 'PENDING'::text);
+CREATE TRIGGER redemptions_event_issued AFTER INSERT ON public.redemptions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_record_change('voucher.status_changed', 'member');
+CREATE TRIGGER redemptions_event_status AFTER UPDATE OF status ON public.redemptions FOR EACH ROW WHEN ((old.status IS DISTINCT FROM new.status)) EXECUTE FUNCTION cb_record_change('voucher.status_changed', 'member');
 CREATE TRIGGER redemptions_status_moves BEFORE UPDATE OF status ON public.redemptions FOR EACH ROW EXECUTE FUNCTION cb_check_redemption_move();
 
 CREATE TABLE repeatable_definitions (
@@ -587,6 +595,8 @@ CREATE TABLE score_year_closures (
   CONSTRAINT score_year_closures_year_check CHECK (((year >= 2000) AND (year <= 2200)))
 );
 CREATE UNIQUE INDEX score_year_closures_open ON public.score_year_closures USING btree (head_id, branch_id, year) WHERE (reopened_at IS NULL);
+CREATE TRIGGER score_year_closures_event_closed AFTER INSERT ON public.score_year_closures REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_record_change('score_year.closed', 'own');
+CREATE TRIGGER score_year_closures_event_reopened AFTER UPDATE OF reopened_at ON public.score_year_closures FOR EACH ROW WHEN (((old.reopened_at IS NULL) AND (new.reopened_at IS NOT NULL))) EXECUTE FUNCTION cb_record_change('score_year.reopened', 'own');
 
 CREATE TABLE transactions (
   head_id bigint NOT NULL,
@@ -1775,6 +1785,29 @@ BEGIN
   INSERT INTO journal_seal_queue (head_id, transaction_id)
   SELECT n.head_id, n.id FROM new_rows n JOIN old_rows o ON o.head_id = n.head_id AND o.id = n.id
    WHERE o.status = 'PENDING' AND n.status <> 'PENDING' ORDER BY n.head_id, n.id;
+  RETURN NULL;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION public.cb_record_change()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  IF TG_LEVEL = 'STATEMENT' THEN
+    INSERT INTO event_outbox (head_id, type, branch_id, occurred_at, row)
+    SELECT n.head_id, TG_ARGV[0],
+           CASE TG_ARGV[1] WHEN 'member' THEN (SELECT m.branch_id FROM members m WHERE m.head_id = n.head_id AND m.id = (to_jsonb(n) ->> 'member_id')::bigint)
+                           ELSE (to_jsonb(n) ->> 'branch_id')::bigint END,
+           clock_timestamp(), to_jsonb(n)
+      FROM new_rows n ORDER BY n.head_id, (to_jsonb(n) ->> 'id')::bigint;
+  ELSE
+    INSERT INTO event_outbox (head_id, type, branch_id, occurred_at, row)
+    VALUES (NEW.head_id, TG_ARGV[0],
+            CASE TG_ARGV[1] WHEN 'member' THEN (SELECT m.branch_id FROM members m WHERE m.head_id = NEW.head_id AND m.id = (to_jsonb(NEW) ->> 'member_id')::bigint)
+                            ELSE (to_jsonb(NEW) ->> 'branch_id')::bigint END,
+            clock_timestamp(), to_jsonb(NEW));
+  END IF;
   RETURN NULL;
 END
 $function$;

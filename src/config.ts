@@ -55,6 +55,25 @@ export interface Config {
   sealIntervalMs: number;
   /** How far ahead monthly posting partitions are created at start. */
   partitionMonthsAhead: number;
+  /** How often the event producer appends new seals and state changes to the feed (src/events/produce.ts). */
+  eventsIntervalMs: number;
+  /** NATS JetStream publishing of the feed (src/events/nats.ts); off unless NATS_URL is set. */
+  nats: {
+    /** e.g. nats://127.0.0.1:4222; unset: nothing is published. */
+    url: string | undefined;
+    /** The JetStream stream, created if missing. */
+    stream: string;
+    /** Subjects are <prefix>.<head bank code>.<event type>; the stream takes <prefix>.>. */
+    subjectPrefix: string;
+    /** The stream keeps messages this long (then they age out; the feed in PostgreSQL keeps them). */
+    maxAgeHours: number;
+    /** The stream keeps at most this many bytes (the oldest go first). */
+    maxBytes: number;
+    /** JetStream drops a second message with the same Nats-Msg-Id (event id) within this window. */
+    duplicateWindowSeconds: number;
+    /** How often the publisher looks for events not yet acknowledged by JetStream. */
+    publishIntervalMs: number;
+  };
   /** Operators (people signing in to the pages): src/operators/. */
   operators: {
     /** How long a signed-in session (and its token) lasts: a shift by default. */
@@ -140,6 +159,13 @@ function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   throw new Error(`${name} must be true or false, got "${raw}"`);
 }
 
+/** A stream name or subject token: letters, digits, - and _ (no dots, wildcards or spaces). */
+function natsName(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const raw = env[name] || fallback;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw)) throw new Error(`${name} must be 1 to 64 letters, digits, - or _, got "${raw}"`);
+  return raw;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const production = env.NODE_ENV === 'production';
   const publicKey = env.JWT_PUBLIC_KEY || undefined;
@@ -184,6 +210,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sweepIntervalMs: integer(env, 'SWEEP_INTERVAL_MS', 15_000, 10, 30_000),
     sealIntervalMs: integer(env, 'SEAL_INTERVAL_MS', 1000, 10, 3_600_000),
     partitionMonthsAhead: integer(env, 'PARTITION_MONTHS_AHEAD', 3, 1, 120),
+    eventsIntervalMs: integer(env, 'EVENTS_INTERVAL_MS', 1000, 10, 3_600_000),
+    nats: {
+      url: env.NATS_URL || undefined,
+      stream: natsName(env, 'NATS_STREAM', 'CIVILITY'),
+      subjectPrefix: natsName(env, 'NATS_SUBJECT_PREFIX', 'civility'),
+      // a week: a consumer that was down over a long weekend still finds its messages
+      maxAgeHours: integer(env, 'NATS_MAX_AGE_HOURS', 7 * 24, 1, 24 * 365),
+      // 1 GiB: a week of a busy town's events (~1 KB each) with room to spare
+      maxBytes: integer(env, 'NATS_MAX_BYTES', 1024 * 1024 * 1024, 1024 * 1024, 1024 ** 4),
+      // a day: longer than any outage after which a publisher republishes what it had sent unacknowledged
+      duplicateWindowSeconds: integer(env, 'NATS_DUPLICATE_WINDOW_SECONDS', 24 * 60 * 60, 1, 7 * 24 * 60 * 60),
+      publishIntervalMs: integer(env, 'NATS_PUBLISH_INTERVAL_MS', 1000, 10, 3_600_000),
+    },
     operators: {
       // a working shift; at most a week, so that a lost phone's session does not outlive a roster
       sessionMinutes: integer(env, 'OPERATOR_SESSION_MINUTES', 480, 1, 7 * 24 * 60),

@@ -11,6 +11,7 @@ import { buildPages } from './http/pages.js';
 import { startSettler } from './ledger/settle.js';
 import { startSweeper } from './redemption/sweeper.js';
 import { startSealer } from './ledger/seal.js';
+import { startEventProducer } from './events/produce.js';
 import { startWebhookWorker } from './webhooks/worker.js';
 import { seedDemoBank, ensureDemoVoucher, demoHeadCode, demoOperators } from '../seeds/demo.js';
 import { signToken } from './auth/tokens.js';
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
   const stopSettler = startSettler(bank, config.settleIntervalMs, log);
   const stopSweeper = startSweeper(bank, config.sweepIntervalMs, log);
   const stopSealer = startSealer(bank, config.sealIntervalMs, log);
+  const stopEvents = startEventProducer(bank, config.eventsIntervalMs, log);
   const stopWebhooks = startWebhookWorker(bank, log);
   const built = await buildApp(bank, log);
   const http = built.app.listen(config.port, config.host, () => {
@@ -67,7 +69,7 @@ async function main(): Promise<void> {
     http.close();
     http.closeAllConnections();
     await built.stop();
-    await Promise.all([stopSettler(), stopSealer(), stopSweeper(), stopWebhooks()]);
+    await Promise.all([stopSettler(), stopSealer(), stopSweeper(), stopEvents(), stopWebhooks()]);
     await bank.close();
     await server.stop();
     log('stopped');

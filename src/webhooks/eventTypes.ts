@@ -1,8 +1,8 @@
 // Which events a subscription hears: the types it names (from the feed's catalogue, src/events/feed.ts)
 // and its scope. An admin's subscription hears events whose branch path lies in its subtree; a
-// merchant's hears events whose data names the merchant (a voucher or redemption at its shop, a
-// donation or disbursement to it, a transaction posting to its account: `merchant: {id}`,
-// `merchantId`, or an account owner of type MERCHANT), searched a few levels deep.
+// merchant's hears events whose data names the merchant (a voucher at its shop: `merchantId`,
+// `merchant: {id}` or an account owner of type MERCHANT, searched a few levels deep) and transactions
+// that post to one of its accounts (a redemption fulfilled, a disbursement to it: `postings[].accountId`).
 import { badInput } from '../errors.js';
 import { eventTypes, type BankEvent } from '../events/feed.js';
 
@@ -34,7 +34,12 @@ function names(value: unknown, merchantId: string, depth: number): boolean {
   return Object.values(o).some((v) => typeof v === 'object' && names(v, merchantId, depth - 1));
 }
 
-/** Whether an event concerns a merchant (a merchant subscription hears only these). */
-export function concernsMerchant(event: BankEvent, merchantId: string): boolean {
-  return names(event.data, merchantId, merchantSearchDepth);
+function postsTo(data: unknown, accountIds: ReadonlySet<string>): boolean {
+  const postings = (data as { postings?: unknown } | null)?.postings;
+  return Array.isArray(postings) && postings.some((p) => accountIds.has(String((p as { accountId?: unknown })?.accountId)));
+}
+
+/** Whether an event concerns a merchant whose accounts are accountIds (a merchant subscription hears only these). */
+export function concernsMerchant(event: BankEvent, merchantId: string, accountIds: ReadonlySet<string>): boolean {
+  return postsTo(event.data, accountIds) || names(event.data, merchantId, merchantSearchDepth);
 }

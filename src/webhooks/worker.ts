@@ -62,7 +62,12 @@ async function queueSubscription(bank: Bank, headId: string, id: string): Promis
       headId: s.head_id, afterSeq: s.cursor_seq, limit: room, types: s.event_types,
       branchPath: s.merchant_id === null ? branch.path : null,
     });
-    const heard = s.merchant_id === null ? events : events.filter((e) => concernsMerchant(e, String(s.merchant_id)));
+    let heard = events;
+    if (s.merchant_id !== null && events.length) {
+      const { rows: accounts } = await trx.raw(`SELECT id::text AS id FROM accounts WHERE head_id = ? AND owner_type = 'MERCHANT' AND owner_id = ?`, [s.head_id, s.merchant_id]);
+      const accountIds = new Set<string>(accounts.map((a: { id: string }) => a.id));
+      heard = events.filter((e) => concernsMerchant(e, String(s.merchant_id), accountIds));
+    }
     const cursor = events.length === room ? events.at(-1)!.seq : (BigInt(last) > BigInt(events.at(-1)?.seq ?? '0') ? last : events.at(-1)?.seq ?? s.cursor_seq);
     if (heard.length) {
       await trx.raw(`

@@ -14,6 +14,7 @@ import { openBank, type Bank } from '../../src/bank.js';
 import { startWebhookWorker } from '../../src/webhooks/worker.js';
 import { isRefusedAddress, resolveDeliveryAddress, RefusedAddress } from '../../src/webhooks/addresses.js';
 import { webhookFigures } from '../../src/webhooks/metrics.js';
+import { produceAllEvents } from '../../src/events/produce.js';
 import type { Branch } from '../../src/directory/branches.js';
 
 interface Receipt { path: string; id: string; seq: number; status: number; verified: boolean }
@@ -50,12 +51,14 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined | fal
 /** Appends events to the file's head bank's feed, in order; answers their seqs. */
 async function appendEvents(count: number, branch: Branch, type = 'member.created', data: (i: number) => unknown = (i) => ({ id: String(i) })): Promise<number[]> {
   return h.bank.knex.transaction(async (trx) => {
-    await trx.raw('LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE');
-    const { rows } = await trx.raw('SELECT coalesce(max(seq), 0)::int AS last FROM events WHERE head_id = ?', [h.head.id]);
+    // as the producer does: the next seqs under the head's feed row lock, and the row moved past them
+    await trx.raw('INSERT INTO event_feeds (head_id) VALUES (?) ON CONFLICT DO NOTHING', [h.head.id]);
+    const { rows } = await trx.raw('SELECT seq::int AS last FROM event_feeds WHERE head_id = ? FOR UPDATE', [h.head.id]);
     const seqs = Array.from({ length: count }, (_, i) => rows[0].last + 1 + i);
     for (const seq of seqs) {
       await trx('events').insert({ head_id: h.head.id, seq, type, branch_path: branch.path, occurred_at: new Date(), data: JSON.stringify(data(seq)) });
     }
+    await trx('event_feeds').where({ head_id: h.head.id }).update({ seq: seqs.at(-1) });
     return seqs;
   });
 }
@@ -165,8 +168,11 @@ describe('delivering', () => {
     expect(okReceipts('ordered').map((r) => r.seq)).toEqual(seqs);
     // the receiver saw the first event three times (500, 500, 200) before anything else
     expect(receipts.filter((r) => r.path === 'ordered').map((r) => [r.seq, r.status])).toEqual([[seqs[0], 500], [seqs[0], 500], [seqs[0], 200], [seqs[1], 200], [seqs[2], 200]]);
-    const res = await h.gql(h.adminToken, deliveriesQuery, { s: ordered });
-    const deliveries = res.data.webhookDeliveries.edges.map((e: any) => e.node);
+    // an attempt is recorded after its answer arrives
+    const deliveries = await waitFor('the attempts recorded', async () => {
+      const list = (await h.gql(h.adminToken, deliveriesQuery, { s: ordered })).data.webhookDeliveries.edges.map((e: any) => e.node);
+      return list.every((d: any) => d.status === 'DELIVERED') && list;
+    });
     expect(deliveries.map((d: any) => [Number(d.eventSeq), d.status, d.attemptCount])).toEqual([[seqs[2], 'DELIVERED', 1], [seqs[1], 'DELIVERED', 1], [seqs[0], 'DELIVERED', 3]]);
     expect(deliveries[2].attempts.map((a: any) => [a.number, a.statusCode])).toEqual([[1, 500], [2, 500], [3, 200]]);
     expect(deliveries[2].attempts[0].responseExcerpt).toBe('failing on purpose (500)');
@@ -256,19 +262,37 @@ describe('delivering', () => {
   });
 });
 
+describe('from the ledger', () => {
+  it('sends a posted transaction, made through the API and produced into the feed, as the API JSON of it', async () => {
+    const id = await subscribe('ledger', h.adminToken, { eventTypes: ['transaction.posted'], branch: h.branches[0]!.code });
+    const member = await h.addMember(`${h.tag}-hooked`, h.branches[0]!);
+    await h.fund(member, '7.00');
+    await waitFor('the transaction produced', async () => { await produceAllEvents(h.bank, h.head.id); return okReceipts('ledger').length > 0; });
+    const bodies = await h.bank.knex('webhook_deliveries').where({ subscription_id: id }).select('payload');
+    expect(bodies).toHaveLength(1);
+    expect(bodies[0].payload).toMatchObject({ type: 'transaction.posted', head: h.head.code, branchPath: h.branches[0]!.path,
+      data: { kind: 'ADJUST', status: 'POSTED', memberId: member } });
+  });
+});
+
 describe('two workers', () => {
   it('never send one attempt twice, and keep each subscriber in order under failures', async () => {
     const paths = ['race-1', 'race-2', 'race-3'];
     // roughly a third of first attempts fail, decided by the event so every run is the same
     for (const p of paths) answers.set(p, (seq, nth) => (nth === 1 && seq % 3 === 0 ? 500 : 200));
-    const ids = [];
+    const ids: string[] = [];
     for (const p of paths) ids.push(await subscribe(p, h.adminToken, { eventTypes: ['transaction.voided'] }));
     const seqs = await appendEvents(30, h.branches[1]!, 'transaction.voided');
     await waitFor('every event at every subscriber', () => paths.every((p) => okReceipts(p).length >= seqs.length), 30_000);
-    const { rows } = await h.bank.knex.raw(`
-      SELECT count(*)::int AS attempts FROM webhook_attempts a JOIN webhook_deliveries d ON d.head_id = a.head_id AND d.id = a.delivery_id
-       WHERE d.subscription_id = ANY(?::bigint[])`, [ids]);
     const requests = receipts.filter((r) => paths.includes(r.path));
+    // every attempt recorded (after its answer), and none still waiting
+    const rows = await waitFor('the attempts recorded', async () => {
+      const { rows: counted } = await h.bank.knex.raw(`
+        SELECT (SELECT count(*)::int FROM webhook_attempts a JOIN webhook_deliveries d ON d.head_id = a.head_id AND d.id = a.delivery_id
+                 WHERE d.subscription_id = ANY(?::bigint[])) AS attempts,
+               (SELECT count(*)::int FROM webhook_deliveries WHERE subscription_id = ANY(?::bigint[]) AND status <> 'DELIVERED') AS open`, [ids, ids]);
+      return counted[0].open === 0 && counted;
+    });
     // one HTTP request per recorded attempt: no attempt went out twice
     expect(requests.length).toBe(rows[0].attempts);
     expect(requests.length).toBe(paths.length * (seqs.length + seqs.filter((s) => s % 3 === 0).length));

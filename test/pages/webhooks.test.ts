@@ -59,7 +59,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
-  stopWorker = startWebhookWorker(h.bank, () => undefined, { retryScheduleMs: [100, 200], intervalMs: 50, attemptTimeoutMs: 3000 });
+  stopWorker = startWebhookWorker(h.bank, () => undefined, { retryScheduleMs: [100, 200], intervalMs: 50, attemptTimeoutMs: 3000, ageMaxMs: 60_000 });
 });
 
 afterAll(async () => {
@@ -75,7 +75,9 @@ describePages('the Webhooks page', () => {
 
   test('a secretary subscribes a receiver, sees a dead letter and a delivery, sends it again, pauses, rotates and deletes', async () => {
     const page: Page = await browser.open('/console#/webhooks', { sessionStorage: adminSession() });
-    await page.getByRole('link', { name: '事件推送' }).waitFor();
+    const menuItem = page.getByRole('navigation', { name: '主菜单' }).getByRole('link', { name: '事件推送' });
+    await expect.poll(() => menuItem.getAttribute('aria-current')).toBe('page');
+    await expectText(page.getByRole('heading', { level: 1 }), '事件推送');
     await page.getByRole('button', { name: '新建推送' }).click();
     const form = page.getByTestId('webhook-form');
     await form.getByLabel('推送地址').fill('http://10.0.0.7/hooks');

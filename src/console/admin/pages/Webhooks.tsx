@@ -111,7 +111,7 @@ function Deliveries({ subscription }: { subscription: Subscription }) {
                 <td><ol class="attempts">{d.attempts.map((a) => (
                   <li key={a.number}>
                     {formatDateTime(a.startedAt)} · {a.statusCode === null ? t('console.webhooks.noAnswer') : `HTTP ${a.statusCode}`} · {a.durationMs} ms
-                    {a.error && <div class="muted">{a.error}</div>}
+                    {a.error && a.statusCode === null && <div class="muted">{a.error}</div>}
                     {a.responseExcerpt && <div class="muted"><code>{a.responseExcerpt.slice(0, 200)}</code></div>}
                   </li>
                 ))}</ol></td>

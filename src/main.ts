@@ -12,6 +12,7 @@ import { startSettler } from './ledger/settle.js';
 import { startSweeper } from './redemption/sweeper.js';
 import { startSealer } from './ledger/seal.js';
 import { startEventProducer } from './events/produce.js';
+import { startNatsPublisher } from './events/nats.js';
 import { seedDemoBank, ensureDemoVoucher, demoHeadCode, demoOperators } from '../seeds/demo.js';
 import { signToken } from './auth/tokens.js';
 
@@ -41,6 +42,9 @@ async function main(): Promise<void> {
   const stopSweeper = startSweeper(bank, config.sweepIntervalMs, log);
   const stopSealer = startSealer(bank, config.sealIntervalMs, log);
   const stopEvents = startEventProducer(bank, config.eventsIntervalMs, log);
+  const natsUrl = config.nats.url;
+  const stopNats = natsUrl ? startNatsPublisher(bank, { ...config.nats, url: natsUrl }, log) : async () => undefined;
+  if (natsUrl) log(`events: publishing to NATS JetStream stream ${config.nats.stream} (subjects ${config.nats.subjectPrefix}.>)`);
   const built = await buildApp(bank, log);
   const http = built.app.listen(config.port, config.host, () => {
     // The pages are bundled once per process; doing it now, beside serving the API, makes the first
@@ -67,7 +71,7 @@ async function main(): Promise<void> {
     http.close();
     http.closeAllConnections();
     await built.stop();
-    await Promise.all([stopSettler(), stopSealer(), stopSweeper(), stopEvents()]);
+    await Promise.all([stopSettler(), stopSealer(), stopSweeper(), stopEvents(), stopNats()]);
     await bank.close();
     await server.stop();
     log('stopped');

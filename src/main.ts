@@ -12,6 +12,7 @@ import { startSettler } from './ledger/settle.js';
 import { startSweeper } from './redemption/sweeper.js';
 import { startSealer } from './ledger/seal.js';
 import { startEventProducer } from './events/produce.js';
+import { startNatsPublisher } from './events/nats.js';
 import { startWebhookWorker } from './webhooks/worker.js';
 import { seedDemoBank, ensureDemoVoucher, demoHeadCode, demoOperators } from '../seeds/demo.js';
 import { signToken } from './auth/tokens.js';
@@ -42,6 +43,9 @@ async function main(): Promise<void> {
   const stopSweeper = startSweeper(bank, config.sweepIntervalMs, log);
   const stopSealer = startSealer(bank, config.sealIntervalMs, log);
   const stopEvents = startEventProducer(bank, config.eventsIntervalMs, log);
+  const natsUrl = config.nats.url;
+  const stopNats = natsUrl ? startNatsPublisher(bank, { ...config.nats, url: natsUrl }, log) : async () => undefined;
+  if (natsUrl) log(`events: publishing to NATS JetStream stream ${config.nats.stream} (subjects ${config.nats.subjectPrefix}.>)`);
   const stopWebhooks = startWebhookWorker(bank, log);
   const built = await buildApp(bank, log);
   const http = built.app.listen(config.port, config.host, () => {
@@ -69,7 +73,7 @@ async function main(): Promise<void> {
     http.close();
     http.closeAllConnections();
     await built.stop();
-    await Promise.all([stopSettler(), stopSealer(), stopSweeper(), stopEvents(), stopWebhooks()]);
+    await Promise.all([stopSettler(), stopSealer(), stopSweeper(), stopEvents(), stopNats(), stopWebhooks()]);
     await bank.close();
     await server.stop();
     log('stopped');

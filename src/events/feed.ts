@@ -2,6 +2,8 @@
 // order the producer saw the changes committed; src/events/produce.ts), each event with a stable id
 // for dedup. Webhook delivery, the NATS publisher and the GraphQL `events` read page through it here.
 import type pg from 'pg';
+import type { Bank } from '../bank.js';
+import { requireRole, type Principal } from '../auth/principal.js';
 import { badInput } from '../errors.js';
 
 /** A transaction became final as POSTED (awards, deductions, transfers, adjustments, reversals, redemptions at fulfilment, donations, disbursements). */
@@ -92,4 +94,27 @@ export async function lastEventSeq(pool: pg.Pool, headId: string): Promise<strin
     values: [headId],
   });
   return rows[0].seq;
+}
+
+/** Events per GraphQL page: below eventsPageMax, so that one more can be read to see whether a next page exists. */
+export const eventsQueryPageMax = 500;
+
+/** The feed as an admin reads it over GraphQL: its own head bank, only events of its branch subtree. */
+export async function readEventsOfScope(
+  bank: Bank, principal: Principal, args: { after?: string | null; first?: number | null; types?: readonly string[] | null },
+): Promise<{ edges: { cursor: string; node: BankEvent }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } }> {
+  requireRole(principal, 'admin');
+  const first = args.first ?? 100;
+  if (!Number.isInteger(first) || first < 1 || first > eventsQueryPageMax) throw badInput('first', `must be from 1 to ${eventsQueryPageMax}`);
+  const unknown = (args.types ?? []).find((t) => !(eventTypes as readonly string[]).includes(t));
+  if (unknown !== undefined) throw badInput('types', `"${unknown.slice(0, 60)}" is not an event type (${eventTypes.join(', ')})`);
+  // One more than asked: whether a next page exists. A read past the head is an empty page, not an error.
+  const rows = await readEvents(bank.pool, {
+    headId: principal.headId, afterSeq: args.after ?? '0', limit: first + 1, types: args.types, branchPath: principal.branch.path,
+  });
+  const page = rows.slice(0, first);
+  return {
+    edges: page.map((node) => ({ cursor: node.seq, node })),
+    pageInfo: { hasNextPage: rows.length > first, endCursor: page.at(-1)?.seq ?? args.after ?? null },
+  };
 }

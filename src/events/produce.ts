@@ -16,6 +16,7 @@
 // come before a state change committed just before it (both were first seen in the same round).
 import type pg from 'pg';
 import type { Bank } from '../bank.js';
+import { inClientTransaction } from '../db/clientTransaction.js';
 import { assertInvariant } from '../errors.js';
 import { runEvery } from '../ledger/background.js';
 import { sealJournal } from '../ledger/seal.js';
@@ -108,19 +109,13 @@ export async function produceEvents(bank: Bank, headId: string): Promise<Produce
     text: `INSERT INTO event_feeds (head_id) VALUES ($1) ON CONFLICT DO NOTHING`,
     values: [headId],
   });
-  const client = await bank.pool.connect();
-  // A checked-out client that loses its connection emits 'error'; the failing query rejects anyway.
-  const ignore = () => undefined;
-  client.on('error', ignore);
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
+  return inClientTransaction(bank.pool, async (client) => {
     const feed = await client.query({
       name: 'cb_event_feed_lock',
       text: `SELECT seq::text AS seq, seal_sequence::text AS "sealSequence" FROM event_feeds WHERE head_id = $1 FOR UPDATE SKIP LOCKED`,
       values: [headId],
     });
-    if (!feed.rowCount) { await client.query('ROLLBACK'); return null; }
+    if (!feed.rowCount) return null;
     const seq = BigInt(feed.rows[0].seq);
     const sealCursor = BigInt(feed.rows[0].sealSequence);
     // One statement, one snapshot: what is committed now, of both kinds.
@@ -190,16 +185,8 @@ export async function produceEvents(bank: Bank, headId: string): Promise<Produce
       text: `UPDATE event_feeds SET seq = $2, seal_sequence = $3, produced_at = now() WHERE head_id = $1`,
       values: [headId, String(next), String(lastSeal)],
     });
-    await client.query('COMMIT');
     return { headId, transactions: transactions.rowCount ?? 0, changes, lastSeq: String(next) };
-  } catch (error) {
-    broken = error as Error;
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.off('error', ignore);
-    client.release(broken);
-  }
+  });
 }
 
 /** Brings every head bank's feed (or one's) up to date, round by round; returns how many events were appended. */

@@ -116,6 +116,19 @@ describe('the event feed', () => {
     const underA = await readEvents(h.bank.pool, { headId: h.head.id, afterSeq: '0', limit: 1000, branchPath: a.path });
     expect(underA.length).toBeGreaterThan(0);
     expect(underA.every((e) => e.branchPath.startsWith(a.path))).toBe(true);
+
+    // Over GraphQL: an admin pages through its subtree's events; others may not read the feed.
+    const query = `query($after: String, $first: Int, $types: [String!]) { events(after: $after, first: $first, types: $types) {
+      edges { cursor node { id seq type head branchPath occurredAt data } } pageInfo { hasNextPage endCursor } } }`;
+    const firstPage = await h.gql(h.adminToken, query, { first: 5 });
+    expect(firstPage.errors).toBeUndefined();
+    expect(firstPage.data.events.edges.map((e: any) => e.node)).toEqual(events.slice(0, 5).map(({ headId: _, ...e }) => e));
+    expect(firstPage.data.events.pageInfo).toEqual({ hasNextPage: true, endCursor: '5' });
+    const branchAdmin = h.token({ role: 'admin', branch: a.code });
+    const scoped = await h.gql(branchAdmin, query, { first: 500, types: ['member.created', 'member.moved'] });
+    expect(scoped.data.events.edges.map((e: any) => e.node.seq)).toEqual(underA.filter((e) => e.type.startsWith('member.')).map((e) => e.seq));
+    expect((await h.gql(h.clientToken, query, {})).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect((await h.gql(h.adminToken, query, { types: ['no.such'] })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 
   it('puts every transaction in the feed once, in chain order, while awards and several producers run together', async () => {

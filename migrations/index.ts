@@ -22,6 +22,8 @@ import * as operators from './20261202_060_operators.js';
 import * as noticeBoard from './20261202_061_notice_board.js';
 import * as foldRollups from './20261202_062_fold_rollups.js';
 import * as referenceChecks from './20261202_065_reference_checks.js';
+import * as events from './20261202_068_events.js';
+import * as webhooks from './20261202_070_webhooks.js';
 
 export const migrations: Record<string, Knex.Migration> = {
   '20261123_001_journal': journal,
@@ -43,4 +45,6 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261202_061_notice_board': noticeBoard,
   '20261202_062_fold_rollups': foldRollups,
   '20261202_065_reference_checks': referenceChecks,
+  '20261202_068_events': events,
+  '20261202_070_webhooks': webhooks,
 };

@@ -38,8 +38,6 @@ CREATE TABLE accounts (
   CONSTRAINT accounts_system_owned_by_branch CHECK (((owner_type <> 'SYSTEM'::text) OR (owner_id = branch_id))),
   CONSTRAINT accounts_wallet_purpose CHECK (((owner_type = 'SYSTEM'::text) = (purpose <> 'WALLET'::text)))
 );
-CREATE TRIGGER accounts_never_deleted BEFORE DELETE OR TRUNCATE ON public.accounts FOR EACH STATEMENT EXECUTE FUNCTION cb_refuse_reference_change();
-CREATE TRIGGER accounts_referenced_keys_fixed BEFORE UPDATE OF head_id, id, asset_code, asset_scale ON public.accounts FOR EACH ROW WHEN (((old.head_id IS DISTINCT FROM new.head_id) OR (old.id IS DISTINCT FROM new.id) OR (old.asset_code IS DISTINCT FROM new.asset_code) OR (old.asset_scale IS DISTINCT FROM new.asset_scale))) EXECUTE FUNCTION cb_refuse_reference_change();
 CREATE TRIGGER accounts_wallet_branch BEFORE INSERT OR UPDATE OF branch_id ON public.accounts FOR EACH ROW WHEN ((new.owner_type = 'MEMBER'::text)) EXECUTE FUNCTION cb_assert_wallet_branch();
 
 CREATE TABLE assets (
@@ -114,8 +112,6 @@ CREATE TABLE branches (
 );
 CREATE INDEX branches_notice_board ON public.branches USING btree (head_id) WHERE notice_board;
 CREATE INDEX branches_parent ON public.branches USING btree (parent_id);
-CREATE TRIGGER branches_never_deleted BEFORE DELETE OR TRUNCATE ON public.branches FOR EACH STATEMENT EXECUTE FUNCTION cb_refuse_reference_change();
-CREATE TRIGGER branches_referenced_keys_fixed BEFORE UPDATE OF id ON public.branches FOR EACH ROW WHEN ((old.id IS DISTINCT FROM new.id)) EXECUTE FUNCTION cb_refuse_reference_change();
 
 CREATE TABLE catalog_items (
   head_id bigint NOT NULL,
@@ -190,6 +186,59 @@ CREATE TABLE claims (
 );
 CREATE INDEX claims_branch_status ON public.claims USING btree (head_id, branch_id, status, id);
 CREATE INDEX claims_member ON public.claims USING btree (head_id, member_id, id);
+CREATE TRIGGER claims_event_decided AFTER UPDATE OF status ON public.claims FOR EACH ROW WHEN (((old.status = 'PENDING'::text) AND (new.status <> 'PENDING'::text))) EXECUTE FUNCTION cb_record_change('claim.decided', 'own');
+CREATE TRIGGER claims_event_submitted AFTER INSERT ON public.claims REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_record_change('claim.submitted', 'own');
+
+CREATE TABLE event_feeds (
+  head_id bigint NOT NULL,
+  seq bigint NOT NULL DEFAULT 0,
+  seal_sequence bigint NOT NULL DEFAULT 0,
+  produced_at timestamp with time zone,
+  CONSTRAINT event_feeds_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT event_feeds_pkey PRIMARY KEY (head_id),
+  CONSTRAINT event_feeds_seal_sequence_check CHECK ((seal_sequence >= 0)),
+  CONSTRAINT event_feeds_seq_check CHECK ((seq >= 0))
+);
+
+CREATE TABLE event_outbox (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
+  type text NOT NULL,
+  branch_id bigint NOT NULL,
+  occurred_at timestamp with time zone NOT NULL DEFAULT now(),
+  row jsonb NOT NULL,
+  CONSTRAINT event_outbox_pkey PRIMARY KEY (head_id, id)
+);
+
+CREATE TABLE event_publications (
+  head_id bigint NOT NULL,
+  target text NOT NULL,
+  seq bigint NOT NULL DEFAULT 0,
+  published_at timestamp with time zone,
+  CONSTRAINT event_publications_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT event_publications_pkey PRIMARY KEY (head_id, target),
+  CONSTRAINT event_publications_seq_check CHECK ((seq >= 0)),
+  CONSTRAINT event_publications_target_check CHECK (((length(target) >= 1) AND (length(target) <= 100)))
+);
+
+CREATE TABLE events (
+  head_id bigint NOT NULL,
+  seq bigint NOT NULL,
+  id uuid NOT NULL DEFAULT gen_random_uuid(),
+  type text NOT NULL,
+  branch_path text NOT NULL,
+  occurred_at timestamp with time zone NOT NULL,
+  data jsonb NOT NULL,
+  seal_sequence bigint,
+  recorded_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT events_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT events_id_unique UNIQUE (head_id, id),
+  CONSTRAINT events_pkey PRIMARY KEY (head_id, seq),
+  CONSTRAINT events_seal_once UNIQUE (head_id, seal_sequence),
+  CONSTRAINT events_seq_check CHECK ((seq >= 1)),
+  CONSTRAINT events_type_check CHECK ((type ~ '^[a-z_]+\.[a-z_]+$'::text))
+);
+CREATE INDEX events_type ON public.events USING btree (head_id, type, seq);
 
 CREATE TABLE idempotency_keys (
   head_id bigint NOT NULL,
@@ -286,8 +335,8 @@ CREATE TABLE members (
   CONSTRAINT members_pkey PRIMARY KEY (head_id, id)
 );
 CREATE INDEX members_branch ON public.members USING btree (head_id, branch_id, id);
-CREATE TRIGGER members_never_deleted BEFORE DELETE OR TRUNCATE ON public.members FOR EACH STATEMENT EXECUTE FUNCTION cb_refuse_reference_change();
-CREATE TRIGGER members_referenced_keys_fixed BEFORE UPDATE OF head_id, id ON public.members FOR EACH ROW WHEN (((old.head_id IS DISTINCT FROM new.head_id) OR (old.id IS DISTINCT FROM new.id))) EXECUTE FUNCTION cb_refuse_reference_change();
+CREATE TRIGGER members_event_created AFTER INSERT ON public.members REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_record_change('member.created', 'own');
+CREATE TRIGGER members_event_moved AFTER UPDATE OF branch_id ON public.members FOR EACH ROW WHEN ((old.branch_id IS DISTINCT FROM new.branch_id)) EXECUTE FUNCTION cb_record_change('member.moved', 'own');
 CREATE TRIGGER members_wallets_follow AFTER UPDATE OF branch_id ON public.members FOR EACH ROW WHEN ((old.branch_id IS DISTINCT FROM new.branch_id)) EXECUTE FUNCTION cb_member_wallets_follow();
 
 CREATE TABLE merchants (
@@ -401,6 +450,8 @@ CREATE TABLE pools (
   CONSTRAINT pools_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200)))
 );
 CREATE INDEX pools_branch ON public.pools USING btree (head_id, branch_id, id DESC);
+CREATE TRIGGER pools_event_opened AFTER INSERT ON public.pools REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_record_change('pool.status_changed', 'own');
+CREATE TRIGGER pools_event_status AFTER UPDATE OF status ON public.pools FOR EACH ROW WHEN ((old.status IS DISTINCT FROM new.status)) EXECUTE FUNCTION cb_record_change('pool.status_changed', 'own');
 
 CREATE TABLE postings (
   head_id bigint NOT NULL,
@@ -413,13 +464,14 @@ CREATE TABLE postings (
   balance_after numeric,
   recorded_at timestamp with time zone NOT NULL,
   CONSTRAINT postings_amount_nonzero_at_scale CHECK (((amount <> (0)::numeric) AND (round(amount, (asset_scale)::integer) = amount))),
+  CONSTRAINT postings_head_id_account_id_asset_code_asset_scale_fkey FOREIGN KEY (head_id, account_id, asset_code, asset_scale) REFERENCES accounts(head_id, id, asset_code, asset_scale),
+  CONSTRAINT postings_head_id_transaction_id_fkey FOREIGN KEY (head_id, transaction_id) REFERENCES transactions(head_id, id),
   CONSTRAINT postings_line_check CHECK (((line >= 1) AND (line <= 64))),
   CONSTRAINT postings_pkey PRIMARY KEY (head_id, transaction_id, line, recorded_at)
 ) PARTITION BY RANGE (recorded_at);
 CREATE INDEX postings_account ON ONLY public.postings USING btree (head_id, account_id, recorded_at);
 CREATE TRIGGER postings_append_only BEFORE DELETE OR UPDATE ON public.postings FOR EACH ROW EXECUTE FUNCTION cb_refuse_posting_change();
 CREATE TRIGGER postings_no_truncate BEFORE TRUNCATE ON public.postings FOR EACH STATEMENT EXECUTE FUNCTION cb_refuse_posting_change();
-CREATE TRIGGER postings_references AFTER INSERT ON public.postings REFERENCING NEW TABLE AS new_postings FOR EACH STATEMENT EXECUTE FUNCTION cb_check_posting_references();
 CREATE TRIGGER postings_rollup AFTER INSERT ON public.postings REFERENCING NEW TABLE AS new_postings FOR EACH STATEMENT EXECUTE FUNCTION cb_rollup_inserted_postings();
 CREATE TRIGGER postings_score_year_open AFTER INSERT ON public.postings REFERENCING NEW TABLE AS new_postings FOR EACH STATEMENT EXECUTE FUNCTION cb_guard_score_years();
 
@@ -468,6 +520,8 @@ CREATE INDEX redemptions_member_item ON public.redemptions USING btree (head_id,
 CREATE INDEX redemptions_merchant ON public.redemptions USING btree (head_id, merchant_id, id DESC);
 CREATE INDEX redemptions_merchant_status ON public.redemptions USING btree (head_id, merchant_id, status, id DESC);
 CREATE INDEX redemptions_pending_expiry ON public.redemptions USING btree (expires_at) WHERE (status = 'PENDING'::text);
+CREATE TRIGGER redemptions_event_issued AFTER INSERT ON public.redemptions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_record_change('voucher.status_changed', 'member');
+CREATE TRIGGER redemptions_event_status AFTER UPDATE OF status ON public.redemptions FOR EACH ROW WHEN ((old.status IS DISTINCT FROM new.status)) EXECUTE FUNCTION cb_record_change('voucher.status_changed', 'member');
 CREATE TRIGGER redemptions_status_moves BEFORE UPDATE OF status ON public.redemptions FOR EACH ROW EXECUTE FUNCTION cb_check_redemption_move();
 
 CREATE TABLE repeatable_definitions (
@@ -522,8 +576,6 @@ CREATE TABLE rules (
   CONSTRAINT rules_version_unique UNIQUE (head_id, branch_id, code, version)
 );
 CREATE INDEX rules_code ON public.rules USING btree (head_id, code, branch_id, version DESC);
-CREATE TRIGGER rules_never_deleted BEFORE DELETE OR TRUNCATE ON public.rules FOR EACH STATEMENT EXECUTE FUNCTION cb_refuse_reference_change();
-CREATE TRIGGER rules_referenced_keys_fixed BEFORE UPDATE OF head_id, id ON public.rules FOR EACH ROW WHEN (((old.head_id IS DISTINCT FROM new.head_id) OR (old.id IS DISTINCT FROM new.id))) EXECUTE FUNCTION cb_refuse_reference_change();
 
 CREATE TABLE score_year_closures (
   head_id bigint NOT NULL,
@@ -543,6 +595,8 @@ CREATE TABLE score_year_closures (
   CONSTRAINT score_year_closures_year_check CHECK (((year >= 2000) AND (year <= 2200)))
 );
 CREATE UNIQUE INDEX score_year_closures_open ON public.score_year_closures USING btree (head_id, branch_id, year) WHERE (reopened_at IS NULL);
+CREATE TRIGGER score_year_closures_event_closed AFTER INSERT ON public.score_year_closures REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_record_change('score_year.closed', 'own');
+CREATE TRIGGER score_year_closures_event_reopened AFTER UPDATE OF reopened_at ON public.score_year_closures FOR EACH ROW WHEN (((old.reopened_at IS NULL) AND (new.reopened_at IS NOT NULL))) EXECUTE FUNCTION cb_record_change('score_year.reopened', 'own');
 
 CREATE TABLE transactions (
   head_id bigint NOT NULL,
@@ -561,8 +615,12 @@ CREATE TABLE transactions (
   reason text,
   reverses_id bigint,
   forced boolean NOT NULL DEFAULT false,
+  CONSTRAINT transactions_branch_id_fkey FOREIGN KEY (branch_id) REFERENCES branches(id),
   CONSTRAINT transactions_forced_only_reversal CHECK (((NOT forced) OR (kind = 'REVERSAL'::text))),
+  CONSTRAINT transactions_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT transactions_head_id_member_id_fkey FOREIGN KEY (head_id, member_id) REFERENCES members(head_id, id),
   CONSTRAINT transactions_head_id_reverses_id_fkey FOREIGN KEY (head_id, reverses_id) REFERENCES transactions(head_id, id),
+  CONSTRAINT transactions_head_id_rule_id_fkey FOREIGN KEY (head_id, rule_id) REFERENCES rules(head_id, id),
   CONSTRAINT transactions_kind_check CHECK ((kind = ANY (ARRAY['EARN'::text, 'DEDUCT'::text, 'TRANSFER'::text, 'REDEEM'::text, 'DONATE'::text, 'DISBURSE'::text, 'REVERSAL'::text, 'EXPIRE'::text, 'ADJUST'::text]))),
   CONSTRAINT transactions_memo_check CHECK ((length(memo) <= 500)),
   CONSTRAINT transactions_pkey PRIMARY KEY (head_id, id),
@@ -575,12 +633,83 @@ CREATE INDEX transactions_branch ON public.transactions USING btree (head_id, br
 CREATE INDEX transactions_member ON public.transactions USING btree (head_id, member_id, id DESC) WHERE (member_id IS NOT NULL);
 CREATE INDEX transactions_occurred ON public.transactions USING btree (head_id, occurred_at);
 CREATE TRIGGER transactions_final_status BEFORE UPDATE OF status ON public.transactions FOR EACH ROW WHEN (((old.status <> 'PENDING'::text) AND (new.status IS DISTINCT FROM old.status))) EXECUTE FUNCTION cb_refuse_final_status_change();
-CREATE TRIGGER transactions_never_deleted BEFORE DELETE OR TRUNCATE ON public.transactions FOR EACH STATEMENT EXECUTE FUNCTION cb_refuse_reference_change();
-CREATE TRIGGER transactions_parties_fixed BEFORE UPDATE OF head_id, id, branch_id, member_id, rule_id ON public.transactions FOR EACH ROW WHEN (((old.head_id IS DISTINCT FROM new.head_id) OR (old.id IS DISTINCT FROM new.id) OR (old.branch_id IS DISTINCT FROM new.branch_id) OR (old.member_id IS DISTINCT FROM new.member_id) OR (old.rule_id IS DISTINCT FROM new.rule_id))) EXECUTE FUNCTION cb_refuse_reference_change();
 CREATE TRIGGER transactions_queue_final_inserted AFTER INSERT ON public.transactions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_queue_final_inserted();
 CREATE TRIGGER transactions_queue_final_updated AFTER UPDATE ON public.transactions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_queue_final_updated();
-CREATE TRIGGER transactions_references AFTER INSERT ON public.transactions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_check_transaction_references();
 CREATE TRIGGER transactions_rollup_status AFTER UPDATE OF status ON public.transactions FOR EACH ROW WHEN ((old.status IS DISTINCT FROM new.status)) EXECUTE FUNCTION cb_rollup_status_change();
+
+CREATE TABLE webhook_attempts (
+  head_id bigint NOT NULL,
+  delivery_id bigint NOT NULL,
+  number integer NOT NULL,
+  started_at timestamp with time zone NOT NULL,
+  duration_ms integer NOT NULL,
+  status_code integer,
+  response_excerpt text,
+  error text,
+  CONSTRAINT webhook_attempts_duration_ms_check CHECK ((duration_ms >= 0)),
+  CONSTRAINT webhook_attempts_error_check CHECK ((length(error) <= 500)),
+  CONSTRAINT webhook_attempts_head_id_delivery_id_fkey FOREIGN KEY (head_id, delivery_id) REFERENCES webhook_deliveries(head_id, id) ON DELETE CASCADE,
+  CONSTRAINT webhook_attempts_number_check CHECK ((number >= 1)),
+  CONSTRAINT webhook_attempts_pkey PRIMARY KEY (head_id, delivery_id, number),
+  CONSTRAINT webhook_attempts_response_excerpt_check CHECK ((length(response_excerpt) <= 1024)),
+  CONSTRAINT webhook_attempts_status_code_check CHECK (((status_code >= 100) AND (status_code <= 599)))
+);
+
+CREATE TABLE webhook_deliveries (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL DEFAULT nextval('webhook_deliveries_id_seq'::regclass),
+  subscription_id bigint NOT NULL,
+  event_id uuid NOT NULL,
+  event_seq bigint NOT NULL,
+  event_type text NOT NULL,
+  occurred_at timestamp with time zone NOT NULL,
+  payload jsonb NOT NULL,
+  status text NOT NULL DEFAULT 'PENDING'::text,
+  attempts integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamp with time zone NOT NULL DEFAULT now(),
+  redelivery boolean NOT NULL DEFAULT false,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  finished_at timestamp with time zone,
+  CONSTRAINT webhook_deliveries_attempts_check CHECK ((attempts >= 0)),
+  CONSTRAINT webhook_deliveries_finished CHECK (((status = 'PENDING'::text) = (finished_at IS NULL))),
+  CONSTRAINT webhook_deliveries_head_id_subscription_id_fkey FOREIGN KEY (head_id, subscription_id) REFERENCES webhook_subscriptions(head_id, id) ON DELETE CASCADE,
+  CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (head_id, id),
+  CONSTRAINT webhook_deliveries_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'DELIVERED'::text, 'DEAD'::text])))
+);
+CREATE INDEX webhook_deliveries_occurred ON public.webhook_deliveries USING btree (head_id, subscription_id, occurred_at);
+CREATE INDEX webhook_deliveries_pending ON public.webhook_deliveries USING btree (subscription_id, id) WHERE (status = 'PENDING'::text);
+CREATE INDEX webhook_deliveries_subscription ON public.webhook_deliveries USING btree (head_id, subscription_id, id DESC);
+
+CREATE TABLE webhook_subscriptions (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL DEFAULT nextval('webhook_subscriptions_id_seq'::regclass),
+  branch_id bigint NOT NULL,
+  merchant_id bigint,
+  url text NOT NULL,
+  event_types text[] NOT NULL DEFAULT '{}'::text[],
+  status text NOT NULL DEFAULT 'ACTIVE'::text,
+  secret text NOT NULL,
+  previous_secret text,
+  previous_secret_until timestamp with time zone,
+  cursor_seq bigint NOT NULL,
+  lease_token uuid,
+  lease_until timestamp with time zone,
+  created_by text NOT NULL,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  updated_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT webhook_subscriptions_branch_id_fkey FOREIGN KEY (branch_id) REFERENCES branches(id),
+  CONSTRAINT webhook_subscriptions_created_by_check CHECK (((length(created_by) >= 1) AND (length(created_by) <= 200))),
+  CONSTRAINT webhook_subscriptions_cursor_seq_check CHECK ((cursor_seq >= 0)),
+  CONSTRAINT webhook_subscriptions_event_types_check CHECK ((cardinality(event_types) <= 64)),
+  CONSTRAINT webhook_subscriptions_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT webhook_subscriptions_head_id_merchant_id_fkey FOREIGN KEY (head_id, merchant_id) REFERENCES merchants(head_id, id),
+  CONSTRAINT webhook_subscriptions_pkey PRIMARY KEY (head_id, id),
+  CONSTRAINT webhook_subscriptions_previous_secret_check CHECK ((previous_secret ~ '^whsec_[A-Za-z0-9+/=]{40,100}$'::text)),
+  CONSTRAINT webhook_subscriptions_secret_check CHECK ((secret ~ '^whsec_[A-Za-z0-9+/=]{40,100}$'::text)),
+  CONSTRAINT webhook_subscriptions_status_check CHECK ((status = ANY (ARRAY['ACTIVE'::text, 'PAUSED'::text]))),
+  CONSTRAINT webhook_subscriptions_url_check CHECK ((((length(url) >= 8) AND (length(url) <= 2000)) AND ((url ~~ 'https://%'::text) OR (url ~~ 'http://%'::text))))
+);
+CREATE INDEX webhook_subscriptions_branch ON public.webhook_subscriptions USING btree (head_id, branch_id);
 
 CREATE SEQUENCE account_deltas_id_seq;
 CREATE SEQUENCE accounts_id_seq;
@@ -588,6 +717,7 @@ CREATE SEQUENCE branch_year_deltas_id_seq;
 CREATE SEQUENCE branches_id_seq;
 CREATE SEQUENCE catalog_items_id_seq;
 CREATE SEQUENCE claims_id_seq;
+CREATE SEQUENCE event_outbox_id_seq;
 CREATE SEQUENCE journal_seal_queue_id_seq;
 CREATE SEQUENCE members_id_seq;
 CREATE SEQUENCE merchants_id_seq;
@@ -597,6 +727,8 @@ CREATE SEQUENCE redemptions_id_seq;
 CREATE SEQUENCE rules_id_seq;
 CREATE SEQUENCE score_year_closures_id_seq;
 CREATE SEQUENCE transactions_id_seq;
+CREATE SEQUENCE webhook_deliveries_id_seq;
+CREATE SEQUENCE webhook_subscriptions_id_seq;
 
 CREATE OR REPLACE FUNCTION public.cb_approve_claim(p_head bigint, p_sub text, p_role text, p_scope_path text, p_tz text, p_claim bigint, p_key text, p_hash text)
  RETURNS jsonb
@@ -725,13 +857,10 @@ BEGIN
              ELSE 'ERROR' END AS outcome,
         CASE WHEN jsonb_exists(v_claimed, i.key) THEN CASE WHEN i.ord = i.first_ord THEN (v_claimed->>i.key)::bigint END
              ELSE (v_existing->i.key->>'txn')::bigint END AS txn_id) o
-    -- Only a new item is resolved and checked: OFFSET 0 keeps each lateral a subquery whose filter is a
-    -- one-time filter per item (as a join condition, both functions ran for every replay and the rows
-    -- were thrown away afterwards).
-    LEFT JOIN LATERAL (SELECT * FROM cb_award_target(p_head, i.member_ref, i.external_ref, i.rule_code, i.qty) WHERE o.outcome = 'NEW' OFFSET 0) t ON true
-    LEFT JOIN LATERAL (SELECT * FROM cb_award_refusal(p_sub, p_role, p_scope_path, i.member_ref, i.external_ref, i.rule_code, i.qty, i.occurred_at,
+    LEFT JOIN LATERAL cb_award_target(p_head, i.member_ref, i.external_ref, i.rule_code, i.qty) t ON o.outcome = 'NEW'
+    LEFT JOIN LATERAL cb_award_refusal(p_sub, p_role, p_scope_path, i.member_ref, i.external_ref, i.rule_code, i.qty, i.occurred_at,
                                        t.member_id, t.member_external_id, t.member_path, t.rule_id, t.rule_version, t.valid_from,
-                                       t.valid_to, t.requires_approval, t.allowed_clients, t.outputs) WHERE o.outcome = 'NEW' OFFSET 0) f ON true
+                                       t.valid_to, t.requires_approval, t.allowed_clients, t.outputs) f ON o.outcome = 'NEW'
     CROSS JOIN LATERAL (SELECT
         CASE WHEN o.outcome = 'ERROR' THEN 'IDEMPOTENCY_CONFLICT' ELSE f.code END AS code,
         CASE WHEN o.outcome = 'ERROR' THEN 'idempotencyKey' ELSE f.field END AS field,
@@ -1052,9 +1181,7 @@ AS $function$
             WHEN p_role = 'client' AND cardinality(p_allowed_clients) > 0 AND NOT (p_sub = ANY (p_allowed_clients)) THEN 6
             WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(p_outputs) x JOIN assets a ON a.code = x.value->>'asset'
                           WHERE trunc(p_qty * (x.value->>'amountPerUnit')::numeric, a.scale) = 0) THEN 7
-          END AS n
-          -- OFFSET 0: n is worked out once; pulled up, the CASE (and its subquery) ran once per output column.
-          OFFSET 0) f
+          END AS n) f
 $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_award_target(p_head bigint, p_member_ref bigint, p_external_ref text, p_rule_code text, p_qty numeric)
@@ -1115,33 +1242,6 @@ BEGIN
 END
 $function$;
 
-CREATE OR REPLACE FUNCTION public.cb_check_posting_references()
- RETURNS trigger
- LANGUAGE plpgsql
-AS $function$
-DECLARE
-  v record;
-BEGIN
-  -- A correlated primary-key probe per distinct key, whatever the transition table's (absent) estimates.
-  SELECT x.constraint_name, x.columns, x.key, x.parent INTO v FROM (
-      SELECT 'postings_head_id_transaction_id_fkey' AS constraint_name, 'head_id, transaction_id' AS columns,
-             t.head_id || ', ' || t.transaction_id AS key, 'transactions' AS parent
-        FROM (SELECT DISTINCT p.head_id, p.transaction_id FROM new_postings p) t
-       WHERE (SELECT 1 FROM transactions x WHERE x.head_id = t.head_id AND x.id = t.transaction_id LIMIT 1) IS NULL
-      UNION ALL
-      SELECT 'postings_head_id_account_id_asset_code_asset_scale_fkey', 'head_id, account_id, asset_code, asset_scale',
-             concat_ws(', ', a.head_id, a.account_id, a.asset_code, a.asset_scale), 'accounts'
-        FROM (SELECT DISTINCT p.head_id, p.account_id, p.asset_code, p.asset_scale FROM new_postings p) a
-       WHERE (SELECT 1 FROM accounts x WHERE x.head_id = a.head_id AND x.id = a.account_id
-                 AND x.asset_code = a.asset_code AND x.asset_scale = a.asset_scale LIMIT 1) IS NULL
-    ) x LIMIT 1;
-  IF FOUND THEN
-    PERFORM cb_raise_missing_reference('postings', v.constraint_name, v.columns, v.key, v.parent);
-  END IF;
-  RETURN NULL;
-END
-$function$;
-
 CREATE OR REPLACE FUNCTION public.cb_check_redemption_move()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -1153,39 +1253,6 @@ BEGIN
     RAISE EXCEPTION 'invariant broken: redemption % cannot move from % to %', OLD.id, OLD.status, NEW.status USING ERRCODE = 'CBASS';
   END IF;
   RETURN NEW;
-END
-$function$;
-
-CREATE OR REPLACE FUNCTION public.cb_check_transaction_references()
- RETURNS trigger
- LANGUAGE plpgsql
-AS $function$
-DECLARE
-  v record;
-BEGIN
-  -- A correlated probe per distinct key (LIMIT 1 keeps each a primary-key lookup whatever the
-  -- estimates of the transition table, which has none). Awards of a batch share head, branches and rule.
-  SELECT x.constraint_name, x.columns, x.key, x.parent INTO v FROM (
-      SELECT 'transactions_head_id_fkey' AS constraint_name, 'head_id' AS columns, h.head_id::text AS key, 'branches' AS parent
-        FROM (SELECT DISTINCT n.head_id FROM new_rows n) h
-       WHERE (SELECT 1 FROM branches b WHERE b.id = h.head_id LIMIT 1) IS NULL
-      UNION ALL
-      SELECT 'transactions_branch_id_fkey', 'branch_id', b.branch_id::text, 'branches'
-        FROM (SELECT DISTINCT n.branch_id FROM new_rows n) b
-       WHERE (SELECT 1 FROM branches p WHERE p.id = b.branch_id LIMIT 1) IS NULL
-      UNION ALL
-      SELECT 'transactions_head_id_member_id_fkey', 'head_id, member_id', m.head_id || ', ' || m.member_id, 'members'
-        FROM (SELECT DISTINCT n.head_id, n.member_id FROM new_rows n WHERE n.member_id IS NOT NULL) m
-       WHERE (SELECT 1 FROM members p WHERE p.head_id = m.head_id AND p.id = m.member_id LIMIT 1) IS NULL
-      UNION ALL
-      SELECT 'transactions_head_id_rule_id_fkey', 'head_id, rule_id', r.head_id || ', ' || r.rule_id, 'rules'
-        FROM (SELECT DISTINCT n.head_id, n.rule_id FROM new_rows n WHERE n.rule_id IS NOT NULL) r
-       WHERE (SELECT 1 FROM rules p WHERE p.head_id = r.head_id AND p.id = r.rule_id LIMIT 1) IS NULL
-    ) x LIMIT 1;
-  IF FOUND THEN
-    PERFORM cb_raise_missing_reference('transactions', v.constraint_name, v.columns, v.key, v.parent);
-  END IF;
-  RETURN NULL;
 END
 $function$;
 
@@ -1722,14 +1789,26 @@ BEGIN
 END
 $function$;
 
-CREATE OR REPLACE FUNCTION public.cb_raise_missing_reference(p_table text, p_constraint text, p_columns text, p_key text, p_parent text)
- RETURNS void
+CREATE OR REPLACE FUNCTION public.cb_record_change()
+ RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
 BEGIN
-  RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"', p_table, p_constraint
-    USING ERRCODE = 'foreign_key_violation', CONSTRAINT = p_constraint, TABLE = p_table,
-          DETAIL = format('Key (%s)=(%s) is not present in table "%s".', p_columns, p_key, p_parent);
+  IF TG_LEVEL = 'STATEMENT' THEN
+    INSERT INTO event_outbox (head_id, type, branch_id, occurred_at, row)
+    SELECT n.head_id, TG_ARGV[0],
+           CASE TG_ARGV[1] WHEN 'member' THEN (SELECT m.branch_id FROM members m WHERE m.head_id = n.head_id AND m.id = (to_jsonb(n) ->> 'member_id')::bigint)
+                           ELSE (to_jsonb(n) ->> 'branch_id')::bigint END,
+           clock_timestamp(), to_jsonb(n)
+      FROM new_rows n ORDER BY n.head_id, (to_jsonb(n) ->> 'id')::bigint;
+  ELSE
+    INSERT INTO event_outbox (head_id, type, branch_id, occurred_at, row)
+    VALUES (NEW.head_id, TG_ARGV[0],
+            CASE TG_ARGV[1] WHEN 'member' THEN (SELECT m.branch_id FROM members m WHERE m.head_id = NEW.head_id AND m.id = (to_jsonb(NEW) ->> 'member_id')::bigint)
+                            ELSE (to_jsonb(NEW) ->> 'branch_id')::bigint END,
+            clock_timestamp(), to_jsonb(NEW));
+  END IF;
+  RETURN NULL;
 END
 $function$;
 
@@ -1896,16 +1975,6 @@ CREATE OR REPLACE FUNCTION public.cb_refuse_posting_change()
 AS $function$
 BEGIN
   RAISE EXCEPTION 'postings are append-only: % refused', TG_OP USING ERRCODE = 'CBAPP';
-END
-$function$;
-
-CREATE OR REPLACE FUNCTION public.cb_refuse_reference_change()
- RETURNS trigger
- LANGUAGE plpgsql
-AS $function$
-BEGIN
-  RAISE EXCEPTION '% on table "%" refused: its rows are referenced by the journal and stay as they are', TG_OP, TG_TABLE_NAME
-    USING ERRCODE = 'foreign_key_violation', TABLE = TG_TABLE_NAME, CONSTRAINT = TG_NAME;
 END
 $function$;
 

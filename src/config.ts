@@ -2,6 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseAllowHosts } from './webhooks/addresses.js';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -69,6 +70,25 @@ export interface Config {
   sealIntervalMs: number;
   /** How far ahead monthly posting partitions are created at start. */
   partitionMonthsAhead: number;
+  /** How often the event producer appends new seals and state changes to the feed (src/events/produce.ts). */
+  eventsIntervalMs: number;
+  /** NATS JetStream publishing of the feed (src/events/nats.ts); off unless NATS_URL is set. */
+  nats: {
+    /** e.g. nats://127.0.0.1:4222; unset: nothing is published. */
+    url: string | undefined;
+    /** The JetStream stream, created if missing. */
+    stream: string;
+    /** Subjects are <prefix>.<head bank code>.<event type>; the stream takes <prefix>.>. */
+    subjectPrefix: string;
+    /** The stream keeps messages this long (then they age out; the feed in PostgreSQL keeps them). */
+    maxAgeHours: number;
+    /** The stream keeps at most this many bytes (the oldest go first). */
+    maxBytes: number;
+    /** JetStream drops a second message with the same Nats-Msg-Id (event id) within this window. */
+    duplicateWindowSeconds: number;
+    /** How often the publisher looks for events not yet acknowledged by JetStream. */
+    publishIntervalMs: number;
+  };
   /** Operators (people signing in to the pages): src/operators/. */
   operators: {
     /** How long a signed-in session (and its token) lasts: a shift by default. */
@@ -102,6 +122,39 @@ export interface Config {
      */
     requestTimeBudgetMs: number;
   };
+  /** Webhook delivery (src/webhooks/): every service process runs a worker. */
+  webhooks: {
+    /** Hosts and addresses that may be private, loopback or link-local (WEBHOOK_ALLOW_HOSTS, comma separated). */
+    allowHosts: string[];
+    /** The waits before each retry after a failed attempt; after the last one fails the delivery is dead-lettered. */
+    retryScheduleMs: number[];
+    /** One attempt's budget: connecting, sending and reading the (bounded) answer. */
+    attemptTimeoutMs: number;
+    /** Subscriptions a process sends to at once. */
+    concurrency: number;
+    /** How often an idle worker looks for work. */
+    intervalMs: number;
+  };
+}
+
+/**
+ * The default retry schedule (Standard Webhooks' suggestion, as Svix runs it): 5 s, 5 min, 30 min,
+ * 2 h, 5 h, 10 h, 10 h: eight attempts over about 27 hours, each wait ±20 % jitter.
+ */
+export const defaultWebhookRetrySchedule = '5s,5m,30m,2h,5h,10h,10h';
+/** Retries a schedule may have: a bound on attempts per delivery (and on the attempts a delivery lists). */
+export const webhookRetriesMax = 12;
+
+/** "5s,5m,2h" or plain milliseconds "50,100" → milliseconds. */
+export function parseRetrySchedule(raw: string, name = 'WEBHOOK_RETRY_SCHEDULE'): number[] {
+  const units: Record<string, number> = { '': 1, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const waits = raw.split(',').map((part) => {
+    const match = /^\s*(\d+)(ms|s|m|h|)\s*$/.exec(part);
+    if (!match) throw new Error(`${name} must be a comma list of waits like 5s,5m,2h; got "${raw}"`);
+    return Number(match[1]) * units[match[2]!]!;
+  });
+  if (waits.length > webhookRetriesMax) throw new Error(`${name} may list at most ${webhookRetriesMax} retries`);
+  return waits;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -139,6 +192,13 @@ function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
   if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
   throw new Error(`${name} must be true or false, got "${raw}"`);
+}
+
+/** A stream name or subject token: letters, digits, - and _ (no dots, wildcards or spaces). */
+function natsName(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const raw = env[name] || fallback;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw)) throw new Error(`${name} must be 1 to 64 letters, digits, - or _, got "${raw}"`);
+  return raw;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -187,6 +247,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sweepIntervalMs: integer(env, 'SWEEP_INTERVAL_MS', 15_000, 10, 30_000),
     sealIntervalMs: integer(env, 'SEAL_INTERVAL_MS', 1000, 10, 3_600_000),
     partitionMonthsAhead: integer(env, 'PARTITION_MONTHS_AHEAD', 3, 1, 120),
+    eventsIntervalMs: integer(env, 'EVENTS_INTERVAL_MS', 1000, 10, 3_600_000),
+    nats: {
+      url: env.NATS_URL || undefined,
+      stream: natsName(env, 'NATS_STREAM', 'CIVILITY'),
+      subjectPrefix: natsName(env, 'NATS_SUBJECT_PREFIX', 'civility'),
+      // a week: a consumer that was down over a long weekend still finds its messages
+      maxAgeHours: integer(env, 'NATS_MAX_AGE_HOURS', 7 * 24, 1, 24 * 365),
+      // 1 GiB: a week of a busy town's events (~1 KB each) with room to spare
+      maxBytes: integer(env, 'NATS_MAX_BYTES', 1024 * 1024 * 1024, 1024 * 1024, 1024 ** 4),
+      // a day: longer than any outage after which a publisher republishes what it had sent unacknowledged
+      duplicateWindowSeconds: integer(env, 'NATS_DUPLICATE_WINDOW_SECONDS', 24 * 60 * 60, 1, 7 * 24 * 60 * 60),
+      publishIntervalMs: integer(env, 'NATS_PUBLISH_INTERVAL_MS', 1000, 10, 3_600_000),
+    },
     operators: {
       // a working shift; at most a week, so that a lost phone's session does not outlive a roster
       sessionMinutes: integer(env, 'OPERATOR_SESSION_MINUTES', 480, 1, 7 * 24 * 60),
@@ -211,6 +284,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       redisUrl: env.REDIS_URL || undefined,
       // the slowest honest request (a report of a whole town, a verifyLedger of a demo-sized bank) takes about a second
       requestTimeBudgetMs: integer(env, 'REQUEST_STATEMENT_TIMEOUT_MS', 15_000, 100, 3_600_000),
+    },
+    webhooks: {
+      allowHosts: parseAllowHosts(env.WEBHOOK_ALLOW_HOSTS),
+      retryScheduleMs: parseRetrySchedule(env.WEBHOOK_RETRY_SCHEDULE || defaultWebhookRetrySchedule),
+      // a receiver should answer at once and work later; 10 s forgives a slow one (Svix waits 15 s)
+      attemptTimeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
+      // a slow endpoint holds one slot for at most the timeout; eight keep the others moving
+      concurrency: integer(env, 'WEBHOOK_CONCURRENCY', 8, 1, 100),
+      intervalMs: integer(env, 'WEBHOOK_INTERVAL_MS', 500, 10, 60_000),
     },
   };
 }

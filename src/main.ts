@@ -1,5 +1,6 @@
 // Start: config → database (embedded or DATABASE_URL) → migrations → demo seed on first start →
-// HTTP, with the delta settler, the journal sealer and the voucher expiry sweeper running.
+// HTTP, with the delta settler, the journal sealer, the voucher expiry sweeper, the event producer,
+// the NATS publisher (when NATS_URL is set) and the webhook worker running.
 // WORKERS=1 serves in this process. WORKERS=N > 1: this process (the primary) prepares the database
 // once, then forks N workers (node:cluster) that share the port, each serving HTTP and running the
 // background rounds (each round is safe with any number of processes), and restarts one that dies.
@@ -18,6 +19,9 @@ import { startSettler } from './ledger/settle.js';
 import { startSweeper } from './redemption/sweeper.js';
 import { startSealer } from './ledger/seal.js';
 import { startWorkers } from './workers.js';
+import { startEventProducer } from './events/produce.js';
+import { startNatsPublisher } from './events/nats.js';
+import { startWebhookWorker } from './webhooks/worker.js';
 import { seedDemoBank, ensureDemoVoucher, demoHeadCode, demoOperators } from '../seeds/demo.js';
 import { signToken } from './auth/tokens.js';
 
@@ -30,6 +34,11 @@ async function serve(config: Config, databaseUrl: string, onListening: (port: nu
   const stopSettler = startSettler(bank, config.settleIntervalMs, log);
   const stopSweeper = startSweeper(bank, config.sweepIntervalMs, log);
   const stopSealer = startSealer(bank, config.sealIntervalMs, log);
+  const stopEvents = startEventProducer(bank, config.eventsIntervalMs, log);
+  const natsUrl = config.nats.url;
+  const stopNats = natsUrl ? startNatsPublisher(bank, { ...config.nats, url: natsUrl }, log) : async () => undefined;
+  if (natsUrl) log(`events: publishing to NATS JetStream stream ${config.nats.stream} (subjects ${config.nats.subjectPrefix}.>)`);
+  const stopWebhooks = startWebhookWorker(bank, log);
   const built = await buildApp(bank, log);
   const http = built.app.listen(config.port, config.host, () => {
     // The pages are bundled once per process; doing it now, beside serving the API, makes the first
@@ -42,7 +51,7 @@ async function serve(config: Config, databaseUrl: string, onListening: (port: nu
     http.close();
     http.closeAllConnections();
     await built.stop();
-    await Promise.all([stopSettler(), stopSealer(), stopSweeper()]);
+    await Promise.all([stopSettler(), stopSealer(), stopSweeper(), stopEvents(), stopNats(), stopWebhooks()]);
     await bank.close();
   };
 }

@@ -5,7 +5,7 @@ import net from 'node:net';
 import { projectRoot } from '../config.js';
 
 /** A service that is not healthy this long after its start is reported and started again. */
-const startTimeoutMs = 60_000;
+const startTimeoutMs = 120_000;
 const healthPollMs = 100;
 /** Lines of a service's output kept for a report: enough for an error and its stack. */
 const tailLinesMax = 40;
@@ -67,7 +67,7 @@ export class ServiceProcess {
       }
       await new Promise((r) => setTimeout(r, healthPollMs));
     }
-    throw new Error(`${this.name} did not become healthy in ${startTimeoutMs} ms`);
+    throw new Error(`${this.name} did not become healthy in ${startTimeoutMs} ms; its last lines: ${this.tail.slice(-5).join(" | ")}`);
   }
 
   /** SIGKILL: the process dies mid-request, with no chance to finish anything. */

@@ -44,7 +44,7 @@ export interface Claim {
   transactionId: string | null;
 }
 
-function toClaim(r: Record<string, any>): Claim {
+export function toClaim(r: Record<string, any>): Claim {
   return {
     id: String(r.id), headId: String(r.head_id), branchId: String(r.branch_id), memberId: String(r.member_id), rule: r.rule_code,
     quantity: String(r.quantity), occurredAt: r.occurred_at, evidenceText: r.evidence_text, evidenceLinks: r.evidence_links,

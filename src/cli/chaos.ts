@@ -10,7 +10,9 @@
 // Settings (environment): CHAOS_SECONDS (60), CHAOS_CLIENTS (24), CHAOS_SERVICES (2), CHAOS_MEMBERS (40),
 // CHAOS_FAULT_INTERVAL_MS (4000, the mean time between process faults), CHAOS_DISCONNECT_RATE (0.03,
 // the share of requests a client abandons mid-flight), CHAOS_PG_PORT (54363), CHAOS_PG_DATA_DIR
-// (.data/pg-chaos), CHAOS_SEED (random), DATABASE_URL (an external PostgreSQL instead).
+// (.data/pg-chaos), CHAOS_SEED (random), DATABASE_URL (an external PostgreSQL instead), NATS_URL (the
+// services also publish the event feed to a JetStream stream of this run's own, and the consumer
+// check reads it back; unset: the feed is checked without NATS).
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
@@ -30,6 +32,9 @@ import { standardRules } from '../../seeds/demo.js';
 import { ServiceProcess, freePort } from '../chaos/services.js';
 import { drawWorkload, workloads, type ChaosMember, type ChaosWorld, type KeyOutcome, type WriteRequest } from '../chaos/workload.js';
 import { checkAfterFaults, type KeyLedger } from '../chaos/checks.js';
+import { checkFeedDelivery } from '../chaos/feedCheck.js';
+import { produceAllEvents } from '../events/produce.js';
+import type { NatsSettings } from '../events/nats.js';
 
 function setting(name: string, fallback: number, min: number, max: number): number {
   const raw = process.env[name];
@@ -159,11 +164,17 @@ async function main(): Promise<number> {
     },
   };
 
+  // The event feed's consumers: the feed itself, and (with NATS_URL) a JetStream stream of this run's own.
+  const runToken = tag.slice('chaos-'.length);
+  const nats: NatsSettings | undefined = config.nats.url
+    ? { ...config.nats, url: config.nats.url, stream: `CHAOS_${runToken}`, subjectPrefix: `chaos_${runToken}`, maxAgeHours: 1 }
+    : undefined;
   const services: ServiceProcess[] = [];
   for (let i = 0; i < serviceCount; i++) {
     services.push(new ServiceProcess(`service-${i + 1}`, await freePort(), {
       DATABASE_URL: server.url, SEED_DEMO: 'false', RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_ANONYMOUS_REQUESTS: '0',
-      SETTLE_INTERVAL_MS: '200', SEAL_INTERVAL_MS: '200', DB_POOL_SIZE: '8', NODE_ENV: '',
+      SETTLE_INTERVAL_MS: '200', SEAL_INTERVAL_MS: '200', EVENTS_INTERVAL_MS: '200', DB_POOL_SIZE: '8', NODE_ENV: '',
+      ...(nats ? { NATS_URL: nats.url, NATS_STREAM: nats.stream, NATS_SUBJECT_PREFIX: nats.subjectPrefix, NATS_MAX_AGE_HOURS: '1', NATS_PUBLISH_INTERVAL_MS: '200' } : { NATS_URL: '' }),
     }));
   }
   await Promise.all(services.map((s) => s.start()));
@@ -333,10 +344,17 @@ async function main(): Promise<number> {
   // The services are gone: seal and settle what they left, then check.
   const checker = await openBank(config, server.url);
   let violations: string[];
+  let feedFigures: string;
   try {
+    // How far the services' producer got on its own, before the feed is brought up to date here.
+    const { rows: [lag] } = await checker.pool.query(
+      `SELECT (SELECT count(*) FROM journal_seals WHERE head_id = $1)::int AS sealed, coalesce((SELECT seal_sequence FROM event_feeds WHERE head_id = $1), 0)::int AS fed`, [head.id]);
     await sealJournal(checker, head.id);
     while ((await settleAccountDeltas(checker)) > 0);
-    violations = [...violationsOfHarness, ...(await checkAfterFaults(checker, head.id, ledger, { itemId: String(item.id), initialStock: shopStock }))];
+    await produceAllEvents(checker, head.id);
+    const feed = await checkFeedDelivery(checker, head.id, nats);
+    feedFigures = `${feed.figures}; the services' producers had fed ${lag.fed} of the ${lag.sealed} transactions sealed when they stopped`;
+    violations = [...violationsOfHarness, ...(await checkAfterFaults(checker, head.id, ledger, { itemId: String(item.id), initialStock: shopStock })), ...feed.violations];
   } finally {
     await checker.close();
     await server.stop();
@@ -348,6 +366,7 @@ async function main(): Promise<number> {
     + `faults ${faultsTotal} (service SIGKILL ${stats.faults.kill}, PostgreSQL ${server.restart ? 'restart' : 'backends terminated'} ${stats.faults.postgres}, client disconnect ${stats.faults.disconnect}); `
     + `services exiting by themselves ${stats.selfExits}; violations ${violations.length}`);
   console.log(`acknowledged keys by kind: ${[...stats.acknowledgedByWorkload].map(([w, n]) => `${w} ${n}`).join(', ')}`);
+  console.log(`events: ${feedFigures}`);
   for (const v of violations) console.log(`  violation: ${v}`);
   return violations.length;
 }

@@ -84,6 +84,9 @@ export const sqlDefinitionFiles: readonly string[] = [
 
   // Claims.
   'claims/sql/approve_claim.sql',
+
+  // The event feed's outbox of state changes (and the triggers that fill it).
+  'events/sql/record_change.sql',
 ];
 
 /** One repeatable definition: its name (the path under src/) and its text, run as it is. */

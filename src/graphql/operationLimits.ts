@@ -95,6 +95,8 @@ const expensiveFields: Record<string, { kind: string; max: number }> = {
   'Query.members': { kind: 'paged list', max: 10 },
   'Query.merchants': { kind: 'paged list', max: 10 },
   'Query.operators': { kind: 'paged list', max: 10 },
+  'Query.webhookSubscriptions': { kind: 'paged list', max: 10 },
+  'Query.webhookDeliveries': { kind: 'paged list', max: 10 },
 };
 
 class LimitPassed extends Error {}

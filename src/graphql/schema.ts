@@ -11,6 +11,8 @@ import { partyResolvers } from './resolvers/party.js';
 import { proofResolvers } from './resolvers/proof.js';
 import { boardResolvers } from './resolvers/board.js';
 import { operatorResolvers } from './resolvers/operators.js';
+import { eventResolvers } from './resolvers/events.js';
+import { webhookResolvers } from './resolvers/webhooks.js';
 import { statementTimedOut } from '../db/errors.js';
 import type { Context } from './context.js';
 
@@ -50,5 +52,5 @@ export const resolvers = {
   Decimal: DecimalScalar,
   DateTime: DateTimeScalar,
   JSON: JSONScalar,
-  ...withinBudget(merge(directoryResolvers, ledgerResolvers, ruleResolvers, spendingResolvers, partyResolvers, proofResolvers, boardResolvers, operatorResolvers)),
+  ...withinBudget(merge(directoryResolvers, ledgerResolvers, ruleResolvers, spendingResolvers, partyResolvers, proofResolvers, boardResolvers, operatorResolvers, eventResolvers, webhookResolvers)),
 };

@@ -53,7 +53,7 @@ export const poolReasonLengthMax = 500;
 
 const poolColumns = `p.*, (SELECT count(DISTINCT d.member_id) FROM pool_donations d WHERE d.head_id = p.head_id AND d.pool_id = p.id)::int AS donors`;
 
-function toPool(bank: Bank, r: Record<string, any>): Pool {
+export function toPool(bank: Bank, r: Record<string, any>): Pool {
   const scale = bank.assets.get('POINTS').scale;
   const remaining = r.status === 'OPEN' ? new Decimal(r.target).minus(r.raised) : new Decimal(0);
   return {

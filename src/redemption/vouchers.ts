@@ -65,7 +65,7 @@ export function normalizeVoucherCode(raw: unknown, field = 'code'): string {
   return code;
 }
 
-function toRedemption(bank: Bank, r: Record<string, any>): Redemption {
+export function toRedemption(bank: Bank, r: Record<string, any>): Redemption {
   return {
     id: String(r.id), headId: String(r.head_id), code: r.code, itemId: String(r.item_id), merchantId: String(r.merchant_id),
     memberId: String(r.member_id), quantity: r.quantity, cost: formatAmount(r.cost, bank.assets.get('POINTS').scale),

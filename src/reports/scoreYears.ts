@@ -24,7 +24,7 @@ export interface ScoreYearClosure {
   reopenReason: string | null;
 }
 
-function toClosure(r: Record<string, any>): ScoreYearClosure {
+export function toClosure(r: Record<string, any>): ScoreYearClosure {
   return {
     id: String(r.id), branchId: String(r.branch_id), year: r.year, closedBy: r.closed_by, closedAt: r.closed_at,
     reopenedBy: r.reopened_by, reopenedAt: r.reopened_at, reopenReason: r.reopen_reason,

@@ -12,6 +12,7 @@ import { RulePage, RulesPage } from './Rules.js';
 import { MerchantPage, MerchantsPage, PoolsPage } from './Merchants.js';
 import { OperatorsPage } from './Operators.js';
 import { NoticeBoardPage } from './NoticeBoard.js';
+import { WebhooksPage } from './Webhooks.js';
 
 export interface PageProps { params: Record<string, string>; session: Session }
 export interface PageEntry { path: string; title: MessageKey; menu: boolean; component: FunctionComponent<PageProps> }
@@ -29,4 +30,5 @@ export const pages: PageEntry[] = [
   { path: '/pools', title: 'console.menu.pools', menu: true, component: PoolsPage },
   { path: '/operators', title: 'console.menu.operators', menu: true, component: OperatorsPage },
   { path: '/board', title: 'console.menu.board', menu: true, component: NoticeBoardPage },
+  { path: '/webhooks', title: 'console.menu.webhooks', menu: true, component: WebhooksPage },
 ];

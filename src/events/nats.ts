@@ -64,7 +64,8 @@ export class NatsPublisher {
           subjects: [`${this.settings.subjectPrefix}.>`],
           max_age: this.settings.maxAgeHours * 3_600 * 1e9,
           max_bytes: this.settings.maxBytes,
-          duplicate_window: this.settings.duplicateWindowSeconds * 1e9,
+          // JetStream refuses a duplicate window longer than the stream keeps messages.
+          duplicate_window: Math.min(this.settings.duplicateWindowSeconds, this.settings.maxAgeHours * 3_600) * 1e9,
         });
       }
     } catch (error) {

@@ -13,6 +13,7 @@ import { boardResolvers } from './resolvers/board.js';
 import { operatorResolvers } from './resolvers/operators.js';
 import { statementTimedOut } from '../db/errors.js';
 import type { Context } from './context.js';
+import { countWrites } from './observation.js';
 
 export function loadTypeDefs(): string {
   const dir = path.join(projectRoot, 'schema');
@@ -50,5 +51,6 @@ export const resolvers = {
   Decimal: DecimalScalar,
   DateTime: DateTimeScalar,
   JSON: JSONScalar,
-  ...withinBudget(merge(directoryResolvers, ledgerResolvers, ruleResolvers, spendingResolvers, partyResolvers, proofResolvers, boardResolvers, operatorResolvers)),
+  // outermost: a write refused for its time budget is counted too
+  ...countWrites(withinBudget(merge(directoryResolvers, ledgerResolvers, ruleResolvers, spendingResolvers, partyResolvers, proofResolvers, boardResolvers, operatorResolvers))),
 };

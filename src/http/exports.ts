@@ -10,6 +10,7 @@ import { BankError, unavailableRetryAfterSeconds, type ErrorCode } from '../erro
 import { pickLanguage, renderError } from '../errorMessages.js';
 import { translateDbError } from '../db/errors.js';
 import { partyScoresCsv } from '../reports/partyScoresCsv.js';
+import type { LineLog } from '../logger.js';
 
 const httpStatus: Partial<Record<ErrorCode, number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, BAD_USER_INPUT: 400, UNAVAILABLE: 503 };
 
@@ -22,7 +23,7 @@ function edgeRefusal(res: express.Response, error: GraphQLError): void {
 }
 
 export function exportRoutes(
-  app: express.Express, bank: Bank, log: (line: string) => void, admit: (req: express.Request) => Promise<Principal | null>,
+  app: express.Express, bank: Bank, log: LineLog, admit: (req: express.Request) => Promise<Principal | null>,
 ): void {
   app.get('/exports/party-scores.csv', async (req, res) => {
     let started = false;
@@ -43,7 +44,7 @@ export function exportRoutes(
       // A database outage is UNAVAILABLE (503 with Retry-After), as on /graphql.
       const error = translateDbError(raw);
       if (started) {
-        log(`export cut short: ${(error as Error).stack ?? error}`);
+        log(`export cut short: ${(error as Error).stack ?? error}`, 'error');
         res.destroy();
       } else if (error instanceof GraphQLError && typeof error.extensions.code === 'string') {
         edgeRefusal(res, error);
@@ -52,7 +53,7 @@ export function exportRoutes(
         const { message, params } = renderError(error, { language: pickLanguage(req.headers['accept-language']), timeZone: bank.config.defaultTimeZone });
         res.status(httpStatus[error.code] ?? 400).json({ error: { ...params, code: error.code, message } });
       } else {
-        log(`export failed: ${(error as Error).stack ?? error}`);
+        log(`export failed: ${(error as Error).stack ?? error}`, 'error');
         res.status(500).json({ error: { code: 'INTERNAL', message: 'internal error' } });
       }
     }

@@ -2,13 +2,11 @@
 // operation and outcome with latency histograms, awards, transfers and refusals by code, the pools'
 // connections, and gauges read from the database at scrape time (one declarative entry each, such as
 // the settler's lag). METRICS_TOKEN closes the endpoint to everyone without it.
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, type BuiltApp } from '../../src/http/app.js';
+import { buildApp } from '../../src/http/app.js';
 import { AgeOfOldest, createServiceMetrics, databaseGauges, oldestWaitingSql, operationNamesMax, OperationLabels } from '../../src/http/metrics.js';
-import { startHarness, type Harness } from '../support/harness.js';
+import { serveApp, startHarness, type Harness } from '../support/harness.js';
 
 interface Sample { name: string; labels: Record<string, string>; value: number }
 
@@ -37,22 +35,19 @@ const countGauge = { name: 'civility_bank_test_queue_rows', help: 'Rows of the t
 
 let h: Harness;
 let url: string;
-let built: BuiltApp;
-let server: Server;
+let served: Awaited<ReturnType<typeof serveApp>>;
 
 beforeAll(async () => {
   h = await startHarness();
   await h.bank.knex.raw(`CREATE TABLE ${queue} (head_id bigint NOT NULL, id bigint GENERATED ALWAYS AS IDENTITY, PRIMARY KEY (head_id, id))`);
   const metrics = createServiceMetrics(h.bank, () => undefined, { gauges: [...databaseGauges, queueGauge, countGauge] });
-  built = await buildApp(h.bank, () => undefined, undefined, { metrics });
-  server = await new Promise((resolve) => { const s = built.app.listen(0, '127.0.0.1', () => resolve(s)); });
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const built = await buildApp(h.bank, () => undefined, undefined, { metrics });
+  served = await serveApp(built);
+  url = served.url;
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-  await built.stop();
+  await served.close();
   await h.bank.knex.raw(`DROP TABLE ${queue}`);
   await h.checkInvariants();
   await h.close();

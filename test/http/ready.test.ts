@@ -2,22 +2,19 @@
 // every versioned migration is applied and every SQL function's current text has run. Otherwise 503
 // with a short reason an operator can act on. /health stays as it was (the process and a SELECT 1).
 import { createHash } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { migrations } from '../../migrations/index.js';
 import type { Bank } from '../../src/bank.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { loadSqlDefinitions } from '../../src/db/sqlDefinitions.js';
-import { buildApp, type BuiltApp } from '../../src/http/app.js';
-import { startHarness, type Harness } from '../support/harness.js';
+import { buildApp } from '../../src/http/app.js';
+import { serveApp, startHarness, type Harness } from '../support/harness.js';
 
 let h: Harness;
 /** The bank the probed app reads: its database handle is swapped between the cases. */
 let probed: Bank;
-let built: BuiltApp;
-let server: Server;
+let served: Awaited<ReturnType<typeof serveApp>>;
 let url: string;
 const databaseName = `cb_ops_ready_${Date.now()}`;
 let unmigrated: Database;
@@ -25,9 +22,9 @@ let unmigrated: Database;
 beforeAll(async () => {
   h = await startHarness();
   probed = { ...h.bank };
-  built = await buildApp(probed, () => undefined);
-  server = await new Promise((resolve) => { const s = built.app.listen(0, '127.0.0.1', () => resolve(s)); });
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const built = await buildApp(probed, () => undefined);
+  served = await serveApp(built);
+  url = served.url;
   await h.bank.knex.raw(`CREATE DATABASE ${databaseName}`);
   const other = new URL(inject('databaseUrl'));
   other.pathname = `/${databaseName}`;
@@ -35,9 +32,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-  await built.stop();
+  await served.close();
   await unmigrated.close();
   await h.bank.knex.raw(`DROP DATABASE ${databaseName} WITH (FORCE)`);
   await h.checkInvariants();

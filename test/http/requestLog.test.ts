@@ -3,14 +3,12 @@
 // when a request carries them. Background tasks log through the same logger, and a person at a
 // terminal reads lines rather than JSON.
 import { Writable } from 'node:stream';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, type BuiltApp } from '../../src/http/app.js';
+import { buildApp } from '../../src/http/app.js';
 import { runEvery } from '../../src/ledger/background.js';
 import { createLogger, lineLog } from '../../src/logger.js';
-import { startHarness, type Harness } from '../support/harness.js';
+import { serveApp, startHarness, type Harness } from '../support/harness.js';
 
 /** A stream that keeps what the logger writes. */
 function capture() {
@@ -21,23 +19,20 @@ function capture() {
 
 let h: Harness;
 let log: ReturnType<typeof capture>;
-let built: BuiltApp;
-let server: Server;
+let served: Awaited<ReturnType<typeof serveApp>>;
 let url: string;
 
 beforeAll(async () => {
   h = await startHarness();
   log = capture();
   const logger = createLogger({ log: { level: 'info', format: 'json' } }, log.stream);
-  built = await buildApp(h.bank, lineLog(logger), undefined, { logger });
-  server = await new Promise((resolve) => { const s = built.app.listen(0, '127.0.0.1', () => resolve(s)); });
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const built = await buildApp(h.bank, lineLog(logger), undefined, { logger });
+  served = await serveApp(built);
+  url = served.url;
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-  await built.stop();
+  await served.close();
   await h.checkInvariants();
   await h.close();
 });

@@ -31,7 +31,7 @@ export function createLogger(config: Pick<Config, 'log'>, destination?: Destinat
   if (config.log.format === 'pretty') {
     return pino(options, pretty({
       destination: destination ?? 1, sync: true, colorize: !destination && process.stdout.isTTY === true,
-      translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid',
+      translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid', singleLine: true,
     }));
   }
   // pino's own default: a synchronous write a line, so that nothing is lost when the process exits

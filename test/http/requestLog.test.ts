@@ -75,6 +75,25 @@ describe('one log line per request', () => {
     for (const secret of [password, h.adminToken, h.clientToken, 'forged.token.value', '张三丰', 'Zhang Sanfeng']) expect(text).not.toContain(secret);
   });
 
+  it('an INTERNAL answer quotes the id of its request line, and the stack is logged under it', async () => {
+    const query = h.bank.pool.query;
+    h.bank.pool.query = (() => { throw new Error('an impossible state for the test'); }) as any;
+    let res;
+    try {
+      res = await request(url).post('/graphql').set('content-type', 'application/json').set('authorization', `Bearer ${h.clientToken}`)
+        .send({ query: 'mutation Award($i: AwardPointsInput!) { awardPoints(input: $i) { transactionId } }',
+          variables: { i: { idempotencyKey: h.key(), externalId: `${h.tag}-zsf`, rule: 'garbage.sorted-drop' } } });
+    } finally {
+      h.bank.pool.query = query;
+    }
+    const error = res.body.errors[0];
+    expect(error.extensions.code).toBe('INTERNAL');
+    const lines = log.lines().filter((l) => l.requestId === res.headers['x-request-id'] || String(l.msg).includes(error.extensions.requestId));
+    expect(error.extensions.requestId).toBe(res.headers['x-request-id']);
+    expect(lines.map((l) => [l.level, l.outcome ?? null])).toEqual([[50, null], [30, 'INTERNAL']]);
+    expect(lines[0]!.msg).toMatch(/^INTERNAL .*an impossible state for the test/s);
+  });
+
   it('redacts a token, password, secret or name that a line is given by mistake', () => {
     const kept = capture();
     const logger = createLogger({ log: { level: 'info', format: 'json' } }, kept.stream);

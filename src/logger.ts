@@ -9,11 +9,15 @@ import type { Config } from './config.js';
 
 export type { Logger } from 'pino';
 
-/** Field names whose values are never written, at the top level of a line or one level down. */
+/** Field names whose values are never written: at the top level of a line, and inside the objects below. */
 const secretFields = ['authorization', 'cookie', 'password', 'newPassword', 'secret', 'token', 'variables', 'name'];
-export const redactedPaths: readonly string[] = [
-  ...secretFields, ...secretFields.map((f) => `*.${f}`), 'req.headers.authorization', 'req.headers.cookie',
-];
+/**
+ * Objects a line might carry by mistake (a request's headers or input, a member, a webhook). Named
+ * rather than wildcards ("*.password"): pino's wildcard redaction cost ~100 µs a line here, more than
+ * the rest of the line; named paths cost nothing measurable.
+ */
+const containers = ['headers', 'req.headers', 'input', 'member', 'operator', 'webhook', 'subscription'];
+export const redactedPaths: readonly string[] = [...secretFields, ...containers.flatMap((c) => secretFields.map((f) => `${c}.${f}`))];
 
 /**
  * The service's logger. destination: where lines go (stdout by default; tests pass a stream to read

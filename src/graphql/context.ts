@@ -14,6 +14,7 @@ import { loadCatalogItems, type CatalogItem } from '../redemption/catalog.js';
 import { loadRedemptions, type Redemption } from '../redemption/vouchers.js';
 import { loadPools, type Pool } from '../pools/pools.js';
 import { loadNoticeBoardFlags } from '../reports/noticeBoard.js';
+import type { RequestRecord, WriteCounter } from './observation.js';
 
 export interface Loaders {
   branch: DataLoader<string, Branch | null>;
@@ -42,6 +43,10 @@ export interface Context {
   locale?: Locale;
   /** When the request's time budget ends (ms since the epoch): no root field starts after it (schema.ts). */
   deadline?: number;
+  /** This request as its log line and the metrics see it (graphql/observation.ts). */
+  request?: RequestRecord;
+  /** Where awards and transfers are counted (the service's metrics). */
+  writes?: WriteCounter;
 }
 
 export function createLoaders(bank: Bank, principal: Principal): Loaders {

@@ -2,14 +2,15 @@
 // in the caller's language (Accept-Language, via the context) with instants in the bank's time zone;
 // a database outage becomes UNAVAILABLE (503, Retry-After); GraphQL's own validation and coercion
 // errors become BAD_USER_INPUT with the field (the argument's or variable's path); anything else is
-// INTERNAL with a request id and a log line, never a stack trace.
+// INTERNAL with the request's id (its log line's) and a log line, never a stack trace.
 import { randomUUID } from 'node:crypto';
 import { GraphQLError, Kind, parse, type ASTNode, type GraphQLFormattedError, type ValueNode } from 'graphql';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { BankError, httpStatusOf, unavailableRetryAfterSeconds, type ErrorCode } from '../errors.js';
+import { BankError, errorCodes, httpStatusOf, unavailableRetryAfterSeconds, type ErrorCode } from '../errors.js';
 import { renderError, type Locale } from '../errorMessages.js';
 import { translateDbError } from '../db/errors.js';
+import type { LineLog } from '../logger.js';
 
 const apolloInputCodes = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'OPERATION_RESOLUTION_FAILURE', 'BAD_REQUEST', 'PERSISTED_QUERY_NOT_SUPPORTED', 'PERSISTED_QUERY_NOT_FOUND']);
 
@@ -23,6 +24,8 @@ export const defaultLocale: Locale = { language: 'en', timeZone: 'UTC' };
  * context, so errorLocalePlugin (which sees both) and toGraphQLError record it here.
  */
 const localeOf = new WeakMap<object, Locale>();
+/** The id of the request each error belongs to (its log line's), recorded the same way. */
+const requestIdOf = new WeakMap<object, string>();
 
 /** The BankError an error stands for: raised by the domain, or translated from the database edge. */
 function bankErrorOf(original: unknown): BankError | undefined {
@@ -47,7 +50,7 @@ function extensionsOf(error: BankError, params: Record<string, string | number>)
  */
 const suggestion = / ?Did you mean [^?]*\?/g;
 
-export function formatError(log: (line: string) => void, options: { hideSchemaDetails?: boolean } = {}) {
+export function formatError(log: LineLog, options: { hideSchemaDetails?: boolean } = {}) {
   const shown = (formatted: GraphQLFormattedError): GraphQLFormattedError =>
     (options.hideSchemaDetails ? { ...formatted, message: formatted.message.replace(suggestion, '') } : formatted);
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => shown(format(formatted, error));
@@ -73,8 +76,8 @@ export function formatError(log: (line: string) => void, options: { hideSchemaDe
     // graphql-js's own request errors carry no code ("Too many errors processing variables" after 50
     // bad variable values): raised before execution (no path) and caused by nothing but the request.
     if (original instanceof GraphQLError && !original.originalError && !formatted.path) return inputError(formatted, original);
-    const requestId = randomUUID();
-    log(`INTERNAL ${requestId}: ${(original as Error)?.stack ?? String(original)}`);
+    const requestId = requestIdOf.get(error as object) ?? randomUUID();
+    log(`INTERNAL ${requestId}: ${(original as Error)?.stack ?? String(original)}`, 'error');
     return { message: `internal error; quote request id ${requestId}`, path: formatted.path, extensions: { code: 'INTERNAL', requestId } };
   }
 }
@@ -163,6 +166,13 @@ export function renderItemError(item: { code: string; message: string; field: st
   return { ...item, message };
 }
 
+/** The code an error leaves the process with (a refusal's code, UNAVAILABLE, or INTERNAL), for counting it. */
+export function errorCodeOf(error: unknown): ErrorCode {
+  const original = unwrapResolverError(error);
+  const code = bankErrorOf(original)?.code ?? (original instanceof GraphQLError ? original.extensions?.code : undefined);
+  return typeof code === 'string' && errorCodes.has(code) ? code as ErrorCode : 'INTERNAL';
+}
+
 /** The HTTP head an error answers with: 401, 429 or 503 (with Retry-After), else none of its own. */
 function httpOf(error: BankError): { status: number; headers: Map<string, string> } | undefined {
   const status = httpStatusOf(error.code);
@@ -187,7 +197,7 @@ export function toGraphQLError(error: BankError, locale: Locale = defaultLocale)
  * its errors: 503 when the database is unavailable (whether a domain function translated the error
  * or a read met it raw), so that a client retries, with the same idempotencyKey for a write.
  */
-export function errorLocalePlugin<C extends { locale?: Locale }>(): ApolloServerPlugin<C> {
+export function errorLocalePlugin<C extends { locale?: Locale; request?: { id: string } }>(): ApolloServerPlugin<C> {
   return {
     async requestDidStart() {
       return {
@@ -195,6 +205,7 @@ export function errorLocalePlugin<C extends { locale?: Locale }>(): ApolloServer
           const locale = contextValue.locale ?? defaultLocale;
           for (const error of errors) {
             localeOf.set(error, locale);
+            if (contextValue.request) requestIdOf.set(error, contextValue.request.id);
             const bankError = bankErrorOf(unwrapResolverError(error));
             const http = bankError && bankError.code === 'UNAVAILABLE' ? httpOf(bankError) : undefined;
             if (http) {

@@ -15,6 +15,7 @@ import { eventResolvers } from './resolvers/events.js';
 import { webhookResolvers } from './resolvers/webhooks.js';
 import { statementTimedOut } from '../db/errors.js';
 import type { Context } from './context.js';
+import { countWrites } from './observation.js';
 
 export function loadTypeDefs(): string {
   const dir = path.join(projectRoot, 'schema');
@@ -52,5 +53,6 @@ export const resolvers = {
   Decimal: DecimalScalar,
   DateTime: DateTimeScalar,
   JSON: JSONScalar,
-  ...withinBudget(merge(directoryResolvers, ledgerResolvers, ruleResolvers, spendingResolvers, partyResolvers, proofResolvers, boardResolvers, operatorResolvers, eventResolvers, webhookResolvers)),
+  // outermost: a write refused for its time budget is counted too
+  ...countWrites(withinBudget(merge(directoryResolvers, ledgerResolvers, ruleResolvers, spendingResolvers, partyResolvers, proofResolvers, boardResolvers, operatorResolvers, eventResolvers, webhookResolvers))),
 };

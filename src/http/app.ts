@@ -4,7 +4,7 @@
 // parsing, depth and complexity limits per operation (400), and per-subject rate limits (429
 // RATE_LIMITED); a database that cannot be reached answers 503 UNAVAILABLE with Retry-After. Errors
 // are written in the caller's language (Accept-Language: zh or en). Errors of the edge itself (a body too large, bad JSON) answer as GraphQL errors,
-// never as a stack.
+// never as a stack. The operator's instruments: /metrics (Prometheus), /ready, and one log line per request (observe.ts).
 import express, { type ErrorRequestHandler } from 'express';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
@@ -25,6 +25,12 @@ import { pageRoutes } from './pages.js';
 import { explorerRoutes } from './explorer.js';
 import { createRateLimiter, type RateLimiter } from './rateLimit.js';
 import { securityHeaders } from './securityHeaders.js';
+import { requestObservationPlugin } from '../graphql/observation.js';
+import { silentLogger, type LineLog, type Logger } from '../logger.js';
+import { loadSqlDefinitions } from '../db/sqlDefinitions.js';
+import { bearerMatches, createServiceMetrics, type ServiceMetrics } from './metrics.js';
+import { observeRequests, requestRecordOf } from './observe.js';
+import { checkReadiness } from './readiness.js';
 
 /** The rate-limit bucket of a token: its head bank, role and subject (never the subject alone). */
 export function subjectKey(principal: Principal): string {
@@ -51,7 +57,16 @@ const edgeErrors: ErrorRequestHandler = (error, _req, res, next) => {
   res.status(status).json({ errors: [{ message, extensions: { code: status < 500 ? 'BAD_USER_INPUT' : 'INTERNAL' } }] });
 };
 
-export async function buildApp(bank: Bank, log: (line: string) => void = console.error, limiter?: RateLimiter): Promise<BuiltApp> {
+/**
+ * What the app reports to: the logger of its request lines (silent when not given) and its metrics
+ * (a registry of its own when not given; the service passes one with the process metrics).
+ */
+export interface Instruments {
+  logger?: Logger;
+  metrics?: ServiceMetrics;
+}
+
+export async function buildApp(bank: Bank, log: LineLog = console.error, limiter?: RateLimiter, instruments: Instruments = {}): Promise<BuiltApp> {
   const { limits } = bank.config;
   const rates = limiter ?? createRateLimiter(limits.redisUrl, limits.rateLimitWindowMs, log);
   await rates.ready();
@@ -71,9 +86,12 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
     // Apollo's cache-control plugin (on by default) wraps every field's resolution to gather cache
     // hints for a Cache-Control header; every answer here is private and sent as no-store
     // (securityHeaders), so it would only add work to each field of each request.
-    plugins: [ApolloServerPluginCacheControlDisabled(), errorLocalePlugin(), publicOperationsPlugin(), operationLimitsPlugin({ depthMax: limits.queryDepthMax, complexityMax: limits.queryComplexityMax })],
+    plugins: [ApolloServerPluginCacheControlDisabled(), requestObservationPlugin(), errorLocalePlugin(), publicOperationsPlugin(), operationLimitsPlugin({ depthMax: limits.queryDepthMax, complexityMax: limits.queryComplexityMax })],
   });
   await server.start();
+  const metrics = instruments.metrics ?? createServiceMetrics(bank, log);
+  // read once: /ready compares the database's record of them with these texts
+  const definitions = loadSqlDefinitions();
 
   const consume = async (key: string, limit: number, locale: Locale) => {
     if (limit === 0) return;
@@ -86,6 +104,12 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
    * anything else by address, so that guessing tokens is slow too. Null: no Authorization header.
    */
   const admit = async (req: express.Request, locale: Locale): Promise<Principal | null> => {
+    const principal = await admitPrincipal(req, locale);
+    const record = requestRecordOf(req.res);
+    if (record && principal) record.principal = { sub: principal.sub, role: principal.role };
+    return principal;
+  };
+  const admitPrincipal = async (req: express.Request, locale: Locale): Promise<Principal | null> => {
     if (req.headers.authorization === undefined) {
       await consume(`ip:${req.ip}`, limits.rateLimitAnonymousRequests, locale);
       return null;
@@ -110,6 +134,7 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(observeRequests(instruments.logger ?? silentLogger, metrics));
   app.use(securityHeaders);
   app.get('/health', async (_req, res) => {
     try {
@@ -117,6 +142,25 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
       res.json({ status: 'ok' });
     } catch {
       res.status(503).json({ status: 'database unavailable' });
+    }
+  });
+  app.get('/ready', async (_req, res) => {
+    const readiness = await checkReadiness(bank.knex, definitions);
+    if (readiness.ready) res.json({ status: 'ready' });
+    else res.status(503).json({ status: 'not ready', reason: readiness.reason });
+  });
+  app.get('/metrics', async (req, res) => {
+    const token = bank.config.metricsToken;
+    if (token !== undefined && !bearerMatches(req.headers.authorization, token)) {
+      res.set('www-authenticate', 'Bearer').status(401).json({ error: 'send the metrics token (METRICS_TOKEN) as Authorization: Bearer <token>' });
+      return;
+    }
+    try {
+      const text = await metrics.scrape();
+      res.set('content-type', metrics.contentType).send(text);
+    } catch (error) {
+      log(`metrics: ${(error as Error).message}`, 'error');
+      res.status(503).json({ error: 'metrics unavailable; see the service log' });
     }
   });
   exportRoutes(app, bank, log, (req) => admit(req, localeOf(req)));
@@ -135,13 +179,14 @@ export async function buildApp(bank: Bank, log: (line: string) => void = console
     next();
   });
   app.use('/graphql', express.json({ limit: limits.bodyBytesMax }), expressMiddleware(server, {
-    context: async ({ req }) => {
+    context: async ({ req, res }) => {
       const deadline = Date.now() + limits.requestTimeBudgetMs;
       const locale = localeOf(req);
       const principal = await admit(req, locale);
+      const observed = { request: requestRecordOf(res), writes: metrics.writes };
       // No token: only public operations (signIn, noticeBoard) may run.
-      if (!principal) return Object.assign(anonymousContext(bank, req.ip), { deadline, locale });
-      return { bank, principal, loaders: createLoaders(bank, principal), address: req.ip, deadline, locale };
+      if (!principal) return Object.assign(anonymousContext(bank, req.ip), { deadline, locale }, observed);
+      return { bank, principal, loaders: createLoaders(bank, principal), address: req.ip, deadline, locale, ...observed };
     },
   }));
   app.use(edgeErrors);

@@ -12,6 +12,7 @@ import { pickLanguage, renderError } from '../errorMessages.js';
 import { translateDbError } from '../db/errors.js';
 import { partyScoresCsv } from '../reports/partyScoresCsv.js';
 import { branchStatsXlsx, memberStatementXlsx, partyScoresXlsx, periodOfQuery, xlsxContentType, type XlsxExport } from '../reports/xlsxExports.js';
+import type { LineLog } from '../logger.js';
 
 const httpStatus: Partial<Record<ErrorCode, number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, BAD_USER_INPUT: 400, UNAVAILABLE: 503 };
 
@@ -27,7 +28,7 @@ function edgeRefusal(res: express.Response, error: GraphQLError): void {
 interface ExportFile { filename: string; contentType: string; write(res: express.Response, started: () => void): Promise<void> }
 
 export function exportRoutes(
-  app: express.Express, bank: Bank, log: (line: string) => void, admit: (req: express.Request) => Promise<Principal | null>,
+  app: express.Express, bank: Bank, log: LineLog, admit: (req: express.Request) => Promise<Principal | null>,
 ): void {
   /** A GET route whose file is made by produce (which checks access first: its refusals answer as JSON). */
   function exportRoute(path: string, produce: (principal: Principal, query: Record<string, unknown>) => Promise<ExportFile>): void {
@@ -44,7 +45,7 @@ export function exportRoutes(
         // A database outage is UNAVAILABLE (503 with Retry-After), as on /graphql.
         const error = translateDbError(raw);
         if (started) {
-          log(`export cut short: ${(error as Error).stack ?? error}`);
+          log(`export cut short: ${(error as Error).stack ?? error}`, 'error');
           res.destroy();
         } else if (error instanceof GraphQLError && typeof error.extensions.code === 'string') {
           edgeRefusal(res, error);
@@ -53,7 +54,7 @@ export function exportRoutes(
           const { message, params } = renderError(error, { language: pickLanguage(req.headers['accept-language']), timeZone: bank.config.defaultTimeZone });
           res.status(httpStatus[error.code] ?? 400).json({ error: { ...params, code: error.code, message } });
         } else {
-          log(`export failed: ${(error as Error).stack ?? error}`);
+          log(`export failed: ${(error as Error).stack ?? error}`, 'error');
           res.status(500).json({ error: { code: 'INTERNAL', message: 'internal error' } });
         }
       }

@@ -9,6 +9,7 @@ import { gzipSync } from 'node:zlib';
 import express from 'express';
 import { build } from 'esbuild';
 import { projectRoot } from '../config.js';
+import type { LineLog } from '../logger.js';
 
 /** The page bundles: the name in /assets/<name>-<hash>.js and the entry file under src/console/. */
 const entries = { console: 'admin/main.tsx', counter: 'counter/main.tsx', board: 'board/main.tsx' } as const;
@@ -98,7 +99,7 @@ ul{list-style:none;padding:0}li a{display:block;margin:12px 0;padding:16px 20px;
 li a:hover,li a:focus{border-color:#b71c1c;outline:2px solid #b71c1c}li a span{display:block;font-size:14px;color:#595959}`;
 
 /** Adds /, /console, /counter, /board[/<code>] and /assets/* to the app. */
-export function pageRoutes(app: express.Express, log: (line: string) => void): void {
+export function pageRoutes(app: express.Express, log: LineLog): void {
   const page = (entry: Entry, title: string, permissions?: string): express.RequestHandler => async (_req, res, next) => {
     try {
       const pages = await buildPages();
@@ -106,7 +107,7 @@ export function pageRoutes(app: express.Express, log: (line: string) => void): v
       if (permissions) res.setHeader('permissions-policy', permissions);
       res.type('html').send(shell(pages, entry, title));
     } catch (error) {
-      log(`pages failed to build: ${(error as Error).stack ?? error}`);
+      log(`pages failed to build: ${(error as Error).stack ?? error}`, 'error');
       next(error);
     }
   };

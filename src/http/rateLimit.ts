@@ -3,6 +3,7 @@
 // set, so that the limit holds across every service process. If Redis cannot be reached, the
 // process falls back to counting on its own (a per-process limit still holds) and logs it.
 import { Redis } from 'ioredis';
+import type { LineLog } from '../logger.js';
 
 export interface RateDecision {
   allowed: boolean;
@@ -69,7 +70,7 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly fallback: MemoryRateLimiter;
   private warned = false;
 
-  constructor(url: string, private readonly windowMs: number, private readonly log: (line: string) => void, private readonly prefix = 'cb:rate:') {
+  constructor(url: string, private readonly windowMs: number, private readonly log: LineLog, private readonly prefix = 'cb:rate:') {
     this.redis = new Redis(url, { lazyConnect: false, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: redisCommandTimeoutMs });
     this.redis.on('error', () => undefined);
     this.redis.defineCommand('cbConsume', { numberOfKeys: 1, lua: consumeScript });
@@ -82,7 +83,7 @@ export class RedisRateLimiter implements RateLimiter {
       this.warned = false;
       return { allowed: count <= limit, retryAfterMs: count <= limit ? 0 : ttl };
     } catch (error) {
-      if (!this.warned) this.log(`rate limits: Redis unavailable (${(error as Error).message}); counting in this process`);
+      if (!this.warned) this.log(`rate limits: Redis unavailable (${(error as Error).message}); counting in this process`, 'warn');
       this.warned = true;
       return this.fallback.consume(key, limit);
     }
@@ -102,6 +103,6 @@ export class RedisRateLimiter implements RateLimiter {
   }
 }
 
-export function createRateLimiter(redisUrl: string | undefined, windowMs: number, log: (line: string) => void): RateLimiter {
+export function createRateLimiter(redisUrl: string | undefined, windowMs: number, log: LineLog): RateLimiter {
   return redisUrl ? new RedisRateLimiter(redisUrl, windowMs, log) : new MemoryRateLimiter(windowMs);
 }

@@ -9,7 +9,7 @@ import { inject, expect } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import { openBank } from '../../src/bank.js';
 import type { Bank } from '../../src/bank.js';
-import { buildApp } from '../../src/http/app.js';
+import { buildApp, type BuiltApp } from '../../src/http/app.js';
 import { createHeadBank, insertChildBranch, type Branch } from '../../src/directory/branches.js';
 import { openWallets } from '../../src/directory/members.js';
 import { insertMerchant } from '../../src/redemption/merchants.js';
@@ -83,6 +83,21 @@ export async function startApp(env: Record<string, string> = {}): Promise<Runnin
       await new Promise((r) => server.close(r));
       await built.stop();
       await bank.close();
+    },
+  };
+}
+
+/** An app a test built itself (its own logger, metrics or bank), on a free port; close stops it and the app. */
+export async function serveApp(built: BuiltApp): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = await new Promise((resolve) => {
+    const s = built.app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await built.stop();
     },
   };
 }

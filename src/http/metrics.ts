@@ -82,6 +82,43 @@ export const databaseGauges: DatabaseGauge[] = [
     kind: 'age',
     sql: oldestWaitingSql('journal_seal_queue'),
   },
+  {
+    name: 'civility_bank_rollup_fold_backlog_transactions',
+    help: 'Transactions written and not yet folded into the member and branch rollups (reports read them from the journal meanwhile)',
+    kind: 'value',
+    sql: `SELECT count(*) AS value FROM transactions WHERE txid >= (SELECT folded_below FROM rollup_fold)`,
+  },
+  {
+    name: 'civility_bank_event_feed_backlog_transactions',
+    help: 'Sealed transactions not yet in the event feed, over all head banks',
+    kind: 'value',
+    sql: `SELECT coalesce(sum(c.sequence - coalesce(f.seal_sequence, 0)), 0) AS value
+            FROM journal_chains c LEFT JOIN event_feeds f ON f.head_id = c.head_id`,
+  },
+  {
+    name: 'civility_bank_nats_publish_backlog_events',
+    help: 'Feed events not yet acknowledged by NATS JetStream (0 where NATS is not configured: no publication cursor exists)',
+    kind: 'value',
+    sql: `SELECT coalesce(sum(f.seq - p.seq), 0) AS value FROM event_publications p JOIN event_feeds f ON f.head_id = p.head_id`,
+  },
+  {
+    name: 'civility_bank_webhook_backlog_deliveries',
+    help: 'Webhook deliveries waiting (pending or retrying)',
+    kind: 'value',
+    sql: `SELECT count(*) AS value FROM webhook_deliveries WHERE status = 'PENDING'`,
+  },
+  {
+    name: 'civility_bank_webhook_failing_deliveries',
+    help: 'Webhook deliveries waiting for a retry after at least one failed attempt',
+    kind: 'value',
+    sql: `SELECT count(*) AS value FROM webhook_deliveries WHERE status = 'PENDING' AND attempts > 0`,
+  },
+  {
+    name: 'civility_bank_webhook_dead_letters',
+    help: 'Webhook deliveries dead-lettered after their retries (until their subscription is deleted)',
+    kind: 'value',
+    sql: `SELECT count(*) AS value FROM webhook_deliveries WHERE status = 'DEAD'`,
+  },
 ];
 
 /**

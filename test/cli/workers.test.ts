@@ -51,9 +51,9 @@ function startPrimary(env: Record<string, string>): Primary {
             const match = line.match(pattern);
             if (match) { done(); resolve(match); return; }
           }
-          if (child.exitCode !== null) { done(); reject(new Error(`the service exited (${child.exitCode}) before ${pattern}:\n${stderr.join('\n')}`)); }
+          if (child.exitCode !== null) { done(); reject(new Error(`the service exited (${child.exitCode}) before ${pattern}:\n${[...stdout, ...stderr].join('\n')}`)); }
         };
-        const timer = setTimeout(() => { done(); reject(new Error(`no ${pattern} in ${timeoutMs} ms:\n${stderr.join('\n')}`)); }, timeoutMs);
+        const timer = setTimeout(() => { done(); reject(new Error(`no ${pattern} in ${timeoutMs} ms:\n${[...stdout, ...stderr].join('\n')}`)); }, timeoutMs);
         const done = () => { clearTimeout(timer); waiting.delete(check); };
         waiting.add(check);
         check();
@@ -62,9 +62,14 @@ function startPrimary(env: Record<string, string>): Primary {
   };
 }
 
+/** Every line the primary printed: its log lines go to stdout (pino), anything else to either stream. */
+function printed(primary: Primary): string[] {
+  return [...primary.stdout, ...primary.stderr];
+}
+
 /** Worker pids the primary reported listening, in order. */
 function listeningPids(primary: Primary): number[] {
-  return primary.stderr.flatMap((line) => { const m = line.match(/worker \d+ \(pid (\d+)\) listening/); return m ? [Number(m[1])] : []; });
+  return printed(primary).flatMap((line) => { const m = line.match(/worker \d+ \(pid (\d+)\) listening/); return m ? [Number(m[1])] : []; });
 }
 
 function alive(pid: number): boolean {
@@ -164,7 +169,7 @@ describe('WORKERS=2 against DATABASE_URL', () => {
     const workers = listeningPids(primary);
     expect(workers).toHaveLength(2);
     expect(new Set([...workers, primary.child.pid]).size).toBe(3);
-    expect(primary.stderr.join('\n')).toMatch(/2 workers, a pool of 4 connections each \(DB_POOL_SIZE 8 shared\)/);
+    expect(printed(primary).join('\n')).toMatch(/2 workers, a pool of 4 connections each \(DB_POOL_SIZE 8 shared\)/);
     const before = workers.map(cpuMs);
     await awardMany(160);
     // Each connection goes to the next worker in turn: both did a real share of the work (a worker
@@ -200,11 +205,11 @@ describe('WORKERS=2 against DATABASE_URL', () => {
   });
 
   it('SIGTERM to the primary stops every worker and then the primary, cleanly', async () => {
-    const pids = [...new Set([...listeningPids(primary), ...primary.stderr.flatMap((l) => [...l.matchAll(/pid (\d+)/g)].map((m) => Number(m[1])))])];
+    const pids = [...new Set([...listeningPids(primary), ...printed(primary).flatMap((l) => [...l.matchAll(/pid (\d+)/g)].map((m) => Number(m[1])))])];
     const started = Date.now();
     expect(await stopPrimary(primary)).toBe(0);
     expect(Date.now() - started, 'every worker stopped by itself, none killed').toBeLessThan(workerStopTimeoutMs);
-    expect(primary.stderr.join('\n')).toMatch(/\[civility-bank\] stopped/);
+    expect(printed(primary).join('\n')).toMatch(/"msg":"stopped"/);
     expect(pids.filter(alive), 'processes left running').toEqual([]);
   });
 });

@@ -158,6 +158,11 @@ describe('WORKERS=2 against DATABASE_URL', () => {
     }
     primary = startPrimary({ DATABASE_URL: inject('databaseUrl'), WORKERS: '2', DB_POOL_SIZE: '8', SETTLE_INTERVAL_MS: '100', SEAL_INTERVAL_MS: '100' });
     port = Number((await primary.waitFor(/GraphQL: http:\/\/127\.0\.0\.1:(\d+)\/graphql/))[1]);
+    // The banner comes with the first worker listening; the primary's line for the second may follow.
+    for (const startedAt = Date.now(); listeningPids(primary).length < 2;) {
+      if (Date.now() - startedAt > 60_000) throw new Error(`the second worker never reported listening:\n${printed(primary).join('\n')}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   });
 
   afterAll(async () => {

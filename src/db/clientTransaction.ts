@@ -1,5 +1,5 @@
 // One database transaction on a client of its own, for background rounds that lock a row and work
-// under it over several statements (the event producer, the NATS publisher): BEGIN, the work, then
+// under it over several statements (the sealer, the event producer, the NATS publisher): BEGIN, the work, then
 // COMMIT, or ROLLBACK on any failure. A client whose connection broke is not pooled again.
 import type pg from 'pg';
 

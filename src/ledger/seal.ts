@@ -5,6 +5,7 @@
 // sealing it), then takes the queue in order, links each transaction to the previous digest, and
 // commits the seals, the new chain head and the queue deletion together.
 import type { Bank } from '../bank.js';
+import { inClientTransaction } from '../db/clientTransaction.js';
 import { assertInvariant } from '../errors.js';
 import { runEvery } from './background.js';
 import { chainDigest, genesisDigest } from './chain.js';
@@ -25,26 +26,20 @@ export async function sealBlock(bank: Bank, headId: string): Promise<SealedBlock
     text: `INSERT INTO journal_chains (head_id, sequence, digest, sealed_at) VALUES ($1, 0, $2, now()) ON CONFLICT DO NOTHING`,
     values: [headId, genesisDigest],
   });
-  const client = await bank.pool.connect();
-  // A checked-out client that loses its connection (a database restart) emits 'error'; unheard, that
-  // would end the process. The failing query rejects anyway, and the broken client is not pooled again.
-  const ignore = () => undefined;
-  client.on('error', ignore);
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
+  // Nothing to seal (a busy chain, an empty queue) commits a transaction that wrote nothing.
+  return inClientTransaction(bank.pool, async (client) => {
     const chain = await client.query({
       name: 'cb_chain_lock',
       text: `SELECT sequence::text AS sequence, digest FROM journal_chains WHERE head_id = $1 FOR UPDATE SKIP LOCKED`,
       values: [headId],
     });
-    if (!chain.rowCount) { await client.query('ROLLBACK'); return null; }
+    if (!chain.rowCount) return null;
     const queued = await client.query({
       name: 'cb_chain_queued',
       text: `SELECT id::text AS id, transaction_id::text AS "transactionId" FROM journal_seal_queue WHERE head_id = $1 ORDER BY id LIMIT $2`,
       values: [headId, sealBlockMax],
     });
-    if (!queued.rowCount) { await client.query('ROLLBACK'); return null; }
+    if (!queued.rowCount) return null;
     const entries = await readChainEntries(client, headId, queued.rows.map((r) => r.transactionId));
     assertInvariant(entries.length === queued.rowCount, `head bank ${headId}: a queued transaction cannot be read`);
     let sequence = BigInt(chain.rows[0].sequence);
@@ -70,16 +65,8 @@ export async function sealBlock(bank: Bank, headId: string): Promise<SealedBlock
              UPDATE journal_chains SET sequence = $6, digest = $7, sealed_at = now() WHERE head_id = $1`,
       values: [headId, sequences, entries.map((e) => e.id), digests, queued.rows.map((r) => r.id), String(sequence), digest],
     });
-    await client.query('COMMIT');
     return { headId, fromSequence, toSequence: String(sequence), digest: digest.toString('hex') };
-  } catch (error) {
-    broken = error as Error;
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.off('error', ignore);
-    client.release(broken);
-  }
+  });
 }
 
 /** Seals every queued transaction there is (block by block); returns how many were sealed. */

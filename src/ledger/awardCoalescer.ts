@@ -4,8 +4,7 @@
 // Each request keeps its own key, answer and error: invariants 4 and 5 stay in SQL, per item.
 import type { Bank } from '../bank.js';
 import { BankError, type ErrorCode } from '../errors.js';
-import { englishMessage, matchMessage } from '../errorMessages.js';
-import { formatAmount } from './amounts.js';
+import { matchMessage } from '../errorMessages.js';
 import { withRetry } from '../db/errors.js';
 import { callAward, callAwardBatch, type AwardItem, type AwardScope } from './sql/award.js';
 import { loadTransactionsJson } from './transactions.js';
@@ -136,21 +135,9 @@ class AwardCoalescer {
     });
   }
 
-  /**
-   * A group item's refusal as cb_award_one raises it. One difference is mended here: cb_award_batch
-   * writes a short wallet's available amount as PostgreSQL holds it (0 for a wallet never moved),
-   * cb_award_one at the asset's scale (0.00); until award_batch.sql rounds it, it is rounded here.
-   */
+  /** A group item's refusal, as cb_award_one raises it (both functions word it through the same catalogue). */
   private refusal(error: { code: ErrorCode; message: string; field?: string | null }): BankError {
-    const matched = matchMessage(error.code, error.message);
-    const params = matched?.params;
-    const asset = params && this.bank.assets.all().find((a) => a.code === params.asset);
-    if (matched?.id === 'funds.memberShort' && asset) {
-      const available = formatAmount(String(params.available), asset.scale);
-      const rounded = { ...params, available };
-      return new BankError(error.code, englishMessage(matched.id, rounded), error.field ?? undefined, { id: matched.id, params: rounded });
-    }
-    return new BankError(error.code, error.message, error.field ?? undefined, matched);
+    return new BankError(error.code, error.message, error.field ?? undefined, matchMessage(error.code, error.message));
   }
 }
 

@@ -948,7 +948,8 @@ BEGIN
   -- go negative, take the items touching it one by one while the available balance covers them.
   SELECT array_agg(l ORDER BY l.ord, l.account_id) INTO v_lines FROM cb_award_lines(p_head, v_items, v_errors) l;
   SELECT coalesce(jsonb_object_agg(w.id, w.available) FILTER (WHERE w.guarded), '{}') INTO v_available
-    FROM (SELECT a.id, a.balance - a.held AS available,
+    -- at the asset's scale, as cb_award_one writes it in the same refusal (0.00 for a wallet never moved)
+    FROM (SELECT a.id, round(a.balance - a.held, a.asset_scale) AS available,
                  NOT a.allow_negative AND a.id = ANY (ARRAY(SELECT l.account_id FROM unnest(v_lines) l WHERE l.amount < 0)) AS guarded
             FROM accounts a
            WHERE a.head_id = p_head AND a.id = ANY (ARRAY(SELECT l.account_id FROM unnest(v_lines) l WHERE NOT l.deferred))

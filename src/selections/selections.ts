@@ -206,11 +206,11 @@ export async function nominate(bank: Bank, principal: Principal, input: Nominate
   return writeOnce(bank, principal, key, 'nominate', { selection: selection.id, member: member.id, reason, evidenceLinks }, async (trx) => {
     const locked = await lockSelection(trx, selection);
     if (locked.status !== 'OPEN') throw selectionError('selection.notOpen', { selection: selection.id, state: stateOf(locked.status) });
-    const n = await countRows(trx('selection_candidates').where({ head_id: selection.headId, selection_id: selection.id, status: 'NOMINATED' }));
-    // The quota: at most `quota` nominated candidates, counted under the selection's lock.
-    if (Number(n) >= locked.quota) throw selectionError('selection.quotaFull', { selection: selection.id, quota: locked.quota, nominated: Number(n) });
     const twice = await trx('selection_candidates').where({ head_id: selection.headId, selection_id: selection.id, member_id: member.id }).first('id');
     if (twice) throw selectionError('selection.candidateTwice', { candidate: `member ${member.externalId}`, selection: selection.id });
+    const n = await countRows(trx('selection_candidates').where({ head_id: selection.headId, selection_id: selection.id, status: 'NOMINATED' }));
+    // The quota: at most `quota` nominated candidates, counted under the selection's lock.
+    if (n >= locked.quota) throw selectionError('selection.quotaFull', { selection: selection.id, quota: locked.quota, nominated: n });
     const [row] = await trx('selection_candidates').insert({
       head_id: selection.headId, selection_id: selection.id, kind: 'MEMBER', member_id: member.id, reason, evidence_links: evidenceLinks,
       status: 'NOMINATED', nominated_by: principal.sub, nominated_at: now,
@@ -230,10 +230,10 @@ export async function publishSelection(bank: Bank, principal: Principal, input: 
     const locked = await lockSelection(trx, selection);
     if (locked.status !== 'OPEN') throw selectionError('selection.notOpen', { selection: selection.id, state: stateOf(locked.status) });
     const n = await countRows(trx('selection_candidates').where({ head_id: selection.headId, selection_id: selection.id, status: 'NOMINATED' }));
-    if (Number(n) === 0) throw selectionError('selection.noCandidates', { selection: selection.id });
+    if (n === 0) throw selectionError('selection.noCandidates', { selection: selection.id });
     const periodEndsAt = noticePeriodEnd(now, locked.noticeDays, branch.timeZone);
     await trx('selections').where({ head_id: selection.headId, id: selection.id }).update({ status: 'PUBLISHED', published_at: now, period_ends_at: periodEndsAt });
-    await record(trx, selection, 'PUBLISHED', principal.sub, now, { periodEndsAt: periodEndsAt.toISOString(), timeZone: branch.timeZone, candidates: Number(n) });
+    await record(trx, selection, 'PUBLISHED', principal.sub, now, { periodEndsAt: periodEndsAt.toISOString(), timeZone: branch.timeZone, candidates: n });
     return { id: selection.id };
   });
 }
@@ -302,7 +302,7 @@ export async function fileObjection(bank: Bank, principal: Principal, input: Fil
       throw selectionError('selection.candidateNotNominated', { candidate: candidateId, selection: selection.id, state: stateOf(candidate.status) });
     }
     const n = await countRows(trx('selection_objections').where({ head_id: selection.headId, selection_id: selection.id, member_id: member.id }));
-    if (Number(n) >= objectionsPerMemberMax) throw selectionError('selection.objectionsPerMember', { selection: selection.id, max: objectionsPerMemberMax });
+    if (n >= objectionsPerMemberMax) throw selectionError('selection.objectionsPerMember', { selection: selection.id, max: objectionsPerMemberMax });
     const [row] = await trx('selection_objections').insert({
       head_id: selection.headId, selection_id: selection.id, candidate_id: candidateId, member_id: member.id, filed_by: principal.sub,
       filed_at: now, reason, status: 'OPEN',

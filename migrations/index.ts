@@ -24,6 +24,7 @@ import * as foldRollups from './20261202_062_fold_rollups.js';
 import * as referenceChecks from './20261202_065_reference_checks.js';
 import * as events from './20261202_068_events.js';
 import * as webhooks from './20261202_070_webhooks.js';
+import * as households from './20261203_072_households.js';
 import * as selections from './20261203_074_selections.js';
 
 export const migrations: Record<string, Knex.Migration> = {
@@ -48,5 +49,6 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261202_065_reference_checks': referenceChecks,
   '20261202_068_events': events,
   '20261202_070_webhooks': webhooks,
+  '20261203_072_households': households,
   '20261203_074_selections': selections,
 };

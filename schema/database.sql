@@ -30,7 +30,7 @@ CREATE TABLE accounts (
   CONSTRAINT accounts_branch_id_fkey FOREIGN KEY (branch_id) REFERENCES branches(id),
   CONSTRAINT accounts_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
   CONSTRAINT accounts_held_nonnegative CHECK ((held >= (0)::numeric)),
-  CONSTRAINT accounts_owner_type_check CHECK ((owner_type = ANY (ARRAY['MEMBER'::text, 'MERCHANT'::text, 'POOL'::text, 'SYSTEM'::text]))),
+  CONSTRAINT accounts_owner_type_check CHECK ((owner_type = ANY (ARRAY['MEMBER'::text, 'HOUSEHOLD'::text, 'MERCHANT'::text, 'POOL'::text, 'SYSTEM'::text]))),
   CONSTRAINT accounts_owner_unique UNIQUE (head_id, owner_type, owner_id, asset_code, purpose),
   CONSTRAINT accounts_pkey PRIMARY KEY (head_id, id),
   CONSTRAINT accounts_purpose_check CHECK ((purpose = ANY (ARRAY['WALLET'::text, 'ISSUANCE'::text, 'PENALTY'::text, 'EXPIRY'::text, 'ADJUSTMENT'::text]))),
@@ -38,6 +38,7 @@ CREATE TABLE accounts (
   CONSTRAINT accounts_system_owned_by_branch CHECK (((owner_type <> 'SYSTEM'::text) OR (owner_id = branch_id))),
   CONSTRAINT accounts_wallet_purpose CHECK (((owner_type = 'SYSTEM'::text) = (purpose <> 'WALLET'::text)))
 );
+CREATE TRIGGER accounts_household_wallet_branch BEFORE INSERT OR UPDATE OF branch_id ON public.accounts FOR EACH ROW WHEN ((new.owner_type = 'HOUSEHOLD'::text)) EXECUTE FUNCTION cb_assert_wallet_branch();
 CREATE TRIGGER accounts_never_deleted BEFORE DELETE OR TRUNCATE ON public.accounts FOR EACH STATEMENT EXECUTE FUNCTION cb_refuse_reference_change();
 CREATE TRIGGER accounts_referenced_keys_fixed BEFORE UPDATE OF head_id, id, asset_code, asset_scale ON public.accounts FOR EACH ROW WHEN (((old.head_id IS DISTINCT FROM new.head_id) OR (old.id IS DISTINCT FROM new.id) OR (old.asset_code IS DISTINCT FROM new.asset_code) OR (old.asset_scale IS DISTINCT FROM new.asset_scale))) EXECUTE FUNCTION cb_refuse_reference_change();
 CREATE TRIGGER accounts_wallet_branch BEFORE INSERT OR UPDATE OF branch_id ON public.accounts FOR EACH ROW WHEN ((new.owner_type = 'MEMBER'::text)) EXECUTE FUNCTION cb_assert_wallet_branch();
@@ -101,11 +102,16 @@ CREATE TABLE branches (
   notice_board boolean NOT NULL DEFAULT false,
   notice_board_changed_by text,
   notice_board_changed_at timestamp with time zone,
+  household_spending text,
+  household_spending_changed_by text,
+  household_spending_changed_at timestamp with time zone,
   CONSTRAINT branches_code_check CHECK ((code ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'::text)),
   CONSTRAINT branches_code_key UNIQUE (code),
   CONSTRAINT branches_depth_check CHECK (((depth >= 0) AND (depth <= 16))),
   CONSTRAINT branches_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
   CONSTRAINT branches_head_is_root CHECK ((((parent_id IS NULL) = (head_id = id)) AND ((parent_id IS NULL) = (depth = 0)))),
+  CONSTRAINT branches_household_spending_changed_by_check CHECK ((length(household_spending_changed_by) <= 200)),
+  CONSTRAINT branches_household_spending_check CHECK ((household_spending = ANY (ARRAY['ANY_ADULT'::text, 'HEAD_ONLY'::text]))),
   CONSTRAINT branches_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
   CONSTRAINT branches_notice_board_changed_by_check CHECK ((length(notice_board_changed_by) <= 200)),
   CONSTRAINT branches_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES branches(id),
@@ -243,6 +249,64 @@ CREATE TABLE events (
   CONSTRAINT events_type_check CHECK ((type ~ '^[a-z_]+\.[a-z_]+$'::text))
 );
 CREATE INDEX events_type ON public.events USING btree (head_id, type, seq);
+
+CREATE TABLE household_members (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
+  household_id bigint NOT NULL,
+  member_id bigint NOT NULL,
+  adult boolean NOT NULL,
+  joined_at timestamp with time zone NOT NULL DEFAULT now(),
+  joined_by text NOT NULL,
+  left_at timestamp with time zone,
+  left_by text,
+  CONSTRAINT household_members_head_id_household_id_fkey FOREIGN KEY (head_id, household_id) REFERENCES households(head_id, id),
+  CONSTRAINT household_members_head_id_member_id_fkey FOREIGN KEY (head_id, member_id) REFERENCES members(head_id, id),
+  CONSTRAINT household_members_joined_by_check CHECK ((length(joined_by) <= 200)),
+  CONSTRAINT household_members_left_after_joined CHECK (((left_at IS NULL) OR (left_at >= joined_at))),
+  CONSTRAINT household_members_left_by_check CHECK ((length(left_by) <= 200)),
+  CONSTRAINT household_members_left_complete CHECK (((left_at IS NULL) = (left_by IS NULL))),
+  CONSTRAINT household_members_pkey PRIMARY KEY (head_id, id)
+);
+CREATE INDEX household_members_household ON public.household_members USING btree (head_id, household_id, joined_at);
+CREATE UNIQUE INDEX household_members_current ON public.household_members USING btree (head_id, member_id) WHERE (left_at IS NULL);
+
+CREATE TABLE household_rule_usage (
+  head_id bigint NOT NULL,
+  household_id bigint NOT NULL,
+  rule_code text NOT NULL,
+  window_kind text NOT NULL,
+  window_start date NOT NULL,
+  units numeric NOT NULL,
+  amount numeric NOT NULL,
+  CONSTRAINT household_rule_usage_amount_check CHECK ((amount >= (0)::numeric)),
+  CONSTRAINT household_rule_usage_head_id_household_id_fkey FOREIGN KEY (head_id, household_id) REFERENCES households(head_id, id),
+  CONSTRAINT household_rule_usage_pkey PRIMARY KEY (head_id, household_id, rule_code, window_kind, window_start),
+  CONSTRAINT household_rule_usage_units_check CHECK ((units >= (0)::numeric)),
+  CONSTRAINT household_rule_usage_window_kind_check CHECK ((window_kind = ANY (ARRAY['DAY'::text, 'WEEK'::text, 'MONTH'::text, 'YEAR'::text])))
+);
+
+CREATE TABLE households (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
+  branch_id bigint NOT NULL,
+  external_id text NOT NULL,
+  name text NOT NULL,
+  head_member_id bigint,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  updated_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT households_branch_id_fkey FOREIGN KEY (branch_id) REFERENCES branches(id),
+  CONSTRAINT households_external_id_check CHECK (((length(external_id) >= 1) AND (length(external_id) <= 128))),
+  CONSTRAINT households_external_id_unique UNIQUE (head_id, external_id),
+  CONSTRAINT households_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT households_head_id_head_member_id_fkey FOREIGN KEY (head_id, head_member_id) REFERENCES members(head_id, id),
+  CONSTRAINT households_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
+  CONSTRAINT households_pkey PRIMARY KEY (head_id, id)
+);
+CREATE INDEX households_branch ON public.households USING btree (head_id, branch_id, id);
+CREATE TRIGGER households_never_deleted BEFORE DELETE OR TRUNCATE ON public.households FOR EACH STATEMENT EXECUTE FUNCTION cb_refuse_reference_change();
+CREATE TRIGGER households_referenced_keys_fixed BEFORE UPDATE OF head_id, id ON public.households FOR EACH ROW WHEN (((old.head_id IS DISTINCT FROM new.head_id) OR (old.id IS DISTINCT FROM new.id))) EXECUTE FUNCTION cb_refuse_reference_change();
+CREATE TRIGGER households_wallets_follow AFTER UPDATE OF branch_id ON public.households FOR EACH ROW WHEN ((old.branch_id IS DISTINCT FROM new.branch_id)) EXECUTE FUNCTION cb_household_wallets_follow();
 
 CREATE TABLE idempotency_keys (
   head_id bigint NOT NULL,
@@ -411,7 +475,9 @@ CREATE TABLE pool_donations (
   pool_id bigint NOT NULL,
   member_id bigint NOT NULL,
   amount numeric NOT NULL,
+  household_id bigint,
   CONSTRAINT pool_donations_amount_check CHECK ((amount > (0)::numeric)),
+  CONSTRAINT pool_donations_head_id_household_id_fkey FOREIGN KEY (head_id, household_id) REFERENCES households(head_id, id),
   CONSTRAINT pool_donations_head_id_member_id_fkey FOREIGN KEY (head_id, member_id) REFERENCES members(head_id, id),
   CONSTRAINT pool_donations_head_id_pool_id_fkey FOREIGN KEY (head_id, pool_id) REFERENCES pools(head_id, id),
   CONSTRAINT pool_donations_head_id_transaction_id_fkey FOREIGN KEY (head_id, transaction_id) REFERENCES transactions(head_id, id),
@@ -501,11 +567,13 @@ CREATE TABLE redemptions (
   refunded_at timestamp with time zone,
   refunded_by text,
   restocked boolean NOT NULL DEFAULT false,
+  household_id bigint,
   CONSTRAINT redemptions_code_check CHECK ((code ~ '^[0-9A-HJKMNP-TV-Z]{10}$'::text)),
   CONSTRAINT redemptions_code_unique UNIQUE (head_id, code),
   CONSTRAINT redemptions_cost_check CHECK ((cost > (0)::numeric)),
   CONSTRAINT redemptions_fulfilled_when CHECK (((status = ANY (ARRAY['FULFILLED'::text, 'REFUNDED'::text])) = (fulfilled_at IS NOT NULL))),
   CONSTRAINT redemptions_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT redemptions_head_id_household_id_fkey FOREIGN KEY (head_id, household_id) REFERENCES households(head_id, id),
   CONSTRAINT redemptions_head_id_item_id_fkey FOREIGN KEY (head_id, item_id) REFERENCES catalog_items(head_id, id),
   CONSTRAINT redemptions_head_id_member_id_fkey FOREIGN KEY (head_id, member_id) REFERENCES members(head_id, id),
   CONSTRAINT redemptions_head_id_merchant_id_fkey FOREIGN KEY (head_id, merchant_id) REFERENCES merchants(head_id, id),
@@ -575,6 +643,8 @@ CREATE TABLE rules (
   description text,
   created_by text NOT NULL,
   created_at timestamp with time zone NOT NULL DEFAULT now(),
+  beneficiary text NOT NULL DEFAULT 'MEMBER'::text,
+  CONSTRAINT rules_beneficiary_check CHECK ((beneficiary = ANY (ARRAY['MEMBER'::text, 'HOUSEHOLD'::text]))),
   CONSTRAINT rules_branch_id_fkey FOREIGN KEY (branch_id) REFERENCES branches(id),
   CONSTRAINT rules_caps_check CHECK (((jsonb_typeof(caps) = 'array'::text) AND (jsonb_array_length(caps) <= 8))),
   CONSTRAINT rules_category_check CHECK (((length(category) >= 1) AND (length(category) <= 100))),
@@ -630,6 +700,7 @@ CREATE TABLE transactions (
   reverses_id bigint,
   forced boolean NOT NULL DEFAULT false,
   txid bigint NOT NULL DEFAULT ((pg_current_xact_id())::text)::bigint,
+  household_id bigint,
   CONSTRAINT transactions_forced_only_reversal CHECK (((NOT forced) OR (kind = 'REVERSAL'::text))),
   CONSTRAINT transactions_head_id_reverses_id_fkey FOREIGN KEY (head_id, reverses_id) REFERENCES transactions(head_id, id),
   CONSTRAINT transactions_kind_check CHECK ((kind = ANY (ARRAY['EARN'::text, 'DEDUCT'::text, 'TRANSFER'::text, 'REDEEM'::text, 'DONATE'::text, 'DISBURSE'::text, 'REVERSAL'::text, 'EXPIRE'::text, 'ADJUST'::text]))),
@@ -641,12 +712,13 @@ CREATE TABLE transactions (
   CONSTRAINT transactions_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'POSTED'::text, 'VOIDED'::text])))
 );
 CREATE INDEX transactions_branch ON public.transactions USING btree (head_id, branch_id, id DESC);
+CREATE INDEX transactions_household ON public.transactions USING btree (head_id, household_id, id DESC) WHERE (household_id IS NOT NULL);
 CREATE INDEX transactions_member ON public.transactions USING btree (head_id, member_id, id DESC) WHERE (member_id IS NOT NULL);
 CREATE INDEX transactions_occurred ON public.transactions USING btree (head_id, occurred_at);
 CREATE INDEX transactions_unfolded ON public.transactions USING btree (txid);
 CREATE TRIGGER transactions_final_status BEFORE UPDATE OF status ON public.transactions FOR EACH ROW WHEN (((old.status <> 'PENDING'::text) AND (new.status IS DISTINCT FROM old.status))) EXECUTE FUNCTION cb_refuse_final_status_change();
 CREATE TRIGGER transactions_never_deleted BEFORE DELETE OR TRUNCATE ON public.transactions FOR EACH STATEMENT EXECUTE FUNCTION cb_refuse_reference_change();
-CREATE TRIGGER transactions_parties_fixed BEFORE UPDATE OF head_id, id, branch_id, member_id, rule_id ON public.transactions FOR EACH ROW WHEN (((old.head_id IS DISTINCT FROM new.head_id) OR (old.id IS DISTINCT FROM new.id) OR (old.branch_id IS DISTINCT FROM new.branch_id) OR (old.member_id IS DISTINCT FROM new.member_id) OR (old.rule_id IS DISTINCT FROM new.rule_id))) EXECUTE FUNCTION cb_refuse_reference_change();
+CREATE TRIGGER transactions_parties_fixed BEFORE UPDATE OF head_id, id, branch_id, member_id, rule_id, household_id ON public.transactions FOR EACH ROW WHEN (((old.head_id IS DISTINCT FROM new.head_id) OR (old.id IS DISTINCT FROM new.id) OR (old.branch_id IS DISTINCT FROM new.branch_id) OR (old.member_id IS DISTINCT FROM new.member_id) OR (old.rule_id IS DISTINCT FROM new.rule_id) OR (old.household_id IS DISTINCT FROM new.household_id))) EXECUTE FUNCTION cb_refuse_reference_change();
 CREATE TRIGGER transactions_queue_final_inserted AFTER INSERT ON public.transactions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_queue_final_inserted();
 CREATE TRIGGER transactions_queue_final_updated AFTER UPDATE ON public.transactions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_queue_final_updated();
 CREATE TRIGGER transactions_references AFTER INSERT ON public.transactions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_check_transaction_references();
@@ -733,6 +805,8 @@ CREATE SEQUENCE branches_id_seq;
 CREATE SEQUENCE catalog_items_id_seq;
 CREATE SEQUENCE claims_id_seq;
 CREATE SEQUENCE event_outbox_id_seq;
+CREATE SEQUENCE household_members_id_seq;
+CREATE SEQUENCE households_id_seq;
 CREATE SEQUENCE journal_seal_queue_id_seq;
 CREATE SEQUENCE members_id_seq;
 CREATE SEQUENCE merchants_id_seq;
@@ -794,6 +868,11 @@ CREATE OR REPLACE FUNCTION public.cb_assert_wallet_branch()
  LANGUAGE plpgsql
 AS $function$
 BEGIN
+  IF NEW.owner_type = 'HOUSEHOLD' THEN
+    PERFORM cb_assert(EXISTS (SELECT 1 FROM households h WHERE h.head_id = NEW.head_id AND h.id = NEW.owner_id AND h.branch_id = NEW.branch_id),
+      format('household wallet %s would be in branch %s, not in its household %s''s branch', NEW.id, NEW.branch_id, NEW.owner_id));
+    RETURN NEW;
+  END IF;
   PERFORM cb_assert(EXISTS (SELECT 1 FROM members m WHERE m.head_id = NEW.head_id AND m.id = NEW.owner_id AND m.branch_id = NEW.branch_id),
     format('member wallet %s would be in branch %s, not in its member %s''s branch', NEW.id, NEW.branch_id, NEW.owner_id));
   RETURN NEW;
@@ -835,7 +914,7 @@ DECLARE
 BEGIN
   SELECT array_agg(ROW(e.ord::integer, e.v->>'key', e.v->>'hash', (e.v->>'memberId')::bigint, e.v->>'externalId',
                        e.v->>'rule', (e.v->>'quantity')::numeric, (e.v->>'occurredAt')::timestamptz, e.v->>'memo', e.v->'metadata',
-                       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::cb_award_item ORDER BY e.ord)
+                       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::cb_award_item ORDER BY e.ord)
          , count(DISTINCT e.v->>'key')
     INTO v_items, v_keys FROM jsonb_array_elements(p_items) WITH ORDINALITY e (v, ord);
 
@@ -861,7 +940,7 @@ BEGIN
   SELECT array_agg(ROW(i.ord, i.key, i.hash, i.member_ref, i.external_ref, i.rule_code, i.qty, i.occurred_at, i.memo, i.metadata,
                        o.outcome, o.txn_id, err.code, err.message, err.field,
                        t.member_id, t.member_external_id, t.branch_id, t.rule_id, t.outputs, t.caps,
-                       t.primary_amount, t.primary_asset)::cb_award_item ORDER BY i.ord),
+                       t.primary_amount, t.primary_asset, NULL, NULL, NULL, NULL)::cb_award_item ORDER BY i.ord),
          coalesce(bool_or(err.code IS NULL AND jsonb_array_length(t.caps) > 0), false)
     INTO v_items, v_capped
     FROM (SELECT i.*, min(i.ord) OVER (PARTITION BY i.key) AS first_ord FROM unnest(v_items) i) i
@@ -1040,7 +1119,7 @@ CREATE OR REPLACE FUNCTION public.cb_award_lines(p_head bigint, p_items cb_award
  LANGUAGE sql
  STABLE
 AS $function$
-  SELECT i.ord, i.txn_id, acc.id, a.code, a.scale, side.amount, acc.deferred_balance, acc.allow_negative, i.member_external_id
+  SELECT i.ord, i.txn_id, acc.id, a.code, a.scale, side.amount, acc.deferred_balance, acc.allow_negative, i.member_external_id, NULL::text
     FROM cb_award_accepted(p_items, p_errors) i
     CROSS JOIN LATERAL jsonb_array_elements(i.outputs) o
     JOIN assets a ON a.code = o.value->>'asset'
@@ -1102,7 +1181,7 @@ BEGIN
   END IF;
   v_item := ROW(1, p_key, p_hash, p_member_ref, p_external_ref, p_rule_code, p_qty, p_occurred, p_memo, p_metadata,
                 'NEW', v_txn, NULL, NULL, NULL, v.member_id, v.member_external_id, v.branch_id, v.rule_id, v.outputs, v.caps,
-                v.primary_amount, v.primary_asset)::cb_award_item;
+                v.primary_amount, v.primary_asset, NULL, NULL, NULL, NULL)::cb_award_item;
 
   -- Invariant 5: add this award to each of its counters (creating them), then refuse if any is
   -- now over its cap. ON CONFLICT DO UPDATE waits for a concurrent award's counter and adds to
@@ -1325,6 +1404,10 @@ BEGIN
       SELECT 'transactions_head_id_member_id_fkey', 'head_id, member_id', m.head_id || ', ' || m.member_id, 'members'
         FROM (SELECT DISTINCT n.head_id, n.member_id FROM new_rows n WHERE n.member_id IS NOT NULL) m
        WHERE (SELECT 1 FROM members p WHERE p.head_id = m.head_id AND p.id = m.member_id LIMIT 1) IS NULL
+      UNION ALL
+      SELECT 'transactions_head_id_household_id_fkey', 'head_id, household_id', h.head_id || ', ' || h.household_id, 'households'
+        FROM (SELECT DISTINCT n.head_id, n.household_id FROM new_rows n WHERE n.household_id IS NOT NULL) h
+       WHERE (SELECT 1 FROM households p WHERE p.head_id = h.head_id AND p.id = h.household_id LIMIT 1) IS NULL
       UNION ALL
       SELECT 'transactions_head_id_rule_id_fkey', 'head_id, rule_id', r.head_id || ', ' || r.rule_id, 'rules'
         FROM (SELECT DISTINCT n.head_id, n.rule_id FROM new_rows n WHERE n.rule_id IS NOT NULL) r
@@ -1758,6 +1841,17 @@ BEGIN
         v.year, v.branch_code, v.external_id));
     END IF;
   END LOOP;
+  RETURN NULL;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION public.cb_household_wallets_follow()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  UPDATE accounts SET branch_id = NEW.branch_id
+   WHERE head_id = NEW.head_id AND owner_type = 'HOUSEHOLD' AND owner_id = NEW.id AND branch_id <> NEW.branch_id;
   RETURN NULL;
 END
 $function$;

@@ -56,6 +56,8 @@ export const sqlDefinitionFiles: readonly string[] = [
   // Members and their wallets' branch.
   'directory/sql/member_wallets_follow.sql',
   'directory/sql/assert_wallet_branch.sql',
+  // Households' wallets follow their branch (migration 072).
+  'directory/sql/household_wallets_follow.sql',
 
   // Rollups and score years.
   'reports/sql/transaction_category.sql',

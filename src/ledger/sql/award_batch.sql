@@ -35,7 +35,7 @@ DECLARE
 BEGIN
   SELECT array_agg(ROW(e.ord::integer, e.v->>'key', e.v->>'hash', (e.v->>'memberId')::bigint, e.v->>'externalId',
                        e.v->>'rule', (e.v->>'quantity')::numeric, (e.v->>'occurredAt')::timestamptz, e.v->>'memo', e.v->'metadata',
-                       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::cb_award_item ORDER BY e.ord)
+                       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::cb_award_item ORDER BY e.ord)
          , count(DISTINCT e.v->>'key')
     INTO v_items, v_keys FROM jsonb_array_elements(p_items) WITH ORDINALITY e (v, ord);
 
@@ -61,7 +61,7 @@ BEGIN
   SELECT array_agg(ROW(i.ord, i.key, i.hash, i.member_ref, i.external_ref, i.rule_code, i.qty, i.occurred_at, i.memo, i.metadata,
                        o.outcome, o.txn_id, err.code, err.message, err.field,
                        t.member_id, t.member_external_id, t.branch_id, t.rule_id, t.outputs, t.caps,
-                       t.primary_amount, t.primary_asset)::cb_award_item ORDER BY i.ord),
+                       t.primary_amount, t.primary_asset, NULL, NULL, NULL, NULL)::cb_award_item ORDER BY i.ord),
          coalesce(bool_or(err.code IS NULL AND jsonb_array_length(t.caps) > 0), false)
     INTO v_items, v_capped
     FROM (SELECT i.*, min(i.ord) OVER (PARTITION BY i.key) AS first_ord FROM unnest(v_items) i) i

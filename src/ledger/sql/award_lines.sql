@@ -3,7 +3,7 @@
 
 CREATE OR REPLACE FUNCTION cb_award_lines(p_head bigint, p_items cb_award_item[], p_errors jsonb)
 RETURNS SETOF cb_award_line LANGUAGE sql STABLE AS $fn$
-  SELECT i.ord, i.txn_id, acc.id, a.code, a.scale, side.amount, acc.deferred_balance, acc.allow_negative, i.member_external_id
+  SELECT i.ord, i.txn_id, acc.id, a.code, a.scale, side.amount, acc.deferred_balance, acc.allow_negative, i.member_external_id, NULL::text
     FROM cb_award_accepted(p_items, p_errors) i
     CROSS JOIN LATERAL jsonb_array_elements(i.outputs) o
     JOIN assets a ON a.code = o.value->>'asset'

@@ -50,7 +50,7 @@ BEGIN
   END IF;
   v_item := ROW(1, p_key, p_hash, p_member_ref, p_external_ref, p_rule_code, p_qty, p_occurred, p_memo, p_metadata,
                 'NEW', v_txn, NULL, NULL, NULL, v.member_id, v.member_external_id, v.branch_id, v.rule_id, v.outputs, v.caps,
-                v.primary_amount, v.primary_asset)::cb_award_item;
+                v.primary_amount, v.primary_asset, NULL, NULL, NULL, NULL)::cb_award_item;
 
   -- Invariant 5: add this award to each of its counters (creating them), then refuse if any is
   -- now over its cap. ON CONFLICT DO UPDATE waits for a concurrent award's counter and adds to

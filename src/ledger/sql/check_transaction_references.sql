@@ -1,6 +1,6 @@
 -- cb_check_transaction_references: the trigger function of transactions_references, which replaced
 -- four foreign keys (migration 065): a transaction's head bank and branch are branches, its member a
--- member and its rule a rule of its head bank. Checked once per INSERT statement, set-based, instead of
+-- member, its household (migration 072) a household and its rule a rule of its head bank. Checked once per INSERT statement, set-based, instead of
 -- a lookup and a share lock on the parent row per inserted row (a batch of 500 awards locked the head
 -- branch, its branches, the rule and 500 members, one WAL record per member). Exact because the
 -- parents are never deleted and their keys never change (cb_refuse_reference_change), and a
@@ -25,6 +25,10 @@ BEGIN
       SELECT 'transactions_head_id_member_id_fkey', 'head_id, member_id', m.head_id || ', ' || m.member_id, 'members'
         FROM (SELECT DISTINCT n.head_id, n.member_id FROM new_rows n WHERE n.member_id IS NOT NULL) m
        WHERE (SELECT 1 FROM members p WHERE p.head_id = m.head_id AND p.id = m.member_id LIMIT 1) IS NULL
+      UNION ALL
+      SELECT 'transactions_head_id_household_id_fkey', 'head_id, household_id', h.head_id || ', ' || h.household_id, 'households'
+        FROM (SELECT DISTINCT n.head_id, n.household_id FROM new_rows n WHERE n.household_id IS NOT NULL) h
+       WHERE (SELECT 1 FROM households p WHERE p.head_id = h.head_id AND p.id = h.household_id LIMIT 1) IS NULL
       UNION ALL
       SELECT 'transactions_head_id_rule_id_fkey', 'head_id, rule_id', r.head_id || ', ' || r.rule_id, 'rules'
         FROM (SELECT DISTINCT n.head_id, n.rule_id FROM new_rows n WHERE n.rule_id IS NOT NULL) r

@@ -1,5 +1,5 @@
 // Selections (评选, issue 16 §2): a branch's selection with a quota, the rule that pays its winners and
-// a notice period (公示) in whole days of the bank's calendar; its candidates (members, later
+// a notice period (公示) in whole days of the bank's calendar; its candidates (members or
 // households), the objections (异议) members file during the period, and the selection's history,
 // append-only. A winner is paid once: the candidate row records the award's transaction, and the
 // award's idempotency key is selection:<id>:<candidate> (src/selections/sql/award_selection_candidate.sql).
@@ -53,6 +53,7 @@ export async function up(knex: Knex): Promise<void> {
       PRIMARY KEY (head_id, id),
       FOREIGN KEY (head_id, selection_id) REFERENCES selections (head_id, id),
       FOREIGN KEY (head_id, member_id) REFERENCES members (head_id, id),
+      FOREIGN KEY (head_id, household_id) REFERENCES households (head_id, id),
       FOREIGN KEY (head_id, transaction_id) REFERENCES transactions (head_id, id),
       CONSTRAINT selection_candidates_kind CHECK ((kind = 'MEMBER') = (member_id IS NOT NULL) AND (kind = 'HOUSEHOLD') = (household_id IS NOT NULL)),
       CONSTRAINT selection_candidates_awarded CHECK ((status = 'AWARDED') = (transaction_id IS NOT NULL) AND (status = 'AWARDED') = (awarded_at IS NOT NULL))

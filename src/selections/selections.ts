@@ -410,3 +410,39 @@ export async function listHistory(bank: Bank, principal: Principal, selection: S
   const rows = await bank.knex('selection_history').where({ head_id: selection.headId, selection_id: selection.id }).orderBy('id');
   return rows.map((r) => ({ id: String(r.id), act: r.act, actor: r.actor, at: r.at, details: r.details }));
 }
+
+// The notice board (公示栏) --------------------------------------------------------------------
+
+/** Shortlists on one notice board: the newest published ones. */
+export const noticeBoardSelectionsMax = 10;
+/** Names shown per shortlist: a quota is usually a handful; past this the board says how many more. */
+export const noticeBoardCandidatesMax = 50;
+
+export interface PublicShortlist {
+  id: string; title: string; branchId: string; publishedAt: Date; periodEndsAt: Date; candidates: number; openObjections: number;
+  /** Raw names, in nomination order: the board masks them (maskName). */
+  names: string[];
+}
+
+/** The shortlists in their notice period of the given branches, newest first: for the public board, which masks the names. */
+export async function publicShortlists(bank: Bank, headId: string, branchIds: string[]): Promise<PublicShortlist[]> {
+  const selections = await bank.knex('selections').where({ head_id: headId, status: 'PUBLISHED' }).whereIn('branch_id', branchIds)
+    .orderBy([{ column: 'published_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(noticeBoardSelectionsMax);
+  if (selections.length === 0) return [];
+  const ids = selections.map((s: any) => String(s.id));
+  const { rows } = await bank.knex.raw(`
+    SELECT c.selection_id, coalesce(m.name, '') AS name, count(*) OVER (PARTITION BY c.selection_id) AS candidates,
+           row_number() OVER (PARTITION BY c.selection_id ORDER BY c.id) AS place,
+           (SELECT count(*) FROM selection_objections o WHERE o.head_id = c.head_id AND o.selection_id = c.selection_id AND o.status = 'OPEN') AS open_objections
+      FROM selection_candidates c LEFT JOIN members m ON m.head_id = c.head_id AND m.id = c.member_id
+     WHERE c.head_id = ? AND c.selection_id = ANY (?::bigint[]) AND c.status = 'NOMINATED'
+     ORDER BY c.selection_id, c.id`, [headId, ids]);
+  return selections.map((s: any) => {
+    const own = rows.filter((r: any) => String(r.selection_id) === String(s.id));
+    return {
+      id: String(s.id), title: s.title, branchId: String(s.branch_id), publishedAt: s.published_at, periodEndsAt: s.period_ends_at,
+      candidates: Number(own[0]?.candidates ?? 0), openObjections: Number(own[0]?.open_objections ?? 0),
+      names: own.filter((r: any) => Number(r.place) <= noticeBoardCandidatesMax).map((r: any) => r.name),
+    };
+  });
+}

@@ -180,6 +180,25 @@ describe('objections', () => {
   });
 });
 
+describe('the notice board', () => {
+  it('shows a published shortlist without a token, names masked, and not an unpublished or withdrawn one', async () => {
+    const branch = h.branches[1]!;
+    gqlOk(await h.gql(h.adminToken, `mutation($i: SetNoticeBoardInput!) { setNoticeBoard(input: $i) { code } }`, { i: { branch: branch.code, enabled: true } }), 'board on');
+    const [a, b, objector] = [await newMember(branch), await newMember(branch), await newMember(branch)];
+    const s = await published([a.id, b.id], new Date('2026-12-01T13:00:00Z'), { branch: branch.code, title: '最美庭院 2026年12月' });
+    now = new Date('2026-12-02T02:00:00Z');
+    gqlOk(await object(objector.token, s.id, s.candidates[1].id), 'object');
+    now = new Date('2026-12-01T13:00:00Z');
+    await opened({ branch: branch.code, title: '草稿评选' });
+    const board = gqlOk(await h.gql(null, `query($b: String!) { noticeBoard(branch: $b) { selections { title branchName periodEndsAt candidates openObjections names } } }`,
+      { b: branch.code }), 'board').noticeBoard;
+    expect(board.selections).toEqual([{ title: '最美庭院 2026年12月', branchName: 'Branch B', periodEndsAt: '2026-12-05T16:00:00.000Z', candidates: 2,
+      openObjections: 1, names: [expect.stringMatching(/^王\*\d$/), expect.stringMatching(/^王\*\d$/)] }]);
+    expect(JSON.stringify(board)).not.toMatch(/王小明|sm\d/);
+    gqlOk(await act('withdrawSelection', s.id, { reason: '重新评选' }), 'withdraw');
+  });
+});
+
 describe('withdrawing', () => {
   it('a withdrawn selection pays nothing, and an awarded one cannot be withdrawn', async () => {
     const [a, b] = [await newMember(), await newMember()];

@@ -1,0 +1,57 @@
+// The demo seed's selection: 最美庭院 2026年12月 of East Village, on notice with three candidates and
+// one objection waiting, on the public board with masked names; the objection holds it past its
+// period's end. In a database of its own, seeded as a first start seeds it.
+import knexFactory from 'knex';
+import request from 'supertest';
+import { afterAll, expect, inject, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { openBank } from '../../src/bank.js';
+import { buildApp } from '../../src/http/app.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
+import { openDatabase } from '../../src/db/database.js';
+import { awardDueSelections } from '../../src/selections/awarding.js';
+import { demoBranchCodes, demoSelectionTitle, seedDemoBank } from '../../seeds/demo.js';
+
+const database = `civility_demo_selection_${process.pid}`;
+const serverUrl = new URL(inject('databaseUrl'));
+const urlOf = (name: string) => Object.assign(new URL(serverUrl), { pathname: `/${name}` }).toString();
+const admin = knexFactory({ client: 'pg', connection: urlOf('postgres'), pool: { min: 0, max: 1 } });
+
+afterAll(async () => {
+  await admin.raw(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  await admin.destroy();
+});
+
+it('seeds a selection in its notice period with one open objection, shown on the board and held by the objection', async () => {
+  await admin.raw(`CREATE DATABASE ${database}`);
+  const config = loadConfig({ ...process.env, SEED_DEMO: 'false', RATE_LIMIT_ANONYMOUS_REQUESTS: '0', OPERATOR_PASSWORD_LOG_N: '12' });
+  const db = openDatabase(urlOf(database), 2);
+  try {
+    await migrateToLatest(db.knex, config.partitionMonthsAhead);
+  } finally {
+    await db.close();
+  }
+  const seededAt = new Date('2026-12-03T02:00:00Z');
+  const bank = await openBank(config, urlOf(database), () => seededAt);
+  try {
+    expect(await seedDemoBank(bank)).toBe(true);
+    const selection = await bank.knex('selections').first();
+    expect(selection).toMatchObject({ title: demoSelectionTitle, status: 'PUBLISHED', quota: 3, notice_days: 5, rule_code: 'selection.courtyard' });
+    expect(selection.period_ends_at.toISOString()).toBe('2026-12-07T16:00:00.000Z'); // 8 December 00:00 in Shanghai
+    expect(await bank.knex('selection_objections').where({ status: 'OPEN' }).count({ n: '*' }).first()).toEqual({ n: '1' });
+    const built = await buildApp(bank, () => undefined);
+    try {
+      const res = await request(built.app).post('/graphql').set('content-type', 'application/json')
+        .send({ query: `query($b: String!) { noticeBoard(branch: $b) { selections { title candidates openObjections names } } }`, variables: { b: demoBranchCodes[0] } });
+      expect(res.body.errors).toBeUndefined();
+      expect(res.body.data.noticeBoard.selections).toEqual([{ title: demoSelectionTitle, candidates: 3, openObjections: 1, names: [expect.stringMatching(/\*/), expect.stringMatching(/\*/), expect.stringMatching(/\*/)] }]);
+    } finally {
+      await built.stop();
+    }
+    // the open objection holds the whole selection past the period's end
+    expect(await awardDueSelections(bank, new Date('2026-12-20T00:00:00Z'))).toMatchObject({ awarded: 0, selections: 0 });
+    expect((await bank.knex('selections').first()).status).toBe('PUBLISHED');
+  } finally {
+    await bank.close();
+  }
+});

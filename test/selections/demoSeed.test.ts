@@ -9,8 +9,9 @@ import { openBank } from '../../src/bank.js';
 import { buildApp } from '../../src/http/app.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { openDatabase } from '../../src/db/database.js';
-import { awardDueSelections } from '../../src/selections/awarding.js';
-import { demoBranchCodes, demoSelectionTitle, seedDemoBank } from '../../seeds/demo.js';
+import { awardDueSelections, startSelectionAwarder } from '../../src/selections/awarding.js';
+import { signToken } from '../../src/auth/tokens.js';
+import { demoBranchCodes, demoHeadCode, demoSelectionTitle, seedDemoBank } from '../../seeds/demo.js';
 
 const database = `civility_demo_selection_${process.pid}`;
 const serverUrl = new URL(inject('databaseUrl'));
@@ -22,7 +23,7 @@ afterAll(async () => {
   await admin.destroy();
 });
 
-it('seeds a selection in its notice period with one open objection, shown on the board and held by the objection', async () => {
+it('seeds a selection in its notice period with one open objection, shown on the board, held by the objection until the background round pays it', async () => {
   await admin.raw(`CREATE DATABASE ${database}`);
   const config = loadConfig({ ...process.env, SEED_DEMO: 'false', RATE_LIMIT_ANONYMOUS_REQUESTS: '0', OPERATOR_PASSWORD_LOG_N: '12' });
   const db = openDatabase(urlOf(database), 2);
@@ -31,8 +32,8 @@ it('seeds a selection in its notice period with one open objection, shown on the
   } finally {
     await db.close();
   }
-  const seededAt = new Date('2026-12-03T02:00:00Z');
-  const bank = await openBank(config, urlOf(database), () => seededAt);
+  let now = new Date('2026-12-03T02:00:00Z');
+  const bank = await openBank(config, urlOf(database), () => now);
   try {
     expect(await seedDemoBank(bank)).toBe(true);
     const selection = await bank.knex('selections').first();
@@ -49,8 +50,29 @@ it('seeds a selection in its notice period with one open objection, shown on the
       await built.stop();
     }
     // the open objection holds the whole selection past the period's end
-    expect(await awardDueSelections(bank, new Date('2026-12-20T00:00:00Z'))).toMatchObject({ awarded: 0, selections: 0 });
+    now = new Date('2026-12-20T00:00:00Z');
+    expect(await awardDueSelections(bank)).toMatchObject({ awarded: 0, selections: 0 });
     expect((await bank.knex('selections').first()).status).toBe('PUBLISHED');
+    // an admin dismisses it; the background round (as every service process runs it) pays the three winners
+    const objection = await bank.knex('selection_objections').first('id');
+    const token = signToken(config, { sub: 'demo-admin-test', role: 'admin', branch: demoHeadCode });
+    const app = await buildApp(bank, () => undefined);
+    try {
+      const res = await request(app.app).post('/graphql').set('content-type', 'application/json').set('authorization', `Bearer ${token}`)
+        .send({ query: `mutation($i: ResolveObjectionInput!) { resolveObjection(input: $i) { objection { status } } }`,
+          variables: { i: { idempotencyKey: 'dismiss-1', objection: String(objection.id), decision: 'DISMISSED', reason: '杂物已清理' } } });
+      expect(res.body.errors).toBeUndefined();
+    } finally {
+      await app.stop();
+    }
+    const stop = startSelectionAwarder(bank, 20, () => undefined);
+    try {
+      for (let i = 0; i < 200 && (await bank.knex('selections').first()).status !== 'AWARDED'; i++) await new Promise((r) => setTimeout(r, 25));
+    } finally {
+      await stop();
+    }
+    expect((await bank.knex('selections').first()).status).toBe('AWARDED');
+    expect(await bank.knex('selection_candidates').where({ status: 'AWARDED' }).count({ n: '*' }).first()).toEqual({ n: '3' });
   } finally {
     await bank.close();
   }

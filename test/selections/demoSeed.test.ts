@@ -1,9 +1,9 @@
 // The demo seed's selection: 最美庭院 2026年12月 of East Village, on notice with three candidates and
 // one objection waiting, on the public board with masked names; the objection holds it past its
 // period's end. In a database of its own, seeded as a first start seeds it.
-import knexFactory from 'knex';
 import request from 'supertest';
-import { afterAll, expect, inject, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { scratchDatabase } from '../support/scratchDatabase.js';
 import { loadConfig } from '../../src/config.js';
 import { openBank } from '../../src/bank.js';
 import { buildApp } from '../../src/http/app.js';
@@ -13,27 +13,19 @@ import { awardDueSelections, startSelectionAwarder } from '../../src/selections/
 import { signToken } from '../../src/auth/tokens.js';
 import { demoBranchCodes, demoHeadCode, demoSelectionTitle, seedDemoBank } from '../../seeds/demo.js';
 
-const database = `civility_demo_selection_${process.pid}`;
-const serverUrl = new URL(inject('databaseUrl'));
-const urlOf = (name: string) => Object.assign(new URL(serverUrl), { pathname: `/${name}` }).toString();
-const admin = knexFactory({ client: 'pg', connection: urlOf('postgres'), pool: { min: 0, max: 1 } });
-
-afterAll(async () => {
-  await admin.raw(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-  await admin.destroy();
-});
+const database = scratchDatabase('civility_demo_selection');
 
 it('seeds a selection in its notice period with one open objection, shown on the board, held by the objection until the background round pays it', async () => {
-  await admin.raw(`CREATE DATABASE ${database}`);
+  await database.create();
   const config = loadConfig({ ...process.env, SEED_DEMO: 'false', RATE_LIMIT_ANONYMOUS_REQUESTS: '0', OPERATOR_PASSWORD_LOG_N: '12' });
-  const db = openDatabase(urlOf(database), 2);
+  const db = openDatabase(database.url, 2);
   try {
     await migrateToLatest(db.knex, config.partitionMonthsAhead);
   } finally {
     await db.close();
   }
   let now = new Date('2026-12-03T02:00:00Z');
-  const bank = await openBank(config, urlOf(database), () => now);
+  const bank = await openBank(config, database.url, () => now);
   try {
     expect(await seedDemoBank(bank)).toBe(true);
     const selection = await bank.knex('selections').first();

@@ -9,6 +9,8 @@ import { verifyHeadBank } from '../ledger/verify.js';
 
 /** Violations listed per check: the first ones say what broke; thousands would say nothing more. */
 const violationsPerCheckMax = 10;
+/** An acknowledgement of a write that moved something and wrote no transaction: `redemption:ID`, `claim:ID`, `selection:ID`, `objection:ID`. */
+const movedOnly = /^[a-z]+:/;
 
 export interface KeyLedger {
   /** subject → key → transaction id, for every acknowledged key. */
@@ -33,7 +35,7 @@ export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLe
 
   // What each key wrote: its transaction (a redemption's REDEEM transaction, a refund's reversal) or,
   // for fulfil and cancel, which move a redemption and write no transaction, 'redemption:ID'; for a
-  // submitted claim, 'claim:ID'.
+  // submitted claim, 'claim:ID'; for a selection's writes 'selection:ID', for an objection 'objection:ID'.
   const keys = new Map<string, { transactionId: string | null; moved: string | null }>();
   const { rows: keyRows } = await bank.knex.raw(`
     SELECT k.subject, k.key,
@@ -42,7 +44,10 @@ export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLe
              WHEN 'refundRedemption' THEN k.result->>'transactionId'
              ELSE k.transaction_id::text END AS transaction_id,
            CASE WHEN k.operation IN ('fulfillRedemption', 'cancelRedemption') THEN 'redemption:' || (k.result->>'redemptionId')
-                WHEN k.operation = 'submitClaim' THEN 'claim:' || (k.result->>'id') END AS moved
+                WHEN k.operation = 'submitClaim' THEN 'claim:' || (k.result->>'id')
+                WHEN k.operation = 'fileObjection' THEN 'objection:' || (k.result->>'objection')
+                WHEN k.operation IN ('openSelection', 'nominate', 'publishSelection', 'withdrawSelection', 'extendSelection', 'resolveObjection')
+                  THEN 'selection:' || (k.result->>'id') END AS moved
       FROM idempotency_keys k WHERE k.head_id = ?`, [headId]);
   for (const r of keyRows) keys.set(`${r.subject}\u0001${r.key}`, { transactionId: r.transaction_id, moved: r.moved });
   const { rows: txnRows } = await bank.knex.raw(`SELECT t.id::text AS id, (SELECT count(*)::int FROM postings p WHERE p.head_id = t.head_id AND p.transaction_id = t.id) AS postings
@@ -55,7 +60,7 @@ export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLe
     for (const [key, transactionId] of acked) {
       const row = keys.get(`${subject}\u0001${key}`);
       if (!row) lost.push(`acknowledged key ${key} of ${subject} (transaction ${transactionId}) is not in the database`);
-      else if (transactionId.startsWith('redemption:') || transactionId.startsWith('claim:')) {
+      else if (movedOnly.test(transactionId)) {
         if (row.moved !== transactionId) lost.push(`key ${key} of ${subject} was acknowledged as moving ${transactionId} but names ${row.moved}`);
       } else if (row.transactionId !== transactionId) lost.push(`key ${key} of ${subject} was acknowledged as transaction ${transactionId} but names ${row.transactionId}`);
       else if (!transactions.get(transactionId)) lost.push(`acknowledged transaction ${transactionId} (key ${key}) is missing or has no postings`);

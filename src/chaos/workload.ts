@@ -3,11 +3,14 @@
 // an answer) and reads per key either a transaction id (acknowledged) or an error code (refused).
 // Spending rides along: members redeem an item and give to a pool, the merchant's till fulfils
 // vouchers (and refunds some), members cancel theirs; and claims: members report service under a
-// rule that needs approval, the admin approves (caps counted at approval).
+// rule that needs approval, the admin approves (caps counted at approval); and selections
+// (selectionsWorkload.ts).
+
+import { selectionWorkloads, type SelectionsWorld } from './selectionsWorkload.js';
 
 export interface ChaosMember { id: string; branchCode: string }
 
-export interface ChaosWorld {
+export interface ChaosWorld extends SelectionsWorld {
   headId: string;
   members: ChaosMember[];
   adminToken: string;
@@ -258,6 +261,7 @@ export const workloads: Workload[] = [
     },
     read: single('reverseTransaction'),
   },
+  ...selectionWorkloads,
 ];
 
 /** A workload drawn by weight. */

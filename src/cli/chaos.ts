@@ -13,6 +13,13 @@
 // (.data/pg-chaos), CHAOS_SEED (random), DATABASE_URL (an external PostgreSQL instead), NATS_URL (the
 // services also publish the event feed to a JetStream stream of this run's own, and the consumer
 // check reads it back; unset: the feed is checked without NATS).
+//
+// Selections (评选) need a notice period that ends during the run: the services run with
+// CLOCK_OFFSET_MS (a drill-only setting production refuses) chosen so that the bank's midnight falls
+// halfway through the run (at least 10 s in). Every selection published before it (one-day notice) ends then,
+// while the faults go on (a service is SIGKILLed just after it, in the middle of the awarding rounds);
+// those held by an objection are paid once it is resolved. After the faults, one final awarding round
+// runs at the services' clock, and src/chaos/selectionsCheck.ts checks the selections.
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
@@ -33,6 +40,10 @@ import { ServiceProcess, freePort } from '../chaos/services.js';
 import { drawWorkload, workloads, type ChaosMember, type ChaosWorld, type KeyOutcome, type WriteRequest } from '../chaos/workload.js';
 import { checkAfterFaults, type KeyLedger } from '../chaos/checks.js';
 import { checkFeedDelivery } from '../chaos/feedCheck.js';
+import { checkSelections } from '../chaos/selectionsCheck.js';
+import { selectionWorkloads } from '../chaos/selectionsWorkload.js';
+import { awardDueSelections } from '../selections/awarding.js';
+import { noticePeriodEnd } from '../selections/selections.js';
 import { produceAllEvents } from '../events/produce.js';
 import type { NatsSettings } from '../events/nats.js';
 
@@ -65,6 +76,14 @@ const attemptsMax = 400;
 const backoffMaxMs = 1_000;
 /** Restarts of a killed service are tried this often before the run counts it as a violation. */
 const restartAttemptsMax = 30;
+/** The rule that pays selections' winners: no approval, no cap (a capped rule could leave a winner unpaid, retried). */
+const selectionRule = 'chaos.selection';
+/** How long the services take to start and the members to be funded, for placing the bank's midnight in the run. */
+const startupAllowanceMs = 10_000;
+/** One client in this many works on selections only. */
+const focusEvery = 6;
+/** The bank's midnight (the end of the notice periods published before it) falls this far into the run. */
+const periodsEndAfterMs = Math.max(10_000, seconds * 1000 * 0.5);
 
 const log = (line: string) => console.error(`[chaos] ${line}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -147,10 +166,20 @@ async function main(): Promise<number> {
     stock_left: shopStock, visible_branch_id: head.id, voucher_valid_days: 7,
   }).returning('id');
   const poolId = await setup.knex.transaction((trx) => insertPool(trx, head.id, head.id, { title: 'Chaos pool', beneficiary: 'everyone', target: poolTarget, createdBy: 'chaos' }));
+  await setup.knex('rules').insert({
+    head_id: head.id, branch_id: head.id, code: selectionRule, version: 1, name: 'Most beautiful courtyard (selection)', category: 'selection',
+    outputs: JSON.stringify([{ asset: 'POINTS', amountPerUnit: '5.00', direction: 'CREDIT' }]), caps: JSON.stringify([]), requires_approval: false, allowed_clients: [], created_by: 'chaos',
+  });
   await setup.close();
+  // The services' clock: ahead of the machine's so that the bank's next midnight comes periodsEndAfterMs into the run.
+  const plannedStart = Date.now() + startupAllowanceMs;
+  const periodsEnd = plannedStart + periodsEndAfterMs;
+  const clockOffsetMs = noticePeriodEnd(new Date(periodsEnd), 1, head.timeZone).getTime() - periodsEnd;
+  const bankClock = () => new Date(Date.now() + clockOffsetMs);
   const memberTokens = new Map<string, string>();
   const world: ChaosWorld = {
     headId: head.id, members, random, reversible: [], vouchers: [], fulfilled: [], poolId, claimRule, claims: [],
+    selectionRule, clock: bankClock, selections: [], objections: [],
     shop: {
       itemId: String(item.id), tillSubject: 'chaos-till',
       tillToken: signToken(config, { sub: 'chaos-till', role: 'merchant', branch: head.code, merchant: merchantId }),
@@ -174,6 +203,7 @@ async function main(): Promise<number> {
     services.push(new ServiceProcess(`service-${i + 1}`, await freePort(), {
       DATABASE_URL: server.url, SEED_DEMO: 'false', RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_ANONYMOUS_REQUESTS: '0',
       SETTLE_INTERVAL_MS: '200', SEAL_INTERVAL_MS: '200', EVENTS_INTERVAL_MS: '200', DB_POOL_SIZE: '8', NODE_ENV: '',
+      SELECTIONS_INTERVAL_MS: '250', CLOCK_OFFSET_MS: String(clockOffsetMs),
       ...(nats ? { NATS_URL: nats.url, NATS_STREAM: nats.stream, NATS_SUBJECT_PREFIX: nats.subjectPrefix, NATS_MAX_AGE_HOURS: '1', NATS_PUBLISH_INTERVAL_MS: '200' } : { NATS_URL: '' }),
     }));
   }
@@ -277,6 +307,7 @@ async function main(): Promise<number> {
 
   const deadline = Date.now() + seconds * 1000;
   faultsOn = true;
+  log(`the bank's clock runs ${Math.round(clockOffsetMs / 1000)} s ahead: its midnight, the end of the notice periods published before it, comes ${((periodsEnd - Date.now()) / 1000).toFixed(1)} s into the run`);
   async function restart(service: ServiceProcess): Promise<void> {
     restarting.add(service);
     try {
@@ -325,9 +356,22 @@ async function main(): Promise<number> {
       }
     }
   })();
-  const clients = Array.from({ length: clientCount }, async () => {
+  // A service killed just as the periods end: in the middle of the awarding rounds.
+  const periodsEndFault = setTimeout(() => {
+    const up = services.filter((s) => s.running && !restarting.has(s));
+    if (!faultsOn || !up.length) return;
+    const victim = up[Math.floor(random() * up.length)]!;
+    victim.kill();
+    stats.faults.kill += 1;
+    log(`fault: SIGKILL ${victim.name} as the notice periods end`);
+    restarts.push(restart(victim));
+  }, Math.max(0, periodsEnd - Date.now()) + 100 + random() * 600);
+  // Every focusEvery-th client works on selections only (they also run in everyone's mix): a steady
+  // stream of them, published before the periods end, however busy the rest is.
+  const clients = Array.from({ length: clientCount }, async (_, i) => {
+    const list = i % focusEvery === focusEvery - 1 ? selectionWorkloads : workloads;
     while (Date.now() < deadline) {
-      const request = drawWorkload(world).build(world, key);
+      const request = drawWorkload(world, list).build(world, key);
       if (request) await send(request);
     }
   });
@@ -335,6 +379,7 @@ async function main(): Promise<number> {
     + `services ${services.map((s) => `${s.name} ${s.running ? 'up' : 'down'}`).join(', ')}`), 10_000);
   await faults;
   faultsOn = false;
+  clearTimeout(periodsEndFault);
   await Promise.all(restarts);
   hardStop.at = Date.now() + drainMs;
   await Promise.all(clients);
@@ -342,10 +387,16 @@ async function main(): Promise<number> {
   await Promise.all(services.map((s) => s.stop()));
 
   // The services are gone: seal and settle what they left, then check.
-  const checker = await openBank(config, server.url);
+  const checker = await openBank(config, server.url, bankClock);
   let violations: string[];
   let feedFigures: string;
+  let selectionFigures: string;
   try {
+    // The final awarding round, at the services' clock: what the faults left due is paid now.
+    const finalRound = await awardDueSelections(checker, checker.clock(), {}, head.id);
+    const selections = await checkSelections(checker, head.id, checker.clock());
+    selectionFigures = `${selections.figures}; winners paid by the services' rounds under faults ${selections.paid - finalRound.awarded}, `
+      + `by the final round ${finalRound.awarded} (of ${finalRound.selections} selections, ${finalRound.refused} refused)`;
     // How far the services' producer got on its own, before the feed is brought up to date here.
     const { rows: [lag] } = await checker.pool.query(
       `SELECT (SELECT count(*) FROM journal_seals WHERE head_id = $1)::int AS sealed, coalesce((SELECT seal_sequence FROM event_feeds WHERE head_id = $1), 0)::int AS fed`, [head.id]);
@@ -354,7 +405,7 @@ async function main(): Promise<number> {
     await produceAllEvents(checker, head.id);
     const feed = await checkFeedDelivery(checker, head.id, nats);
     feedFigures = `${feed.figures}; the services' producers had fed ${lag.fed} of the ${lag.sealed} transactions sealed when they stopped`;
-    violations = [...violationsOfHarness, ...(await checkAfterFaults(checker, head.id, ledger, { itemId: String(item.id), initialStock: shopStock })), ...feed.violations];
+    violations = [...violationsOfHarness, ...(await checkAfterFaults(checker, head.id, ledger, { itemId: String(item.id), initialStock: shopStock })), ...feed.violations, ...selections.violations];
   } finally {
     await checker.close();
     await server.stop();
@@ -367,6 +418,7 @@ async function main(): Promise<number> {
     + `services exiting by themselves ${stats.selfExits}; violations ${violations.length}`);
   console.log(`acknowledged keys by kind: ${[...stats.acknowledgedByWorkload].map(([w, n]) => `${w} ${n}`).join(', ')}`);
   console.log(`events: ${feedFigures}`);
+  console.log(`selections: ${selectionFigures}`);
   for (const v of violations) console.log(`  violation: ${v}`);
   return violations.length;
 }

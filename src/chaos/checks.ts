@@ -92,10 +92,10 @@ export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLe
   add(report.problems.map((p) => `verifyLedger ${p.check}: ${p.message}`));
   if (report.transactionsQueued > 0) violations.push(`${report.transactionsQueued} final transactions were still not sealed after the run`);
 
-  // Invariant 3: no member wallet of a spendable asset below zero available.
-  const { rows: negative } = await bank.knex.raw(`SELECT id::text AS id, balance::text AS balance, held::text AS held FROM accounts
-    WHERE head_id = ? AND owner_type = 'MEMBER' AND NOT allow_negative AND balance - held < 0`, [headId]);
-  add(negative.map((a: any) => `member account ${a.id} is below zero: balance ${a.balance}, held ${a.held}`));
+  // Invariant 3: no member or household wallet of a spendable asset below zero available.
+  const { rows: negative } = await bank.knex.raw(`SELECT id::text AS id, owner_type, balance::text AS balance, held::text AS held FROM accounts
+    WHERE head_id = ? AND owner_type IN ('MEMBER', 'HOUSEHOLD') AND NOT allow_negative AND balance - held < 0`, [headId]);
+  add(negative.map((a: any) => `${a.owner_type.toLowerCase()} account ${a.id} is below zero: balance ${a.balance}, held ${a.held}`));
 
   // Invariant 6: each redemption's status agrees with its REDEEM transaction's; the stock taken is
   // exactly what live redemptions hold (none oversold, none leaked by a cancel, an expiry or a
@@ -121,10 +121,12 @@ export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLe
            (SELECT coalesce(sum(d.amount), 0) FROM pool_donations d WHERE d.head_id = p.head_id AND d.pool_id = p.id))))`, [headId]);
   add(pools.map((p: any) => `pool ${p.id} (${p.status}) raised ${p.raised} of ${p.target}, holds ${p.balance}, donations sum to ${p.donated}`));
 
-  // Invariant 5: no cap exceeded, counted from the transactions themselves (one unit per award here).
+  // Invariant 5: no cap exceeded, counted from the transactions themselves (one unit per award here),
+  // per member, or per household for a rule whose beneficiary is HOUSEHOLD.
   const { rows: overCap } = await bank.knex.raw(`
     SELECT * FROM (
-      SELECT t.member_id::text AS member, r.code, (t.occurred_at AT TIME ZONE b.time_zone)::date AS day, count(*)::int AS awards,
+      SELECT CASE WHEN r.beneficiary = 'HOUSEHOLD' THEN 'household ' || t.household_id ELSE 'member ' || t.member_id END AS member,
+             r.code, (t.occurred_at AT TIME ZONE b.time_zone)::date AS day, count(*)::int AS awards,
              (c.value->>'maxCount')::numeric AS cap
         FROM transactions t JOIN rules r ON r.head_id = t.head_id AND r.id = t.rule_id
         JOIN branches b ON b.id = t.head_id
@@ -132,6 +134,6 @@ export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLe
        WHERE t.head_id = ? AND t.kind IN ('EARN', 'DEDUCT') AND c.value->>'window' = 'DAY' AND c.value->>'maxCount' IS NOT NULL
        GROUP BY 1, 2, 3, 5) x
      WHERE x.awards > x.cap`, [headId]);
-  add(overCap.map((r: any) => `member ${r.member} got ${r.awards} awards of ${r.code} on ${r.day}; the cap is ${r.cap}`));
+  add(overCap.map((r: any) => `${r.member} got ${r.awards} awards of ${r.code} on ${r.day}; the cap is ${r.cap}`));
   return violations;
 }

@@ -111,7 +111,10 @@ export const selectionWorkloads: Workload[] = [
   act('extendSelection', 0.3, (world) => pick(world, onNotice(world)), { days: 1, reason: 'more time for objections' }),
   // withdrawn now and then while nominating or on notice, sometimes right as the period ends (racing
   // the awarding round: refused once it has begun)
-  act('withdrawSelection', 0.6, (world) => pick(world, [...inStatus(world, 'OPEN'), ...(world.random() < 0.2 ? inStatus(world, 'PUBLISHED') : onNotice(world))]), { reason: 'chaos withdrawal' }),
+  act('withdrawSelection', 0.3, (world) => {
+    const r = world.random();
+    return pick(world, r < 0.2 ? inStatus(world, 'OPEN') : r < 0.4 ? inStatus(world, 'PUBLISHED') : onNotice(world));
+  }, { reason: 'chaos withdrawal' }),
   {
     // a member of the branch objects to a candidate on notice (now and then just after the period: refused)
     name: 'fileObjection', weight: 2,

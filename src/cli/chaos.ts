@@ -103,6 +103,8 @@ function seededRandom(s: number): () => number {
 const stats = {
   attempted: 0, attemptedKeys: 0, acknowledged: 0, acknowledgedKeys: 0, refusedKeys: 0, unresolved: 0, retries: 0,
   refusedByCode: new Map<string, number>(),
+  /** Refused keys per kind of write and code ("nominate LIMIT_EXCEEDED"), so a summary shows which refusals each kind met. */
+  refusedByWorkload: new Map<string, number>(),
   /** Acknowledged keys per kind of write, so a summary shows that every kind ran. */
   acknowledgedByWorkload: new Map<string, number>(),
   /** Service processes that exited without being killed (restarted and counted; not a violation of SPEC). */
@@ -288,6 +290,8 @@ async function main(): Promise<number> {
         } else {
           stats.refusedKeys += 1;
           stats.refusedByCode.set(o.refused, (stats.refusedByCode.get(o.refused) ?? 0) + 1);
+          const kind = `${request.workload} ${o.refused}`;
+          stats.refusedByWorkload.set(kind, (stats.refusedByWorkload.get(kind) ?? 0) + 1);
           record(unanswered ? ledger.refusedAfterUnanswered : ledger.refused, request.subject, key, o.refused);
         }
       });
@@ -417,6 +421,7 @@ async function main(): Promise<number> {
     + `faults ${faultsTotal} (service SIGKILL ${stats.faults.kill}, PostgreSQL ${server.restart ? 'restart' : 'backends terminated'} ${stats.faults.postgres}, client disconnect ${stats.faults.disconnect}); `
     + `services exiting by themselves ${stats.selfExits}; violations ${violations.length}`);
   console.log(`acknowledged keys by kind: ${[...stats.acknowledgedByWorkload].map(([w, n]) => `${w} ${n}`).join(', ')}`);
+  console.log(`refused keys by kind: ${[...stats.refusedByWorkload].sort((a, b) => b[1] - a[1]).map(([w, n]) => `${w} ${n}`).join(', ') || 'none'}`);
   console.log(`events: ${feedFigures}`);
   console.log(`selections: ${selectionFigures}`);
   for (const v of violations) console.log(`  violation: ${v}`);

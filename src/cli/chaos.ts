@@ -235,6 +235,8 @@ async function main(): Promise<number> {
     const body = JSON.stringify({ query: request.query, variables: request.variables });
     // Whether an attempt went out and got no answer: it may still be running on the server.
     let unanswered = false;
+    /** Why the last attempt did not count, for the log line of a write left unresolved. */
+    let lastFailure = 'no service up';
     for (let attempt = 1; attempt <= attemptsMax && Date.now() < hardStop.at; attempt++) {
       if (attempt > 1) {
         stats.retries += 1;
@@ -256,14 +258,16 @@ async function main(): Promise<number> {
           method: 'POST', body, signal: controller.signal,
           headers: { 'content-type': 'application/json', authorization: `Bearer ${request.token}` },
         });
+        lastFailure = `HTTP ${res.status}`;
         if (res.status === 429) continue; // refused at the edge, before anything ran
         if (res.status >= 500) {
           unanswered = true;
           continue;
         }
-        const answer = await res.json() as { data?: any; errors?: { extensions?: { code?: string } }[] };
+        const answer = await res.json() as { data?: any; errors?: { message?: string; extensions?: { code?: string } }[] };
         if (answer.errors?.length) {
           const code = answer.errors[0]!.extensions?.code ?? 'NONE';
+          lastFailure = `${code}: ${answer.errors[0]!.message}`;
           if (retryableCodes.has(code)) {
             unanswered ||= code === 'INTERNAL' || code === 'UNAVAILABLE';
             continue;
@@ -272,7 +276,8 @@ async function main(): Promise<number> {
         } else {
           outcomes = workloads.find((w) => w.name === request.workload)!.read(answer.data, request);
         }
-      } catch {
+      } catch (error) {
+        lastFailure = String((error as Error)?.message ?? error);
         unanswered = true;
         continue; // connection refused or reset, timeout, or our own disconnect: retry with the same keys
       } finally {
@@ -298,6 +303,7 @@ async function main(): Promise<number> {
       return;
     }
     stats.unresolved += 1;
+    log(`unresolved: ${request.workload} (keys ${request.keys.slice(0, 3).join(', ')}${request.keys.length > 3 ? ', …' : ''}), last: ${lastFailure}`);
   }
 
   let keyCount = 0;

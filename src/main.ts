@@ -1,5 +1,5 @@
 // Start: config → database (embedded or DATABASE_URL) → migrations → demo seed on first start →
-// HTTP, with the delta settler, the journal sealer, the voucher expiry sweeper, the event producer,
+// HTTP, with the delta settler, the journal sealer, the voucher expiry sweeper, the point expiry sweeper, the event producer,
 // the NATS publisher (when NATS_URL is set) and the webhook worker running.
 // WORKERS=1 serves in this process. WORKERS=N > 1: this process (the primary) prepares the database
 // once, then forks N workers (node:cluster) that share the port, each serving HTTP and running the
@@ -19,6 +19,7 @@ import { buildApp } from './http/app.js';
 import { buildPages } from './http/pages.js';
 import { startSettler } from './ledger/settle.js';
 import { startSweeper } from './redemption/sweeper.js';
+import { startExpirySweeper } from './expiry/sweeper.js';
 import { startSealer } from './ledger/seal.js';
 import { startWorkers } from './workers.js';
 import { startEventProducer } from './events/produce.js';
@@ -45,6 +46,7 @@ async function serve(config: Config, databaseUrl: string, onListening: (port: nu
   const taskLog = (task: string) => lineLog(logger.child({ task }));
   const stopSettler = startSettler(bank, config.settleIntervalMs, taskLog('settler'));
   const stopSweeper = startSweeper(bank, config.sweepIntervalMs, taskLog('sweeper'));
+  const stopExpiry = startExpirySweeper(bank, config.sweepIntervalMs, taskLog('expiry'));
   const stopSealer = startSealer(bank, config.sealIntervalMs, taskLog('sealer'));
   const stopEvents = startEventProducer(bank, config.eventsIntervalMs, taskLog('events'));
   const natsUrl = config.nats.url;
@@ -65,7 +67,7 @@ async function serve(config: Config, databaseUrl: string, onListening: (port: nu
     http.close();
     http.closeAllConnections();
     await built.stop();
-    await Promise.all([stopSettler(), stopSealer(), stopSweeper(), stopEvents(), stopNats(), stopWebhooks()]);
+    await Promise.all([stopSettler(), stopSealer(), stopSweeper(), stopExpiry(), stopEvents(), stopNats(), stopWebhooks()]);
     await bank.close();
   };
 }

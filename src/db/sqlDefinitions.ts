@@ -95,6 +95,7 @@ export const sqlDefinitionFiles: readonly string[] = [
   'expiry/sql/give_lots.sql',
   'expiry/sql/fold_wallet_lots.sql',
   'expiry/sql/expire_wallet_lots.sql',
+  'expiry/sql/expire_wallets.sql',
 
   // The event feed's outbox of state changes (and the triggers that fill it).
   'events/sql/record_change.sql',

@@ -25,7 +25,8 @@ afterAll(async () => {
   await h.close();
 });
 
-const wallets = 120;
+/** Three of the sweeper's transactions (walletsPerTransaction): the kill lands inside or between them. */
+const wallets = 250;
 
 function child(args: string[]): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'test/expiry/sweepChild.ts'), ...args],
@@ -53,8 +54,8 @@ it('expires every due lot exactly once when sweepers are killed mid-sweep and ru
   const hang = child(['hang', url, at, h.head.id, await j.wallet(members.at(-1)!)]);
   const hung = await new Promise<string>((resolve) => hang.stdout!.once('data', (d) => resolve(String(d))));
   expect(hung).toMatch(/^expired 2/);
-  const first = child(['sweep', url, at, '10']);
-  const second = child(['sweep', url, at, '10']);
+  const first = child(['sweep', url, at, '200']);
+  const second = child(['sweep', url, at, '200']);
   const started = Date.now();
   while (await expireMoves() < 40) {
     expect(Date.now() - started, 'the sweepers expire something within a minute').toBeLessThan(60_000);

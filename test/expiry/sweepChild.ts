@@ -1,6 +1,6 @@
 // A process for the crash test (crash.test.ts), started with tsx, killed with SIGKILL:
 //   sweep <databaseUrl> <atIso> <pauseMs>: runs the real point expiry sweeper once, pausing after each
-//     wallet's transaction (so the kill lands in the middle of the pass), then exits 0;
+//     of its transactions (a hundred wallets each) (so the kill lands in the middle of the pass), then exits 0;
 //   hang <databaseUrl> <atIso> <headId> <accountId>: expires one wallet's lots in a transaction it
 //     never commits (a sweeper killed before its COMMIT), printing "expired N" and waiting.
 import pg from 'pg';
@@ -21,7 +21,7 @@ if (mode === 'hang') {
   const query = bank.pool.query.bind(bank.pool) as (...args: any[]) => Promise<any>;
   (bank.pool as any).query = async (...args: any[]) => {
     const result = await query(...args);
-    if (args[0]?.name === 'cb_expire_wallet_lots') await new Promise((r) => setTimeout(r, Number(rest[0])));
+    if (args[0]?.name === 'cb_expire_wallets' || args[0]?.name === 'cb_expire_wallet_lots') await new Promise((r) => setTimeout(r, Number(rest[0])));
     return result;
   };
   const sweep = await sweepPointExpiry(bank, new Date(at!));

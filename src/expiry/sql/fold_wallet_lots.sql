@@ -41,13 +41,16 @@ BEGIN
   FOR v IN
     SELECT p.transaction_id, p.line, p.amount, t.kind, t.status, t.occurred_at, t.reverses_id
       FROM postings p
-      JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id
+      -- a primary-key probe per posting not folded yet (a plain join was planned as a scan of every
+      -- transaction of the head bank: 43 ms for a wallet of 1,000 postings, 2.5 ms this way)
+     CROSS JOIN LATERAL (SELECT t.kind, t.status, t.occurred_at, t.reverses_id FROM transactions t
+                          WHERE t.head_id = p.head_id AND t.id = p.transaction_id OFFSET 0) t
      WHERE p.head_id = p_head AND p.account_id = p_account
-       -- a pending debit (a hold) spends lots at once; a pending credit is no one's yet
-       AND (t.status = 'POSTED' OR (t.status = 'PENDING' AND p.amount < 0))
        AND NOT EXISTS (SELECT 1 FROM wallet_lot_moves m
                         WHERE m.head_id = p_head AND m.account_id = p_account
                           AND m.transaction_id = p.transaction_id AND m.line = p.line)
+       -- a pending debit (a hold) spends lots at once; a pending credit is no one's yet
+       AND (t.status = 'POSTED' OR (t.status = 'PENDING' AND p.amount < 0))
      ORDER BY p.transaction_id, p.line
   LOOP
     IF v.amount > 0 THEN

@@ -93,6 +93,18 @@ describePages('the selections page', () => {
     await expectVisiblePage(page);
     await screenshot(page, 'console-selection-objection');
 
+    // the shortlist on the public notice board, without a token: masked names, the struck candidate gone
+    await api(h.adminToken, `mutation($i: SetNoticeBoardInput!) { setNoticeBoard(input: $i) { code } }`, { i: { branch: h.branches[0]!.code, enabled: true } });
+    const board = await browser.open(`/board/${h.branches[0]!.code}`);
+    const shortlist = board.getByTestId('board-selections');
+    await expectText(shortlist, '评选公示');
+    await expectText(shortlist, '最美庭院 2026年11月');
+    await expectText(shortlist, '王*明');
+    const shown = await shortlist.innerText();
+    expect(shown).not.toContain('王小明');
+    expect(shown).not.toContain('赵*梅');
+    await screenshot(board, 'board-selections');
+
     // the period ends (15 November 00:00 in Shanghai): the round pays 王小明 once
     expect(await awardDueSelections(h.bank, new Date('2026-11-14T16:00:00Z'), {}, h.head.id)).toMatchObject({ awarded: 1 });
     await page.reload();

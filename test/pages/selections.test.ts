@@ -111,8 +111,8 @@ describePages('the selections page', () => {
     await expectText(page.locator('.page-header'), '已发放');
     await expectText(page.getByTestId('history-table'), '积分已发放');
     await expectText(page.getByTestId('history-table'), '异议成立');
-    expect(await h.walletBalance(ids.wang)).toBe('50.00');
-    expect(await h.walletBalance(ids.zhao)).toBe('0.00');
+    expect(await h.walletBalance(ids.wang!)).toBe('50.00');
+    expect(await h.walletBalance(ids.zhao!)).toBe('0.00');
     await expectVisiblePage(page);
     await screenshot(page, 'console-selection-awarded');
 

@@ -87,6 +87,12 @@ export const sqlDefinitionFiles: readonly string[] = [
   // Claims.
   'claims/sql/approve_claim.sql',
 
+  // Selections (评选): the awarding round's three steps, and the history's guard.
+  'selections/sql/begin_selection_awarding.sql',
+  'selections/sql/award_selection_candidate.sql',
+  'selections/sql/finish_selection_awarding.sql',
+  'selections/sql/refuse_selection_history_change.sql',
+
   // Point expiry (issue 16 §3): lots folded from the journal, spent FIFO, expired once per lot.
   'expiry/sql/refuse_lot_move_change.sql',
   'expiry/sql/expiry_cutoff.sql',

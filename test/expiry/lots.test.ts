@@ -215,6 +215,44 @@ describe('expiry', () => {
   });
 });
 
+describe('wallets and paths', () => {
+  it('of a household expire like a member\'s: lots per wallet, the EXPIRE names the household', async () => {
+    await setPolicy(h.bank, h.head.id, { kind: 'MONTHS_AFTER_EARNING', months: 1 });
+    const branch = h.branches[0]!;
+    const [household] = await h.bank.knex('households').insert({ head_id: h.head.id, branch_id: branch.id, external_id: `${h.tag}-hh`, name: '东村 1 号' }).returning('id');
+    const [wallet] = await h.bank.knex('accounts').insert({
+      head_id: h.head.id, branch_id: branch.id, owner_type: 'HOUSEHOLD', owner_id: household.id, purpose: 'WALLET', asset_code: 'POINTS',
+      asset_scale: 2, allow_negative: false, deferred_balance: false,
+    }).returning('id');
+    await j.earnTo(String(wallet.id), '8.00', beijing('2025-09-10T09:00:00'));
+    await j.earnTo(String(wallet.id), '2.00', beijing('2025-12-10T09:00:00'));
+    await sweepPointExpiry(h.bank, beijing('2025-11-01T00:00:00'));
+    const balance = await h.bank.knex('accounts').where({ head_id: h.head.id, id: wallet.id }).first('balance');
+    expect(String(balance.balance)).toBe('2.00');
+    const expiry = await h.bank.knex('transactions').where({ head_id: h.head.id, kind: 'EXPIRE', household_id: household.id }).select('member_id');
+    expect(expiry).toEqual([{ member_id: null }]);
+  });
+
+  // The award and spend paths have no expiry code at all (no trigger, no SQL): test/ledger/awards.test.ts
+  // counts an award's statements. Here: what the sweeper and the reads do for a head bank with expiry off.
+  it('cost nothing while expiry is off: a sweep writes nothing for the head bank, and members see nothing expiring', async () => {
+    const other = await startHarness();
+    try {
+      const m = await other.addMember(`${other.tag}-off`);
+      await other.fund(m, '10.00');
+      const before = await other.footprint();
+      await sweepPointExpiry(other.bank);
+      expect(await other.footprint()).toBe(before);
+      expect(await other.bank.knex('wallet_lots').where({ head_id: other.head.id }).count({ n: '*' })).toEqual([{ n: '0' }]);
+      const me = await other.gql(other.token({ role: 'member', member: m }), '{ me { expiring { asset } } }');
+      expect(me.data.me.expiring).toEqual([]);
+      await other.checkInvariants();
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 describe('what people see', () => {
   it('a member sees its points expiring in 30/60/90 days in me and in its statement; admins see breakage', async () => {
     // A reset 45 days from now (in Beijing's calendar): everything earned before it expires then.

@@ -172,6 +172,11 @@ describe('expiry', () => {
     const postings = await h.bank.knex('postings as p').join('accounts as a', function () { this.on('a.head_id', 'p.head_id').andOn('a.id', 'p.account_id'); })
       .where({ 'p.head_id': h.head.id, 'p.transaction_id': expiries[0]!.id }).orderBy('p.line').select('a.purpose', 'a.owner_type', 'p.amount');
     expect(postings.map((p) => [p.owner_type, p.purpose, String(p.amount)]).sort()).toEqual([['MEMBER', 'WALLET', '-7.00'], ['SYSTEM', 'EXPIRY', '7.00']]);
+    // An ordinary transaction, read over the API like any other.
+    const read = await h.gql(h.adminToken, `query($id: ID!) { transaction(id: $id) { kind principal principalRole occurredAt metadata postings { asset amount } } }`,
+      { id: String(expiries[0]!.id) });
+    expect(read.errors).toBeUndefined();
+    expect(read.data.transaction).toMatchObject({ kind: 'EXPIRE', principal: 'expiry-sweeper', principalRole: 'admin', occurredAt: boundary.toISOString() });
     // Again, and from a second sweeper at once: nothing more.
     const again = await Promise.all([sweepPointExpiry(h.bank, boundary), sweepPointExpiry(h.bank, boundary)]);
     expect(await h.transactionCount({ kind: 'EXPIRE', member_id: m })).toBe(1);

@@ -240,8 +240,11 @@ async function lockListedMembers(trx: Knex.Transaction, bank: Bank, principal: P
   for (const m of members) {
     const row = byExternal.get(m.externalId);
     const field = `members[${m.index}].externalId`;
-    if (!row) throw new BankError('NOT_FOUND', `${field}: no member with externalId "${m.externalId}"`, field);
-    const memberBranch = await bank.branches.requireById(String(row.branch_id));
+    const memberBranch = row ? await bank.branches.requireById(String(row.branch_id)) : null;
+    // A member outside the caller's scope reads like no member at all.
+    if (!row || !memberBranch || !isWithin(memberBranch, principal.branch)) {
+      throw new BankError('NOT_FOUND', `${field}: no member with externalId "${m.externalId}"`, field);
+    }
     if (!isWithin(memberBranch, branch)) {
       throw badInput(field, `member "${m.externalId}" is in branch ${memberBranch.code}, outside the household's branch ${branch.code}`);
     }

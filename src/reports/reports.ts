@@ -14,7 +14,8 @@ import { branchStatsSql, branchStatsYearSql } from './sql/branchStats.js';
 import { leaderboardSql } from './sql/leaderboard.js';
 import { partyScoreCategoriesSql, partyScoresSql } from './sql/partyScores.js';
 import { periodRange, rangeBindings, sinceRange } from './sql/scope.js';
-import { statementMovementsSql, statementTotalsSql } from './sql/statement.js';
+import { householdStatementMovementsSql, householdStatementTotalsSql, statementMovementsSql, statementTotalsSql } from './sql/statement.js';
+import { requireHouseholdVisible, type Household } from '../households/households.js';
 
 export const partyScoreAsset = 'PARTY_SCORE';
 
@@ -171,9 +172,21 @@ export async function memberStatement(bank: Bank, principal: Principal, member: 
   await requireMemberVisible(bank, principal, member);
   const period = checkPeriod(input);
   const bindings = { head: member.headId, member: member.id, from: period.from, to: period.to };
+  return statementOf(bank, period, statementTotalsSql, statementMovementsSql, bindings);
+}
+
+/** A household's statement (户): its wallets' postings, as a member's statement reads the member's. */
+export async function householdStatement(bank: Bank, principal: Principal, household: Household, input: PeriodInput): Promise<Statement> {
+  await requireHouseholdVisible(bank, principal, household);
+  const period = checkPeriod(input);
+  const bindings = { head: household.headId, household: household.id, from: period.from, to: period.to };
+  return statementOf(bank, period, householdStatementTotalsSql, householdStatementMovementsSql, bindings);
+}
+
+async function statementOf(bank: Bank, period: Period, totalsSql: string, movementsSql: string, bindings: Record<string, string>): Promise<Statement> {
   const [totals, movements] = await Promise.all([
-    bank.knex.raw(statementTotalsSql, bindings),
-    bank.knex.raw(statementMovementsSql, { ...bindings, limit: statementMovementsMax + 1 }),
+    bank.knex.raw(totalsSql, bindings),
+    bank.knex.raw(movementsSql, { ...bindings, limit: statementMovementsMax + 1 }),
   ]);
   const byAsset = new Map(totals.rows.map((r: any) => [r.asset_code, r]));
   return {

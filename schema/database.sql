@@ -682,6 +682,109 @@ CREATE UNIQUE INDEX score_year_closures_open ON public.score_year_closures USING
 CREATE TRIGGER score_year_closures_event_closed AFTER INSERT ON public.score_year_closures REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_record_change('score_year.closed', 'own');
 CREATE TRIGGER score_year_closures_event_reopened AFTER UPDATE OF reopened_at ON public.score_year_closures FOR EACH ROW WHEN (((old.reopened_at IS NULL) AND (new.reopened_at IS NOT NULL))) EXECUTE FUNCTION cb_record_change('score_year.reopened', 'own');
 
+CREATE TABLE selection_candidates (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
+  selection_id bigint NOT NULL,
+  kind text NOT NULL,
+  member_id bigint,
+  household_id bigint,
+  reason text NOT NULL,
+  evidence_links text[] NOT NULL DEFAULT '{}'::text[],
+  status text NOT NULL,
+  nominated_by text NOT NULL,
+  nominated_at timestamp with time zone NOT NULL,
+  transaction_id bigint,
+  awarded_at timestamp with time zone,
+  award_error text,
+  CONSTRAINT selection_candidates_award_error_check CHECK ((length(award_error) <= 2000)),
+  CONSTRAINT selection_candidates_awarded CHECK ((((status = 'AWARDED'::text) = (transaction_id IS NOT NULL)) AND ((status = 'AWARDED'::text) = (awarded_at IS NOT NULL)))),
+  CONSTRAINT selection_candidates_evidence_links_check CHECK ((cardinality(evidence_links) <= 10)),
+  CONSTRAINT selection_candidates_head_id_household_id_fkey FOREIGN KEY (head_id, household_id) REFERENCES households(head_id, id),
+  CONSTRAINT selection_candidates_head_id_member_id_fkey FOREIGN KEY (head_id, member_id) REFERENCES members(head_id, id),
+  CONSTRAINT selection_candidates_head_id_selection_id_fkey FOREIGN KEY (head_id, selection_id) REFERENCES selections(head_id, id),
+  CONSTRAINT selection_candidates_head_id_transaction_id_fkey FOREIGN KEY (head_id, transaction_id) REFERENCES transactions(head_id, id),
+  CONSTRAINT selection_candidates_kind CHECK ((((kind = 'MEMBER'::text) = (member_id IS NOT NULL)) AND ((kind = 'HOUSEHOLD'::text) = (household_id IS NOT NULL)))),
+  CONSTRAINT selection_candidates_kind_check CHECK ((kind = ANY (ARRAY['MEMBER'::text, 'HOUSEHOLD'::text]))),
+  CONSTRAINT selection_candidates_pkey PRIMARY KEY (head_id, id),
+  CONSTRAINT selection_candidates_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 500))),
+  CONSTRAINT selection_candidates_status_check CHECK ((status = ANY (ARRAY['NOMINATED'::text, 'STRUCK'::text, 'AWARDED'::text])))
+);
+CREATE INDEX selection_candidates_selection ON public.selection_candidates USING btree (head_id, selection_id, id);
+CREATE UNIQUE INDEX selection_candidates_household ON public.selection_candidates USING btree (head_id, selection_id, household_id) WHERE (household_id IS NOT NULL);
+CREATE UNIQUE INDEX selection_candidates_member ON public.selection_candidates USING btree (head_id, selection_id, member_id) WHERE (member_id IS NOT NULL);
+
+CREATE TABLE selection_history (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
+  selection_id bigint NOT NULL,
+  act text NOT NULL,
+  actor text NOT NULL,
+  at timestamp with time zone NOT NULL,
+  details jsonb NOT NULL DEFAULT '{}'::jsonb,
+  CONSTRAINT selection_history_act_check CHECK ((act = ANY (ARRAY['OPENED'::text, 'NOMINATED'::text, 'PUBLISHED'::text, 'OBJECTED'::text, 'UPHELD'::text, 'DISMISSED'::text, 'EXTENDED'::text, 'WITHDRAWN'::text, 'AWARDING'::text, 'AWARDED_CANDIDATE'::text, 'AWARD_REFUSED'::text, 'AWARDED'::text]))),
+  CONSTRAINT selection_history_head_id_selection_id_fkey FOREIGN KEY (head_id, selection_id) REFERENCES selections(head_id, id),
+  CONSTRAINT selection_history_pkey PRIMARY KEY (head_id, id)
+);
+CREATE INDEX selection_history_selection ON public.selection_history USING btree (head_id, selection_id, id);
+CREATE TRIGGER selection_history_append_only BEFORE DELETE OR UPDATE ON public.selection_history FOR EACH ROW EXECUTE FUNCTION cb_refuse_selection_history_change();
+
+CREATE TABLE selection_objections (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
+  selection_id bigint NOT NULL,
+  candidate_id bigint NOT NULL,
+  member_id bigint NOT NULL,
+  filed_by text NOT NULL,
+  filed_at timestamp with time zone NOT NULL,
+  reason text NOT NULL,
+  status text NOT NULL,
+  resolved_by text,
+  resolved_at timestamp with time zone,
+  resolution_reason text,
+  CONSTRAINT selection_objections_head_id_candidate_id_fkey FOREIGN KEY (head_id, candidate_id) REFERENCES selection_candidates(head_id, id),
+  CONSTRAINT selection_objections_head_id_member_id_fkey FOREIGN KEY (head_id, member_id) REFERENCES members(head_id, id),
+  CONSTRAINT selection_objections_head_id_selection_id_fkey FOREIGN KEY (head_id, selection_id) REFERENCES selections(head_id, id),
+  CONSTRAINT selection_objections_pkey PRIMARY KEY (head_id, id),
+  CONSTRAINT selection_objections_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 500))),
+  CONSTRAINT selection_objections_resolution_reason_check CHECK ((length(resolution_reason) <= 500)),
+  CONSTRAINT selection_objections_resolved CHECK ((((status = 'OPEN'::text) = (resolved_at IS NULL)) AND ((status = 'OPEN'::text) = (resolved_by IS NULL)) AND ((status = 'OPEN'::text) = (resolution_reason IS NULL)))),
+  CONSTRAINT selection_objections_status_check CHECK ((status = ANY (ARRAY['OPEN'::text, 'UPHELD'::text, 'DISMISSED'::text])))
+);
+CREATE INDEX selection_objections_open ON public.selection_objections USING btree (head_id, selection_id) WHERE (status = 'OPEN'::text);
+CREATE INDEX selection_objections_selection ON public.selection_objections USING btree (head_id, selection_id, id);
+
+CREATE TABLE selections (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
+  branch_id bigint NOT NULL,
+  title text NOT NULL,
+  quota integer NOT NULL,
+  rule_code text NOT NULL,
+  notice_days integer NOT NULL DEFAULT 5,
+  status text NOT NULL,
+  opened_by text NOT NULL,
+  opened_at timestamp with time zone NOT NULL,
+  published_at timestamp with time zone,
+  period_ends_at timestamp with time zone,
+  extended_days integer NOT NULL DEFAULT 0,
+  withdrawn_at timestamp with time zone,
+  awarded_at timestamp with time zone,
+  CONSTRAINT selections_awarded CHECK (((status = 'AWARDED'::text) = (awarded_at IS NOT NULL))),
+  CONSTRAINT selections_branch_id_fkey FOREIGN KEY (branch_id) REFERENCES branches(id),
+  CONSTRAINT selections_extended_days_check CHECK (((extended_days >= 0) AND (extended_days <= 365))),
+  CONSTRAINT selections_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT selections_notice_days_check CHECK (((notice_days >= 1) AND (notice_days <= 60))),
+  CONSTRAINT selections_pkey PRIMARY KEY (head_id, id),
+  CONSTRAINT selections_published CHECK ((((published_at IS NULL) = (period_ends_at IS NULL)) AND ((status = ANY (ARRAY['OPEN'::text, 'WITHDRAWN'::text])) OR (published_at IS NOT NULL)) AND ((status <> 'OPEN'::text) OR (published_at IS NULL)))),
+  CONSTRAINT selections_quota_check CHECK (((quota >= 1) AND (quota <= 1000))),
+  CONSTRAINT selections_status_check CHECK ((status = ANY (ARRAY['OPEN'::text, 'PUBLISHED'::text, 'AWARDING'::text, 'AWARDED'::text, 'WITHDRAWN'::text]))),
+  CONSTRAINT selections_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200))),
+  CONSTRAINT selections_withdrawn CHECK (((status = 'WITHDRAWN'::text) = (withdrawn_at IS NOT NULL)))
+);
+CREATE INDEX selections_branch ON public.selections USING btree (head_id, branch_id, id);
+CREATE INDEX selections_due ON public.selections USING btree (period_ends_at) WHERE (status = ANY (ARRAY['PUBLISHED'::text, 'AWARDING'::text]));
+
 CREATE TABLE transactions (
   head_id bigint NOT NULL,
   id bigint NOT NULL,
@@ -815,6 +918,10 @@ CREATE SEQUENCE pools_id_seq;
 CREATE SEQUENCE redemptions_id_seq;
 CREATE SEQUENCE rules_id_seq;
 CREATE SEQUENCE score_year_closures_id_seq;
+CREATE SEQUENCE selection_candidates_id_seq;
+CREATE SEQUENCE selection_history_id_seq;
+CREATE SEQUENCE selection_objections_id_seq;
+CREATE SEQUENCE selections_id_seq;
 CREATE SEQUENCE transactions_id_seq;
 CREATE SEQUENCE webhook_deliveries_id_seq;
 CREATE SEQUENCE webhook_subscriptions_id_seq;
@@ -1352,6 +1459,55 @@ AS $function$
           OFFSET 0) f
 $function$;
 
+CREATE OR REPLACE FUNCTION public.cb_award_selection_candidate(p_head bigint, p_candidate bigint, p_actor text, p_now timestamp with time zone)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  c selection_candidates;
+  s selections;
+  v_head_path text;
+  v_tz text;
+  v_key text;
+  v jsonb;
+BEGIN
+  SELECT * INTO c FROM selection_candidates WHERE head_id = p_head AND id = p_candidate FOR UPDATE;
+  IF NOT FOUND OR c.status <> 'NOMINATED' THEN
+    RETURN jsonb_build_object('skipped', true);
+  END IF;
+  SELECT * INTO s FROM selections WHERE head_id = p_head AND id = c.selection_id;
+  IF s.status <> 'AWARDING' THEN
+    RETURN jsonb_build_object('skipped', true);
+  END IF;
+  SELECT h.path INTO v_head_path FROM branches h WHERE h.id = p_head;
+  SELECT b.time_zone INTO v_tz FROM branches b WHERE b.id = s.branch_id;
+  v_key := format('selection:%s:%s', s.id, c.id);
+  IF c.kind <> 'MEMBER' THEN
+    v := jsonb_build_object('error', jsonb_build_object('code', 'INVALID_STATE', 'field', 'candidate',
+           'message', format('candidate %s of selection %s is a household: only member candidates are awarded', c.id, s.id)));
+  ELSE
+    v := cb_award_batch(p_head, p_actor, 'admin', v_head_path, v_tz, jsonb_build_array(jsonb_build_object(
+         'key', v_key, 'hash', encode(sha256(convert_to(format('selectionAward %s %s %s %s', s.id, c.id, c.member_id, s.rule_code), 'UTF8')), 'base64'),
+         'memberId', c.member_id::text, 'rule', s.rule_code, 'quantity', '1', 'occurredAt', s.period_ends_at,
+         'memo', s.title, 'metadata', jsonb_build_object('selectionId', s.id::text, 'candidateId', c.id::text))))->0;
+  END IF;
+  IF jsonb_exists(v, 'error') THEN
+    IF c.award_error IS DISTINCT FROM v->'error'->>'message' THEN
+      UPDATE selection_candidates SET award_error = v->'error'->>'message' WHERE head_id = p_head AND id = p_candidate;
+      INSERT INTO selection_history (head_id, selection_id, act, actor, at, details)
+      VALUES (p_head, s.id, 'AWARD_REFUSED', p_actor, p_now, jsonb_build_object('candidateId', c.id::text, 'error', v->'error'));
+    END IF;
+    RETURN v;
+  END IF;
+  UPDATE selection_candidates SET status = 'AWARDED', transaction_id = (v->>'transactionId')::bigint, awarded_at = p_now, award_error = NULL
+   WHERE head_id = p_head AND id = p_candidate;
+  INSERT INTO selection_history (head_id, selection_id, act, actor, at, details)
+  VALUES (p_head, s.id, 'AWARDED_CANDIDATE', p_actor, p_now,
+          jsonb_build_object('candidateId', c.id::text, 'transactionId', v->>'transactionId', 'key', v_key));
+  RETURN v;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION public.cb_award_target(p_head bigint, p_member_ref bigint, p_external_ref text, p_rule_code text, p_qty numeric, p_household_ref text)
  RETURNS TABLE(member_id bigint, member_external_id text, branch_id bigint, member_path text, rule_id bigint, rule_version integer, outputs jsonb, caps jsonb, valid_from timestamp with time zone, valid_to timestamp with time zone, requires_approval boolean, allowed_clients text[], primary_amount numeric, primary_asset text, household_id bigint, household_external_id text, beneficiary text)
  LANGUAGE sql
@@ -1395,6 +1551,32 @@ AS $function$
     FROM cb_award_accepted(p_items, p_errors) i
     CROSS JOIN LATERAL jsonb_array_elements(i.caps) c
     CROSS JOIN LATERAL (SELECT date_trunc(lower(c.value->>'window'), i.occurred_at AT TIME ZONE p_tz)::date AS start) w
+$function$;
+
+CREATE OR REPLACE FUNCTION public.cb_begin_selection_awarding(p_head bigint, p_selection bigint, p_actor text, p_now timestamp with time zone)
+ RETURNS boolean
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  s selections;
+BEGIN
+  SELECT * INTO s FROM selections WHERE head_id = p_head AND id = p_selection FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  IF s.status = 'AWARDING' THEN
+    RETURN true;
+  END IF;
+  IF s.status <> 'PUBLISHED' OR s.period_ends_at > p_now
+     OR EXISTS (SELECT 1 FROM selection_objections o WHERE o.head_id = p_head AND o.selection_id = p_selection AND o.status = 'OPEN') THEN
+    RETURN false;
+  END IF;
+  UPDATE selections SET status = 'AWARDING' WHERE head_id = p_head AND id = p_selection;
+  INSERT INTO selection_history (head_id, selection_id, act, actor, at, details)
+  VALUES (p_head, p_selection, 'AWARDING', p_actor, p_now, jsonb_build_object('periodEndedAt', s.period_ends_at,
+          'winners', (SELECT count(*) FROM selection_candidates c WHERE c.head_id = p_head AND c.selection_id = p_selection AND c.status = 'NOMINATED')));
+  RETURN true;
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_cancel_redemption(p_head bigint, p_sub text, p_key text, p_hash text, p_code text, p_member bigint, p_merchant bigint)
@@ -1767,6 +1949,26 @@ BEGIN
   UPDATE idempotency_keys SET result = p_result WHERE head_id = p_head AND subject = p_sub AND key = p_key;
   PERFORM cb_assert(FOUND, 'a claimed idempotency key vanished');
   RETURN p_result || '{"replayed": false}';
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION public.cb_finish_selection_awarding(p_head bigint, p_selection bigint, p_actor text, p_now timestamp with time zone)
+ RETURNS boolean
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  s selections;
+BEGIN
+  SELECT * INTO s FROM selections WHERE head_id = p_head AND id = p_selection FOR UPDATE;
+  IF NOT FOUND OR s.status <> 'AWARDING'
+     OR EXISTS (SELECT 1 FROM selection_candidates c WHERE c.head_id = p_head AND c.selection_id = p_selection AND c.status = 'NOMINATED') THEN
+    RETURN false;
+  END IF;
+  UPDATE selections SET status = 'AWARDED', awarded_at = p_now WHERE head_id = p_head AND id = p_selection;
+  INSERT INTO selection_history (head_id, selection_id, act, actor, at, details)
+  VALUES (p_head, p_selection, 'AWARDED', p_actor, p_now, jsonb_build_object('winners',
+          (SELECT count(*) FROM selection_candidates c WHERE c.head_id = p_head AND c.selection_id = p_selection AND c.status = 'AWARDED')));
+  RETURN true;
 END
 $function$;
 
@@ -2390,6 +2592,15 @@ CREATE OR REPLACE FUNCTION public.cb_refuse_seal_change()
 AS $function$
 BEGIN
   RAISE EXCEPTION 'journal seals are append-only: % refused', TG_OP USING ERRCODE = 'CBAPP';
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION public.cb_refuse_selection_history_change()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  RAISE EXCEPTION 'selection history is append-only: % refused', TG_OP USING ERRCODE = 'CBAPP';
 END
 $function$;
 

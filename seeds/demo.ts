@@ -18,8 +18,12 @@ import { insertPool } from '../src/pools/pools.js';
 import { callFunction } from '../src/db/callFunction.js';
 import { insertOperator, placeOperator } from '../src/operators/operators.js';
 import { hashPassword } from '../src/operators/passwords.js';
+import { noticePeriodEnd, noticeDaysDefault } from '../src/selections/selections.js';
 
 export const demoHeadCode = 'demo-town';
+/** The rule that pays the winners of the demo selection (评选), and the selection's title. */
+export const demoSelectionRule = 'selection.courtyard';
+export const demoSelectionTitle = '最美庭院 2026年12月';
 /** A rule that needs approval: members report service and the branch approves it. */
 export const demoClaimRule = 'volunteer.service-claim';
 export const demoBranchCodes = ['demo-east-village', 'demo-river-community', 'demo-garden-community'] as const;
@@ -220,8 +224,52 @@ export async function seedDemoBank(bank: Bank): Promise<boolean> {
     occurred_at: new Date(now - (i + 1) * 86_400_000), evidence_text: '社区防疫志愿服务 community health volunteering',
     evidence_links: [`https://example.org/demo/sign-in-${i + 1}.jpg`], status: 'PENDING', submitted_by: 'demo-seed', submitted_role: 'member',
   })));
+  await seedDemoSelection(bank, seeded.id, seeded.timeZone);
   await seedDemoOperators(bank);
   return true;
+}
+
+/**
+ * 最美庭院 2026年12月 of East Village, published now for the default notice period (公示) with three
+ * candidates, and one objection (异议) waiting for an admin: the selection waits for it, so the demo
+ * shows a shortlist on notice whenever it is started. Its rule pays 50 POINTS a winner.
+ * (Databases migrated only to before selections existed, in tests of old migrations, get none.)
+ */
+async function seedDemoSelection(bank: Bank, headId: string, timeZone: string): Promise<void> {
+  if (!(await bank.knex.schema.hasTable('selections'))) return;
+  const now = bank.clock();
+  const village = await bank.knex('branches').where({ code: demoBranchCodes[0] }).first('id');
+  const member = async (external: string) => (await bank.knex('members').where({ head_id: headId, external_id: external }).first('id')).id;
+  await bank.knex.transaction(async (trx) => {
+    await trx('rules').insert({
+      head_id: headId, branch_id: headId, code: demoSelectionRule, version: 1, name: '最美庭院 Most beautiful courtyard', category: 'selection',
+      outputs: JSON.stringify([{ asset: 'POINTS', amountPerUnit: '50.00', direction: 'CREDIT' }]), caps: '[]', requires_approval: false,
+      allowed_clients: [], created_by: 'demo-seed',
+    });
+    const [selection] = await trx('selections').insert({
+      head_id: headId, branch_id: village.id, title: demoSelectionTitle, quota: 3, rule_code: demoSelectionRule, notice_days: noticeDaysDefault,
+      status: 'PUBLISHED', opened_by: 'demo-seed', opened_at: now, published_at: now, period_ends_at: noticePeriodEnd(now, noticeDaysDefault, timeZone),
+    }).returning('id');
+    const history = (act: string, actor: string, details: object) =>
+      trx('selection_history').insert({ head_id: headId, selection_id: selection.id, act, actor, at: now, details: JSON.stringify(details) });
+    await history('OPENED', 'demo-seed', { title: demoSelectionTitle, quota: 3, rule: demoSelectionRule });
+    const candidates: string[] = [];
+    for (const [external, reason] of [['demo-user-004', '房前屋后干净整洁，花木修剪得当'], ['demo-user-007', '庭院绿化好，垃圾分类到位'], ['demo-user-013', '主动清理公共区域，带动邻里']]) {
+      const [row] = await trx('selection_candidates').insert({
+        head_id: headId, selection_id: selection.id, kind: 'MEMBER', member_id: await member(external!), reason,
+        evidence_links: [`https://example.org/demo/courtyard-${external}.jpg`], status: 'NOMINATED', nominated_by: 'demo-seed', nominated_at: now,
+      }).returning('id');
+      candidates.push(String(row.id));
+      await history('NOMINATED', 'demo-seed', { candidateId: String(row.id), reason });
+    }
+    await history('PUBLISHED', 'demo-seed', { periodEndsAt: noticePeriodEnd(now, noticeDaysDefault, timeZone).toISOString(), timeZone });
+    const objector = await member('demo-user-010');
+    const [objection] = await trx('selection_objections').insert({
+      head_id: headId, selection_id: selection.id, candidate_id: candidates[1], member_id: objector, filed_by: `member-${objector}`, filed_at: now,
+      reason: '该户院内堆放杂物，影响邻里通行', status: 'OPEN',
+    }).returning('id');
+    await history('OBJECTED', `member-${objector}`, { objectionId: String(objection.id), candidateId: candidates[1] });
+  });
 }
 
 /**

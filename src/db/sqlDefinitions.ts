@@ -90,6 +90,12 @@ export const sqlDefinitionFiles: readonly string[] = [
   // Claims.
   'claims/sql/approve_claim.sql',
 
+  // Selections (评选): the awarding round's three steps, and the history's guard.
+  'selections/sql/begin_selection_awarding.sql',
+  'selections/sql/award_selection_candidate.sql',
+  'selections/sql/finish_selection_awarding.sql',
+  'selections/sql/refuse_selection_history_change.sql',
+
   // The event feed's outbox of state changes (and the triggers that fill it).
   'events/sql/record_change.sql',
 ];

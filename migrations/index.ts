@@ -27,6 +27,7 @@ import * as webhooks from './20261202_070_webhooks.js';
 import * as households from './20261203_072_households.js';
 import * as householdReads from './20261203_073_household_reads.js';
 import * as selections from './20261203_074_selections.js';
+import * as expiry from './20261203_076_expiry.js';
 
 export const migrations: Record<string, Knex.Migration> = {
   '20261123_001_journal': journal,
@@ -53,4 +54,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261203_072_households': households,
   '20261203_073_household_reads': householdReads,
   '20261203_074_selections': selections,
+  '20261203_076_expiry': expiry,
 };

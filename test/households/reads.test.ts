@@ -6,6 +6,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { codes, foldEverything, startHarness, type Harness } from '../support/harness.js';
+import { computeNoticeBoard } from '../../src/reports/noticeBoard.js';
+import { insertChildBranch } from '../../src/directory/branches.js';
 
 let h: Harness;
 let pool: pg.Pool;
@@ -33,11 +35,11 @@ async function member(branch = h.branches[0]!, party = false) {
 }
 
 /** A household of `size` new members of the branch (the first one its head). */
-async function household(branch = h.branches[0]!, size = 2) {
+async function household(branch = h.branches[0]!, size = 2, name?: string) {
   const members = [];
   for (let i = 0; i < size; i++) members.push(await member(branch));
   const externalId = `hh-${h.key()}`;
-  const res = await h.gql(h.adminToken, upsert, { i: { idempotencyKey: h.key(), externalId, branch: branch.code, name: `户 ${externalId.slice(-6)}`,
+  const res = await h.gql(h.adminToken, upsert, { i: { idempotencyKey: h.key(), externalId, branch: branch.code, name: name ?? `户 ${externalId.slice(-6)}`,
     head: members[0]!.externalId, members: members.map((m, i) => ({ externalId: m.externalId, adult: i === 0 })) } });
   expect(res.errors).toBeUndefined();
   return { id: res.data.upsertHousehold.household.id as string, externalId, members };
@@ -156,6 +158,22 @@ describe('branchStats households', () => {
       expect(stats).toMatchObject({ households: 3, activeHouseholds: 2 });
       expect(stats.assets.find((x: any) => x.asset === 'POINTS')).toEqual({ asset: 'POINTS', earned: '7.50', net: '7.50', activeHouseholds: 2 });
     }
+  });
+});
+
+describe('the notice board', () => {
+  it('shows the month\'s households of the opted-in branches by their points, names masked, none without a gain', async () => {
+    // A branch of its own, opted in.
+    const board = await h.bank.knex.transaction((trx) => insertChildBranch(trx, h.head, { code: `${h.tag}-board`, name: '东村', allowGifting: true }));
+    h.bank.branches.remember(board);
+    const [a, b] = [await household(board, 1, '欧阳家'), await household(board, 1, '王家')];
+    await household(board, 1, '李家'); // no points this month: not on the board
+    await awardHousehold(a.members[0]!.id, '4');
+    await awardHousehold(b.members[0]!.id, '1');
+    await h.bank.knex('branches').where({ id: board.id }).update({ notice_board: true });
+    const shown = (await computeNoticeBoard(h.bank, board))!.households;
+    expect(shown).toEqual([
+      { rank: 1, name: '欧*家', branchName: board.name, amount: '10.00' }, { rank: 2, name: '王*', branchName: board.name, amount: '2.50' }]);
   });
 });
 

@@ -564,6 +564,7 @@ export const en: Record<MessageKey, string> = {
   'board.people.none': 'Nothing yet this month',
   'board.volunteers.title': 'Volunteers of the month',
   'board.sorters.title': 'Waste sorters of the month',
+  'board.households.title': 'Households of the month',
   'board.ranking.best': 'Red list · highest participation',
   'board.ranking.weakest': 'Black list · lowest participation',
   'board.ranking.none': 'No ranking yet',

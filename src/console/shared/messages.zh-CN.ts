@@ -564,6 +564,7 @@ export const zhCN = {
   'board.people.none': '本月暂无记录',
   'board.volunteers.title': '本月志愿服务之星',
   'board.sorters.title': '本月垃圾分类达人',
+  'board.households.title': '本月文明家庭户',
   'board.ranking.best': '红榜 · 参与率最高',
   'board.ranking.weakest': '黑榜 · 参与率最低',
   'board.ranking.none': '暂无排名',

@@ -26,6 +26,7 @@ import * as events from './20261202_068_events.js';
 import * as webhooks from './20261202_070_webhooks.js';
 import * as households from './20261203_072_households.js';
 import * as selections from './20261203_074_selections.js';
+import * as expiry from './20261203_076_expiry.js';
 
 export const migrations: Record<string, Knex.Migration> = {
   '20261123_001_journal': journal,
@@ -51,4 +52,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261202_070_webhooks': webhooks,
   '20261203_072_households': households,
   '20261203_074_selections': selections,
+  '20261203_076_expiry': expiry,
 };

@@ -250,6 +250,27 @@ CREATE TABLE events (
 );
 CREATE INDEX events_type ON public.events USING btree (head_id, type, seq);
 
+CREATE TABLE expiry_policies (
+  head_id bigint NOT NULL,
+  asset_code text NOT NULL,
+  kind text NOT NULL,
+  months smallint,
+  reset_month smallint,
+  reset_day smallint,
+  lots_folded_below bigint NOT NULL DEFAULT 0,
+  changed_by text NOT NULL,
+  changed_at timestamp with time zone NOT NULL,
+  CONSTRAINT expiry_policies_asset_code_fkey FOREIGN KEY (asset_code) REFERENCES assets(code),
+  CONSTRAINT expiry_policies_changed_by_check CHECK ((length(changed_by) <= 200)),
+  CONSTRAINT expiry_policies_head_id_fkey FOREIGN KEY (head_id) REFERENCES branches(id),
+  CONSTRAINT expiry_policies_kind_check CHECK ((kind = ANY (ARRAY['OFF'::text, 'MONTHS_AFTER_EARNING'::text, 'YEARLY_RESET'::text]))),
+  CONSTRAINT expiry_policies_months_check CHECK (((months >= 1) AND (months <= 120))),
+  CONSTRAINT expiry_policies_pkey PRIMARY KEY (head_id, asset_code),
+  CONSTRAINT expiry_policies_reset_day_check CHECK (((reset_day >= 1) AND (reset_day <= 31))),
+  CONSTRAINT expiry_policies_reset_month_check CHECK (((reset_month >= 1) AND (reset_month <= 12))),
+  CONSTRAINT expiry_policies_shape CHECK ((((kind = 'OFF'::text) AND (months IS NULL) AND (reset_month IS NULL) AND (reset_day IS NULL)) OR ((kind = 'MONTHS_AFTER_EARNING'::text) AND (months IS NOT NULL) AND (reset_month IS NULL) AND (reset_day IS NULL)) OR ((kind = 'YEARLY_RESET'::text) AND (months IS NULL) AND (reset_month IS NOT NULL) AND (reset_day IS NOT NULL))))
+);
+
 CREATE TABLE household_members (
   head_id bigint NOT NULL,
   id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
@@ -827,6 +848,66 @@ CREATE TRIGGER transactions_queue_final_updated AFTER UPDATE ON public.transacti
 CREATE TRIGGER transactions_references AFTER INSERT ON public.transactions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cb_check_transaction_references();
 CREATE TRIGGER transactions_rollup_status BEFORE UPDATE OF status ON public.transactions FOR EACH ROW WHEN ((old.status IS DISTINCT FROM new.status)) EXECUTE FUNCTION cb_rollup_status_change();
 
+CREATE TABLE wallet_lot_holds (
+  head_id bigint NOT NULL,
+  account_id bigint NOT NULL,
+  transaction_id bigint NOT NULL,
+  line smallint NOT NULL,
+  CONSTRAINT wallet_lot_holds_pkey PRIMARY KEY (head_id, account_id, transaction_id, line)
+);
+
+CREATE TABLE wallet_lot_moves (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
+  account_id bigint NOT NULL,
+  lot_id bigint,
+  transaction_id bigint NOT NULL,
+  line smallint NOT NULL,
+  kind text NOT NULL,
+  amount numeric NOT NULL,
+  expire_round integer,
+  moved_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT wallet_lot_moves_amount_check CHECK ((amount <> (0)::numeric)),
+  CONSTRAINT wallet_lot_moves_expire_round CHECK (((expire_round IS NOT NULL) = (kind = 'EXPIRE'::text))),
+  CONSTRAINT wallet_lot_moves_head_id_lot_id_fkey FOREIGN KEY (head_id, lot_id) REFERENCES wallet_lots(head_id, id),
+  CONSTRAINT wallet_lot_moves_kind_check CHECK ((kind = ANY (ARRAY['EARN'::text, 'SPEND'::text, 'RESTORE'::text, 'EXPIRE'::text, 'DEFICIT'::text]))),
+  CONSTRAINT wallet_lot_moves_lot_unless_deficit CHECK (((lot_id IS NULL) = (kind = 'DEFICIT'::text))),
+  CONSTRAINT wallet_lot_moves_pkey PRIMARY KEY (head_id, id)
+);
+CREATE INDEX wallet_lot_moves_posting ON public.wallet_lot_moves USING btree (head_id, account_id, transaction_id, line);
+CREATE UNIQUE INDEX wallet_lot_moves_expire_once ON public.wallet_lot_moves USING btree (head_id, lot_id, expire_round) WHERE (kind = 'EXPIRE'::text);
+CREATE TRIGGER wallet_lot_moves_append_only BEFORE DELETE OR UPDATE ON public.wallet_lot_moves FOR EACH ROW EXECUTE FUNCTION cb_refuse_lot_move_change();
+CREATE TRIGGER wallet_lot_moves_no_truncate BEFORE TRUNCATE ON public.wallet_lot_moves FOR EACH STATEMENT EXECUTE FUNCTION cb_refuse_lot_move_change();
+
+CREATE TABLE wallet_lot_states (
+  head_id bigint NOT NULL,
+  account_id bigint NOT NULL,
+  deficit numeric NOT NULL DEFAULT 0,
+  folded_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT wallet_lot_states_deficit_check CHECK ((deficit >= (0)::numeric)),
+  CONSTRAINT wallet_lot_states_head_id_account_id_fkey FOREIGN KEY (head_id, account_id) REFERENCES accounts(head_id, id),
+  CONSTRAINT wallet_lot_states_pkey PRIMARY KEY (head_id, account_id)
+);
+
+CREATE TABLE wallet_lots (
+  head_id bigint NOT NULL,
+  id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
+  account_id bigint NOT NULL,
+  asset_code text NOT NULL,
+  transaction_id bigint NOT NULL,
+  line smallint NOT NULL,
+  earned_at timestamp with time zone NOT NULL,
+  amount numeric NOT NULL,
+  remaining numeric NOT NULL,
+  CONSTRAINT wallet_lots_amount_check CHECK ((amount > (0)::numeric)),
+  CONSTRAINT wallet_lots_head_id_account_id_fkey FOREIGN KEY (head_id, account_id) REFERENCES accounts(head_id, id),
+  CONSTRAINT wallet_lots_one_per_posting UNIQUE (head_id, account_id, transaction_id, line),
+  CONSTRAINT wallet_lots_pkey PRIMARY KEY (head_id, id),
+  CONSTRAINT wallet_lots_remaining_range CHECK (((remaining >= (0)::numeric) AND (remaining <= amount)))
+);
+CREATE INDEX wallet_lots_due ON public.wallet_lots USING btree (head_id, asset_code, earned_at) WHERE (remaining > (0)::numeric);
+CREATE INDEX wallet_lots_open ON public.wallet_lots USING btree (head_id, account_id, earned_at, id) WHERE (remaining > (0)::numeric);
+
 CREATE TABLE webhook_attempts (
   head_id bigint NOT NULL,
   delivery_id bigint NOT NULL,
@@ -923,6 +1004,8 @@ CREATE SEQUENCE selection_history_id_seq;
 CREATE SEQUENCE selection_objections_id_seq;
 CREATE SEQUENCE selections_id_seq;
 CREATE SEQUENCE transactions_id_seq;
+CREATE SEQUENCE wallet_lot_moves_id_seq;
+CREATE SEQUENCE wallet_lots_id_seq;
 CREATE SEQUENCE webhook_deliveries_id_seq;
 CREATE SEQUENCE webhook_subscriptions_id_seq;
 
@@ -1830,6 +1913,108 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION public.cb_expire_wallet_lots(p_head bigint, p_account bigint, p_at timestamp with time zone)
+ RETURNS integer
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  w record;
+  p record;
+  l record;
+  v_cutoff timestamptz;
+  v_expiry bigint;
+  v_txn bigint;
+  v_round integer;
+  v_key text;
+  v_now timestamptz := now();
+  v_expired integer := 0;
+BEGIN
+  PERFORM cb_fold_wallet_lots(p_head, p_account);
+  SELECT a.branch_id, a.asset_code, a.owner_type, a.owner_id, hb.time_zone INTO w
+    FROM accounts a JOIN branches hb ON hb.id = a.head_id
+   WHERE a.head_id = p_head AND a.id = p_account;
+  SELECT e.* INTO p FROM expiry_policies e
+   WHERE e.head_id = p_head AND e.asset_code = w.asset_code AND e.kind <> 'OFF';
+  IF NOT FOUND THEN
+    RETURN 0;
+  END IF;
+  v_cutoff := cb_expiry_cutoff(p.kind, p.months, p.reset_month, p.reset_day, w.time_zone, p_at);
+
+  FOR l IN
+    SELECT x.id, x.remaining, x.earned_at FROM wallet_lots x
+     WHERE x.head_id = p_head AND x.account_id = p_account AND x.remaining > 0 AND x.earned_at < v_cutoff
+     ORDER BY x.earned_at, x.id
+  LOOP
+    IF v_expiry IS NULL THEN
+      SELECT a.id INTO v_expiry FROM accounts a
+       WHERE a.head_id = p_head AND a.owner_type = 'SYSTEM' AND a.owner_id = w.branch_id
+         AND a.asset_code = w.asset_code AND a.purpose = 'EXPIRY';
+      PERFORM cb_assert(v_expiry IS NOT NULL, format('branch %s has no EXPIRY account of %s', w.branch_id, w.asset_code));
+    END IF;
+    SELECT count(*) + 1 INTO v_round FROM wallet_lot_moves m
+     WHERE m.head_id = p_head AND m.lot_id = l.id AND m.kind = 'EXPIRE';
+    v_key := format('expire:%s:%s', l.id, v_round);
+    v_txn := nextval('transactions_id_seq');
+    PERFORM cb_assert(cb_claim_key(p_head, 'expiry-sweeper', v_key, 'expireLot', v_key, v_txn) IS NULL,
+                      format('lot %s was expired already in round %s', l.id, v_round));
+    INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, household_id, principal_sub, principal_role,
+                              occurred_at, recorded_at, memo, metadata)
+    VALUES (p_head, v_txn, 'EXPIRE', 'POSTED', w.branch_id,
+            CASE WHEN w.owner_type = 'MEMBER' THEN w.owner_id END, CASE WHEN w.owner_type = 'HOUSEHOLD' THEN w.owner_id END,
+            'expiry-sweeper', 'system',
+            least(v_now, cb_lot_expires_at(p.kind, p.months, p.reset_month, p.reset_day, w.time_zone, l.earned_at)), v_now,
+            'points expired',
+            jsonb_build_object('lotId', l.id::text, 'earnedAt', l.earned_at, 'round', v_round, 'idempotencyKey', v_key));
+    PERFORM cb_post_lines(p_head, v_txn, v_now, jsonb_build_array(
+      jsonb_build_object('accountId', p_account, 'amount', (-l.remaining)::text),
+      jsonb_build_object('accountId', v_expiry, 'amount', l.remaining::text)), false);
+    INSERT INTO wallet_lot_moves (head_id, account_id, lot_id, transaction_id, line, kind, amount, expire_round)
+    SELECT p_head, p_account, l.id, v_txn, ps.line, 'EXPIRE', -l.remaining, v_round
+      FROM postings ps
+     WHERE ps.head_id = p_head AND ps.transaction_id = v_txn AND ps.recorded_at = v_now AND ps.account_id = p_account;
+    PERFORM cb_assert(FOUND, format('lot %s: the expiry transaction %s has no wallet posting', l.id, v_txn));
+    UPDATE wallet_lots SET remaining = 0 WHERE head_id = p_head AND id = l.id;
+    v_expired := v_expired + 1;
+  END LOOP;
+  RETURN v_expired;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION public.cb_expire_wallets(p_head bigint, p_accounts bigint[], p_at timestamp with time zone)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  v_account bigint;
+  v_expired integer := 0;
+  v_skipped bigint[] := '{}';
+BEGIN
+  FOR v_account IN SELECT DISTINCT a FROM unnest(p_accounts) a ORDER BY a LOOP
+    PERFORM 1 FROM accounts WHERE head_id = p_head AND id = v_account FOR UPDATE SKIP LOCKED;
+    IF FOUND THEN
+      v_expired := v_expired + cb_expire_wallet_lots(p_head, v_account, p_at);
+    ELSE
+      v_skipped := v_skipped || v_account;
+    END IF;
+  END LOOP;
+  RETURN jsonb_build_object('expired', v_expired, 'skipped', to_jsonb(v_skipped));
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION public.cb_expiry_cutoff(p_kind text, p_months integer, p_reset_month integer, p_reset_day integer, p_tz text, p_at timestamp with time zone)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ STABLE
+AS $function$
+  SELECT CASE p_kind
+    WHEN 'MONTHS_AFTER_EARNING' THEN
+      (date_trunc('month', p_at AT TIME ZONE p_tz) - make_interval(months => p_months)) AT TIME ZONE p_tz
+    WHEN 'YEARLY_RESET' THEN (
+      SELECT CASE WHEN r <= p_at AT TIME ZONE p_tz THEN r ELSE r - interval '1 year' END AT TIME ZONE p_tz
+        FROM make_timestamp(extract(year FROM p_at AT TIME ZONE p_tz)::int, p_reset_month, p_reset_day, 0, 0, 0) r)
+  END
+$function$;
+
 CREATE OR REPLACE FUNCTION public.cb_fail(p_code text, p_message text)
  RETURNS void
  LANGUAGE plpgsql
@@ -1968,6 +2153,78 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION public.cb_fold_wallet_lots(p_head bigint, p_account bigint)
+ RETURNS integer
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  v record;
+  v_asset text;
+  v_folded integer := 0;
+  v_taken numeric;
+BEGIN
+  SELECT a.asset_code INTO v_asset FROM accounts a
+   WHERE a.head_id = p_head AND a.id = p_account AND a.purpose = 'WALLET' AND a.owner_type IN ('MEMBER', 'HOUSEHOLD')
+   FOR UPDATE;
+  PERFORM cb_assert(FOUND, format('lots: account %s of head bank %s is not a member''s or household''s wallet', p_account, p_head));
+
+  FOR v IN
+    SELECT h.transaction_id, h.line, t.status FROM wallet_lot_holds h
+      JOIN transactions t ON t.head_id = h.head_id AND t.id = h.transaction_id
+     WHERE h.head_id = p_head AND h.account_id = p_account AND t.status <> 'PENDING'
+     ORDER BY h.transaction_id, h.line
+  LOOP
+    IF v.status = 'VOIDED' THEN
+      SELECT -sum(m.amount) INTO v_taken FROM wallet_lot_moves m
+       WHERE m.head_id = p_head AND m.account_id = p_account AND m.transaction_id = v.transaction_id
+         AND m.line = v.line AND m.amount < 0;
+      PERFORM cb_give_lots(p_head, p_account, v_asset, v.transaction_id, v.line, v_taken, NULL, v.transaction_id);
+    END IF;
+    DELETE FROM wallet_lot_holds h
+     WHERE h.head_id = p_head AND h.account_id = p_account AND h.transaction_id = v.transaction_id AND h.line = v.line;
+    v_folded := v_folded + 1;
+  END LOOP;
+
+  FOR v IN
+    SELECT p.transaction_id, p.line, p.amount, t.kind, t.status, t.occurred_at, t.reverses_id
+      FROM postings p
+      -- a primary-key probe per posting not folded yet (a plain join was planned as a scan of every
+      -- transaction of the head bank: 43 ms for a wallet of 1,000 postings, 2.5 ms this way)
+     CROSS JOIN LATERAL (SELECT t.kind, t.status, t.occurred_at, t.reverses_id FROM transactions t
+                          WHERE t.head_id = p.head_id AND t.id = p.transaction_id OFFSET 0) t
+     WHERE p.head_id = p_head AND p.account_id = p_account
+       AND NOT EXISTS (SELECT 1 FROM wallet_lot_moves m
+                        WHERE m.head_id = p_head AND m.account_id = p_account
+                          AND m.transaction_id = p.transaction_id AND m.line = p.line)
+       -- a pending debit (a hold) spends lots at once; a pending credit is no one's yet
+       AND (t.status = 'POSTED' OR (t.status = 'PENDING' AND p.amount < 0))
+     ORDER BY p.transaction_id, p.line
+  LOOP
+    IF v.amount > 0 THEN
+      PERFORM cb_give_lots(p_head, p_account, v_asset, v.transaction_id, v.line, v.amount, v.occurred_at,
+                           CASE WHEN v.kind = 'REVERSAL' THEN v.reverses_id END);
+    ELSE
+      PERFORM cb_take_lots(p_head, p_account, v.transaction_id, v.line, -v.amount,
+                           CASE WHEN v.kind = 'REVERSAL' THEN
+                             (SELECT l.id FROM wallet_lots l
+                               WHERE l.head_id = p_head AND l.account_id = p_account AND l.transaction_id = v.reverses_id
+                               ORDER BY l.id LIMIT 1) END);
+      IF v.status = 'PENDING' THEN
+        INSERT INTO wallet_lot_holds (head_id, account_id, transaction_id, line)
+        VALUES (p_head, p_account, v.transaction_id, v.line);
+      END IF;
+    END IF;
+    v_folded := v_folded + 1;
+  END LOOP;
+
+  IF v_folded > 0 THEN
+    INSERT INTO wallet_lot_states AS s (head_id, account_id) VALUES (p_head, p_account)
+    ON CONFLICT (head_id, account_id) DO UPDATE SET folded_at = now();
+  END IF;
+  RETURN v_folded;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION public.cb_fulfill_redemption(p_head bigint, p_sub text, p_key text, p_hash text, p_code text, p_merchant bigint)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -2011,6 +2268,50 @@ BEGIN
   SELECT count(*) INTO v_moved FROM moved;
   PERFORM cb_assert(v_moved = 2, format('voucher %s: %s accounts moved, 2 expected', p_code, v_moved));
   RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v.id::text));
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION public.cb_give_lots(p_head bigint, p_account bigint, p_asset text, p_txn bigint, p_line smallint, p_amount numeric, p_earned timestamp with time zone, p_restores bigint)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  v_left numeric := p_amount;
+  v_give numeric;
+  v_deficit numeric;
+  v_lot bigint;
+  m record;
+BEGIN
+  PERFORM cb_assert(p_amount > 0, format('lots of account %s: a credit of %s to fold', p_account, p_amount));
+  SELECT s.deficit INTO v_deficit FROM wallet_lot_states s WHERE s.head_id = p_head AND s.account_id = p_account;
+  IF coalesce(v_deficit, 0) > 0 THEN
+    v_give := least(v_left, v_deficit);
+    UPDATE wallet_lot_states SET deficit = deficit - v_give WHERE head_id = p_head AND account_id = p_account;
+    INSERT INTO wallet_lot_moves (head_id, account_id, lot_id, transaction_id, line, kind, amount)
+    VALUES (p_head, p_account, NULL, p_txn, p_line, 'DEFICIT', v_give);
+    v_left := v_left - v_give;
+  END IF;
+  IF p_restores IS NOT NULL THEN
+    FOR m IN
+      SELECT s.lot_id, -s.amount AS taken FROM wallet_lot_moves s
+       WHERE s.head_id = p_head AND s.account_id = p_account AND s.transaction_id = p_restores AND s.kind = 'SPEND'
+       ORDER BY s.id
+    LOOP
+      EXIT WHEN v_left = 0;
+      v_give := least(v_left, m.taken);
+      UPDATE wallet_lots SET remaining = remaining + v_give WHERE head_id = p_head AND id = m.lot_id;
+      INSERT INTO wallet_lot_moves (head_id, account_id, lot_id, transaction_id, line, kind, amount)
+      VALUES (p_head, p_account, m.lot_id, p_txn, p_line, 'RESTORE', v_give);
+      v_left := v_left - v_give;
+    END LOOP;
+  END IF;
+  IF v_left > 0 THEN
+    INSERT INTO wallet_lots (head_id, account_id, asset_code, transaction_id, line, earned_at, amount, remaining)
+    VALUES (p_head, p_account, p_asset, p_txn, p_line, p_earned, v_left, v_left)
+    RETURNING id INTO v_lot;
+    INSERT INTO wallet_lot_moves (head_id, account_id, lot_id, transaction_id, line, kind, amount)
+    VALUES (p_head, p_account, v_lot, p_txn, p_line, 'EARN', v_left);
+  END IF;
 END
 $function$;
 
@@ -2097,6 +2398,20 @@ BEGIN
   END IF;
   RETURN v;
 END
+$function$;
+
+CREATE OR REPLACE FUNCTION public.cb_lot_expires_at(p_kind text, p_months integer, p_reset_month integer, p_reset_day integer, p_tz text, p_earned timestamp with time zone)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ STABLE
+AS $function$
+  SELECT CASE p_kind
+    WHEN 'MONTHS_AFTER_EARNING' THEN
+      (date_trunc('month', p_earned AT TIME ZONE p_tz) + make_interval(months => p_months + 1)) AT TIME ZONE p_tz
+    WHEN 'YEARLY_RESET' THEN (
+      SELECT CASE WHEN r > p_earned AT TIME ZONE p_tz THEN r ELSE r + interval '1 year' END AT TIME ZONE p_tz
+        FROM make_timestamp(extract(year FROM p_earned AT TIME ZONE p_tz)::int, p_reset_month, p_reset_day, 0, 0, 0) r)
+  END
 $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_member_wallets_follow()
@@ -2425,6 +2740,15 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION public.cb_refuse_lot_move_change()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  RAISE EXCEPTION 'wallet_lot_moves are append-only: % refused', TG_OP USING ERRCODE = 'CBAPP';
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION public.cb_refuse_posting_change()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -2502,6 +2826,37 @@ CREATE OR REPLACE FUNCTION public.cb_score_year_lock_key(p_head bigint)
  IMMUTABLE
 AS $function$
   SELECT hashtextextended('cb-score-years:' || p_head, 0)
+$function$;
+
+CREATE OR REPLACE FUNCTION public.cb_take_lots(p_head bigint, p_account bigint, p_txn bigint, p_line smallint, p_amount numeric, p_first_lot bigint)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  v_left numeric := p_amount;
+  v_take numeric;
+  l record;
+BEGIN
+  PERFORM cb_assert(p_amount > 0, format('lots of account %s: a debit of %s to fold', p_account, p_amount));
+  FOR l IN
+    SELECT w.id, w.remaining FROM wallet_lots w
+     WHERE w.head_id = p_head AND w.account_id = p_account AND w.remaining > 0
+     ORDER BY w.id IS NOT DISTINCT FROM p_first_lot DESC, w.earned_at, w.id
+  LOOP
+    EXIT WHEN v_left = 0;
+    v_take := least(v_left, l.remaining);
+    UPDATE wallet_lots SET remaining = remaining - v_take WHERE head_id = p_head AND id = l.id;
+    INSERT INTO wallet_lot_moves (head_id, account_id, lot_id, transaction_id, line, kind, amount)
+    VALUES (p_head, p_account, l.id, p_txn, p_line, 'SPEND', -v_take);
+    v_left := v_left - v_take;
+  END LOOP;
+  IF v_left > 0 THEN
+    INSERT INTO wallet_lot_moves (head_id, account_id, lot_id, transaction_id, line, kind, amount)
+    VALUES (p_head, p_account, NULL, p_txn, p_line, 'DEFICIT', -v_left);
+    INSERT INTO wallet_lot_states AS s (head_id, account_id, deficit) VALUES (p_head, p_account, v_left)
+    ON CONFLICT (head_id, account_id) DO UPDATE SET deficit = s.deficit + EXCLUDED.deficit;
+  END IF;
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_transaction_category(p_head bigint, p_rule bigint, p_kind text, p_reverses bigint)

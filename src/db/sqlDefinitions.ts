@@ -93,6 +93,16 @@ export const sqlDefinitionFiles: readonly string[] = [
   'selections/sql/finish_selection_awarding.sql',
   'selections/sql/refuse_selection_history_change.sql',
 
+  // Point expiry (issue 16 §3): lots folded from the journal, spent FIFO, expired once per lot.
+  'expiry/sql/refuse_lot_move_change.sql',
+  'expiry/sql/expiry_cutoff.sql',
+  'expiry/sql/lot_expires_at.sql',
+  'expiry/sql/take_lots.sql',
+  'expiry/sql/give_lots.sql',
+  'expiry/sql/fold_wallet_lots.sql',
+  'expiry/sql/expire_wallet_lots.sql',
+  'expiry/sql/expire_wallets.sql',
+
   // The event feed's outbox of state changes (and the triggers that fill it).
   'events/sql/record_change.sql',
 ];

@@ -162,7 +162,8 @@ export async function branchStats(bank: Bank, principal: Principal, args: { bran
 
 export interface StatementLine { transactionId: string; kind: string; occurredAt: Date; asset: string; amount: string; category: string; memo: string | null }
 export interface StatementTotal { asset: string; opening: string; net: string; closing: string; postings: number }
-export interface Statement { from: string; to: string; totals: StatementTotal[]; movements: StatementLine[]; movementsTruncated: boolean }
+/** `member`: whose statement it is (the expiring points read it; not a field of the SDL's Statement). */
+export interface Statement { from: string; to: string; member: Member; totals: StatementTotal[]; movements: StatementLine[]; movementsTruncated: boolean }
 
 /** A statement lists at most this many movements; totals always cover the whole period. */
 export const statementMovementsMax = 1000;
@@ -177,7 +178,7 @@ export async function memberStatement(bank: Bank, principal: Principal, member: 
   ]);
   const byAsset = new Map(totals.rows.map((r: any) => [r.asset_code, r]));
   return {
-    from: period.from, to: period.to,
+    from: period.from, to: period.to, member,
     totals: bank.assets.all().map((a) => {
       const r: any = byAsset.get(a.code);
       const opening = new Decimal(r?.opening ?? 0);

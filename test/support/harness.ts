@@ -21,6 +21,7 @@ import { verifyHeadBank } from '../../src/ledger/verify.js';
 import { formatAmount } from '../../src/ledger/amounts.js';
 import { standardRules } from '../../seeds/demo.js';
 import { findRollupMismatches } from '../../src/reports/rollups.js';
+import { findLotMismatches } from '../../src/expiry/lots.js';
 
 export interface GraphQLResponse<T = any> {
   status: number;
@@ -221,6 +222,9 @@ export async function startHarness(options: { poolSize?: number; env?: Record<st
       await foldEverything(checker, head.id);
       expect(await findRollupMismatches(checker, head.id), 'rollups that differ from postings after folding').toEqual([]);
       expect(await findRollupMismatches(checker, head.id, { folded: true }), 'folded rollups alone that differ from postings').toEqual([]);
+      // Point expiry's lots (issue 16 §3), where a policy is on: open lots less the deficit equal what
+      // each wallet has available, each lot's remaining the sum of its moves.
+      expect(await findLotMismatches(checker, head.id), 'lots that differ from their wallets').toEqual([]);
       // Invariant 8: every final transaction seals into the chain, and the whole chain recomputes.
       await sealJournal(checker, head.id);
       const report = await verifyHeadBank(checker, head.id);

@@ -20,9 +20,21 @@ const catalogue: Record<string, Entry> = {
   // INSUFFICIENT_FUNDS (cb_post_entry, cb_award_one, cb_redeem)
   'funds.memberShort': { code: 'INSUFFICIENT_FUNDS', en: 'member {member} has {available} {asset} available, {required} needed', zh: '储户 {member} 可用 {asset} 为 {available}，需要 {required}' },
   'funds.redeemShort': { code: 'INSUFFICIENT_FUNDS', en: 'member {member} has {available} POINTS available, {quantity} × "{item}" costs {required}', zh: '储户 {member} 可用积分为 {available}，兑换 {quantity} 件「{item}」需要 {required}' },
+  // Households (户, migration 072): a household wallet short, a household rule's cap, and who may spend
+  'funds.householdShort': { code: 'INSUFFICIENT_FUNDS', en: 'household {household} has {available} {asset} available, {required} needed', zh: '户 {household} 可用 {asset} 为 {available}，需要 {required}' },
+  'funds.householdRedeemShort': { code: 'INSUFFICIENT_FUNDS', en: 'household {household} has {available} POINTS available, {quantity} × "{item}" costs {required}', zh: '户 {household} 可用积分为 {available}，兑换 {quantity} 件「{item}」需要 {required}' },
   'funds.accountShort': { code: 'INSUFFICIENT_FUNDS', en: '{owner} has {available} {asset} available, {required} needed', zh: '{owner} 可用 {asset} 为 {available}，需要 {required}' },
   // CAP_EXCEEDED (cb_award_one)
   'cap.exceeded': { code: 'CAP_EXCEEDED', en: 'rule "{rule}" allows {limit} per {window} for member {member}; already used {used} in the {period} starting {windowStart}, this award asks {requested}', zh: '规则「{rule}」每{window}对储户 {member} 最多 {limit}；自 {windowStart} 起的本{period}已用 {used}，本次又要 {requested}' },
+  'cap.exceededHousehold': { code: 'CAP_EXCEEDED', en: 'rule "{rule}" allows {limit} per {window} for household {household}; already used {used} in the {period} starting {windowStart}, this award asks {requested}', zh: '规则「{rule}」每{window}对户 {household} 最多 {limit}；自 {windowStart} 起的本{period}已用 {used}，本次又要 {requested}' },
+  'household.minor': { code: 'FORBIDDEN', en: 'member {member} is a minor in household {household}: only adult members may spend from the household wallet', zh: '储户 {member} 是户 {household} 的未成年成员：只有成年成员才能使用户积分' },
+  'household.headOnly': { code: 'FORBIDDEN', en: 'in branch {branch} only the head of household {household} may spend from its wallet; member {member} is not its head', zh: '{branch} 规定只有户主才能使用户 {household} 的积分；储户 {member} 不是户主' },
+  'household.noWallet': { code: 'INVALID_STATE', en: 'member {member} is in no household: there is no household wallet to spend from', zh: '储户 {member} 不属于任何户：没有可用的户积分' },
+  'household.memberInNone': { code: 'INVALID_STATE', en: 'member {member} is in no household; rule "{rule}" credits the member\'s household', zh: '储户 {member} 不属于任何户；规则「{rule}」的积分记入户' },
+  'household.ruleCreditsMember': { code: 'BAD_USER_INPUT', en: 'rule "{rule}" credits a member, not a household: name the member (memberId or externalId)', zh: '规则「{rule}」的积分记入个人而不是户：请指明储户（memberId 或 externalId）' },
+  'household.externalIdNotFound': { code: 'NOT_FOUND', en: 'no household with externalId "{externalId}" in this bank', zh: '本行没有 externalId 为 "{externalId}" 的户' },
+  'household.outsideScope': { code: 'FORBIDDEN', en: 'household {household} belongs to a branch outside your scope', zh: '户 {household} 所属分行不在您的管辖范围内' },
+  'rule.notApplicableHousehold': { code: 'NOT_FOUND', en: 'no rule "{rule}" applies to household {household}', zh: '没有适用于户 {household} 的规则「{rule}」' },
   // OUT_OF_STOCK (cb_redeem)
   'stock.out': { code: 'OUT_OF_STOCK', en: 'item "{item}" has {left} left, you asked for {requested}', zh: '商品「{item}」只剩 {left} 件，您要兑换 {requested} 件' },
   // LIMIT_EXCEEDED (cb_redeem, cb_donate)

@@ -67,6 +67,9 @@ export const sqlDefinitionFiles: readonly string[] = [
   'reports/sql/score_year_lock_key.sql',
   'reports/sql/guard_score_years.sql',
 
+  // Who may spend from a household wallet (migration 072): redemptions and donations call it.
+  'households/sql/household_spender.sql',
+
   // Vouchers (invariant 6).
   'redemption/sql/redemption_status.sql',
   'redemption/sql/check_redemption_move.sql',

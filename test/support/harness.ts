@@ -199,9 +199,9 @@ export async function startHarness(options: { poolSize?: number; env?: Record<st
       await settleAccountDeltas(checker);
       for (const line of await computeTrialBalance(checker, head.id)) expect(line, `trial balance of ${line.asset} after settling`).toMatchObject({ balanced: true });
       expect(await findBalanceMismatches(checker, head.id)).toEqual([]);
-      // Invariant 3: no member wallet of a non-negative asset is below zero, unless a forced reversal took it there.
+      // Invariant 3: no member or household wallet of a non-negative asset is below zero, unless a forced reversal took it there.
       const { rows } = await checker.knex.raw(`
-        SELECT a.id FROM accounts a WHERE a.head_id = ? AND a.owner_type = 'MEMBER' AND NOT a.allow_negative AND a.balance - a.held < 0
+        SELECT a.id FROM accounts a WHERE a.head_id = ? AND a.owner_type IN ('MEMBER', 'HOUSEHOLD') AND NOT a.allow_negative AND a.balance - a.held < 0
            AND NOT EXISTS (SELECT 1 FROM postings p JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id
                             WHERE p.head_id = a.head_id AND p.account_id = a.id AND t.forced)`, [head.id]);
       expect(rows, 'member wallets below zero').toEqual([]);

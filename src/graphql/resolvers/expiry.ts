@@ -22,7 +22,7 @@ export const expiryResolvers = {
       (p.role === 'member' && p.memberId ? expiringPoints(ctx.bank, p.headId, p.memberId) : []),
   },
   Statement: {
-    // memberStatement checked that the caller may read the member's statement
-    expiring: (s: { member: Member }, _: unknown, ctx: Context) => expiringPoints(ctx.bank, s.member.headId, s.member.id),
+    // memberStatement checked that the caller may read the member's statement; a household's statement has no member
+    expiring: (s: { member: Member | null }, _: unknown, ctx: Context) => (s.member ? expiringPoints(ctx.bank, s.member.headId, s.member.id) : []),
   },
 };

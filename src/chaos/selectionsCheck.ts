@@ -17,7 +17,8 @@ import { awardingSubject } from '../selections/selections.js';
 
 export interface SelectionsCheck { violations: string[]; figures: string; paid: number }
 
-export async function checkSelections(bank: Bank, headId: string, now: Date): Promise<SelectionsCheck> {
+/** seeded: the selections put on notice at set-up (selections.ts), counted apart in the figures. */
+export async function checkSelections(bank: Bank, headId: string, now: Date, seeded: string[] = []): Promise<SelectionsCheck> {
   const violations: string[] = [];
   const say = (rows: any[], sentence: (r: any) => string) => violations.push(...rows.map(sentence));
 
@@ -130,8 +131,9 @@ export async function checkSelections(bank: Bank, headId: string, now: Date): Pr
            (SELECT count(*) FROM selection_objections o WHERE o.head_id = s.head_id AND o.status = 'UPHELD')::int AS upheld,
            (SELECT count(*) FROM selection_objections o WHERE o.head_id = s.head_id AND o.status = 'OPEN')::int AS open_objections
       FROM selections s WHERE s.head_id = ? GROUP BY s.head_id`, [headId]);
+  const { rows: [seededCounts] } = await bank.knex.raw(`SELECT count(*) FILTER (WHERE status = 'AWARDED')::int AS awarded FROM selections WHERE head_id = ? AND id = ANY(?::bigint[])`, [headId, seeded]);
   const c = counts ?? { selections: 0, awarded: 0, withdrawn: 0, published: 0, open: 0, awarding: 0, extended: 0, objections: 0, upheld: 0, open_objections: 0 };
-  const figures = `${c.selections} selections (${c.awarded} awarded, ${c.withdrawn} withdrawn, ${c.published} still on notice or held, ${c.awarding} awarding, ${c.open} open; `
+  const figures = `${c.selections} selections (${seededCounts.awarded} of the ${seeded.length} seeded at set-up awarded; ${c.awarded} awarded in all, ${c.withdrawn} withdrawn, ${c.published} still on notice or held, ${c.awarding} awarding, ${c.open} open; `
     + `${c.extended} extended), candidates ${candidates.length} (${byStatus('AWARDED')} paid, ${byStatus('STRUCK')} struck, ${byStatus('NOMINATED')} not paid), `
     + `objections ${c.objections} (${c.upheld} upheld, ${c.open_objections} still open)`;
   return { violations, figures, paid: byStatus('AWARDED') };

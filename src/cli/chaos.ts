@@ -18,7 +18,9 @@
 // CLOCK_OFFSET_MS (a drill-only setting production refuses) chosen so that the bank's midnight falls
 // halfway through the run (at least 10 s in). Every selection published before it (one-day notice) ends then,
 // while the faults go on (a service is SIGKILLed just after it, in the middle of the awarding rounds);
-// those held by an objection are paid once it is resolved. After the faults, one final awarding round
+// those held by an objection are paid once it is resolved. Four more are seeded on notice at set-up
+// (src/chaos/selections.ts) with periods ending 10% to 50% into the run, one held by an objection the
+// harness dismisses through the API 30% in. After the faults, one final awarding round
 // runs at the services' clock, and src/chaos/selectionsCheck.ts checks the selections.
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -44,6 +46,7 @@ import { checkSelections } from '../chaos/selectionsCheck.js';
 import { selectionWorkloads } from '../chaos/selectionsWorkload.js';
 import { awardDueSelections } from '../selections/awarding.js';
 import { noticePeriodEnd } from '../selections/selections.js';
+import { chaosSelectionRule, seedChaosSelections } from '../chaos/selections.js';
 import { produceAllEvents } from '../events/produce.js';
 import type { NatsSettings } from '../events/nats.js';
 
@@ -77,7 +80,7 @@ const backoffMaxMs = 1_000;
 /** Restarts of a killed service are tried this often before the run counts it as a violation. */
 const restartAttemptsMax = 30;
 /** The rule that pays selections' winners: no approval, no cap (a capped rule could leave a winner unpaid, retried). */
-const selectionRule = 'chaos.selection';
+const selectionRule = chaosSelectionRule;
 /** How long the services take to start and the members to be funded, for placing the bank's midnight in the run. */
 const startupAllowanceMs = 10_000;
 /** One client in this many works on selections only. */
@@ -168,16 +171,15 @@ async function main(): Promise<number> {
     stock_left: shopStock, visible_branch_id: head.id, voucher_valid_days: 7,
   }).returning('id');
   const poolId = await setup.knex.transaction((trx) => insertPool(trx, head.id, head.id, { title: 'Chaos pool', beneficiary: 'everyone', target: poolTarget, createdBy: 'chaos' }));
-  await setup.knex('rules').insert({
-    head_id: head.id, branch_id: head.id, code: selectionRule, version: 1, name: 'Most beautiful courtyard (selection)', category: 'selection',
-    outputs: JSON.stringify([{ asset: 'POINTS', amountPerUnit: '5.00', direction: 'CREDIT' }]), caps: JSON.stringify([]), requires_approval: false, allowed_clients: [], created_by: 'chaos',
-  });
-  await setup.close();
   // The services' clock: ahead of the machine's so that the bank's next midnight comes periodsEndAfterMs into the run.
   const plannedStart = Date.now() + startupAllowanceMs;
   const periodsEnd = plannedStart + periodsEndAfterMs;
   const clockOffsetMs = noticePeriodEnd(new Date(periodsEnd), 1, head.timeZone).getTime() - periodsEnd;
   const bankClock = () => new Date(Date.now() + clockOffsetMs);
+  // Selections seeded on notice whose periods end at several moments of the run (by the services' clock), one held by an objection.
+  const selectionPlan = await seedChaosSelections(setup.knex, head.id, branches[0]!.id,
+    members.filter((m) => m.branchCode === branches[0]!.code).map((m) => m.id), plannedStart + clockOffsetMs, seconds * 1000);
+  await setup.close();
   const memberTokens = new Map<string, string>();
   const world: ChaosWorld = {
     headId: head.id, members, random, reversible: [], vouchers: [], fulfilled: [], poolId, claimRule, claims: [],
@@ -378,6 +380,31 @@ async function main(): Promise<number> {
   }, Math.max(0, periodsEnd - Date.now()) + 100 + random() * 600);
   // Every focusEvery-th client works on selections only (they also run in everyone's mix): a steady
   // stream of them, published before the periods end, however busy the rest is.
+  // The admin dismisses the objection that holds the first seeded selection, mid-run, through the API:
+  // retried with one key until a service answers (it writes no transaction, so it is outside the key ledger).
+  const resolving = (async () => {
+    await sleep(Math.max(0, selectionPlan.held.resolveAt - bankClock().getTime()));
+    const body = JSON.stringify({
+      query: 'mutation($i: ResolveObjectionInput!) { resolveObjection(input: $i) { objection { status } } }',
+      variables: { i: { idempotencyKey: `${tag}-resolve-objection`, objection: selectionPlan.held.objectionId, decision: 'DISMISSED', reason: 'chaos: checked' } },
+    });
+    for (let attempt = 1; attempt <= attemptsMax && Date.now() < hardStop.at; attempt++) {
+      const up = services.filter((s) => s.running);
+      try {
+        if (up.length) {
+          const res = await fetch(`${up[Math.floor(random() * up.length)]!.url}/graphql`, {
+            method: 'POST', body, signal: AbortSignal.timeout(requestTimeoutMs), headers: { 'content-type': 'application/json', authorization: `Bearer ${world.adminToken}` },
+          });
+          const answer = await res.json() as { data?: any; errors?: { message: string; extensions?: { code?: string } }[] };
+          if (answer.data?.resolveObjection) return;
+          const code = answer.errors?.[0]?.extensions?.code ?? '';
+          if (!retryableCodes.has(code)) { violationsOfHarness.push(`resolveObjection was refused: ${answer.errors?.[0]?.message}`); return; }
+        }
+      } catch { /* a fault: retry with the same key */ }
+      await sleep(Math.min(backoffMaxMs, 10 * 2 ** Math.min(attempt, 10)));
+    }
+    violationsOfHarness.push('resolveObjection got no answer');
+  })();
   const clients = Array.from({ length: clientCount }, async (_, i) => {
     const list = i % focusEvery === focusEvery - 1 ? selectionWorkloads : workloads;
     while (Date.now() < deadline) {
@@ -393,6 +420,7 @@ async function main(): Promise<number> {
   await Promise.all(restarts);
   hardStop.at = Date.now() + drainMs;
   await Promise.all(clients);
+  await resolving;
   clearInterval(progress);
   await Promise.all(services.map((s) => s.stop()));
 
@@ -404,7 +432,7 @@ async function main(): Promise<number> {
   try {
     // The final awarding round, at the services' clock: what the faults left due is paid now.
     const finalRound = await awardDueSelections(checker, checker.clock(), {}, head.id);
-    const selections = await checkSelections(checker, head.id, checker.clock());
+    const selections = await checkSelections(checker, head.id, checker.clock(), selectionPlan.ids);
     selectionFigures = `${selections.figures}; winners paid by the services' rounds under faults ${selections.paid - finalRound.awarded}, `
       + `by the final round ${finalRound.awarded} (of ${finalRound.selections} selections, ${finalRound.refused} refused)`;
     // How far the services' producer got on its own, before the feed is brought up to date here.

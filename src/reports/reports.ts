@@ -14,7 +14,8 @@ import { branchStatsSql, branchStatsYearSql } from './sql/branchStats.js';
 import { leaderboardSql } from './sql/leaderboard.js';
 import { partyScoreCategoriesSql, partyScoresSql } from './sql/partyScores.js';
 import { periodRange, rangeBindings, sinceRange } from './sql/scope.js';
-import { statementMovementsSql, statementTotalsSql } from './sql/statement.js';
+import { householdStatementMovementsSql, householdStatementTotalsSql, statementMovementsSql, statementTotalsSql } from './sql/statement.js';
+import { requireHouseholdVisible, type Household } from '../households/households.js';
 
 export const partyScoreAsset = 'PARTY_SCORE';
 
@@ -54,7 +55,7 @@ export function partyScoreRowFrom(bank: Bank, r: any): PartyScoreRow {
   };
 }
 
-export interface PartyScorePage { rows: PartyScoreRow[]; offset: number; members: number; hasNextPage: boolean }
+export interface PartyScorePage { rows: PartyScoreRow[]; offset: number; members: number; hasNextPage: boolean; period: Period }
 
 export function encodeOffsetCursor(offset: number): string {
   return Buffer.from(`o:${offset}`).toString('base64url');
@@ -78,7 +79,7 @@ export async function partyScores(
   const { rows } = await bank.knex.raw(partyScoresSql(scope.branchIds === null, periodRange(period), true),
     { ...reportBindings(scope, period), limit: size + 1, offset });
   const members = rows.length ? Number(rows[0].members) : 0;
-  return { rows: rows.slice(0, size).map((r: any) => partyScoreRowFrom(bank, r)), offset, members, hasNextPage: rows.length > size };
+  return { rows: rows.slice(0, size).map((r: any) => partyScoreRowFrom(bank, r)), offset, members, hasNextPage: rows.length > size, period };
 }
 
 /** The categories of a party-score report (for the CSV's columns). */
@@ -118,7 +119,8 @@ export interface AssetStats {
 }
 
 export interface BranchStatsRow { branch: Branch; assets: AssetStats[] }
-export interface BranchStats { branch: Branch; assets: AssetStats[]; children: BranchStatsRow[] }
+/** `scope` and `period`: what the figures cover, for fields resolved beside them (the households, sql/households.ts). */
+export interface BranchStats { branch: Branch; assets: AssetStats[]; children: BranchStatsRow[]; scope: ReportScope; period: Period }
 
 export async function branchStats(bank: Bank, principal: Principal, args: { branch?: string | null; period: PeriodInput }): Promise<BranchStats> {
   const scope = await reportScope(bank, principal, args.branch);
@@ -155,14 +157,18 @@ export async function branchStats(bank: Bank, principal: Principal, args: { bran
     else if (r.child_id !== null) children.get(r.child_id)?.assets.set(r.asset_code, stats);
   }
   return {
-    branch: scope.branch, assets: [...whole.values()],
+    branch: scope.branch, scope, period, assets: [...whole.values()],
     children: [...children.values()].map((c) => ({ branch: c.branch, assets: [...c.assets.values()] })),
   };
 }
 
 export interface StatementLine { transactionId: string; kind: string; occurredAt: Date; asset: string; amount: string; category: string; memo: string | null }
 export interface StatementTotal { asset: string; opening: string; net: string; closing: string; postings: number }
-export interface Statement { from: string; to: string; totals: StatementTotal[]; movements: StatementLine[]; movementsTruncated: boolean }
+/**
+ * `member`: whose statement it is (the expiring points read it; not a field of the SDL's Statement);
+ * null for a household's statement (户).
+ */
+export interface Statement { from: string; to: string; member: Member | null; totals: StatementTotal[]; movements: StatementLine[]; movementsTruncated: boolean }
 
 /** A statement lists at most this many movements; totals always cover the whole period. */
 export const statementMovementsMax = 1000;
@@ -171,13 +177,26 @@ export async function memberStatement(bank: Bank, principal: Principal, member: 
   await requireMemberVisible(bank, principal, member);
   const period = checkPeriod(input);
   const bindings = { head: member.headId, member: member.id, from: period.from, to: period.to };
+  return statementOf(bank, period, member, statementTotalsSql, statementMovementsSql, bindings);
+}
+
+/** A household's statement (户): its wallets' postings, as a member's statement reads the member's. */
+export async function householdStatement(bank: Bank, principal: Principal, household: Household, input: PeriodInput): Promise<Statement> {
+  await requireHouseholdVisible(bank, principal, household);
+  const period = checkPeriod(input);
+  const bindings = { head: household.headId, household: household.id, from: period.from, to: period.to };
+  return statementOf(bank, period, null, householdStatementTotalsSql, householdStatementMovementsSql, bindings);
+}
+
+async function statementOf(bank: Bank, period: Period, member: Member | null, totalsSql: string, movementsSql: string,
+  bindings: Record<string, string>): Promise<Statement> {
   const [totals, movements] = await Promise.all([
-    bank.knex.raw(statementTotalsSql, bindings),
-    bank.knex.raw(statementMovementsSql, { ...bindings, limit: statementMovementsMax + 1 }),
+    bank.knex.raw(totalsSql, bindings),
+    bank.knex.raw(movementsSql, { ...bindings, limit: statementMovementsMax + 1 }),
   ]);
   const byAsset = new Map(totals.rows.map((r: any) => [r.asset_code, r]));
   return {
-    from: period.from, to: period.to,
+    from: period.from, to: period.to, member,
     totals: bank.assets.all().map((a) => {
       const r: any = byAsset.get(a.code);
       const opening = new Decimal(r?.opening ?? 0);

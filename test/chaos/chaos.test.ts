@@ -35,6 +35,8 @@ it('loses nothing acknowledged and doubles nothing while services and PostgreSQL
   expect(summary, stdout + stderr.slice(-2000)).toMatch(/violations 0$/);
   // selections were opened, nominated and published, objected to and resolved, and paid at their period's end
   expect(Number(/^selections: (\d+) selections/.exec(selections)?.[1]), selections).toBeGreaterThan(0);
+  // the selections seeded on notice, with periods ending 10-50% into the run: every one awarded by the services
+  expect(selections).toMatch(/\((\d+) of the \1 seeded at set-up awarded;/);
   const kinds = stdout.split('\n').find((l) => l.startsWith('acknowledged keys by kind:')) ?? '';
   for (const kind of ['openSelection', 'nominate', 'publishSelection']) expect(kinds).toContain(` ${kind} `);
   expect(code).toBe(0);

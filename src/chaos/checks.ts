@@ -35,7 +35,7 @@ export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLe
 
   // What each key wrote: its transaction (a redemption's REDEEM transaction, a refund's reversal) or,
   // for fulfil and cancel, which move a redemption and write no transaction, 'redemption:ID'; for a
-  // submitted claim, 'claim:ID'; for a selection's writes 'selection:ID', for an objection 'objection:ID'.
+  // submitted claim, 'claim:ID'; for a selection's writes 'selection:ID', for an objection 'objection:ID', for upsertHousehold 'household:ID'.
   const keys = new Map<string, { transactionId: string | null; moved: string | null }>();
   const { rows: keyRows } = await bank.knex.raw(`
     SELECT k.subject, k.key,
@@ -43,9 +43,10 @@ export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLe
              WHEN 'redeem' THEN (SELECT r.transaction_id FROM redemptions r WHERE r.head_id = k.head_id AND r.id = (k.result->>'redemptionId')::bigint)::text
              WHEN 'refundRedemption' THEN k.result->>'transactionId'
              ELSE k.transaction_id::text END AS transaction_id,
-           CASE WHEN k.operation IN ('fulfillRedemption', 'cancelRedemption') THEN 'redemption:' || (k.result->>'redemptionId')
+           CASE WHEN k.operation IN ('redeem', 'fulfillRedemption', 'cancelRedemption') THEN 'redemption:' || (k.result->>'redemptionId')
                 WHEN k.operation = 'submitClaim' THEN 'claim:' || (k.result->>'id')
                 WHEN k.operation = 'fileObjection' THEN 'objection:' || (k.result->>'objection')
+                WHEN k.operation = 'upsertHousehold' THEN 'household:' || (k.result->>'id')
                 WHEN k.operation IN ('openSelection', 'nominate', 'publishSelection', 'withdrawSelection', 'extendSelection', 'resolveObjection')
                   THEN 'selection:' || (k.result->>'id') END AS moved
       FROM idempotency_keys k WHERE k.head_id = ?`, [headId]);

@@ -3,14 +3,15 @@
 // an answer) and reads per key either a transaction id (acknowledged) or an error code (refused).
 // Spending rides along: members redeem an item and give to a pool, the merchant's till fulfils
 // vouchers (and refunds some), members cancel theirs; and claims: members report service under a
-// rule that needs approval, the admin approves (caps counted at approval); and selections
-// (selectionsWorkload.ts).
+// rule that needs approval, the admin approves (caps counted at approval); selections
+// (selectionsWorkload.ts) and households (householdsWorkload.ts).
 
 import { selectionWorkloads, type SelectionsWorld } from './selectionsWorkload.js';
+import { householdWorkloads, type HouseholdsWorld } from './householdsWorkload.js';
 
-export interface ChaosMember { id: string; branchCode: string }
+export interface ChaosMember { id: string; externalId: string; branchCode: string }
 
-export interface ChaosWorld extends SelectionsWorld {
+export interface ChaosWorld extends SelectionsWorld, HouseholdsWorld {
   headId: string;
   members: ChaosMember[];
   adminToken: string;
@@ -262,6 +263,7 @@ export const workloads: Workload[] = [
     read: single('reverseTransaction'),
   },
   ...selectionWorkloads,
+  ...householdWorkloads,
 ];
 
 /** A workload drawn by weight. */

@@ -22,6 +22,13 @@
 // (src/chaos/selections.ts) with periods ending 10% to 50% into the run, one held by an objection the
 // harness dismisses through the API 30% in. After the faults, one final awarding round
 // runs at the services' clock, and src/chaos/selectionsCheck.ts checks the selections.
+//
+// Households (户): before the faults, about 80% of the members are put in households of two to four
+// (upsertHousehold); then members move between households, leave, turn adult or minor, heads change;
+// awards under a HOUSEHOLD rule credit households; members spend from household wallets (the third
+// branch lets only the head spend; minors, non-heads there and members in no household are refused).
+// src/chaos/householdsCheck.ts checks the wallets against their postings and the membership history.
+// One client in six works on selections only and one on households only (all kinds are in everyone's mix).
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
@@ -44,6 +51,8 @@ import { checkAfterFaults, type KeyLedger } from '../chaos/checks.js';
 import { checkFeedDelivery } from '../chaos/feedCheck.js';
 import { checkSelections } from '../chaos/selectionsCheck.js';
 import { selectionWorkloads } from '../chaos/selectionsWorkload.js';
+import { householdInput, householdWorkloads, upsertHouseholdQuery } from '../chaos/householdsWorkload.js';
+import { checkHouseholds } from '../chaos/householdsCheck.js';
 import { awardDueSelections } from '../selections/awarding.js';
 import { noticePeriodEnd } from '../selections/selections.js';
 import { chaosSelectionRule, seedChaosSelections } from '../chaos/selections.js';
@@ -83,7 +92,11 @@ const restartAttemptsMax = 30;
 const selectionRule = chaosSelectionRule;
 /** How long the services take to start and the members to be funded, for placing the bank's midnight in the run. */
 const startupAllowanceMs = 10_000;
-/** One client in this many works on selections only. */
+/** The rule whose awards credit a household. */
+const householdRule = 'chaos.household-sorting';
+/** Members put in households at the start (the rest are in none: their household spends are refused). */
+const inHouseholdsShare = 0.8;
+/** One client in this many works on selections only, and one on households only. */
 const focusEvery = 6;
 /** The bank's midnight (the end of the notice periods published before it) falls this far into the run. */
 const periodsEndAfterMs = Math.max(10_000, seconds * 1000 * 0.5);
@@ -156,7 +169,7 @@ async function main(): Promise<number> {
     const branch = branches[i % branches.length]!;
     const [row] = await setup.knex('members').insert({ head_id: head.id, branch_id: branch.id, external_id: `${tag}-m${i}`, name: `Resident ${i}` }).returning('id');
     await openWallets(setup.knex, head.id, branch.id, String(row.id));
-    members.push({ id: String(row.id), branchCode: branch.code });
+    members.push({ id: String(row.id), externalId: `${tag}-m${i}`, branchCode: branch.code });
   }
   // A rule that needs approval (1 point an hour, at most 3 a day: approvals race on the cap counter).
   await setup.knex('rules').insert({
@@ -171,6 +184,15 @@ async function main(): Promise<number> {
     stock_left: shopStock, visible_branch_id: head.id, voucher_valid_days: 7,
   }).returning('id');
   const poolId = await setup.knex.transaction((trx) => insertPool(trx, head.id, head.id, { title: 'Chaos pool', beneficiary: 'everyone', target: poolTarget, createdBy: 'chaos' }));
+  // Households: a rule whose awards credit the member's household (capped per household and day), and
+  // the third branch lets only a household's head spend its wallet (the others: any adult).
+  await setup.knex('rules').insert({
+    head_id: head.id, branch_id: head.id, code: householdRule, version: 1, name: 'Sorted at the household bin', category: 'garbage', beneficiary: 'HOUSEHOLD',
+    outputs: JSON.stringify([{ asset: 'POINTS', amountPerUnit: '1.00', direction: 'CREDIT' }]), caps: JSON.stringify([{ window: 'DAY', maxCount: '30', maxAmount: null }]),
+    requires_approval: false, allowed_clients: [], created_by: 'chaos',
+  });
+  await setup.knex('branches').where({ id: branches[2]!.id })
+    .update({ household_spending: 'HEAD_ONLY', household_spending_changed_by: 'chaos', household_spending_changed_at: setup.knex.fn.now() });
   // The services' clock: ahead of the machine's so that the bank's next midnight comes periodsEndAfterMs into the run.
   const plannedStart = Date.now() + startupAllowanceMs;
   const periodsEnd = plannedStart + periodsEndAfterMs;
@@ -183,7 +205,7 @@ async function main(): Promise<number> {
   const memberTokens = new Map<string, string>();
   const world: ChaosWorld = {
     headId: head.id, members, random, reversible: [], vouchers: [], fulfilled: [], poolId, claimRule, claims: [],
-    selectionRule, clock: bankClock, selections: [], objections: [],
+    selectionRule, clock: bankClock, selections: [], objections: [], householdRule, households: [],
     shop: {
       itemId: String(item.id), tillSubject: 'chaos-till',
       tillToken: signToken(config, { sub: 'chaos-till', role: 'merchant', branch: head.code, merchant: merchantId }),
@@ -317,6 +339,25 @@ async function main(): Promise<number> {
     variables: { i: { idempotencyKey: `${tag}-fund-${m.id}`, member: { id: m.id }, asset: 'POINTS', amount: '50.00', reason: 'chaos opening balance' } },
   })));
 
+  // Households of two to four members of a branch (the first an adult and the head, now and then a minor), through upsertHousehold.
+  const householdMembers = members.filter(() => random() < inHouseholdsShare);
+  for (const branch of branches) {
+    const own = householdMembers.filter((m) => m.branchCode === branch.code);
+    while (own.length) {
+      const group = own.splice(0, 2 + Math.floor(random() * 3));
+      world.households.push({ externalId: `${tag}-h${world.households.length + 1}`, branchCode: branch.code, members: [], head: null });
+      const household = world.households.at(-1)!;
+      const k = key();
+      const membership = group.map((member, i) => ({ member, adult: i === 0 || random() < 0.7 }));
+      household.members = membership;
+      household.head = group[0]!;
+      await send({
+        workload: 'upsertHousehold', token: world.adminToken, subject: 'chaos-admin', keys: [k], query: upsertHouseholdQuery,
+        variables: { i: { idempotencyKey: k, ...householdInput(household, membership, group[0]!) } }, context: {},
+      });
+    }
+  }
+
   const deadline = Date.now() + seconds * 1000;
   faultsOn = true;
   log(`the bank's clock runs ${Math.round(clockOffsetMs / 1000)} s ahead: its midnight, the end of the notice periods published before it, comes ${((periodsEnd - Date.now()) / 1000).toFixed(1)} s into the run`);
@@ -406,7 +447,7 @@ async function main(): Promise<number> {
     violationsOfHarness.push('resolveObjection got no answer');
   })();
   const clients = Array.from({ length: clientCount }, async (_, i) => {
-    const list = i % focusEvery === focusEvery - 1 ? selectionWorkloads : workloads;
+    const list = i % focusEvery === focusEvery - 1 ? selectionWorkloads : i % focusEvery === 2 ? householdWorkloads : workloads;
     while (Date.now() < deadline) {
       const request = drawWorkload(world, list).build(world, key);
       if (request) await send(request);
@@ -429,6 +470,7 @@ async function main(): Promise<number> {
   let violations: string[];
   let feedFigures: string;
   let selectionFigures: string;
+  let householdFigures: string;
   try {
     // The final awarding round, at the services' clock: what the faults left due is paid now.
     const finalRound = await awardDueSelections(checker, checker.clock(), {}, head.id);
@@ -443,7 +485,10 @@ async function main(): Promise<number> {
     await produceAllEvents(checker, head.id);
     const feed = await checkFeedDelivery(checker, head.id, nats);
     feedFigures = `${feed.figures}; the services' producers had fed ${lag.fed} of the ${lag.sealed} transactions sealed when they stopped`;
-    violations = [...violationsOfHarness, ...(await checkAfterFaults(checker, head.id, ledger, { itemId: String(item.id), initialStock: shopStock })), ...feed.violations, ...selections.violations];
+    const households = await checkHouseholds(checker, head.id);
+    householdFigures = households.figures;
+    violations = [...violationsOfHarness, ...(await checkAfterFaults(checker, head.id, ledger, { itemId: String(item.id), initialStock: shopStock })), ...feed.violations,
+      ...selections.violations, ...households.violations];
   } finally {
     await checker.close();
     await server.stop();
@@ -458,6 +503,7 @@ async function main(): Promise<number> {
   console.log(`refused keys by kind: ${[...stats.refusedByWorkload].sort((a, b) => b[1] - a[1]).map(([w, n]) => `${w} ${n}`).join(', ') || 'none'}`);
   console.log(`events: ${feedFigures}`);
   console.log(`selections: ${selectionFigures}`);
+  console.log(`households: ${householdFigures}`);
   for (const v of violations) console.log(`  violation: ${v}`);
   return violations.length;
 }

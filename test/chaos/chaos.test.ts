@@ -3,7 +3,8 @@
 // exactly once, no duplicate, invariants and the digest chain intact, and every committed transaction
 // in the event feed once in chain order, and on NATS JetStream after dedup; selections opened,
 // nominated, published, objected to, withdrawn, and their winners paid once when the bank's midnight
-// (the services' clock runs ahead, CLOCK_OFFSET_MS) ends their notice period (the NATS these machines
+// (the services' clock runs ahead, CLOCK_OFFSET_MS) ends their notice period; households upserted
+// with moves between them, household awards and spends from household wallets (the NATS these machines
 // run on 127.0.0.1:4222; CHAOS_TEST_NATS_URL= empty leaves NATS out). It uses its own embedded
 // PostgreSQL (CHAOS_TEST_PG_PORT, default 54349) because it restarts it.
 import { execFile } from 'node:child_process';
@@ -38,7 +39,12 @@ it('loses nothing acknowledged and doubles nothing while services and PostgreSQL
   // the selections seeded on notice, with periods ending 10-50% into the run: every one awarded by the services
   expect(selections).toMatch(/\((\d+) of the \1 seeded at set-up awarded;/);
   const kinds = stdout.split('\n').find((l) => l.startsWith('acknowledged keys by kind:')) ?? '';
-  for (const kind of ['openSelection', 'nominate', 'publishSelection']) expect(kinds).toContain(` ${kind} `);
+  for (const kind of ['openSelection', 'nominate', 'publishSelection', 'upsertHousehold', 'householdAward']) expect(kinds).toContain(` ${kind} `);
+  // households were made and moved between, and their wallets earned
+  const households = stdout.split('\n').find((l) => l.startsWith('households:')) ?? 'no households line';
+  console.log(households);
+  expect(Number(/^households: (\d+) households/.exec(households)?.[1]), households).toBeGreaterThan(0);
+  expect(Number(/, (\d+) household awards/.exec(households)?.[1]), households).toBeGreaterThan(0);
   expect(code).toBe(0);
   const faults = /faults (\d+) \(service SIGKILL (\d+), PostgreSQL \w+ (\d+)/.exec(summary);
   expect(Number(faults?.[2]), 'services killed').toBeGreaterThan(0);

@@ -25,8 +25,10 @@ import * as referenceChecks from './20261202_065_reference_checks.js';
 import * as events from './20261202_068_events.js';
 import * as webhooks from './20261202_070_webhooks.js';
 import * as households from './20261203_072_households.js';
+import * as householdReads from './20261203_073_household_reads.js';
 import * as selections from './20261203_074_selections.js';
 import * as expiry from './20261203_076_expiry.js';
+import * as expiryUnfolded from './20261203_076_expiry_unfolded.js';
 
 export const migrations: Record<string, Knex.Migration> = {
   '20261123_001_journal': journal,
@@ -51,6 +53,8 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261202_068_events': events,
   '20261202_070_webhooks': webhooks,
   '20261203_072_households': households,
+  '20261203_073_household_reads': householdReads,
   '20261203_074_selections': selections,
   '20261203_076_expiry': expiry,
+  '20261203_076_expiry_unfolded': expiryUnfolded,
 };

@@ -8,7 +8,7 @@ import type { Knex } from 'knex';
 import type { Bank } from '../bank.js';
 import { requireRole, requireScope, type Principal } from '../auth/principal.js';
 import { isWithin, type Branch } from '../directory/branches.js';
-import { checkId, findMember, type Member } from '../directory/members.js';
+import { checkExternalId, checkId, findMember, type Member } from '../directory/members.js';
 import { withRetry } from '../db/errors.js';
 import { BankError, badInput, type ErrorCode, type MessageParams } from '../errors.js';
 import { englishMessage } from '../errorMessages.js';
@@ -87,7 +87,7 @@ function toObjection(r: Record<string, any>): Objection {
 const errorCodeOf: Record<string, ErrorCode> = {
   'selection.notFound': 'NOT_FOUND', 'selection.candidateNotFound': 'NOT_FOUND', 'selection.objectionNotFound': 'NOT_FOUND',
   'selection.ruleNotApplicable': 'NOT_FOUND', 'selection.quotaFull': 'LIMIT_EXCEEDED', 'selection.objectionsPerMember': 'LIMIT_EXCEEDED',
-  'selection.objectorOutside': 'FORBIDDEN', 'selection.candidateOutside': 'BAD_USER_INPUT', 'selection.householdsNotYet': 'BAD_USER_INPUT',
+  'selection.objectorOutside': 'FORBIDDEN', 'selection.candidateOutside': 'BAD_USER_INPUT', 'selection.ruleCreditsMembers': 'BAD_USER_INPUT', 'selection.householdNotFound': 'NOT_FOUND',
   'selection.ruleNeedsApproval': 'BAD_USER_INPUT', 'selection.extendedTooFar': 'BAD_USER_INPUT',
 };
 
@@ -157,6 +157,13 @@ async function writeOnce<T extends { id: string }>(
   return { selection: (await loadSelection(bank, principal.headId, String(result.id)))!, replayed, result };
 }
 
+/** The latest version of a rule on a branch's path, the deepest definition winning (as cb_award_target finds it). */
+async function ruleInForce(bank: Bank, branch: Branch, code: string): Promise<{ requires_approval: boolean; beneficiary: 'MEMBER' | 'HOUSEHOLD' } | undefined> {
+  return bank.knex('rules as r').join('branches as b', 'b.id', 'r.branch_id')
+    .where({ 'r.head_id': branch.headId, 'r.code': code }).whereIn('r.branch_id', branch.path.split('/').filter(Boolean))
+    .orderBy([{ column: 'b.depth', order: 'desc' }, { column: 'r.version', order: 'desc' }]).first('r.requires_approval', 'r.beneficiary');
+}
+
 export interface OpenSelectionInput { idempotencyKey: string; branch: string; title: string; quota: number; rule: string; noticeDays?: number | null }
 
 export async function openSelection(bank: Bank, principal: Principal, input: OpenSelectionInput): Promise<{ selection: Selection; replayed: boolean }> {
@@ -170,9 +177,7 @@ export async function openSelection(bank: Bank, principal: Principal, input: Ope
   const noticeDays = checkWholeNumber('noticeDays', input.noticeDays, 1, noticeDaysMax) ?? noticeDaysDefault;
   const rule = checkRuleCode(input.rule, 'rule');
   // The rule in force on the branch's path (as an award to its members finds it): it must exist and pay without approval.
-  const version = await bank.knex('rules as r').join('branches as b', 'b.id', 'r.branch_id')
-    .where({ 'r.head_id': principal.headId, 'r.code': rule }).whereIn('r.branch_id', branch.path.split('/').filter(Boolean))
-    .orderBy([{ column: 'b.depth', order: 'desc' }, { column: 'r.version', order: 'desc' }]).first('r.requires_approval');
+  const version = await ruleInForce(bank, branch, rule);
   if (!version) throw selectionError('selection.ruleNotApplicable', { rule, branch: branch.code }, 'rule');
   if (version.requires_approval) throw selectionError('selection.ruleNeedsApproval', { rule }, 'rule');
   const now = bank.clock();
@@ -188,34 +193,60 @@ export async function openSelection(bank: Bank, principal: Principal, input: Ope
 }
 
 export interface NominateInput {
-  idempotencyKey: string; selection: string; memberId?: string | null; externalId?: string | null; householdId?: string | null;
-  reason: string; evidenceLinks?: string[] | null;
+  idempotencyKey: string; selection: string; memberId?: string | null; externalId?: string | null;
+  householdId?: string | null; householdExternalId?: string | null; reason: string; evidenceLinks?: string[] | null;
+}
+
+/** Who a nomination names: a member, or a household (户). */
+interface Nominee { kind: 'MEMBER' | 'HOUSEHOLD'; memberId: string | null; householdId: string | null; label: string; branchId: string; field: string }
+
+async function findNominee(bank: Bank, headId: string, input: NominateInput): Promise<Nominee> {
+  const named = [input.memberId, input.externalId, input.householdId, input.householdExternalId].filter((v) => v != null).length;
+  if (named !== 1) throw badInput('memberId', 'give exactly one of memberId, externalId, householdId or householdExternalId');
+  if (input.householdId == null && input.householdExternalId == null) {
+    const member = await findMember(bank, headId, { id: input.memberId, externalId: input.externalId });
+    return { kind: 'MEMBER', memberId: member.id, householdId: null, label: `member ${member.externalId}`, branchId: member.branchId, field: 'member' };
+  }
+  const field = input.householdId != null ? 'householdId' : 'householdExternalId';
+  const query = bank.knex('households').where({ head_id: headId });
+  if (input.householdId != null) query.andWhere({ id: checkId(input.householdId, field) });
+  else query.andWhere({ external_id: checkExternalId(input.householdExternalId, field) });
+  const row = await query.first('id', 'external_id', 'branch_id');
+  if (!row) throw selectionError('selection.householdNotFound', { field, household: String(input.householdId ?? input.householdExternalId) }, field);
+  return { kind: 'HOUSEHOLD', memberId: null, householdId: String(row.id), label: `household ${row.external_id}`, branchId: String(row.branch_id), field };
 }
 
 export async function nominate(bank: Bank, principal: Principal, input: NominateInput): Promise<{ selection: Selection; replayed: boolean }> {
   const key = checkIdempotencyKey(input.idempotencyKey);
   const { selection, branch } = await selectionToManage(bank, principal, input.selection);
-  if (input.householdId != null) throw selectionError('selection.householdsNotYet', { field: 'householdId' }, 'householdId');
-  const member = await findMember(bank, principal.headId, { id: input.memberId, externalId: input.externalId });
-  if (!isWithin(await bank.branches.requireById(member.branchId), branch)) {
-    throw selectionError('selection.candidateOutside', { field: 'member', member: member.externalId, branch: branch.code, selection: selection.id }, 'member');
+  const nominee = await findNominee(bank, principal.headId, input);
+  if (!isWithin(await bank.branches.requireById(nominee.branchId), branch)) {
+    throw selectionError('selection.candidateOutside', { field: nominee.field, candidate: nominee.label, branch: branch.code, selection: selection.id }, nominee.field);
+  }
+  // A household is paid under a rule that credits households (rules.beneficiary); a member under either
+  // (a HOUSEHOLD rule credits the member's household, as any award under it does).
+  if (nominee.kind === 'HOUSEHOLD' && (await ruleInForce(bank, branch, selection.rule))?.beneficiary !== 'HOUSEHOLD') {
+    throw selectionError('selection.ruleCreditsMembers', { field: nominee.field, rule: selection.rule, selection: selection.id }, nominee.field);
   }
   const reason = checkReason(input.reason, true)!;
   const evidenceLinks = checkEvidenceLinks(input.evidenceLinks, 'evidenceLinks');
   const now = bank.clock();
-  return writeOnce(bank, principal, key, 'nominate', { selection: selection.id, member: member.id, reason, evidenceLinks }, async (trx) => {
+  const meaning = { selection: selection.id, member: nominee.memberId, household: nominee.householdId, reason, evidenceLinks };
+  return writeOnce(bank, principal, key, 'nominate', meaning, async (trx) => {
     const locked = await lockSelection(trx, selection);
     if (locked.status !== 'OPEN') throw selectionError('selection.notOpen', { selection: selection.id, state: stateOf(locked.status) });
-    const twice = await trx('selection_candidates').where({ head_id: selection.headId, selection_id: selection.id, member_id: member.id }).first('id');
-    if (twice) throw selectionError('selection.candidateTwice', { candidate: `member ${member.externalId}`, selection: selection.id });
+    const twice = await trx('selection_candidates').where({ head_id: selection.headId, selection_id: selection.id })
+      .andWhere(nominee.memberId ? { member_id: nominee.memberId } : { household_id: nominee.householdId }).first('id');
+    if (twice) throw selectionError('selection.candidateTwice', { candidate: nominee.label, selection: selection.id });
     const n = await countRows(trx('selection_candidates').where({ head_id: selection.headId, selection_id: selection.id, status: 'NOMINATED' }));
     // The quota: at most `quota` nominated candidates, counted under the selection's lock.
     if (n >= locked.quota) throw selectionError('selection.quotaFull', { selection: selection.id, quota: locked.quota, nominated: n });
     const [row] = await trx('selection_candidates').insert({
-      head_id: selection.headId, selection_id: selection.id, kind: 'MEMBER', member_id: member.id, reason, evidence_links: evidenceLinks,
-      status: 'NOMINATED', nominated_by: principal.sub, nominated_at: now,
+      head_id: selection.headId, selection_id: selection.id, kind: nominee.kind, member_id: nominee.memberId, household_id: nominee.householdId,
+      reason, evidence_links: evidenceLinks, status: 'NOMINATED', nominated_by: principal.sub, nominated_at: now,
     }).returning('id');
-    await record(trx, selection, 'NOMINATED', principal.sub, now, { candidateId: String(row.id), memberId: member.id, reason, evidenceLinks });
+    await record(trx, selection, 'NOMINATED', principal.sub, now,
+      { candidateId: String(row.id), kind: nominee.kind, memberId: nominee.memberId, householdId: nominee.householdId, reason, evidenceLinks });
     return { id: selection.id };
   });
 }
@@ -389,11 +420,12 @@ export async function listSelections(
   return { items: rows.slice(0, size).map(toSelection), hasNextPage: rows.length > size };
 }
 
-/** The candidates of a selection, in nomination order, with the member's name (masked where it is shown in public). */
+/** The candidates of a selection, in nomination order, with the member's or household's name (masked where it is shown in public). */
 export async function listCandidates(bank: Bank, selection: Selection): Promise<Candidate[]> {
-  const rows = await bank.knex('selection_candidates as c').leftJoin('members as m', function join() {
-    this.on('m.head_id', '=', 'c.head_id').andOn('m.id', '=', 'c.member_id');
-  }).where({ 'c.head_id': selection.headId, 'c.selection_id': selection.id }).orderBy('c.id').select('c.*', 'm.name');
+  const rows = await bank.knex('selection_candidates as c')
+    .leftJoin('members as m', function join() { this.on('m.head_id', '=', 'c.head_id').andOn('m.id', '=', 'c.member_id'); })
+    .leftJoin('households as hh', function join() { this.on('hh.head_id', '=', 'c.head_id').andOn('hh.id', '=', 'c.household_id'); })
+    .where({ 'c.head_id': selection.headId, 'c.selection_id': selection.id }).orderBy('c.id').select('c.*', bank.knex.raw('coalesce(m.name, hh.name) AS name'));
   return rows.map(toCandidate);
 }
 
@@ -431,10 +463,11 @@ export async function publicShortlists(bank: Bank, headId: string, branchIds: st
   if (selections.length === 0) return [];
   const ids = selections.map((s: any) => String(s.id));
   const { rows } = await bank.knex.raw(`
-    SELECT c.selection_id, coalesce(m.name, '') AS name, count(*) OVER (PARTITION BY c.selection_id) AS candidates,
+    SELECT c.selection_id, coalesce(m.name, hh.name, '') AS name, count(*) OVER (PARTITION BY c.selection_id) AS candidates,
            row_number() OVER (PARTITION BY c.selection_id ORDER BY c.id) AS place,
            (SELECT count(*) FROM selection_objections o WHERE o.head_id = c.head_id AND o.selection_id = c.selection_id AND o.status = 'OPEN') AS open_objections
       FROM selection_candidates c LEFT JOIN members m ON m.head_id = c.head_id AND m.id = c.member_id
+      LEFT JOIN households hh ON hh.head_id = c.head_id AND hh.id = c.household_id
      WHERE c.head_id = ? AND c.selection_id = ANY (?::bigint[]) AND c.status = 'NOMINATED'
      ORDER BY c.selection_id, c.id`, [headId, ids]);
   return selections.map((s: any) => {

@@ -56,18 +56,18 @@ describePages('the selections page', () => {
     await expectText(page.getByTestId('selection-summary'), '已提名 0 / 名额 2');
     ids.selection = page.url().split('/').at(-1)!;
 
-    await page.getByLabel('储户（外部编号）').fill(`${h.tag}-wang`);
+    await page.getByLabel('外部编号（储户或家庭户）').fill(`${h.tag}-wang`);
     await page.getByTestId('nominate').click();
     await expectText(main, '推荐理由为必填项');
     await page.getByLabel('推荐理由').fill('房前屋后干净整洁');
     await page.getByLabel('佐证链接').fill('https://example.org/yard.jpg');
     await page.getByTestId('nominate').click();
     await expectText(page.getByTestId('candidates-table'), '王小明');
-    await page.getByLabel('储户（外部编号）').fill(`${h.tag}-li`);
+    await page.getByLabel('外部编号（储户或家庭户）').fill(`${h.tag}-li`);
     await page.getByLabel('推荐理由').fill('热心公益');
     await page.getByTestId('nominate').click();
     await expectText(main, `不属于评选 ${ids.selection} 的网点`);
-    await page.getByLabel('储户（外部编号）').fill(`${h.tag}-zhao`);
+    await page.getByLabel('外部编号（储户或家庭户）').fill(`${h.tag}-zhao`);
     await page.getByTestId('nominate').click();
     await expectText(page.getByTestId('candidates-table'), '赵红梅');
     await page.getByTestId('publish').dblclick();

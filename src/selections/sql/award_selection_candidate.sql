@@ -29,15 +29,13 @@ BEGIN
   SELECT h.path INTO v_head_path FROM branches h WHERE h.id = p_head;
   SELECT b.time_zone INTO v_tz FROM branches b WHERE b.id = s.branch_id;
   v_key := format('selection:%s:%s', s.id, c.id);
-  IF c.kind <> 'MEMBER' THEN
-    v := jsonb_build_object('error', jsonb_build_object('code', 'INVALID_STATE', 'field', 'candidate',
-           'message', format('candidate %s of selection %s is a household: only member candidates are awarded', c.id, s.id)));
-  ELSE
-    v := cb_award_batch(p_head, p_actor, 'admin', v_head_path, v_tz, jsonb_build_array(jsonb_build_object(
-         'key', v_key, 'hash', encode(sha256(convert_to(format('selectionAward %s %s %s %s', s.id, c.id, c.member_id, s.rule_code), 'UTF8')), 'base64'),
-         'memberId', c.member_id::text, 'rule', s.rule_code, 'quantity', '1', 'occurredAt', s.period_ends_at,
+  -- A household is named by its externalId (the award path's householdExternalId, migration 072), a member by id.
+  v := cb_award_batch(p_head, p_actor, 'admin', v_head_path, v_tz, jsonb_build_array(jsonb_build_object(
+         'key', v_key, 'hash', encode(sha256(convert_to(format('selectionAward %s %s %s %s', s.id, c.id, coalesce(c.member_id, c.household_id), s.rule_code), 'UTF8')), 'base64'),
+         'memberId', c.member_id::text,
+         'householdExternalId', (SELECT h.external_id FROM households h WHERE c.kind = 'HOUSEHOLD' AND h.head_id = p_head AND h.id = c.household_id),
+         'rule', s.rule_code, 'quantity', '1', 'occurredAt', s.period_ends_at,
          'memo', s.title, 'metadata', jsonb_build_object('selectionId', s.id::text, 'candidateId', c.id::text))))->0;
-  END IF;
   IF jsonb_exists(v, 'error') THEN
     IF c.award_error IS DISTINCT FROM v->'error'->>'message' THEN
       UPDATE selection_candidates SET award_error = v->'error'->>'message' WHERE head_id = p_head AND id = p_candidate;

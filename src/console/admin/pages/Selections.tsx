@@ -112,13 +112,15 @@ export function SelectionsPage({ session }: PageProps) {
 }
 
 function NominateForm({ selection, onDone }: { selection: Selection; onDone(s: Selection): void }) {
+  const [kind, setKind] = useState<'MEMBER' | 'HOUSEHOLD'>('MEMBER');
   const [externalId, setExternalId] = useState('');
   const [reason, setReason] = useState('');
   const [link, setLink] = useState('');
   const [missing, setMissing] = useState<string | null>(null);
   const nominate = useKeyedAction('selection-nominate', async (idempotencyKey) => {
     const data = await gql<{ nominate: { selection: Selection } }>(`mutation Nominate($input: NominateInput!) { nominate(input: $input) { selection { ${detailFields} } } }`,
-      { input: { idempotencyKey, selection: selection.id, externalId: externalId.trim(), reason: reason.trim(), evidenceLinks: link.trim() ? [link.trim()] : [] } });
+      { input: { idempotencyKey, selection: selection.id, [kind === 'MEMBER' ? 'externalId' : 'householdExternalId']: externalId.trim(), reason: reason.trim(),
+        evidenceLinks: link.trim() ? [link.trim()] : [] } });
     setExternalId(''); setReason(''); setLink('');
     onDone(data.nominate.selection);
   });
@@ -130,6 +132,13 @@ function NominateForm({ selection, onDone }: { selection: Selection; onDone(s: S
   };
   return (
     <form class="form-grid" onSubmit={(e) => { e.preventDefault(); submit(); }}>
+      <div class="field">
+        <label for="f-kind">{t('console.selections.kind')}</label>
+        <select id="f-kind" class="input" value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value as 'MEMBER' | 'HOUSEHOLD')}>
+          <option value="MEMBER">{t('console.selections.kind.MEMBER')}</option>
+          <option value="HOUSEHOLD">{t('console.selections.kind.HOUSEHOLD')}</option>
+        </select>
+      </div>
       <Field label={t('console.selections.member')} name="externalId" class="input" value={externalId} error={missing} onInput={(e) => setExternalId((e.target as HTMLInputElement).value)} />
       <Field label={t('console.selections.reason')} name="nominationReason" class="input" value={reason} maxLength={500} onInput={(e) => setReason((e.target as HTMLInputElement).value)} />
       <Field label={t('console.selections.evidence')} name="evidence" class="input" value={link} placeholder="https://" onInput={(e) => setLink((e.target as HTMLInputElement).value)} />
@@ -227,7 +236,7 @@ export function SelectionPage({ params }: PageProps) {
             <h2>{t('console.selections.candidates')}</h2>
             {s.candidates.length === 0 ? <Empty /> : (
               <table class="table" data-testid="candidates-table">
-                <thead><tr><th>{t('console.selections.member')}</th><th>{t('console.selections.reason')}</th><th>{t('console.selections.state')}</th><th>{t('console.selections.award')}</th></tr></thead>
+                <thead><tr><th>{t('console.selections.name')}</th><th>{t('console.selections.reason')}</th><th>{t('console.selections.state')}</th><th>{t('console.selections.award')}</th></tr></thead>
                 <tbody>{s.candidates.map((c) => (
                   <tr key={c.id}>
                     <td>{c.member ? <a href={`#/members/${c.member.id}`}>{c.member.name}</a> : c.maskedName} <span class="muted">· {c.maskedName}</span></td>

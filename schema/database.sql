@@ -923,6 +923,16 @@ CREATE TABLE wallet_lot_states (
   CONSTRAINT wallet_lot_states_pkey PRIMARY KEY (head_id, account_id)
 );
 
+CREATE TABLE wallet_lot_unfolded (
+  head_id bigint NOT NULL,
+  account_id bigint NOT NULL,
+  asset_code text NOT NULL,
+  earliest_earned_at timestamp with time zone NOT NULL,
+  CONSTRAINT wallet_lot_unfolded_head_id_account_id_fkey FOREIGN KEY (head_id, account_id) REFERENCES accounts(head_id, id),
+  CONSTRAINT wallet_lot_unfolded_pkey PRIMARY KEY (head_id, account_id)
+);
+CREATE INDEX wallet_lot_unfolded_due ON public.wallet_lot_unfolded USING btree (head_id, asset_code, earliest_earned_at);
+
 CREATE TABLE wallet_lots (
   head_id bigint NOT NULL,
   id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
@@ -2087,7 +2097,7 @@ BEGIN
                               occurred_at, recorded_at, memo, metadata)
     VALUES (p_head, v_txn, 'EXPIRE', 'POSTED', w.branch_id,
             CASE WHEN w.owner_type = 'MEMBER' THEN w.owner_id END, CASE WHEN w.owner_type = 'HOUSEHOLD' THEN w.owner_id END,
-            'expiry-sweeper', 'system',
+            'expiry-sweeper', 'admin',
             least(v_now, cb_lot_expires_at(p.kind, p.months, p.reset_month, p.reset_day, w.time_zone, l.earned_at)), v_now,
             'points expired',
             jsonb_build_object('lotId', l.id::text, 'earnedAt', l.earned_at, 'round', v_round, 'idempotencyKey', v_key));
@@ -2359,6 +2369,8 @@ BEGIN
     v_folded := v_folded + 1;
   END LOOP;
 
+  -- everything committed is folded now: the sweeper need not come for this wallet's credits
+  DELETE FROM wallet_lot_unfolded u WHERE u.head_id = p_head AND u.account_id = p_account;
   IF v_folded > 0 THEN
     INSERT INTO wallet_lot_states AS s (head_id, account_id) VALUES (p_head, p_account)
     ON CONFLICT (head_id, account_id) DO UPDATE SET folded_at = now();

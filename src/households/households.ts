@@ -253,7 +253,12 @@ async function lockListedMembers(trx: Knex.Transaction, bank: Bank, principal: P
   return ids;
 }
 
-/** Closes the rows that no longer hold (left, moved, adult flag changed) and opens the new ones. */
+/**
+ * Closes the rows that no longer hold (left, moved, adult flag changed) and opens the new ones. The
+ * times are the clock's when each row is written (clock_timestamp), not the transaction's start: an
+ * upsert that waited on a row lock while another closed the member's stay must record its joining
+ * after that closing, or the history would show the member in two households at once.
+ */
 async function setMemberships(trx: Knex.Transaction, bank: Bank, principal: Principal, householdId: string,
   wanted: { memberId: string; adult: boolean }[]): Promise<void> {
   const head = principal.headId;
@@ -282,12 +287,12 @@ async function setMemberships(trx: Knex.Transaction, bank: Bank, principal: Prin
   }
   if (toClose.length > 0) {
     await trx('household_members').where({ head_id: head }).whereIn('id', toClose)
-      .update({ left_at: trx.fn.now(), left_by: principal.sub.slice(0, 200) });
+      .update({ left_at: trx.raw('clock_timestamp()'), left_by: principal.sub.slice(0, 200) });
   }
   const joining = wanted.filter((w) => !staying.has(w.memberId));
   if (joining.length > 0) {
     await trx('household_members').insert(joining.map((w) => ({
-      head_id: head, household_id: householdId, member_id: w.memberId, adult: w.adult, joined_by: principal.sub.slice(0, 200),
+      head_id: head, household_id: householdId, member_id: w.memberId, adult: w.adult, joined_at: trx.raw('clock_timestamp()'), joined_by: principal.sub.slice(0, 200),
     })));
   }
 }

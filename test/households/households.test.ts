@@ -138,6 +138,39 @@ describe('upsertHousehold', () => {
   });
 });
 
+describe('membership history under concurrent moves', () => {
+  it('a joining that waited on a lock while the member left another household is recorded after the leaving, never overlapping it (found by npm run chaos)', async () => {
+    const [a, b, c] = [await member(), await member(), await member()];
+    const wang = await household([{ externalId: a.externalId, adult: true }, { externalId: b.externalId, adult: true }]);
+    const li = await household([{ externalId: c.externalId, adult: true }]);
+    // Hold b's member row: an upsert listing b waits on it (after its transaction began); one that drops b does not.
+    const holder = await h.bank.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM members WHERE head_id = $1 AND id = $2 FOR NO KEY UPDATE', [h.head.id, b.id]);
+      const joining = h.gql(h.adminToken, upsert, { i: { idempotencyKey: h.key(), externalId: li.externalId, branch: h.branches[0]!.code, name: '李家',
+        members: [{ externalId: c.externalId, adult: true }, { externalId: b.externalId, adult: true }] } });
+      for (let i = 0; i < 200; i++) {
+        const { rows: [waiting] } = await h.bank.knex.raw(`SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%FROM members%FOR NO KEY UPDATE%'`);
+        if (waiting.n > 0) break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      // Meanwhile b leaves 王家 (another transaction, which commits first).
+      const leaving = await h.gql(h.adminToken, upsert, { i: { idempotencyKey: h.key(), externalId: wang.externalId, branch: h.branches[0]!.code, name: '王家',
+        members: [{ externalId: a.externalId, adult: true }] } });
+      expect(leaving.errors).toBeUndefined();
+      await holder.query('COMMIT');
+      expect((await joining).errors).toBeUndefined();
+    } finally {
+      holder.release();
+    }
+    const stays = await h.bank.knex('household_members').where({ head_id: h.head.id, member_id: b.id }).orderBy([{ column: 'joined_at' }, { column: 'id' }]);
+    expect(stays.map((r) => [String(r.household_id), r.left_at === null])).toEqual([[wang.id, false], [li.id, true]]);
+    expect(stays[0].left_at.getTime(), 'the stay in 李家 begins after the stay in 王家 ended').toBeLessThanOrEqual(stays[1].joined_at.getTime());
+  });
+});
+
 describe('awards under a household rule', () => {
   it('credit the member\'s household while a member rule credits the member', async () => {
     const [a, loner] = [await member(), await member()];

@@ -14,7 +14,8 @@
 -- about p_limit transactions per call (all of one database transaction's rows together). A member
 -- counts in its wallet's branch at the fold, and becomes active in a year for an asset when its
 -- first yearly row of that asset and year is written: the probe is exact because only the fold writes
--- the member rollups and folds run one at a time. VOLATILE plpgsql: each statement takes a new
+-- the member rollups and folds run one at a time; it reads member_year_rollups by one member's key
+-- (the primary key, or the period index, which ends with member_id since migration 078). VOLATILE plpgsql: each statement takes a new
 -- snapshot, so the one after the lock sees every fold before it.
 CREATE OR REPLACE FUNCTION cb_fold_rollups(p_limit integer)
 RETURNS integer LANGUAGE plpgsql AS $fn$

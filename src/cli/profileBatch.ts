@@ -3,7 +3,7 @@
 // the plan and time of every statement inside the function (auto_explain, nested statements);
 // PROFILE_SETUP runs a statement on the measuring connection first (an A/B: drop a trigger, add a key back).
 // PROFILE_FOLD_EVERY=N: after every N calls the same backend runs the settler's fold (cb_fold_rollups,
-// then cb_fold_branch_year_deltas), as the settler does once a second, and the fold's CPU per award is
+// in its transaction with the settler's settings, then cb_fold_branch_year_deltas), as the settler does once a second, and the fold's CPU per award is
 // printed apart from the calls' (so a batch of 500 is folded on its own with N=1).
 // It makes its own database afresh (the embedded cluster of the bench, or DATABASE_URL's server).
 import fs from 'node:fs';
@@ -17,6 +17,7 @@ import { createHeadBank, insertChildBranch, type Branch } from '../directory/bra
 import { openWallets } from '../directory/members.js';
 import { requestHash } from '../ledger/idempotency.js';
 import type { AwardScope } from '../ledger/sql/award.js';
+import { foldSettings, settleBatchRows } from '../ledger/settle.js';
 
 const profileDatabase = 'civility_profile_batch';
 /** As the bench: 64 branches of 64 members, awards spread over them, 500 per call. */
@@ -100,9 +101,13 @@ async function main(): Promise<void> {
     return;
   }
   const foldEvery = Number(process.env.PROFILE_FOLD_EVERY ?? 0);
+  // As the settler runs it (src/ledger/settle.ts): its own database transaction with the fold's settings.
   const fold = async () => {
-    await client.query({ name: 'cb_fold_rollups', text: 'SELECT cb_fold_rollups($1)', values: [10_000] });
-    await client.query({ name: 'cb_fold_branch_deltas', text: 'SELECT cb_fold_branch_year_deltas($1)', values: [10_000] });
+    await client.query('BEGIN');
+    await client.query(foldSettings);
+    await client.query({ name: 'cb_fold_rollups', text: 'SELECT cb_fold_rollups($1)', values: [settleBatchRows] });
+    await client.query('COMMIT');
+    await client.query({ name: 'cb_fold_branch_deltas', text: 'SELECT cb_fold_branch_year_deltas($1)', values: [settleBatchRows] });
   };
   if (foldEvery) await fold();
   const [{ lsn: lsnBefore }] = (await client.query('SELECT pg_current_wal_lsn() AS lsn')).rows;

@@ -3,8 +3,10 @@
 // a dozen catalog items, an open crowdfunding pool with a few donations, a few weeks of awards so
 // that balances show something, a year of party classes, absences (负面清单) and volunteer hours
 // so that the reports do, three claims waiting for approval, and two operators to sign in as (a
-// demo admin and a demo shop assistant). Runs once: it is skipped when the demo head bank exists,
-// except for the operators, which are added to a demo bank seeded before operators existed.
+// demo admin and a demo shop assistant), and three households (户: 王家, 刘家, 李家) with a household rule
+// (garbage.household-bin) and its awards; 花园社区 lets only a household's head spend its points. Runs
+// once: it is skipped when the demo head bank exists, except for the operators, which are added to a
+// demo bank seeded before operators existed.
 import type { Bank } from '../src/bank.js';
 import { createHeadBank, insertChildBranch } from '../src/directory/branches.js';
 import { openWallets } from '../src/directory/members.js';
@@ -16,13 +18,26 @@ import { insertPool } from '../src/pools/pools.js';
 import { callFunction } from '../src/db/callFunction.js';
 import { insertOperator, placeOperator } from '../src/operators/operators.js';
 import { hashPassword } from '../src/operators/passwords.js';
+import { noticePeriodEnd, noticeDaysDefault } from '../src/selections/selections.js';
 
 export const demoHeadCode = 'demo-town';
+/** The rule that pays the winners of the demo selection (评选), and the selection's title. */
+export const demoSelectionRule = 'selection.courtyard';
+export const demoSelectionTitle = '最美庭院 2026年12月';
 /** A rule that needs approval: members report service and the branch approves it. */
 export const demoClaimRule = 'volunteer.service-claim';
 export const demoBranchCodes = ['demo-east-village', 'demo-river-community', 'demo-garden-community'] as const;
 /** The demo grocery (爱心超市) whose shop assistant is the demo merchant operator. */
 export const demoGroceryName = '爱心超市 Caring Grocery';
+/** The household rule of the demo: sorting at a household's bin credits the household (户). */
+export const demoHouseholdRule = 'garbage.household-bin';
+/** The demo households: [externalId, name, branch index, [member number, adult][]], the first member its head. */
+const demoHouseholds: [string, string, number, [number, boolean][]][] = [
+  ['demo-household-wang', '王家', 0, [[1, true], [4, true], [7, false]]],
+  ['demo-household-liu', '刘家', 1, [[2, true], [5, true]]],
+  ['demo-household-li', '李家', 2, [[3, true], [6, true], [9, false]]],
+];
+const demoUser = (n: number) => `demo-user-${String(n).padStart(3, '0')}`;
 
 /**
  * The demo's people, printed by npm start outside production. Their passwords are public (and contain
@@ -122,6 +137,28 @@ export async function seedDemoBank(bank: Bank): Promise<boolean> {
       await trx('branches').whereIn('id', [head.id, branches[0]!.id, branches[1]!.id])
         .update({ notice_board: true, notice_board_changed_by: 'demo-seed', notice_board_changed_at: trx.fn.now() });
     }
+    // Households (migration 072; a database migrated to before it, in tests of old migrations, gets none).
+    if (await trx.schema.hasTable('households')) {
+      await trx('rules').insert({
+        head_id: head.id, branch_id: head.id, code: demoHouseholdRule, version: 1, name: '户分类桶 Household sorting bin', category: 'garbage',
+        outputs: JSON.stringify([{ asset: 'POINTS', amountPerUnit: '2.00', direction: 'CREDIT' }]),
+        caps: JSON.stringify([{ window: 'DAY', maxCount: '3', maxAmount: null }]), requires_approval: false, allowed_clients: [],
+        created_by: 'demo-seed', beneficiary: 'HOUSEHOLD',
+      });
+      for (const [externalId, name, b, people] of demoHouseholds) {
+        const members = await trx('members').where({ head_id: head.id }).whereIn('external_id', people.map(([n]) => demoUser(n))).select('id', 'external_id');
+        const idOf = (n: number) => members.find((m) => m.external_id === demoUser(n))!.id;
+        const [row] = await trx('households').insert({
+          head_id: head.id, branch_id: branches[b]!.id, external_id: externalId, name, head_member_id: idOf(people[0]![0]),
+        }).returning('id');
+        await openWallets(trx, head.id, branches[b]!.id, String(row.id), 'HOUSEHOLD');
+        await trx('household_members').insert(people.map(([n, adult]) => ({
+          head_id: head.id, household_id: row.id, member_id: idOf(n), adult, joined_by: 'demo-seed',
+        })));
+      }
+      await trx('branches').where({ id: branches[2]!.id })
+        .update({ household_spending: 'HEAD_ONLY', household_spending_changed_by: 'demo-seed', household_spending_changed_at: trx.fn.now() });
+    }
     return head;
   });
   if (!seeded) return false;
@@ -158,6 +195,18 @@ export async function seedDemoBank(bank: Bank): Promise<boolean> {
       if (m > 10 && (m + week) % 2 === 0) add('volunteer.hour', String(1 + ((m * week) % 4)));
     }
   }
+  // Sorting at the households' bins, by whichever member dropped it: the household is credited.
+  if (await bank.knex.schema.hasTable('households')) {
+    for (let day = 10; day >= 1; day--) {
+      for (const [, , , people] of demoHouseholds) {
+        for (const [n] of people.slice(0, 1 + (day % 2))) {
+          const key = `seed-household-bin-${n}-${day}`;
+          items.push({ key, hash: requestHash('awardPoints', { key }), externalId: demoUser(n), rule: demoHouseholdRule, quantity: '1',
+            occurredAt: new Date(now - day * 86_400_000).toISOString(), memo: null, metadata: null });
+        }
+      }
+    }
+  }
   items.push({ key: 'seed-absence', hash: 'seed', externalId: 'demo-user-003', rule: 'party.negative-list.absence', quantity: '1', occurredAt: new Date(now - 3 * 86_400_000).toISOString(), memo: '无故缺席支部会议', metadata: null });
   const scope = { headId: seeded.id, sub: 'demo-seed', role: 'admin', scopePath: seeded.path, timeZone: seeded.timeZone };
   for (let i = 0; i < items.length; i += 500) await callAwardBatch(bank.pool, scope, items.slice(i, i + 500));
@@ -175,8 +224,52 @@ export async function seedDemoBank(bank: Bank): Promise<boolean> {
     occurred_at: new Date(now - (i + 1) * 86_400_000), evidence_text: '社区防疫志愿服务 community health volunteering',
     evidence_links: [`https://example.org/demo/sign-in-${i + 1}.jpg`], status: 'PENDING', submitted_by: 'demo-seed', submitted_role: 'member',
   })));
+  await seedDemoSelection(bank, seeded.id, seeded.timeZone);
   await seedDemoOperators(bank);
   return true;
+}
+
+/**
+ * 最美庭院 2026年12月 of East Village, published now for the default notice period (公示) with three
+ * candidates, and one objection (异议) waiting for an admin: the selection waits for it, so the demo
+ * shows a shortlist on notice whenever it is started. Its rule pays 50 POINTS a winner.
+ * (Databases migrated only to before selections existed, in tests of old migrations, get none.)
+ */
+async function seedDemoSelection(bank: Bank, headId: string, timeZone: string): Promise<void> {
+  if (!(await bank.knex.schema.hasTable('selections'))) return;
+  const now = bank.clock();
+  const village = await bank.knex('branches').where({ code: demoBranchCodes[0] }).first('id');
+  const member = async (external: string) => (await bank.knex('members').where({ head_id: headId, external_id: external }).first('id')).id;
+  await bank.knex.transaction(async (trx) => {
+    await trx('rules').insert({
+      head_id: headId, branch_id: headId, code: demoSelectionRule, version: 1, name: '最美庭院 Most beautiful courtyard', category: 'selection',
+      outputs: JSON.stringify([{ asset: 'POINTS', amountPerUnit: '50.00', direction: 'CREDIT' }]), caps: '[]', requires_approval: false,
+      allowed_clients: [], created_by: 'demo-seed',
+    });
+    const [selection] = await trx('selections').insert({
+      head_id: headId, branch_id: village.id, title: demoSelectionTitle, quota: 3, rule_code: demoSelectionRule, notice_days: noticeDaysDefault,
+      status: 'PUBLISHED', opened_by: 'demo-seed', opened_at: now, published_at: now, period_ends_at: noticePeriodEnd(now, noticeDaysDefault, timeZone),
+    }).returning('id');
+    const history = (act: string, actor: string, details: object) =>
+      trx('selection_history').insert({ head_id: headId, selection_id: selection.id, act, actor, at: now, details: JSON.stringify(details) });
+    await history('OPENED', 'demo-seed', { title: demoSelectionTitle, quota: 3, rule: demoSelectionRule });
+    const candidates: string[] = [];
+    for (const [external, reason] of [['demo-user-004', '房前屋后干净整洁，花木修剪得当'], ['demo-user-007', '庭院绿化好，垃圾分类到位'], ['demo-user-013', '主动清理公共区域，带动邻里']]) {
+      const [row] = await trx('selection_candidates').insert({
+        head_id: headId, selection_id: selection.id, kind: 'MEMBER', member_id: await member(external!), reason,
+        evidence_links: [`https://example.org/demo/courtyard-${external}.jpg`], status: 'NOMINATED', nominated_by: 'demo-seed', nominated_at: now,
+      }).returning('id');
+      candidates.push(String(row.id));
+      await history('NOMINATED', 'demo-seed', { candidateId: String(row.id), reason });
+    }
+    await history('PUBLISHED', 'demo-seed', { periodEndsAt: noticePeriodEnd(now, noticeDaysDefault, timeZone).toISOString(), timeZone });
+    const objector = await member('demo-user-010');
+    const [objection] = await trx('selection_objections').insert({
+      head_id: headId, selection_id: selection.id, candidate_id: candidates[1], member_id: objector, filed_by: `member-${objector}`, filed_at: now,
+      reason: '该户院内堆放杂物，影响邻里通行', status: 'OPEN',
+    }).returning('id');
+    await history('OBJECTED', `member-${objector}`, { objectionId: String(objection.id), candidateId: candidates[1] });
+  });
 }
 
 /**

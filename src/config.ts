@@ -68,6 +68,8 @@ export interface Config {
   sweepIntervalMs: number;
   /** How often the sealer brings final transactions into the digest chain. */
   sealIntervalMs: number;
+  /** How often the awarding round pays the winners of selections whose notice period has ended (src/selections/awarding.ts). */
+  selectionsIntervalMs: number;
   /** How far ahead monthly posting partitions are created at start. */
   partitionMonthsAhead: number;
   /** How often the event producer appends new seals and state changes to the feed (src/events/produce.ts). */
@@ -263,6 +265,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     awardCoalescing: flag(env, 'AWARD_COALESCING', true),
     sweepIntervalMs: integer(env, 'SWEEP_INTERVAL_MS', 15_000, 10, 30_000),
     sealIntervalMs: integer(env, 'SEAL_INTERVAL_MS', 1000, 10, 3_600_000),
+    selectionsIntervalMs: integer(env, 'SELECTIONS_INTERVAL_MS', 10_000, 10, 3_600_000),
     partitionMonthsAhead: integer(env, 'PARTITION_MONTHS_AHEAD', 3, 1, 120),
     eventsIntervalMs: integer(env, 'EVENTS_INTERVAL_MS', 1000, 10, 3_600_000),
     nats: {

@@ -20,9 +20,21 @@ const catalogue: Record<string, Entry> = {
   // INSUFFICIENT_FUNDS (cb_post_entry, cb_award_one, cb_redeem)
   'funds.memberShort': { code: 'INSUFFICIENT_FUNDS', en: 'member {member} has {available} {asset} available, {required} needed', zh: '储户 {member} 可用 {asset} 为 {available}，需要 {required}' },
   'funds.redeemShort': { code: 'INSUFFICIENT_FUNDS', en: 'member {member} has {available} POINTS available, {quantity} × "{item}" costs {required}', zh: '储户 {member} 可用积分为 {available}，兑换 {quantity} 件「{item}」需要 {required}' },
+  // Households (户, migration 072): a household wallet short, a household rule's cap, and who may spend
+  'funds.householdShort': { code: 'INSUFFICIENT_FUNDS', en: 'household {household} has {available} {asset} available, {required} needed', zh: '户 {household} 可用 {asset} 为 {available}，需要 {required}' },
+  'funds.householdRedeemShort': { code: 'INSUFFICIENT_FUNDS', en: 'household {household} has {available} POINTS available, {quantity} × "{item}" costs {required}', zh: '户 {household} 可用积分为 {available}，兑换 {quantity} 件「{item}」需要 {required}' },
   'funds.accountShort': { code: 'INSUFFICIENT_FUNDS', en: '{owner} has {available} {asset} available, {required} needed', zh: '{owner} 可用 {asset} 为 {available}，需要 {required}' },
   // CAP_EXCEEDED (cb_award_one)
   'cap.exceeded': { code: 'CAP_EXCEEDED', en: 'rule "{rule}" allows {limit} per {window} for member {member}; already used {used} in the {period} starting {windowStart}, this award asks {requested}', zh: '规则「{rule}」每{window}对储户 {member} 最多 {limit}；自 {windowStart} 起的本{period}已用 {used}，本次又要 {requested}' },
+  'cap.exceededHousehold': { code: 'CAP_EXCEEDED', en: 'rule "{rule}" allows {limit} per {window} for household {household}; already used {used} in the {period} starting {windowStart}, this award asks {requested}', zh: '规则「{rule}」每{window}对户 {household} 最多 {limit}；自 {windowStart} 起的本{period}已用 {used}，本次又要 {requested}' },
+  'household.minor': { code: 'FORBIDDEN', en: 'member {member} is a minor in household {household}: only adult members may spend from the household wallet', zh: '储户 {member} 是户 {household} 的未成年成员：只有成年成员才能使用户积分' },
+  'household.headOnly': { code: 'FORBIDDEN', en: 'in branch {branch} only the head of household {household} may spend from its wallet; member {member} is not its head', zh: '{branch} 规定只有户主才能使用户 {household} 的积分；储户 {member} 不是户主' },
+  'household.noWallet': { code: 'INVALID_STATE', en: 'member {member} is in no household: there is no household wallet to spend from', zh: '储户 {member} 不属于任何户：没有可用的户积分' },
+  'household.memberInNone': { code: 'INVALID_STATE', en: 'member {member} is in no household; rule "{rule}" credits the member\'s household', zh: '储户 {member} 不属于任何户；规则「{rule}」的积分记入户' },
+  'household.ruleCreditsMember': { code: 'BAD_USER_INPUT', en: 'rule "{rule}" credits a member, not a household: name the member (memberId or externalId)', zh: '规则「{rule}」的积分记入个人而不是户：请指明储户（memberId 或 externalId）' },
+  'household.externalIdNotFound': { code: 'NOT_FOUND', en: 'no household with externalId "{externalId}" in this bank', zh: '本行没有 externalId 为 "{externalId}" 的户' },
+  'household.outsideScope': { code: 'FORBIDDEN', en: 'household {household} belongs to a branch outside your scope', zh: '户 {household} 所属分行不在您的管辖范围内' },
+  'rule.notApplicableHousehold': { code: 'NOT_FOUND', en: 'no rule "{rule}" applies to household {household}', zh: '没有适用于户 {household} 的规则「{rule}」' },
   // OUT_OF_STOCK (cb_redeem)
   'stock.out': { code: 'OUT_OF_STOCK', en: 'item "{item}" has {left} left, you asked for {requested}', zh: '商品「{item}」只剩 {left} 件，您要兑换 {requested} 件' },
   // LIMIT_EXCEEDED (cb_redeem, cb_donate)
@@ -108,6 +120,27 @@ const catalogue: Record<string, Entry> = {
   'signIn.locked': { code: 'LIMIT_EXCEEDED', en: 'the account "{username}" is locked after {attempts} wrong passwords in a row, until {lockedUntil} ({timeZone}); try again then, or ask an admin to reset the password, which also unlocks it', zh: '账号「{username}」因连续 {attempts} 次输错密码已锁定，至 {lockedUntil}（{timeZone}）解锁；届时再试，或请管理员重置密码（重置后立即解锁）' },
   'signIn.throttled': { code: 'RATE_LIMITED', en: 'too many failed sign-ins from your address; try again in {seconds} s ({minutes} min)', zh: '您所在地址登录失败次数过多；请在 {seconds} 秒（约 {minutes} 分钟）后再试' },
   'request.timeBudget': { code: 'LIMIT_EXCEEDED', en: 'the request ran past its time budget and was stopped (nothing it was writing was kept); ask for less at once (smaller pages, fewer fields), or retry later with the same idempotencyKey', zh: '请求超出了处理时限，已被中止（未保存任何写入）；请一次少查一些（更小的分页、更少的字段），或稍后用同一个幂等键重试' },
+  // Selections (评选, src/selections/selections.ts): raised by id, so no English template here is matched against another's text
+  'selection.notFound': { code: 'NOT_FOUND', en: 'selection: no selection {selection}', zh: 'selection：没有评选 {selection}' },
+  'selection.candidateNotFound': { code: 'NOT_FOUND', en: 'candidate: no candidate {candidate} in selection {selection}', zh: 'candidate：评选 {selection} 中没有候选人 {candidate}' },
+  'selection.objectionNotFound': { code: 'NOT_FOUND', en: 'objection: no objection {objection}', zh: 'objection：没有异议 {objection}' },
+  'selection.ruleNotApplicable': { code: 'NOT_FOUND', en: 'rule: no rule "{rule}" applies to branch {branch}', zh: 'rule：没有适用于网点 {branch} 的规则「{rule}」' },
+  'selection.ruleNeedsApproval': { code: 'BAD_USER_INPUT', en: 'rule: rule "{rule}" needs approval; a selection pays its winners under a rule that does not', zh: 'rule：规则「{rule}」需要审批；评选须使用无需审批的规则发放积分' },
+  'selection.quotaFull': { code: 'LIMIT_EXCEEDED', en: 'selection {selection} has a quota of {quota} and {nominated} candidates already: no more can be nominated', zh: '评选 {selection} 的名额为 {quota} 个，已提名 {nominated} 个，不能再提名' },
+  'selection.candidateTwice': { code: 'INVALID_STATE', en: '{candidate} is already a candidate of selection {selection}', zh: '{candidate} 已是评选 {selection} 的候选人' },
+  'selection.candidateOutside': { code: 'BAD_USER_INPUT', en: '{field}: {candidate} does not belong to branch {branch} of selection {selection}', zh: '{field}：{candidate} 不属于评选 {selection} 的网点 {branch}' },
+  'selection.householdNotFound': { code: 'NOT_FOUND', en: '{field}: no household {household} in this bank', zh: '{field}：本行没有家庭户 {household}' },
+  'selection.ruleCreditsMembers': { code: 'BAD_USER_INPUT', en: '{field}: rule "{rule}" of selection {selection} credits members; a household is nominated only where the rule credits households', zh: '{field}：评选 {selection} 的规则「{rule}」发放给储户个人；只有发放给家庭户的规则才能提名家庭户' },
+  'selection.notOpen': { code: 'INVALID_STATE', en: 'selection {selection} is {state}: only an open selection takes nominations or is published', zh: '评选 {selection} {state}：只有草拟中的评选才能提名候选人或发布名单' },
+  'selection.noCandidates': { code: 'INVALID_STATE', en: 'selection {selection} has no candidates: nominate at least one before publishing', zh: '评选 {selection} 还没有候选人：发布前请至少提名一位' },
+  'selection.notPublished': { code: 'INVALID_STATE', en: 'selection {selection} is {state}: objections, their resolution and extensions need a published selection', zh: '评选 {selection} {state}：只有公示中的评选才能提出异议、处理异议或延长公示期' },
+  'selection.notWithdrawable': { code: 'INVALID_STATE', en: 'selection {selection} is {state}: a selection can be withdrawn only before awarding', zh: '评选 {selection} {state}：只有在开始发放前才能撤回评选' },
+  'selection.periodOver': { code: 'INVALID_STATE', en: 'the notice period of selection {selection} ended at {at}: objections are no longer taken', zh: '评选 {selection} 的公示期已于 {at} 结束，不再受理异议' },
+  'selection.candidateNotNominated': { code: 'INVALID_STATE', en: 'candidate {candidate} of selection {selection} is {state}: objections are filed against a nominated candidate', zh: '评选 {selection} 的候选人 {candidate} {state}：只能对公示名单上的候选人提出异议' },
+  'selection.objectionResolved': { code: 'INVALID_STATE', en: 'objection {objection} was already {decision} by {by}', zh: '异议 {objection} 已被 {by} {decision}' },
+  'selection.objectorOutside': { code: 'FORBIDDEN', en: 'selection {selection} is for branch {branch}: only its members may object', zh: '评选 {selection} 面向 {branch}：只有该网点的储户才能提出异议' },
+  'selection.objectionsPerMember': { code: 'LIMIT_EXCEEDED', en: 'you have filed {max} objections on selection {selection}, the most one member may', zh: '您已对评选 {selection} 提出 {max} 条异议，已达每人上限' },
+  'selection.extendedTooFar': { code: 'BAD_USER_INPUT', en: '{field}: a notice period may be extended by {max} days in all', zh: '{field}：公示期累计最多延长 {max} 天' },
   // RATE_LIMITED and UNAVAILABLE: a client retries, with the same idempotencyKey for a write
   'rate.limited': { code: 'RATE_LIMITED', en: 'too many requests; retry in {retryAfter} s (with the same idempotencyKey for a write)', zh: '请求过于频繁；请在 {retryAfter} 秒后重试（写操作请使用同一个幂等键）' },
   'database.unavailable': { code: 'UNAVAILABLE', en: 'the database is unavailable; retry in {retryAfter} s (with the same idempotencyKey for a write)', zh: '数据库暂时不可用；请在 {retryAfter} 秒后重试（写操作请使用同一个幂等键）' },
@@ -125,10 +158,13 @@ const zhTerms: Record<string, string> = {
   approved: '批准', rejected: '驳回', day: '日', week: '周', month: '月', year: '年',
   ' per day': '每日', ' per week': '每周', ' per month': '每月', ' per year': '每年',
   'the beginning': '最早', 'no end': '无期限',
+  // a selection's and its candidates' states, and objection decisions (the {state} of selection refusals)
+  open: '尚在草拟', published: '正在公示', awarding: '正在发放', awarded: '已发放', withdrawn: '已撤回', nominated: '在公示名单上', struck: '已被取消资格',
+  upheld: '采纳', dismissed: '驳回',
 };
 
 /** The parameters whose values are words of the API (statuses, windows, roles), not names or figures. */
-const termParams: ReadonlySet<string> = new Set(['status', 'window', 'period', 'per', 'decision', 'roles', 'role', 'from', 'to']);
+const termParams: ReadonlySet<string> = new Set(['status', 'state', 'window', 'period', 'per', 'decision', 'roles', 'role', 'from', 'to']);
 
 interface Template { id: string; entry: Entry; pattern: RegExp }
 

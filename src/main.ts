@@ -1,6 +1,7 @@
 // Start: config → database (embedded or DATABASE_URL) → migrations → demo seed on first start →
-// HTTP, with the delta settler, the journal sealer, the voucher expiry sweeper, the event producer,
-// the NATS publisher (when NATS_URL is set) and the webhook worker running.
+// HTTP, with the delta settler, the journal sealer, the voucher expiry sweeper, the point expiry sweeper,
+// the selections' awarding round, the event producer, the NATS publisher (when NATS_URL is set) and the
+// webhook worker running.
 // WORKERS=1 serves in this process. WORKERS=N > 1: this process (the primary) prepares the database
 // once, then forks N workers (node:cluster) that share the port, each serving HTTP and running the
 // background rounds (each round is safe with any number of processes), and restarts one that dies.
@@ -19,11 +20,13 @@ import { buildApp } from './http/app.js';
 import { buildPages } from './http/pages.js';
 import { startSettler } from './ledger/settle.js';
 import { startSweeper } from './redemption/sweeper.js';
+import { startExpirySweeper } from './expiry/sweeper.js';
 import { startSealer } from './ledger/seal.js';
 import { startWorkers } from './workers.js';
 import { startEventProducer } from './events/produce.js';
 import { startNatsPublisher } from './events/nats.js';
 import { startWebhookWorker } from './webhooks/worker.js';
+import { startSelectionAwarder } from './selections/awarding.js';
 import { seedDemoBank, ensureDemoVoucher, demoHeadCode, demoOperators } from '../seeds/demo.js';
 import { signToken } from './auth/tokens.js';
 import { createLogger, lineLog, type LineLog, type Logger } from './logger.js';
@@ -45,8 +48,10 @@ async function serve(config: Config, databaseUrl: string, onListening: (port: nu
   const taskLog = (task: string) => lineLog(logger.child({ task }));
   const stopSettler = startSettler(bank, config.settleIntervalMs, taskLog('settler'));
   const stopSweeper = startSweeper(bank, config.sweepIntervalMs, taskLog('sweeper'));
+  const stopExpiry = startExpirySweeper(bank, config.sweepIntervalMs, taskLog('expiry'));
   const stopSealer = startSealer(bank, config.sealIntervalMs, taskLog('sealer'));
   const stopEvents = startEventProducer(bank, config.eventsIntervalMs, taskLog('events'));
+  const stopSelections = startSelectionAwarder(bank, config.selectionsIntervalMs, taskLog('selections'));
   const natsUrl = config.nats.url;
   const stopNats = natsUrl ? startNatsPublisher(bank, { ...config.nats, url: natsUrl }, taskLog('nats')) : async () => undefined;
   if (natsUrl) log(`events: publishing to NATS JetStream stream ${config.nats.stream} (subjects ${config.nats.subjectPrefix}.>)`);
@@ -65,7 +70,7 @@ async function serve(config: Config, databaseUrl: string, onListening: (port: nu
     http.close();
     http.closeAllConnections();
     await built.stop();
-    await Promise.all([stopSettler(), stopSealer(), stopSweeper(), stopEvents(), stopNats(), stopWebhooks()]);
+    await Promise.all([stopSettler(), stopSealer(), stopSweeper(), stopExpiry(), stopEvents(), stopSelections(), stopNats(), stopWebhooks()]);
     await bank.close();
   };
 }

@@ -63,14 +63,19 @@ function checkEvidence(evidence: SubmitClaimInput['evidence']): { text: string |
   if (text !== null && (typeof text !== 'string' || text.length > evidenceTextLengthMax || text.includes('\u0000'))) {
     throw badInput('evidence.text', `must be at most ${evidenceTextLengthMax} characters`);
   }
-  const links = evidence?.links ?? [];
-  if (!Array.isArray(links) || links.length > evidenceLinksMax) throw badInput('evidence.links', `at most ${evidenceLinksMax} links`);
+  return { text, links: checkEvidenceLinks(evidence?.links, 'evidence.links') };
+}
+
+/** Up to evidenceLinksMax http(s) links (claims' evidence, selections' nominations). */
+export function checkEvidenceLinks(value: unknown, field: string): string[] {
+  const links = value ?? [];
+  if (!Array.isArray(links) || links.length > evidenceLinksMax) throw badInput(field, `at most ${evidenceLinksMax} links`);
   links.forEach((link, i) => {
     if (typeof link !== 'string' || link.length > evidenceLinkLengthMax || !/^https?:\/\/\S+$/.test(link)) {
-      throw badInput(`evidence.links[${i}]`, `must be an http(s) URL of at most ${evidenceLinkLengthMax} characters`);
+      throw badInput(`${field}[${i}]`, `must be an http(s) URL of at most ${evidenceLinkLengthMax} characters`);
     }
   });
-  return { text, links };
+  return links as string[];
 }
 
 /** The rule version in force for a member: the deepest definition on its branch path, latest version. */

@@ -1,7 +1,8 @@
 // npm run bench: starts the service (embedded PostgreSQL, or DATABASE_URL) on a fresh database and
 // measures awards per second over HTTP with closed-loop clients (one branch, spread over 64 branches,
 // batches of 500) and a voucher's journey (redeem, then fulfil at the counter) against the database's
-// own ceiling on the same server (single-row INSERT commits/s).
+// own ceiling on the same server (single-row INSERT commits/s), and awards and spends with point expiry off
+// and on (issue 16 §3), alternating, as ratios within the run.
 // The load runs in a child process (this file, forked) so that it does not share the service's event loop.
 // The service runs in this process, or with BENCH_WORKERS=N as WORKERS=N runs it (N worker processes
 // of src/main.ts on one port). It ends with issue 14's targets as ratios within the run: target | measured | met?.
@@ -29,6 +30,7 @@ import { signToken } from '../auth/tokens.js';
 import { cpuUse, postmasterOf, sampleCpu, type CpuUse } from './cpuTime.js';
 import { createDatabaseOfUrl } from './cliDatabase.js';
 import { startWorkers, type Workers } from '../workers.js';
+import { startExpirySweeper, sweepPointExpiry } from '../expiry/sweeper.js';
 
 /** Its own database, dropped and created afresh each run: figures never depend on earlier runs. */
 const benchDatabase = 'civility_bench';
@@ -100,10 +102,24 @@ const batchMutation = `mutation AwardBatch($input: AwardPointsBatchInput!) {
 /** A member redeems the bench item; the merchant's till fulfils the voucher: what a counter sale costs. */
 const redeemMutation = `mutation Redeem($input: RedeemInput!) { redeem(input: $input) { redemption { code status } } }`;
 const fulfilMutation = `mutation Fulfil($input: VoucherInput!) { fulfillRedemption(input: $input) { redemption { status } } }`;
-/** Points each redeeming member starts with (an award of this many units of the bench rule), far more than a run spends. */
-const redeemerFunds = '1000';
+/** Points each redeeming member starts with (an award of this many units of the bench rule), far more than a run spends (the expiry rows spend ~1,500 each). */
+const redeemerFunds = '100000';
 /** The cheapest authenticated GraphQL request: HTTP, JSON, JWT check and Apollo, no database. */
 const trivialQuery = '{ __typename }';
+/**
+ * Issue 16 §3: awards and spends (a voucher redeemed and fulfilled) with point expiry off and on, at
+ * this many clients, alternating off, on, off, on so that drift of a shared machine falls on both.
+ */
+const expiryClients = 16;
+const expiryRounds = 2;
+/** An "on" step is measured over at least two sweeper rounds (SWEEP_INTERVAL_MS), so that the lot folding it pays for is inside its window. */
+const expirySweepsPerWindow = 2;
+/** The policy the "on" steps run under (any policy folds the same lots; none of the bench's points is old enough to expire). */
+const benchExpiryMonths = 12;
+/** Sweeper passes to fold the history before the first "on" step (each folds up to 100,000 transactions). */
+const catchUpPassesMax = 50;
+/** Issue 16's targets: off no slower than before (compare runs), on at most 10% slower than off. */
+const expiryOnSlowdownMax = 0.1;
 /** argv[2] of the forked load generator. */
 const loadGeneratorFlag = '--load-generator';
 
@@ -654,11 +670,11 @@ function printTable(rows: Row[], ceilingAt: (clients: number) => number): void {
 }
 
 /** The final table: each target of the issue, what this run measured, and whether it is met. */
-function printTargets(rows: { target: string; measured: string; met: string }[]): void {
+function printTargets(rows: { target: string; measured: string; met: string }[], title = 'Targets (issue 14), as ratios within this run'): void {
   const header = { target: 'target', measured: 'measured', met: 'met?' };
   const widths = (['target', 'measured'] as const).map((k) => Math.max(header[k].length, ...rows.map((r) => r[k].length)));
   const line = (r: typeof header) => `| ${r.target.padEnd(widths[0]!)} | ${r.measured.padEnd(widths[1]!)} | ${r.met} |`;
-  console.log('\nTargets (issue 14), as ratios within this run');
+  console.log(`\n${title}`);
   console.log(line(header));
   console.log(`|${'-'.repeat(widths[0]! + 2)}|${'-'.repeat(widths[1]! + 2)}|------|`);
   for (const row of rows) console.log(line(row));
@@ -670,7 +686,7 @@ function utcNow(): string {
 
 interface Settings { version: string; fsync: string; sync: string }
 
-interface Plan { scenario: string; kind: LoadKind; clients: number; members: string[] }
+interface Plan { scenario: string; kind: LoadKind; clients: number; members: string[]; expiry?: 'off' | 'on' }
 
 function planScenarios(fixture: Fixture): Plan[] {
   const spreadName = `awardPoints, ${branchCount} branches`;
@@ -684,6 +700,10 @@ function planScenarios(fixture: Fixture): Plan[] {
     ...batchClientCounts.map((clients) => ({ scenario: `ref: awardPointsBatch x${batchSize} replayed`, kind: 'batch-replay' as const, clients, members: fixture.spread })),
     { scenario: 'ref: one award as SQL (pg), one branch', kind: 'award-sql', clients: referenceClients, members: fixture.oneBranch },
     { scenario: 'redeem, then fulfil (2 requests)', kind: 'redeem-fulfil', clients: Math.max(...clientCounts), members: [] },
+    ...Array.from({ length: expiryRounds }, () => (['off', 'on'] as const).flatMap((expiry) => [
+      { scenario: `expiry ${expiry}: awardPoints, ${branchCount} branches`, kind: 'award' as const, clients: expiryClients, members: fixture.spread, expiry },
+      { scenario: `expiry ${expiry}: redeem, then fulfil`, kind: 'redeem-fulfil' as const, clients: expiryClients, members: [], expiry },
+    ])).flat(),
   ];
 }
 
@@ -764,6 +784,43 @@ function printReport(rows: Row[], describe: string): void {
       + ` already take ${count(floor)} µs: ${floor > budget ? 'out of reach on this machine, whatever an award does' : 'within reach in principle'}`);
   }
   printTargets(targets);
+  printExpiry(rows);
+}
+
+/** Issue 16 §3: each expiry row's rate averaged over its rounds, on ÷ off. */
+function printExpiry(rows: Row[]): void {
+  const mean = (kind: LoadKind, expiry: 'off' | 'on') => {
+    const mine = rows.filter((r) => r.kind === kind && r.scenario.startsWith(`expiry ${expiry}:`));
+    return mine.length ? mine.reduce((sum, r) => sum + perSecond(r.result), 0) / mine.length : NaN;
+  };
+  const meanCpu = (kind: LoadKind, expiry: 'off' | 'on') => {
+    const mine = rows.filter((r) => r.kind === kind && r.scenario.startsWith(`expiry ${expiry}:`) && r.cpu?.databaseMs != null && r.result.operations > 0);
+    return mine.length ? mine.reduce((sum, r) => sum + ((r.cpu!.selfMs + r.cpu!.databaseMs!) * 1000) / r.result.operations, 0) / mine.length : NaN;
+  };
+  const lines = ([['award', 'awardPoints'], ['redeem-fulfil', 'redeem, then fulfil']] as const).map(([kind, name]) => {
+    const off = mean(kind, 'off');
+    const on = mean(kind, 'on');
+    const ratio = on / off;
+    // The machine's other load moves rates between rounds; the CPU the service and PostgreSQL spend per
+    // operation (the sweeper's folding included: it runs in both) is steadier.
+    const cpuOn = meanCpu(kind, 'on');
+    const cpuOff = meanCpu(kind, 'off');
+    return [{ target: `${name} @${expiryClients}: expiry on ÷ off ≥ ${percent(1 - expiryOnSlowdownMax)}`,
+      measured: `${count(on)} / ${count(off)} = ${percent(ratio)}`,
+      met: Number.isNaN(ratio) ? 'not measured' : ratio >= 1 - expiryOnSlowdownMax ? 'met' : 'NOT met' },
+    { target: `${name} @${expiryClients}: CPU µs per operation (service + PostgreSQL), on ÷ off ≤ ${percent(1 + expiryOnSlowdownMax)}`,
+      measured: `${count(cpuOn)} / ${count(cpuOff)} = ${percent(cpuOn / cpuOff)}`,
+      met: Number.isNaN(cpuOn / cpuOff) ? 'not measured' : cpuOn / cpuOff <= 1 + expiryOnSlowdownMax ? 'met' : 'NOT met' }];
+  }).flat();
+  console.log(`\nPoint expiry (issue 16), as ratios within this run: mean of ${expiryRounds} alternating rounds each, expiry off (no policy: nothing`
+    + ` runs but one query per sweep) and on (MONTHS_AFTER_EARNING ${benchExpiryMonths}, the expiry sweeper folding lots every SWEEP_INTERVAL_MS)`);
+  printTargets(lines, 'Targets (issue 16 §3)');
+}
+
+/** Turns the bench head bank's POINTS expiry on or off, as setExpiryPolicy would. */
+async function setBenchExpiry(bank: Bank, headId: string, on: boolean): Promise<void> {
+  const row = { kind: on ? 'MONTHS_AFTER_EARNING' : 'OFF', months: on ? benchExpiryMonths : null, changed_by: 'bench', changed_at: new Date() };
+  await bank.knex('expiry_policies').insert({ head_id: headId, asset_code: 'POINTS', ...row }).onConflict(['head_id', 'asset_code']).merge(Object.keys(row));
 }
 
 let interrupted = false;
@@ -828,25 +885,43 @@ async function main(): Promise<number> {
     };
     // BENCH_ONLY=award,batch-replay runs only scenarios of those kinds (a profile of one path, a quick re-measure).
     const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((k) => k.trim())) : null;
-    const plan = planScenarios(fixture).filter((step) => !only || only.has(step.kind));
-    if (plan.length === 0) throw new Error(`BENCH_ONLY names no scenario kind; kinds are ${[...new Set(planScenarios(fixture).map((step) => step.kind))].join(', ')}`);
+    // BENCH_ONLY=expiry runs the expiry rows alone (they are not included by their kinds).
+    const plan = planScenarios(fixture).filter((step) => !only || (step.expiry ? only.has('expiry') : only.has(step.kind)));
+    if (plan.length === 0) throw new Error(`BENCH_ONLY names no scenario kind; kinds are ${[...new Set(planScenarios(fixture).map((step) => step.kind))].join(', ')}, expiry`);
     log(`${plan.length} scenarios of ${warmupMs / 1000} s warm-up + ${seconds} s measured each: about ${Math.ceil((plan.length * (warmupMs / 1000 + seconds) + serviceWarmupMs / 1000) / 60)} min`);
 
     const rows: Row[] = [];
     let errors = 0;
+    // The expiry sweeper of the "on" steps, in this process (with BENCH_WORKERS each worker runs its own, as the service does).
+    let stopExpiry: (() => Promise<void>) | null = null;
     for (const [i, step] of plan.entries()) {
       if (interrupted) throw new Error('interrupted');
+      if (step.expiry) {
+        await setBenchExpiry(bank, fixture.head.id, step.expiry === 'on');
+        if (step.expiry === 'on' && !stopExpiry) {
+          // Turning a policy on folds the whole history once (every earlier scenario's awards): done
+          // here, unmeasured, so that the "on" rows show the steady cost of folding what comes in.
+          for (let pass = 0; pass < catchUpPassesMax && (await sweepPointExpiry(bank)).wallets > 0; pass++);
+          if (workerCount === null) stopExpiry = startExpirySweeper(bank, config.sweepIntervalMs, log);
+        }
+        if (step.expiry === 'off' && stopExpiry) {
+          await stopExpiry();
+          stopExpiry = null;
+        }
+      }
+      const measureMs = step.expiry === 'on' ? Math.max(seconds * 1000, expirySweepsPerWindow * config.sweepIntervalMs) : seconds * 1000;
       if (step.kind === 'award' && !rows.some((r) => r.kind === 'award')) {
         const warm = await generator.run({ ...base, kind: 'award', clients: Math.max(...clientCounts), members: fixture.spread, keyPrefix: 'bench-warm', warmupMs: serviceWarmupMs, measureMs: 0 });
         if (warm.errors) log(`service warm-up: ${warm.errors} errors (first: ${warm.firstError})`);
         errors += warm.errors;
       }
-      const { result, cpu } = await runMeasured(generator, { ...base, kind: step.kind, clients: step.clients, members: step.members, keyPrefix: `bench-s${i}` }, postmaster, service.workerPids);
+      const { result, cpu } = await runMeasured(generator, { ...base, measureMs, kind: step.kind, clients: step.clients, members: step.members, keyPrefix: `bench-s${i}` }, postmaster, service.workerPids);
       rows.push({ scenario: step.scenario, kind: step.kind, clients: step.clients, result, cpu });
       errors += result.errors;
       log(`${step.scenario} @${step.clients}: ${count(perSecond(result))}/s, p50 ${ms(result.p50Ms)} ms, p99 ${ms(result.p99Ms)} ms, `
         + `errors ${result.errors}${result.firstError ? ` (first: ${result.firstError})` : ''}`);
     }
+    await stopExpiry?.();
     printReport(rows, describe);
     if (errors > 0) console.log(`\n${errors} requests or awards failed; the first of each scenario is in the log above`);
     if (service.logSuppressed() > 0) log(`${service.logSuppressed()} further service log lines were not printed`);

@@ -33,6 +33,7 @@ import { ServiceProcess, freePort } from '../chaos/services.js';
 import { drawWorkload, workloads, type ChaosMember, type ChaosWorld, type KeyOutcome, type WriteRequest } from '../chaos/workload.js';
 import { checkAfterFaults, type KeyLedger } from '../chaos/checks.js';
 import { checkFeedDelivery } from '../chaos/feedCheck.js';
+import { checkSelections, seedChaosSelections } from '../chaos/selections.js';
 import { produceAllEvents } from '../events/produce.js';
 import type { NatsSettings } from '../events/nats.js';
 
@@ -147,6 +148,9 @@ async function main(): Promise<number> {
     stock_left: shopStock, visible_branch_id: head.id, voucher_valid_days: 7,
   }).returning('id');
   const poolId = await setup.knex.transaction((trx) => insertPool(trx, head.id, head.id, { title: 'Chaos pool', beneficiary: 'everyone', target: poolTarget, createdBy: 'chaos' }));
+  // Selections on notice whose periods end mid-run (their winners are paid by the services' awarding rounds), one held by an objection.
+  const selectionPlan = await seedChaosSelections(setup.knex, head.id, branches[0]!.id,
+    members.filter((m) => m.branchCode === branches[0]!.code).map((m) => m.id), Date.now(), seconds * 1000);
   await setup.close();
   const memberTokens = new Map<string, string>();
   const world: ChaosWorld = {
@@ -173,7 +177,7 @@ async function main(): Promise<number> {
   for (let i = 0; i < serviceCount; i++) {
     services.push(new ServiceProcess(`service-${i + 1}`, await freePort(), {
       DATABASE_URL: server.url, SEED_DEMO: 'false', RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_ANONYMOUS_REQUESTS: '0',
-      SETTLE_INTERVAL_MS: '200', SEAL_INTERVAL_MS: '200', EVENTS_INTERVAL_MS: '200', DB_POOL_SIZE: '8', NODE_ENV: '',
+      SETTLE_INTERVAL_MS: '200', SEAL_INTERVAL_MS: '200', EVENTS_INTERVAL_MS: '200', SELECTIONS_INTERVAL_MS: '200', DB_POOL_SIZE: '8', NODE_ENV: '',
       ...(nats ? { NATS_URL: nats.url, NATS_STREAM: nats.stream, NATS_SUBJECT_PREFIX: nats.subjectPrefix, NATS_MAX_AGE_HOURS: '1', NATS_PUBLISH_INTERVAL_MS: '200' } : { NATS_URL: '' }),
     }));
   }
@@ -325,6 +329,31 @@ async function main(): Promise<number> {
       }
     }
   })();
+  // The admin dismisses the objection that holds the first selection, mid-run, through the API: retried
+  // with one key until a service answers (it writes no transaction, so it is outside the key ledger).
+  const resolving = (async () => {
+    await sleep(Math.max(0, selectionPlan.held.resolveAt - Date.now()));
+    const body = JSON.stringify({
+      query: 'mutation($i: ResolveObjectionInput!) { resolveObjection(input: $i) { objection { status } } }',
+      variables: { i: { idempotencyKey: `${tag}-resolve-objection`, objection: selectionPlan.held.objectionId, decision: 'DISMISSED', reason: 'chaos: checked' } },
+    });
+    for (let attempt = 1; attempt <= attemptsMax && Date.now() < hardStop.at; attempt++) {
+      const up = services.filter((s) => s.running);
+      try {
+        if (up.length) {
+          const res = await fetch(`${up[Math.floor(random() * up.length)]!.url}/graphql`, {
+            method: 'POST', body, signal: AbortSignal.timeout(requestTimeoutMs), headers: { 'content-type': 'application/json', authorization: `Bearer ${world.adminToken}` },
+          });
+          const answer = await res.json() as { data?: any; errors?: { message: string; extensions?: { code?: string } }[] };
+          if (answer.data?.resolveObjection) return;
+          const code = answer.errors?.[0]?.extensions?.code ?? '';
+          if (!retryableCodes.has(code)) { violationsOfHarness.push(`resolveObjection was refused: ${answer.errors?.[0]?.message}`); return; }
+        }
+      } catch { /* a fault: retry with the same key */ }
+      await sleep(Math.min(backoffMaxMs, 10 * 2 ** Math.min(attempt, 10)));
+    }
+    violationsOfHarness.push('resolveObjection got no answer');
+  })();
   const clients = Array.from({ length: clientCount }, async () => {
     while (Date.now() < deadline) {
       const request = drawWorkload(world).build(world, key);
@@ -338,6 +367,7 @@ async function main(): Promise<number> {
   await Promise.all(restarts);
   hardStop.at = Date.now() + drainMs;
   await Promise.all(clients);
+  await resolving;
   clearInterval(progress);
   await Promise.all(services.map((s) => s.stop()));
 
@@ -345,6 +375,7 @@ async function main(): Promise<number> {
   const checker = await openBank(config, server.url);
   let violations: string[];
   let feedFigures: string;
+  let selectionFigures = '';
   try {
     // How far the services' producer got on its own, before the feed is brought up to date here.
     const { rows: [lag] } = await checker.pool.query(
@@ -354,7 +385,10 @@ async function main(): Promise<number> {
     await produceAllEvents(checker, head.id);
     const feed = await checkFeedDelivery(checker, head.id, nats);
     feedFigures = `${feed.figures}; the services' producers had fed ${lag.fed} of the ${lag.sealed} transactions sealed when they stopped`;
-    violations = [...violationsOfHarness, ...(await checkAfterFaults(checker, head.id, ledger, { itemId: String(item.id), initialStock: shopStock })), ...feed.violations];
+    const selections = await checkSelections(checker, head.id);
+    selectionFigures = selections.figures;
+    violations = [...violationsOfHarness, ...(await checkAfterFaults(checker, head.id, ledger, { itemId: String(item.id), initialStock: shopStock })), ...feed.violations,
+      ...selections.violations];
   } finally {
     await checker.close();
     await server.stop();
@@ -367,6 +401,7 @@ async function main(): Promise<number> {
     + `services exiting by themselves ${stats.selfExits}; violations ${violations.length}`);
   console.log(`acknowledged keys by kind: ${[...stats.acknowledgedByWorkload].map(([w, n]) => `${w} ${n}`).join(', ')}`);
   console.log(`events: ${feedFigures}`);
+  console.log(`selections: ${selectionFigures}`);
   for (const v of violations) console.log(`  violation: ${v}`);
   return violations.length;
 }

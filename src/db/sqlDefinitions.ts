@@ -67,6 +67,9 @@ export const sqlDefinitionFiles: readonly string[] = [
   'reports/sql/score_year_lock_key.sql',
   'reports/sql/guard_score_years.sql',
 
+  // Who may spend from a household wallet (migration 072): redemptions and donations call it.
+  'households/sql/household_spender.sql',
+
   // Vouchers (invariant 6).
   'redemption/sql/redemption_status.sql',
   'redemption/sql/check_redemption_move.sql',
@@ -86,6 +89,22 @@ export const sqlDefinitionFiles: readonly string[] = [
 
   // Claims.
   'claims/sql/approve_claim.sql',
+
+  // Selections (评选): the awarding round's three steps, and the history's guard.
+  'selections/sql/begin_selection_awarding.sql',
+  'selections/sql/award_selection_candidate.sql',
+  'selections/sql/finish_selection_awarding.sql',
+  'selections/sql/refuse_selection_history_change.sql',
+
+  // Point expiry (issue 16 §3): lots folded from the journal, spent FIFO, expired once per lot.
+  'expiry/sql/refuse_lot_move_change.sql',
+  'expiry/sql/expiry_cutoff.sql',
+  'expiry/sql/lot_expires_at.sql',
+  'expiry/sql/take_lots.sql',
+  'expiry/sql/give_lots.sql',
+  'expiry/sql/fold_wallet_lots.sql',
+  'expiry/sql/expire_wallet_lots.sql',
+  'expiry/sql/expire_wallets.sql',
 
   // The event feed's outbox of state changes (and the triggers that fill it).
   'events/sql/record_change.sql',

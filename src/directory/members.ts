@@ -144,11 +144,15 @@ export async function upsertMember(bank: Bank, principal: Principal, input: Upse
   }));
 }
 
-/** A wallet per asset for a new member; negative balances only where the asset allows (PARTY_SCORE). */
-export async function openWallets(trx: Knex.Transaction | Knex, headId: string, branchId: string, memberId: string): Promise<void> {
+/**
+ * A wallet per asset for a new member (or a new household: its wallets are a member's, migration 072);
+ * negative balances only where the asset allows (PARTY_SCORE).
+ */
+export async function openWallets(trx: Knex.Transaction | Knex, headId: string, branchId: string, ownerId: string,
+  ownerType: 'MEMBER' | 'HOUSEHOLD' = 'MEMBER'): Promise<void> {
   const assets = await trx('assets').select('code', 'scale', 'member_may_go_negative');
   await trx('accounts').insert(assets.map((a) => ({
-    head_id: headId, branch_id: branchId, owner_type: 'MEMBER', owner_id: memberId, purpose: 'WALLET',
+    head_id: headId, branch_id: branchId, owner_type: ownerType, owner_id: ownerId, purpose: 'WALLET',
     asset_code: a.code, asset_scale: a.scale, allow_negative: a.member_may_go_negative, deferred_balance: false,
   })));
 }

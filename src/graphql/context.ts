@@ -6,7 +6,8 @@ import type { Principal } from '../auth/principal.js';
 import type { Locale } from '../errorMessages.js';
 import type { Branch } from '../directory/branches.js';
 import { loadMembers, type Member } from '../directory/members.js';
-import { loadAccounts, loadMemberWallets, type AccountRecord } from '../ledger/accounts.js';
+import { loadAccounts, loadHouseholdWallets, loadMemberWallets, type AccountRecord } from '../ledger/accounts.js';
+import { loadHouseholds, type Household } from '../households/households.js';
 import { loadTransactions, type TransactionRecord } from '../ledger/transactions.js';
 import { loadRuleVersions, type Rule } from '../rules/rules.js';
 import { loadMerchants, type Merchant } from '../redemption/merchants.js';
@@ -21,6 +22,8 @@ export interface Loaders {
   member: DataLoader<string, Member | null>;
   account: DataLoader<string, AccountRecord | null>;
   wallets: DataLoader<string, AccountRecord[]>;
+  household: DataLoader<string, Household | null>;
+  householdWallets: DataLoader<string, AccountRecord[]>;
   rule: DataLoader<string, Rule | null>;
   transaction: DataLoader<string, TransactionRecord | null>;
   merchant: DataLoader<string, Merchant | null>;
@@ -56,6 +59,8 @@ export function createLoaders(bank: Bank, principal: Principal): Loaders {
     member: new DataLoader((ids) => loadMembers(bank, head, ids)),
     account: new DataLoader((ids) => loadAccounts(bank, head, ids)),
     wallets: new DataLoader((ids) => loadMemberWallets(bank, head, ids)),
+    household: new DataLoader((ids) => loadHouseholds(bank, head, ids)),
+    householdWallets: new DataLoader((ids) => loadHouseholdWallets(bank, head, ids)),
     rule: new DataLoader((ids) => loadRuleVersions(bank, head, ids)),
     transaction: new DataLoader((ids) => loadTransactions(bank, head, ids)),
     merchant: new DataLoader((ids) => loadMerchants(bank, head, ids)),

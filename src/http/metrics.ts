@@ -119,6 +119,20 @@ export const databaseGauges: DatabaseGauge[] = [
     kind: 'value',
     sql: `SELECT count(*) AS value FROM webhook_deliveries WHERE status = 'DEAD'`,
   },
+  {
+    name: 'civility_bank_selections_awaiting_award',
+    help: 'Selections whose notice period has ended with no open objection and whose winners are not all paid yet (the awarding round pays them)',
+    kind: 'value',
+    sql: `SELECT count(*) AS value FROM selections s WHERE s.status IN ('PUBLISHED', 'AWARDING') AND s.period_ends_at <= now()
+            AND NOT EXISTS (SELECT 1 FROM selection_objections o WHERE o.head_id = s.head_id AND o.selection_id = s.id AND o.status = 'OPEN')`,
+  },
+  {
+    name: 'civility_bank_selections_held_by_objections',
+    help: 'Selections whose notice period has ended and that an open objection holds until an admin resolves it',
+    kind: 'value',
+    sql: `SELECT count(*) AS value FROM selections s WHERE s.status = 'PUBLISHED' AND s.period_ends_at <= now()
+            AND EXISTS (SELECT 1 FROM selection_objections o WHERE o.head_id = s.head_id AND o.selection_id = s.id AND o.status = 'OPEN')`,
+  },
 ];
 
 /**

@@ -12,7 +12,7 @@ export interface AccountRecord {
   id: string;
   headId: string;
   branchId: string;
-  ownerType: 'MEMBER' | 'MERCHANT' | 'POOL' | 'SYSTEM';
+  ownerType: 'MEMBER' | 'HOUSEHOLD' | 'MERCHANT' | 'POOL' | 'SYSTEM';
   ownerId: string;
   purpose: string;
   asset: string;
@@ -46,25 +46,38 @@ export async function loadAccounts(bank: Bank, headId: string, ids: readonly str
 
 /** Wallets of members by member id, in one query. */
 export async function loadMemberWallets(bank: Bank, headId: string, memberIds: readonly string[]): Promise<AccountRecord[][]> {
+  return loadWallets(bank, headId, 'MEMBER', memberIds);
+}
+
+/** Wallets of households (户, migration 072) by household id, in one query. */
+export async function loadHouseholdWallets(bank: Bank, headId: string, householdIds: readonly string[]): Promise<AccountRecord[][]> {
+  return loadWallets(bank, headId, 'HOUSEHOLD', householdIds);
+}
+
+async function loadWallets(bank: Bank, headId: string, ownerType: 'MEMBER' | 'HOUSEHOLD', ownerIds: readonly string[]): Promise<AccountRecord[][]> {
   const { rows } = await bank.knex.raw(
-    `SELECT ${accountColumns} FROM accounts a WHERE a.head_id = ? AND a.owner_type = 'MEMBER' AND a.owner_id = ANY(?::bigint[]) ORDER BY a.asset_code`,
-    [headId, memberIds as string[]]);
-  const byMember = new Map<string, AccountRecord[]>();
+    `SELECT ${accountColumns} FROM accounts a WHERE a.head_id = ? AND a.owner_type = ? AND a.owner_id = ANY(?::bigint[]) ORDER BY a.asset_code`,
+    [headId, ownerType, ownerIds as string[]]);
+  const byOwner = new Map<string, AccountRecord[]>();
   for (const r of rows) {
-    const list = byMember.get(String(r.owner_id)) ?? [];
+    const list = byOwner.get(String(r.owner_id)) ?? [];
     list.push(toAccount(bank, r));
-    byMember.set(String(r.owner_id), list);
+    byOwner.set(String(r.owner_id), list);
   }
-  return memberIds.map((id) => byMember.get(id) ?? []);
+  return ownerIds.map((id) => byOwner.get(id) ?? []);
 }
 
 export async function requireAccountVisible(bank: Bank, principal: Principal, account: AccountRecord): Promise<void> {
   if (account.headId === principal.headId) {
     if (principal.role === 'member' && account.ownerType === 'MEMBER' && account.ownerId === principal.memberId) return;
+    // A member reads the wallets of the household it is in now (户, migration 072).
+    if (principal.role === 'member' && account.ownerType === 'HOUSEHOLD'
+        && await bank.knex('household_members').where({ head_id: account.headId, household_id: account.ownerId, member_id: principal.memberId })
+          .whereNull('left_at').first('id')) return;
     if (principal.role === 'merchant' && account.ownerType === 'MERCHANT' && account.ownerId === principal.merchantId) return;
     // An awarding client reads the wallets and branch accounts of its scope (what its awards touch),
     // not merchants' or pools' accounts; an admin reads every account of its scope.
-    const clientMay = account.ownerType === 'MEMBER' || account.ownerType === 'SYSTEM';
+    const clientMay = account.ownerType === 'MEMBER' || account.ownerType === 'HOUSEHOLD' || account.ownerType === 'SYSTEM';
     if (principal.role === 'admin' || (principal.role === 'client' && clientMay)) {
       if (isWithin(await bank.branches.requireById(account.branchId), principal.branch)) return;
     }

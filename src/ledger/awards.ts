@@ -31,6 +31,8 @@ export interface AwardInput {
   idempotencyKey: string;
   memberId?: string | null;
   externalId?: string | null;
+  /** A household by externalId, instead of a member: only for a rule whose beneficiary is HOUSEHOLD. */
+  householdExternalId?: string | null;
   rule: string;
   quantity?: string | null;
   occurredAt?: Date | null;
@@ -91,10 +93,12 @@ function checkQuantity(request: AwardRequest, raw: unknown, field: string): stri
  * sorting seven keys per award.
  */
 export function awardRequestHash(meaning: {
-  memberId: string | null; externalId: string | null; rule: string; quantity: string; occurredAt: string | null;
-  memo: string | null; metadata: object | null;
+  memberId: string | null; externalId: string | null; householdExternalId?: string; rule: string; quantity: string;
+  occurredAt: string | null; memo: string | null; metadata: object | null;
 }): string {
-  const text = `{"externalId":${JSON.stringify(meaning.externalId)},"memberId":${JSON.stringify(meaning.memberId)},`
+  // householdExternalId is in the meaning only when given, so every member award hashes as it always did.
+  const household = meaning.householdExternalId === undefined ? '' : `"householdExternalId":${JSON.stringify(meaning.householdExternalId)},`;
+  const text = `{"externalId":${JSON.stringify(meaning.externalId)},${household}"memberId":${JSON.stringify(meaning.memberId)},`
     + `"memo":${JSON.stringify(meaning.memo)},"metadata":${canonical(meaning.metadata)},"occurredAt":${JSON.stringify(meaning.occurredAt)},`
     + `"quantity":${JSON.stringify(meaning.quantity)},"rule":${JSON.stringify(meaning.rule)}}`;
   return hashCanonical('awardPoints', text);
@@ -104,9 +108,11 @@ export function awardRequestHash(meaning: {
 function prepareAward(bank: Bank, principal: Principal, input: AwardInput, prefix: string, request: AwardRequest): PreparedAward {
   const key = checkIdempotencyKey(input.idempotencyKey, `${prefix}idempotencyKey`);
   const hasId = input.memberId != null;
-  if (hasId === (input.externalId != null)) throw badInput(`${prefix}memberId`, 'give exactly one of memberId or externalId');
+  const named = Number(hasId) + Number(input.externalId != null) + Number(input.householdExternalId != null);
+  if (named !== 1) throw badInput(`${prefix}memberId`, 'give exactly one of memberId, externalId or householdExternalId');
   const memberId = hasId ? checkId(input.memberId, `${prefix}memberId`) : null;
-  const externalId = hasId ? null : checkExternalId(input.externalId, `${prefix}externalId`);
+  const householdExternalId = input.householdExternalId == null ? undefined : checkExternalId(input.householdExternalId, `${prefix}householdExternalId`);
+  const externalId = hasId || householdExternalId !== undefined ? null : checkExternalId(input.externalId, `${prefix}externalId`);
   const rule = checkRuleCode(input.rule, `${prefix}rule`);
   // A rule outside the token's list reads exactly like a rule that does not exist (NOT_FOUND, as
   // for a '*' token naming an unknown code): the caller learns nothing about rules it may not apply.
@@ -118,10 +124,12 @@ function prepareAward(bank: Bank, principal: Principal, input: AwardInput, prefi
   // The hash covers the request as sent: an omitted occurredAt stays omitted, so a retry matches.
   const occurredAtText = occurredAt?.toISOString() ?? null;
   const item: AwardItem = {
-    key, hash: awardRequestHash({ memberId, externalId, rule, quantity, occurredAt: occurredAtText, memo, metadata }), rule, quantity,
-    occurredAt: occurredAtText ?? request.now.toISOString(), memo, metadata,
+    key, hash: awardRequestHash({ memberId, externalId, householdExternalId, rule, quantity, occurredAt: occurredAtText, memo, metadata }),
+    rule, quantity, occurredAt: occurredAtText ?? request.now.toISOString(), memo, metadata,
   };
-  if (memberId) item.memberId = memberId; else item.externalId = externalId;
+  if (memberId) item.memberId = memberId;
+  else if (householdExternalId !== undefined) item.householdExternalId = householdExternalId;
+  else item.externalId = externalId;
   return { item };
 }
 
@@ -135,7 +143,8 @@ export function awardScope(principal: Principal): AwardScope {
  */
 export function withoutScopeIdentifiers<E extends { code: string; message: string; field?: string | null }>(error: E, principal: Principal): E {
   if (error.code !== 'FORBIDDEN' || !/outside your scope/.test(error.message)) return error;
-  return { ...error, message: `the member is outside your scope (${principal.branch.code})` };
+  const party = error.message.startsWith('household') ? 'household' : 'member';
+  return { ...error, message: `the ${party} is outside your scope (${principal.branch.code})` };
 }
 
 export async function awardPoints(bank: Bank, principal: Principal, input: AwardInput): Promise<WriteResult> {

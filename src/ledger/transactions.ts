@@ -25,6 +25,8 @@ export interface TransactionRecord {
   status: string;
   branchId: string;
   memberId: string | null;
+  /** The household whose wallet it credits or debits (migration 072). */
+  householdId: string | null;
   ruleId: string | null;
   principalSub: string;
   principalRole: string;
@@ -62,7 +64,7 @@ export function transactionFromJson(bank: Bank, headId: string, json: any): Tran
   }
   return {
     id: json.id, headId, kind: json.kind, status: json.status, branchId: json.branchId, memberId: json.memberId ?? null,
-    ruleId: json.ruleId ?? null, principalSub: json.principalSub, principalRole: json.principalRole,
+    householdId: json.householdId ?? null, ruleId: json.ruleId ?? null, principalSub: json.principalSub, principalRole: json.principalRole,
     occurredAt: new Date(json.occurredAt), recordedAt: new Date(json.recordedAt), memo: json.memo ?? null,
     metadata: json.metadata ?? null, reason: json.reason ?? null, reversesId: json.reversesId ?? null,
     forced: Boolean(json.forced), postings,

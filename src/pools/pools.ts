@@ -12,6 +12,7 @@ import { BankError, badInput } from '../errors.js';
 import { withRetry } from '../db/errors.js';
 import { callFunction } from '../db/callFunction.js';
 import { checkId } from '../directory/members.js';
+import { checkWallet, type Wallet } from '../households/households.js';
 import { formatAmount, parseAmount } from '../ledger/amounts.js';
 import { checkMemo } from '../ledger/awards.js';
 import { checkIdempotencyKey, requestHash, runIdempotent } from '../ledger/idempotency.js';
@@ -169,9 +170,12 @@ export async function createPool(bank: Bank, principal: Principal, input: Create
   return { pool, replayed };
 }
 
-export interface DonateInput { idempotencyKey: string; pool: string; amount: string; memo?: string | null }
+export interface DonateInput { idempotencyKey: string; pool: string; amount: string; memo?: string | null; wallet?: Wallet | null }
 
-/** A member gives from its own wallet; past the remaining target it is LIMIT_EXCEEDED. */
+/**
+ * A member gives from its own wallet, or from its household's (wallet HOUSEHOLD, where the branch policy
+ * lets it: cb_household_spender); past the remaining target it is LIMIT_EXCEEDED.
+ */
 export async function donate(bank: Bank, principal: Principal, input: DonateInput): Promise<WriteResult & { poolId: string }> {
   requireRole(principal, 'member');
   const key = checkIdempotencyKey(input.idempotencyKey);
@@ -179,8 +183,11 @@ export async function donate(bank: Bank, principal: Principal, input: DonateInpu
   const amount = parseAmount('amount', input.amount, { scale: bank.assets.get('POINTS').scale, sign: 'positive' }).toFixed(bank.assets.get('POINTS').scale);
   const memo = checkMemo(input.memo);
   // The donor is part of the request: a key reused by another member's token of the same subject is a conflict.
-  const hash = requestHash('donate', { member: principal.memberId, pool, amount, memo });
-  const json = await callFunction(bank.pool, 'cb_donate', [principal.headId, principal.sub, principal.role, key, hash, principal.memberId, pool, amount, memo]);
+  const wallet = checkWallet(input.wallet);
+  // The wallet is in the hash only when it is the household's: a member donation hashes as it always did.
+  const hash = requestHash('donate', { member: principal.memberId, pool, amount, memo, ...(wallet === 'HOUSEHOLD' ? { wallet } : {}) });
+  const json = await callFunction(bank.pool, 'cb_donate',
+    [principal.headId, principal.sub, principal.role, key, hash, principal.memberId, pool, amount, memo, wallet === 'HOUSEHOLD']);
   return { ...writeResultFromJson(json), poolId: pool };
 }
 

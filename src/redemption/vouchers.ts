@@ -8,6 +8,7 @@ import { requireRole, visibleOrNull, type Principal } from '../auth/principal.js
 import { BankError, badInput } from '../errors.js';
 import { callFunction } from '../db/callFunction.js';
 import { checkId } from '../directory/members.js';
+import { checkWallet, type Wallet } from '../households/households.js';
 import { formatAmount } from '../ledger/amounts.js';
 import { checkIdempotencyKey, requestHash } from '../ledger/idempotency.js';
 import { checkPageSize } from '../ledger/transactions.js';
@@ -24,6 +25,8 @@ export interface Redemption {
   itemId: string;
   merchantId: string;
   memberId: string;
+  /** The household whose wallet the voucher spent from; null: the member's own (migration 072). */
+  householdId: string | null;
   quantity: number;
   cost: string;
   /** As of now: a PENDING voucher past its expiry reads EXPIRED, swept or not. */
@@ -68,7 +71,7 @@ export function normalizeVoucherCode(raw: unknown, field = 'code'): string {
 export function toRedemption(bank: Bank, r: Record<string, any>): Redemption {
   return {
     id: String(r.id), headId: String(r.head_id), code: r.code, itemId: String(r.item_id), merchantId: String(r.merchant_id),
-    memberId: String(r.member_id), quantity: r.quantity, cost: formatAmount(r.cost, bank.assets.get('POINTS').scale),
+    memberId: String(r.member_id), householdId: r.household_id == null ? null : String(r.household_id), quantity: r.quantity, cost: formatAmount(r.cost, bank.assets.get('POINTS').scale),
     status: r.effective_status, transactionId: String(r.transaction_id),
     refundTransactionId: r.refund_transaction_id == null ? null : String(r.refund_transaction_id),
     expiresAt: r.expires_at, createdAt: r.created_at, fulfilledAt: r.fulfilled_at, releasedAt: r.released_at,
@@ -89,9 +92,12 @@ function writeFrom(json: any): RedemptionWrite {
   return { redemptionId: json.redemptionId, transactionId: json.transactionId ?? null, replayed: Boolean(json.replayed) };
 }
 
-export interface RedeemInput { idempotencyKey: string; item: string; quantity?: number | null }
+export interface RedeemInput { idempotencyKey: string; item: string; quantity?: number | null; wallet?: Wallet | null }
 
-/** A member redeems from its own wallet: points held, stock reserved, a voucher issued. */
+/**
+ * A member redeems from its own wallet, or from its household's (wallet HOUSEHOLD, where the branch
+ * policy lets it: cb_household_spender): points held, stock reserved, a voucher issued.
+ */
 export async function redeem(bank: Bank, principal: Principal, input: RedeemInput): Promise<RedemptionWrite> {
   requireRole(principal, 'member');
   const key = checkIdempotencyKey(input.idempotencyKey);
@@ -99,10 +105,12 @@ export async function redeem(bank: Bank, principal: Principal, input: RedeemInpu
   const quantity = input.quantity ?? 1;
   if (!Number.isInteger(quantity) || quantity < 1 || quantity > redeemQuantityMax) throw badInput('quantity', `must be a whole number from 1 to ${redeemQuantityMax}`);
   // Who acts is part of the request: a key reused under one subject for another member is a conflict, not a replay.
-  const hash = requestHash('redeem', { member: principal.memberId, item, quantity });
+  const wallet = checkWallet(input.wallet);
+  // The wallet is in the hash only when it is the household's: a member redeem hashes as it always did.
+  const hash = requestHash('redeem', { member: principal.memberId, item, quantity, ...(wallet === 'HOUSEHOLD' ? { wallet } : {}) });
   for (let attempt = 1; ; attempt++) {
     try {
-      return writeFrom(await callFunction(bank.pool, 'cb_redeem', [principal.headId, principal.sub, principal.role, key, hash, principal.memberId, item, quantity, newVoucherCode()]));
+      return writeFrom(await callFunction(bank.pool, 'cb_redeem', [principal.headId, principal.sub, principal.role, key, hash, principal.memberId, item, quantity, newVoucherCode(), wallet === 'HOUSEHOLD']));
     } catch (error) {
       if (attempt < codeAttemptsMax && (error as { constraint?: string }).constraint === 'redemptions_code_unique') continue;
       throw error;

@@ -2,7 +2,8 @@
 // and the opt-in that an admin switches per branch. What it keeps: the board of branch X covers only
 // the branches of X's subtree that have themselves switched the board on (X included); an unknown
 // branch and one that has not opted in answer alike (null); people appear only by masked name with
-// the month's activity figure, never by id, external id or balance. Answers are cached in process.
+// the month's activity figure (or on a selection's shortlist), never by id, external id or balance.
+// Answers are cached in process.
 import { Decimal } from 'decimal.js';
 import type { Bank } from '../bank.js';
 import { requireRole, requireScope, type Principal } from '../auth/principal.js';
@@ -11,6 +12,7 @@ import { badInput } from '../errors.js';
 import { formatAmount } from '../ledger/amounts.js';
 import { merchantLeaderboardLines } from './merchantLeaderboard.js';
 import { noticeBoardActivitySql, noticeBoardPoolsSql, optedInBranchesSql } from './sql/noticeBoard.js';
+import { publicShortlists } from '../selections/selections.js';
 
 /** How long an answer is reused: a lobby screen polling every few seconds costs one computation a minute per branch and process. */
 export const noticeBoardCacheTtlMs = 60_000;
@@ -36,6 +38,8 @@ export interface NoticeBoardPool { title: string; target: string; raised: string
 export interface NoticeBoardPerson { rank: number; name: string; branchName: string; amount: string }
 export interface NoticeBoardBranchRank { rank: number; name: string; members: number; activeMembers: number; activePercent: string }
 export interface NoticeBoardMerchant { rank: number; name: string; branchName: string; pointsRedeemed: string; residentsServed: number; redemptions: number }
+/** A selection's shortlist in its notice period (评选公示): masked names only. */
+export interface NoticeBoardSelection { title: string; branchName: string; publishedAt: Date; periodEndsAt: Date; candidates: number; openObjections: number; names: string[] }
 export interface NoticeBoard {
   code: string;
   name: string;
@@ -49,6 +53,7 @@ export interface NoticeBoard {
   sorters: NoticeBoardPerson[];
   participation: { ranked: number; best: NoticeBoardBranchRank[]; weakest: NoticeBoardBranchRank[] };
   merchants: NoticeBoardMerchant[];
+  selections: NoticeBoardSelection[];
 }
 
 /**
@@ -93,13 +98,14 @@ export async function computeNoticeBoard(bank: Bank, branch: Branch): Promise<No
   const { rows: [bounds] } = await bank.knex.raw(`SELECT (?::date)::timestamp AT TIME ZONE ? AS "from", (?::date)::timestamp AT TIME ZONE ? AS "to"`,
     [month.from, branch.timeZone, month.to, branch.timeZone]);
   const { from, to } = bounds as { from: Date; to: Date };
-  const [activity, pools, merchantLines] = await Promise.all([
+  const [activity, pools, merchantLines, shortlists] = await Promise.all([
     bank.knex.raw(noticeBoardActivitySql(wholeBank), {
       head: branch.headId, branches: wholeBank ? null : branchIds, month: month.from, assets: bank.assets.all().map((a) => a.code),
       hoursAsset: volunteerHoursAsset, sortingAsset, sortingCategory, limit: noticeBoardPeopleMax,
     }),
     bank.knex.raw(noticeBoardPoolsSql, { head: branch.headId, branches: branchIds, limit: noticeBoardPoolsMax }),
     merchantLeaderboardLines(bank, { headId: branch.headId, from, to, branchPath: null, branchIds, size: noticeBoardMerchantsMax }),
+    publicShortlists(bank, branch.headId, branchIds),
   ]);
   const branchName = async (id: string) => (await bank.branches.requireById(id)).name;
 
@@ -162,6 +168,10 @@ export async function computeNoticeBoard(bank: Bank, branch: Branch): Promise<No
       const m = merchantById.get(l.merchantId);
       return { rank: l.rank, name: m.name, branchName: await branchName(String(m.branch_id)), pointsRedeemed: l.pointsRedeemed, residentsServed: l.residentsServed, redemptions: l.redemptions };
     })),
+    selections: await Promise.all(shortlists.map(async (s): Promise<NoticeBoardSelection> => ({
+      title: s.title, branchName: await branchName(s.branchId), publishedAt: s.publishedAt, periodEndsAt: s.periodEndsAt,
+      candidates: s.candidates, openObjections: s.openObjections, names: s.names.map(maskName),
+    }))),
   };
 }
 

@@ -14,7 +14,8 @@ import { branchStatsSql, branchStatsYearSql } from './sql/branchStats.js';
 import { leaderboardSql } from './sql/leaderboard.js';
 import { partyScoreCategoriesSql, partyScoresSql } from './sql/partyScores.js';
 import { periodRange, rangeBindings, sinceRange } from './sql/scope.js';
-import { statementMovementsSql, statementTotalsSql } from './sql/statement.js';
+import { householdStatementMovementsSql, householdStatementTotalsSql, statementMovementsSql, statementTotalsSql } from './sql/statement.js';
+import { requireHouseholdVisible, type Household } from '../households/households.js';
 
 export const partyScoreAsset = 'PARTY_SCORE';
 
@@ -162,7 +163,11 @@ export async function branchStats(bank: Bank, principal: Principal, args: { bran
 
 export interface StatementLine { transactionId: string; kind: string; occurredAt: Date; asset: string; amount: string; category: string; memo: string | null }
 export interface StatementTotal { asset: string; opening: string; net: string; closing: string; postings: number }
-export interface Statement { from: string; to: string; totals: StatementTotal[]; movements: StatementLine[]; movementsTruncated: boolean }
+/**
+ * `member`: whose statement it is (the expiring points read it; not a field of the SDL's Statement);
+ * null for a household's statement (户).
+ */
+export interface Statement { from: string; to: string; member: Member | null; totals: StatementTotal[]; movements: StatementLine[]; movementsTruncated: boolean }
 
 /** A statement lists at most this many movements; totals always cover the whole period. */
 export const statementMovementsMax = 1000;
@@ -171,13 +176,26 @@ export async function memberStatement(bank: Bank, principal: Principal, member: 
   await requireMemberVisible(bank, principal, member);
   const period = checkPeriod(input);
   const bindings = { head: member.headId, member: member.id, from: period.from, to: period.to };
+  return statementOf(bank, period, member, statementTotalsSql, statementMovementsSql, bindings);
+}
+
+/** A household's statement (户): its wallets' postings, as a member's statement reads the member's. */
+export async function householdStatement(bank: Bank, principal: Principal, household: Household, input: PeriodInput): Promise<Statement> {
+  await requireHouseholdVisible(bank, principal, household);
+  const period = checkPeriod(input);
+  const bindings = { head: household.headId, household: household.id, from: period.from, to: period.to };
+  return statementOf(bank, period, null, householdStatementTotalsSql, householdStatementMovementsSql, bindings);
+}
+
+async function statementOf(bank: Bank, period: Period, member: Member | null, totalsSql: string, movementsSql: string,
+  bindings: Record<string, string>): Promise<Statement> {
   const [totals, movements] = await Promise.all([
-    bank.knex.raw(statementTotalsSql, bindings),
-    bank.knex.raw(statementMovementsSql, { ...bindings, limit: statementMovementsMax + 1 }),
+    bank.knex.raw(totalsSql, bindings),
+    bank.knex.raw(movementsSql, { ...bindings, limit: statementMovementsMax + 1 }),
   ]);
   const byAsset = new Map(totals.rows.map((r: any) => [r.asset_code, r]));
   return {
-    from: period.from, to: period.to,
+    from: period.from, to: period.to, member,
     totals: bank.assets.all().map((a) => {
       const r: any = byAsset.get(a.code);
       const opening = new Decimal(r?.opening ?? 0);

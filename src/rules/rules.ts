@@ -16,6 +16,9 @@ export const capWindows: readonly CapWindow[] = ['DAY', 'WEEK', 'MONTH', 'YEAR']
 
 export interface RuleOutput { asset: string; amountPerUnit: string; direction: 'CREDIT' | 'DEDUCT' }
 export interface RuleCap { window: CapWindow; maxCount: string | null; maxAmount: string | null }
+/** Whom an award under the rule credits: the member, or the member's current household (户, migration 072). */
+export type Beneficiary = 'MEMBER' | 'HOUSEHOLD';
+export const beneficiaries: readonly Beneficiary[] = ['MEMBER', 'HOUSEHOLD'];
 
 export interface Rule {
   id: string;
@@ -28,6 +31,7 @@ export interface Rule {
   outputs: RuleOutput[];
   caps: RuleCap[];
   requiresApproval: boolean;
+  beneficiary: Beneficiary;
   allowedClients: string[];
   validFrom: Date | null;
   validTo: Date | null;
@@ -60,7 +64,7 @@ export function toRule(r: Record<string, any>): Rule {
   return {
     id: String(r.id), branchId: String(r.branch_id), code: r.code, version: r.version, name: r.name, category: r.category,
     description: r.description, outputs: r.outputs, caps: r.caps, requiresApproval: r.requires_approval,
-    allowedClients: r.allowed_clients, validFrom: r.valid_from, validTo: r.valid_to, createdBy: r.created_by, createdAt: r.created_at,
+    beneficiary: r.beneficiary, allowedClients: r.allowed_clients, validFrom: r.valid_from, validTo: r.valid_to, createdBy: r.created_by, createdAt: r.created_at,
   };
 }
 
@@ -81,6 +85,7 @@ export interface DefineRuleInput {
   outputs: { asset: string; amountPerUnit: string; direction: 'CREDIT' | 'DEDUCT' }[];
   caps?: { window: CapWindow; maxCount?: string | null; maxAmount?: string | null }[] | null;
   requiresApproval?: boolean | null;
+  beneficiary?: Beneficiary | null;
   allowedClients?: string[] | null;
   validFrom?: Date | null;
   validTo?: Date | null;
@@ -133,9 +138,13 @@ export async function defineRule(bank: Bank, principal: Principal, input: Define
   const validFrom = input.validFrom ?? null;
   const validTo = input.validTo ?? null;
   if (validFrom && validTo && validFrom >= validTo) throw badInput('validTo', 'must be after validFrom');
+  const beneficiary = input.beneficiary ?? 'MEMBER';
+  if (!beneficiaries.includes(beneficiary)) throw badInput('beneficiary', `must be one of ${beneficiaries.join(', ')}`);
   const normalized = {
     branch: branch.code, code, name, category, description, outputs, caps, requiresApproval: input.requiresApproval ?? false,
     allowedClients, validFrom: validFrom?.toISOString() ?? null, validTo: validTo?.toISOString() ?? null,
+    // Only a household rule names its beneficiary in the hash: a member rule's key hashes as it always did.
+    ...(beneficiary === 'HOUSEHOLD' ? { beneficiary } : {}),
   };
   const hash = requestHash('defineRule', normalized);
   const { result, replayed } = await withRetry(() => bank.knex.transaction((trx) =>
@@ -145,7 +154,7 @@ export async function defineRule(bank: Bank, principal: Principal, input: Define
       const { max } = (await trx('rules').where({ head_id: branch.headId, branch_id: branch.id, code }).max('version as max').first()) ?? {};
       const [row] = await trx('rules').insert({
         head_id: branch.headId, branch_id: branch.id, code, version: (max ?? 0) + 1, name, category, description,
-        outputs: JSON.stringify(outputs), caps: JSON.stringify(caps), requires_approval: normalized.requiresApproval,
+        outputs: JSON.stringify(outputs), caps: JSON.stringify(caps), requires_approval: normalized.requiresApproval, beneficiary,
         allowed_clients: allowedClients, valid_from: validFrom, valid_to: validTo, created_by: principal.sub,
       }).returning('id');
       return { id: String(row.id) };

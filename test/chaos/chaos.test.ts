@@ -1,7 +1,7 @@
 // A short run of the fault harness (npm run chaos) inside npm test: services killed, PostgreSQL
 // crashed and restarted, clients hanging up mid-request, and afterwards every acknowledged write
 // exactly once, no duplicate, invariants and the digest chain intact, and every committed transaction
-// in the event feed once in chain order, and on NATS JetStream after dedup (the NATS these machines
+// in the event feed once in chain order, every selection due mid-run awarded once per winner, and on NATS JetStream after dedup (the NATS these machines
 // run on 127.0.0.1:4222; CHAOS_TEST_NATS_URL= empty leaves NATS out). It uses its own embedded
 // PostgreSQL (CHAOS_TEST_PG_PORT, default 54349) because it restarts it.
 import { execFile } from 'node:child_process';
@@ -28,6 +28,9 @@ it('loses nothing acknowledged and doubles nothing while services and PostgreSQL
   console.log(events);
   expect(events).toMatch(/^events: feed: \d+ events, (\d+) transaction events for \1 sealed transactions, each once in chain order/);
   if (env.NATS_URL) expect(events).toMatch(/NATS: \d+ messages received \(\d+ duplicates stored, dropped by the consumer's dedup\), \d+ distinct = every event, in feed order/);
+  // selections on notice whose periods end mid-run: every one awarded by the services, each winner once
+  const selections = stdout.split('\n').find((l) => l.startsWith('selections:')) ?? 'no selections line';
+  expect(selections).toMatch(/^selections: 4 of 4 selections awarded, (\d+) winners paid \(\1 payments recorded\)$/);
   expect(summary, stdout + stderr.slice(-2000)).toMatch(/violations 0$/);
   expect(code).toBe(0);
   const faults = /faults (\d+) \(service SIGKILL (\d+), PostgreSQL \w+ (\d+)/.exec(summary);

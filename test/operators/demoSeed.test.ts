@@ -1,9 +1,9 @@
 // The demo's people: a demo bank seeded before operators existed gets its demo admin and demo shop
 // assistant on the next start (seedDemoBank returns early for an existing bank), once, and they can
 // sign in with the credentials npm start prints. In a database of its own: usernames are global.
-import knexFactory from 'knex';
 import request from 'supertest';
-import { afterAll, expect, inject, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { scratchDatabase } from '../support/scratchDatabase.js';
 import { loadConfig } from '../../src/config.js';
 import { openBank } from '../../src/bank.js';
 import { buildApp } from '../../src/http/app.js';
@@ -13,26 +13,18 @@ import { createHeadBank, insertChildBranch } from '../../src/directory/branches.
 import { insertMerchant } from '../../src/redemption/merchants.js';
 import { demoGroceryName, demoHeadCode, demoOperators, seedDemoBank } from '../../seeds/demo.js';
 
-const database = `civility_demo_operators_${process.pid}`;
-const serverUrl = new URL(inject('databaseUrl'));
-const urlOf = (name: string) => Object.assign(new URL(serverUrl), { pathname: `/${name}` }).toString();
-const admin = knexFactory({ client: 'pg', connection: urlOf('postgres'), pool: { min: 0, max: 1 } });
-
-afterAll(async () => {
-  await admin.raw(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-  await admin.destroy();
-});
+const database = scratchDatabase('civility_demo_operators');
 
 it('adds the demo admin and shop assistant to a demo bank seeded before operators existed, once, and they sign in', async () => {
-  await admin.raw(`CREATE DATABASE ${database}`);
+  await database.create();
   const config = loadConfig({ ...process.env, SEED_DEMO: 'false', RATE_LIMIT_ANONYMOUS_REQUESTS: '0', OPERATOR_PASSWORD_LOG_N: '12' });
-  const db = openDatabase(urlOf(database), 2);
+  const db = openDatabase(database.url, 2);
   try {
     await migrateToLatest(db.knex, config.partitionMonthsAhead);
   } finally {
     await db.close();
   }
-  const bank = await openBank(config, urlOf(database));
+  const bank = await openBank(config, database.url);
   try {
     // What an older seed left: the demo head bank, its branches and the grocery, and no operators.
     const head = await createHeadBank(bank, { code: demoHeadCode, name: 'Demo town' });

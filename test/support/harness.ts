@@ -21,6 +21,7 @@ import { verifyHeadBank } from '../../src/ledger/verify.js';
 import { formatAmount } from '../../src/ledger/amounts.js';
 import { standardRules } from '../../seeds/demo.js';
 import { findRollupMismatches } from '../../src/reports/rollups.js';
+import { findLotMismatches } from '../../src/expiry/lots.js';
 
 export interface GraphQLResponse<T = any> {
   status: number;
@@ -198,9 +199,9 @@ export async function startHarness(options: { poolSize?: number; env?: Record<st
       await settleAccountDeltas(checker);
       for (const line of await computeTrialBalance(checker, head.id)) expect(line, `trial balance of ${line.asset} after settling`).toMatchObject({ balanced: true });
       expect(await findBalanceMismatches(checker, head.id)).toEqual([]);
-      // Invariant 3: no member wallet of a non-negative asset is below zero, unless a forced reversal took it there.
+      // Invariant 3: no member or household wallet of a non-negative asset is below zero, unless a forced reversal took it there.
       const { rows } = await checker.knex.raw(`
-        SELECT a.id FROM accounts a WHERE a.head_id = ? AND a.owner_type = 'MEMBER' AND NOT a.allow_negative AND a.balance - a.held < 0
+        SELECT a.id FROM accounts a WHERE a.head_id = ? AND a.owner_type IN ('MEMBER', 'HOUSEHOLD') AND NOT a.allow_negative AND a.balance - a.held < 0
            AND NOT EXISTS (SELECT 1 FROM postings p JOIN transactions t ON t.head_id = p.head_id AND t.id = p.transaction_id
                             WHERE p.head_id = a.head_id AND p.account_id = a.id AND t.forced)`, [head.id]);
       expect(rows, 'member wallets below zero').toEqual([]);
@@ -221,6 +222,9 @@ export async function startHarness(options: { poolSize?: number; env?: Record<st
       await foldEverything(checker, head.id);
       expect(await findRollupMismatches(checker, head.id), 'rollups that differ from postings after folding').toEqual([]);
       expect(await findRollupMismatches(checker, head.id, { folded: true }), 'folded rollups alone that differ from postings').toEqual([]);
+      // Point expiry's lots (issue 16 §3), where a policy is on: open lots less the deficit equal what
+      // each wallet has available, each lot's remaining the sum of its moves.
+      expect(await findLotMismatches(checker, head.id), 'lots that differ from their wallets').toEqual([]);
       // Invariant 8: every final transaction seals into the chain, and the whole chain recomputes.
       await sealJournal(checker, head.id);
       const report = await verifyHeadBank(checker, head.id);

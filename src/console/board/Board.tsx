@@ -1,4 +1,4 @@
-// The board of one branch (公示栏): pools' progress, the month's most active volunteers and sorters
+// The board of one branch (公示栏): pools' progress, selections' shortlists on notice (评选公示), the month's most active volunteers and sorters
 // (masked names as the API gives them), the participation ranking (红黑榜) and the merchants' honour
 // board (公益企业英雄榜). Read without a token. In kiosk mode (a lobby screen) it refreshes itself and,
 // when a refresh fails, keeps showing the last good answer and says from when it is.
@@ -21,6 +21,7 @@ export interface NoticeBoard {
   sorters: Person[];
   participation: { ranked: number; best: BranchRank[]; weakest: BranchRank[] };
   merchants: { rank: number; name: string; branchName: string; pointsRedeemed: string; residentsServed: number; redemptions: number }[];
+  selections: { title: string; branchName: string; periodEndsAt: string; candidates: number; openObjections: number; names: string[] }[];
 }
 
 const boardQuery = `query NoticeBoard($branch: String!) { noticeBoard(branch: $branch) {
@@ -29,7 +30,8 @@ const boardQuery = `query NoticeBoard($branch: String!) { noticeBoard(branch: $b
   volunteers { rank name branchName amount }
   sorters { rank name branchName amount }
   participation { ranked best { rank name members activeMembers activePercent } weakest { rank name members activeMembers activePercent } }
-  merchants { rank name branchName pointsRedeemed residentsServed redemptions } } }`;
+  merchants { rank name branchName pointsRedeemed residentsServed redemptions }
+  selections { title branchName periodEndsAt candidates openObjections names } } }`;
 
 /** Raised as a share of target in tenths of a percent, from the exact strings (no float), at most 1000. */
 export function permille(raised: string, target: string): number {
@@ -125,6 +127,28 @@ export function BoardView({ board }: { board: NoticeBoard }) {
           </ul>
         )}
       </section>
+      {board.selections.length > 0 && (
+        <section class="board-card board-wide" data-testid="board-selections">
+          <h2>{t('board.selections.title')}</h2>
+          <ul class="board-pools">
+            {board.selections.map((s) => (
+              <li key={`${s.title}-${s.branchName}`}>
+                <div class="board-pool-head">
+                  <span class="board-pool-title">{s.title}</span>
+                  <span class="board-tag board-tag-open">{t('board.selections.count', { count: s.candidates })}</span>
+                </div>
+                <div class="board-name">
+                  {s.names.join('、')}{s.candidates > s.names.length ? ` ${t('board.selections.more', { count: s.candidates - s.names.length })}` : ''}
+                </div>
+                <div class="board-sub">
+                  {s.branchName} · {t('board.selections.until', { time: clock(s.periodEndsAt, board.timeZone) })}
+                  {s.openObjections > 0 ? ` · ${t('board.selections.objections', { count: s.openObjections })}` : ''}
+                </div>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
       <People title={t('board.volunteers.title')} people={board.volunteers} unit={t('board.unit.hours')} testId="board-volunteers" />
       <People title={t('board.sorters.title')} people={board.sorters} unit={t('board.unit.points')} testId="board-sorters" />
       <Ranking title={t('board.ranking.best')} lines={board.participation.best} kind="best" />

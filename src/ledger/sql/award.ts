@@ -7,8 +7,8 @@ export interface AwardScope { headId: string; sub: string; role: string; scopePa
 
 /** The fields of one award as prepareAward builds them (awards.ts). */
 export interface AwardItem {
-  key: string; hash: string; memberId?: string | null; externalId?: string | null; rule: string; quantity: string;
-  occurredAt: string; memo: string | null; metadata: object | null;
+  key: string; hash: string; memberId?: string | null; externalId?: string | null; householdExternalId?: string | null;
+  rule: string; quantity: string; occurredAt: string; memo: string | null; metadata: object | null;
 }
 
 /**
@@ -18,9 +18,10 @@ export interface AwardItem {
 export async function callAward(pool: pg.Pool, scope: AwardScope, item: AwardItem): Promise<any> {
   const { rows } = await pool.query({
     name: 'cb_award_one',
-    text: 'SELECT cb_award_one($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) AS r',
+    text: 'SELECT cb_award_one($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) AS r',
     values: [scope.headId, scope.sub, scope.role, scope.scopePath, scope.timeZone, item.key, item.hash, item.memberId ?? null,
-      item.externalId ?? null, item.rule, item.quantity, item.occurredAt, item.memo, item.metadata == null ? null : JSON.stringify(item.metadata)],
+      item.externalId ?? null, item.rule, item.quantity, item.occurredAt, item.memo, item.metadata == null ? null : JSON.stringify(item.metadata),
+      item.householdExternalId ?? null],
   });
   return rows[0].r;
 }

@@ -4,9 +4,11 @@
 
 -- Each item succeeds or fails on its own: every check happens before anything of the item is written,
 -- so a refused item writes nothing and its key is released. Locks are taken class by class in a fixed
--- order (idempotency keys by key, cap counters by member/rule/window, wallets by account id), so two
--- batches never deadlock on each other. System accounts get one account_deltas row per batch.
--- p_items: [{key, hash, memberId | externalId, rule, quantity, occurredAt, memo, metadata}];
+-- order (idempotency keys by key, cap counters by member/rule/window, then household counters by
+-- household/rule/window, wallets by account id), so two batches never deadlock on each other. System
+-- accounts get one account_deltas row per batch. A HOUSEHOLD rule (migration 072) credits the household
+-- wallet and counts its caps per household; a batch of member rules never touches household tables.
+-- p_items: [{key, hash, memberId | externalId | householdExternalId, rule, quantity, occurredAt, memo, metadata}];
 -- p_scope_path is the principal's branch path (awards only inside it); p_tz the bank's time zone.
 -- Returns one result per item, in order: {replayed, transactionId} or {error: {code, message, field}}.
 -- Generic plans: the statements' shapes do not depend on the values, and planning each of them
@@ -31,11 +33,13 @@ DECLARE
   v_keys bigint;
   v_claimed_count bigint;
   v_capped boolean;
+  v_capped_households boolean;
   v_results jsonb;
 BEGIN
   SELECT array_agg(ROW(e.ord::integer, e.v->>'key', e.v->>'hash', (e.v->>'memberId')::bigint, e.v->>'externalId',
                        e.v->>'rule', (e.v->>'quantity')::numeric, (e.v->>'occurredAt')::timestamptz, e.v->>'memo', e.v->'metadata',
-                       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::cb_award_item ORDER BY e.ord)
+                       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, e.v->>'householdExternalId',
+                       NULL, NULL, NULL)::cb_award_item ORDER BY e.ord)
          , count(DISTINCT e.v->>'key')
     INTO v_items, v_keys FROM jsonb_array_elements(p_items) WITH ORDINALITY e (v, ord);
 
@@ -61,9 +65,12 @@ BEGIN
   SELECT array_agg(ROW(i.ord, i.key, i.hash, i.member_ref, i.external_ref, i.rule_code, i.qty, i.occurred_at, i.memo, i.metadata,
                        o.outcome, o.txn_id, err.code, err.message, err.field,
                        t.member_id, t.member_external_id, t.branch_id, t.rule_id, t.outputs, t.caps,
-                       t.primary_amount, t.primary_asset, NULL, NULL, NULL, NULL)::cb_award_item ORDER BY i.ord),
-         coalesce(bool_or(err.code IS NULL AND jsonb_array_length(t.caps) > 0), false)
-    INTO v_items, v_capped
+                       t.primary_amount, t.primary_asset, i.household_ref,
+                       CASE WHEN t.beneficiary = 'HOUSEHOLD' THEN t.household_id END,
+                       CASE WHEN t.beneficiary = 'HOUSEHOLD' THEN t.household_external_id END, t.beneficiary)::cb_award_item ORDER BY i.ord),
+         coalesce(bool_or(err.code IS NULL AND jsonb_array_length(t.caps) > 0 AND t.beneficiary IS DISTINCT FROM 'HOUSEHOLD'), false),
+         coalesce(bool_or(err.code IS NULL AND jsonb_array_length(t.caps) > 0 AND t.beneficiary = 'HOUSEHOLD'), false)
+    INTO v_items, v_capped, v_capped_households
     FROM (SELECT i.*, min(i.ord) OVER (PARTITION BY i.key) AS first_ord FROM unnest(v_items) i) i
     CROSS JOIN LATERAL (SELECT
         CASE WHEN jsonb_exists(v_claimed, i.key) THEN CASE WHEN i.ord = i.first_ord THEN 'NEW' ELSE 'DUP' END
@@ -75,10 +82,12 @@ BEGIN
     -- Only a new item is resolved and checked: OFFSET 0 keeps each lateral a subquery whose filter is a
     -- one-time filter per item (as a join condition, both functions ran for every replay and the rows
     -- were thrown away afterwards).
-    LEFT JOIN LATERAL (SELECT * FROM cb_award_target(p_head, i.member_ref, i.external_ref, i.rule_code, i.qty) WHERE o.outcome = 'NEW' OFFSET 0) t ON true
+    LEFT JOIN LATERAL (SELECT * FROM cb_award_target(p_head, i.member_ref, i.external_ref, i.rule_code, i.qty, i.household_ref)
+                        WHERE o.outcome = 'NEW' OFFSET 0) t ON true
     LEFT JOIN LATERAL (SELECT * FROM cb_award_refusal(p_sub, p_role, p_scope_path, i.member_ref, i.external_ref, i.rule_code, i.qty, i.occurred_at,
                                        t.member_id, t.member_external_id, t.member_path, t.rule_id, t.rule_version, t.valid_from,
-                                       t.valid_to, t.requires_approval, t.allowed_clients, t.outputs) WHERE o.outcome = 'NEW' OFFSET 0) f ON true
+                                       t.valid_to, t.requires_approval, t.allowed_clients, t.outputs,
+                                       i.household_ref, t.household_id, t.beneficiary) WHERE o.outcome = 'NEW' OFFSET 0) f ON true
     CROSS JOIN LATERAL (SELECT
         CASE WHEN o.outcome = 'ERROR' THEN 'IDEMPOTENCY_CONFLICT' ELSE f.code END AS code,
         CASE WHEN o.outcome = 'ERROR' THEN 'idempotencyKey' ELSE f.field END AS field,
@@ -93,7 +102,7 @@ BEGIN
   IF v_capped THEN
     INSERT INTO rule_usage (head_id, member_id, rule_code, window_kind, window_start, units, amount)
     SELECT DISTINCT p_head, w.member_id, w.rule_code, w.window_kind, w.window_start, 0::numeric, 0::numeric
-      FROM cb_award_windows(v_items, v_errors, p_tz) w
+      FROM cb_award_windows(v_items, v_errors, p_tz) w WHERE w.member_id IS NOT NULL
      ORDER BY 2, 3, 4, 5
     ON CONFLICT DO NOTHING;
     SELECT coalesce(jsonb_object_agg(u.grp, jsonb_build_object('units', u.units, 'amount', u.amount)), '{}') INTO v_usage
@@ -104,6 +113,25 @@ BEGIN
                    (SELECT w.member_id, w.rule_code, w.window_kind, w.window_start FROM cb_award_windows(v_items, v_errors, p_tz) w)
              ORDER BY u.member_id, u.rule_code, u.window_kind, u.window_start
                FOR UPDATE) u;
+  END IF;
+  -- Household counters (migration 072) after the members', in household/rule/window order.
+  IF v_capped_households THEN
+    INSERT INTO household_rule_usage (head_id, household_id, rule_code, window_kind, window_start, units, amount)
+    SELECT DISTINCT p_head, w.household_id, w.rule_code, w.window_kind, w.window_start, 0::numeric, 0::numeric
+      FROM cb_award_windows(v_items, v_errors, p_tz) w WHERE w.household_id IS NOT NULL
+     ORDER BY 2, 3, 4, 5
+    ON CONFLICT DO NOTHING;
+    SELECT coalesce(v_usage, '{}') || coalesce(jsonb_object_agg(u.grp, jsonb_build_object('units', u.units, 'amount', u.amount)), '{}')
+      INTO v_usage
+      FROM (SELECT concat_ws('|', 'h' || u.household_id, u.rule_code, u.window_kind, u.window_start) AS grp, u.units, u.amount
+              FROM household_rule_usage u
+             WHERE u.head_id = p_head
+               AND (u.household_id, u.rule_code, u.window_kind, u.window_start) IN
+                   (SELECT w.household_id, w.rule_code, w.window_kind, w.window_start FROM cb_award_windows(v_items, v_errors, p_tz) w)
+             ORDER BY u.household_id, u.rule_code, u.window_kind, u.window_start
+               FOR UPDATE) u;
+  END IF;
+  IF v_capped OR v_capped_households THEN
     PERFORM cb_assert(NOT EXISTS (SELECT 1 FROM cb_award_windows(v_items, v_errors, p_tz) w WHERE NOT jsonb_exists(v_usage, w.grp)),
       'a cap counter was not found under its lock');
     SELECT coalesce(jsonb_agg(t.grp), '[]') INTO v_contended
@@ -113,7 +141,8 @@ BEGIN
         OR (t.max_amount IS NOT NULL AND (v_usage->t.grp->>'amount')::numeric + t.amount > t.max_amount);
     IF jsonb_array_length(v_contended) > 0 THEN
       FOR v_item IN
-        SELECT i.ord, i.member_external_id, i.rule_code, i.primary_asset FROM cb_award_accepted(v_items, v_errors) i
+        SELECT i.ord, coalesce('household ' || i.household_external_id, 'member ' || i.member_external_id) AS party, i.rule_code, i.primary_asset
+          FROM cb_award_accepted(v_items, v_errors) i
          WHERE EXISTS (SELECT 1 FROM cb_award_windows(ARRAY[i::cb_award_item], '{}', p_tz) w WHERE jsonb_exists(v_contended, w.grp))
          ORDER BY i.ord
       LOOP
@@ -121,10 +150,10 @@ BEGIN
         FOR v_window IN SELECT w.* FROM cb_award_windows(v_items, v_errors, p_tz) w WHERE w.ord = v_item.ord AND jsonb_exists(v_contended, w.grp) LOOP
           IF (v_window.max_count IS NOT NULL AND (v_usage->v_window.grp->>'units')::numeric + v_window.units > v_window.max_count)
              OR (v_window.max_amount IS NOT NULL AND (v_usage->v_window.grp->>'amount')::numeric + v_window.amount > v_window.max_amount) THEN
-            v_failure := format('rule "%s" allows %s per %s for member %s; already used %s in the %s starting %s, this award asks %s',
+            v_failure := format('rule "%s" allows %s per %s for %s; already used %s in the %s starting %s, this award asks %s',
               v_item.rule_code,
               concat_ws(' and ', v_window.max_count || ' units', v_window.max_amount || ' ' || v_item.primary_asset),
-              lower(v_window.window_kind), v_item.member_external_id,
+              lower(v_window.window_kind), v_item.party,
               concat_ws(' units / ', (v_usage->v_window.grp->>'units'),
                         CASE WHEN v_window.max_amount IS NOT NULL THEN (v_usage->v_window.grp->>'amount') || ' ' || v_item.primary_asset END),
               lower(v_window.window_kind), v_window.window_start, v_window.units);
@@ -159,7 +188,8 @@ BEGIN
       v_failure := NULL;
       FOR v_line IN SELECT l.* FROM unnest(v_lines) l WHERE l.ord = v_item.ord AND jsonb_exists(v_available, l.account_id::text) LOOP
         IF v_line.amount < 0 AND (v_available->>v_line.account_id::text)::numeric + v_line.amount < 0 THEN
-          v_failure := format('member %s has %s %s available, %s needed', v_line.member_external_id,
+          v_failure := format('%s has %s %s available, %s needed',
+            coalesce('household ' || v_line.household_external_id, 'member ' || v_line.member_external_id),
             (v_available->>v_line.account_id::text), v_line.asset, -v_line.amount);
         END IF;
       END LOOP;
@@ -176,7 +206,7 @@ BEGIN
   END IF;
   PERFORM cb_assert(coalesce(array_length(v_lines, 1), 0) =
             (SELECT coalesce(sum(jsonb_array_length(i.outputs)), 0) * 2 FROM cb_award_accepted(v_items, v_errors) i),
-          'an awarded member or branch lacks one of its accounts'),
+          'an awarded member, household or branch lacks one of its accounts'),
           cb_assert(NOT EXISTS (SELECT 1 FROM unnest(v_lines) l GROUP BY l.txn_id, l.asset HAVING sum(l.amount) <> 0),
           'an award does not sum to zero');
 
@@ -188,11 +218,17 @@ BEGIN
                    FROM cb_award_windows(v_items, v_errors, p_tz) w GROUP BY 1, 2, 3, 4) s
           WHERE v_capped AND u.head_id = p_head AND u.member_id = s.member_id AND u.rule_code = s.rule_code
             AND u.window_kind = s.window_kind AND u.window_start = s.window_start),
+       counted_households AS (
+         UPDATE household_rule_usage u SET units = u.units + s.units, amount = u.amount + s.amount
+           FROM (SELECT w.household_id, w.rule_code, w.window_kind, w.window_start, sum(w.units) AS units, sum(w.amount) AS amount
+                   FROM cb_award_windows(v_items, v_errors, p_tz) w WHERE v_capped_households GROUP BY 1, 2, 3, 4) s
+          WHERE v_capped_households AND u.head_id = p_head AND u.household_id = s.household_id AND u.rule_code = s.rule_code
+            AND u.window_kind = s.window_kind AND u.window_start = s.window_start),
        recorded AS (
          INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, rule_id, principal_sub, principal_role,
-                                   occurred_at, recorded_at, memo, metadata)
+                                   occurred_at, recorded_at, memo, metadata, household_id)
          SELECT p_head, i.txn_id, CASE WHEN i.outputs->0->>'direction' = 'DEDUCT' THEN 'DEDUCT' ELSE 'EARN' END, 'POSTED',
-                i.branch_id, i.member_id, i.rule_id, p_sub, p_role, i.occurred_at, v_now, i.memo, i.metadata
+                i.branch_id, i.member_id, i.rule_id, p_sub, p_role, i.occurred_at, v_now, i.memo, i.metadata, i.household_id
            FROM cb_award_accepted(v_items, v_errors) i ORDER BY i.txn_id),
        lines AS (SELECT * FROM unnest(v_lines)),
        totals AS (SELECT l.account_id, sum(l.amount) AS amount FROM lines l WHERE NOT l.deferred GROUP BY l.account_id),

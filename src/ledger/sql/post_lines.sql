@@ -46,6 +46,8 @@ BEGIN
       RETURNING a.balance INTO v_balance;
       IF NOT FOUND THEN
         SELECT CASE WHEN a.owner_type = 'MEMBER' THEN 'member ' || m.external_id
+                    WHEN a.owner_type = 'HOUSEHOLD' THEN 'household ' || (SELECT h.external_id FROM households h
+                                                                            WHERE h.head_id = a.head_id AND h.id = a.owner_id)
                     ELSE lower(a.owner_type) || ' ' || a.owner_id END
                || format(' has %s %s available, %s needed',
                          (a.balance - a.held)::text, a.asset_code, (-v.amount)::text)

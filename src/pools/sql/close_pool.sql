@@ -1,5 +1,5 @@
 -- cb_close_pool: closePool. An admin closes an OPEN or FUNDED pool and every donation is reversed back to
--- its donor, all in this one database transaction: interrupted, nothing happened; retried, the pool is
+-- the wallet it came from (the donor's, or its household's: migration 072), all in this one database transaction: interrupted, nothing happened; retried, the pool is
 -- CLOSED and each donation was reversed once (transactions_reversed_once). Invariants 1-4.
 
 CREATE OR REPLACE FUNCTION cb_close_pool(
@@ -24,14 +24,17 @@ BEGIN
   -- Every account the refunds touch, locked up front in id order (as every writer locks them).
   PERFORM 1 FROM accounts a
     WHERE a.head_id = p_head AND (a.id = v_pool.account_id OR a.id IN (
-      SELECT w.id FROM pool_donations d JOIN accounts w ON w.head_id = d.head_id AND w.owner_type = 'MEMBER' AND w.owner_id = d.member_id
+      SELECT w.id FROM pool_donations d
+        JOIN accounts w ON w.head_id = d.head_id AND w.owner_type = CASE WHEN d.household_id IS NULL THEN 'MEMBER' ELSE 'HOUSEHOLD' END
+                       AND w.owner_id = coalesce(d.household_id, d.member_id)
                                                      AND w.asset_code = 'POINTS' AND w.purpose = 'WALLET'
        WHERE d.head_id = p_head AND d.pool_id = p_pool))
     ORDER BY a.id FOR UPDATE;
   FOR v_donation IN
-    SELECT d.transaction_id, d.member_id, d.amount, m.branch_id, a.id AS wallet
+    SELECT d.transaction_id, d.member_id, d.household_id, d.amount, m.branch_id, a.id AS wallet
       FROM pool_donations d JOIN members m ON m.head_id = d.head_id AND m.id = d.member_id
-      JOIN accounts a ON a.head_id = d.head_id AND a.owner_type = 'MEMBER' AND a.owner_id = d.member_id
+      JOIN accounts a ON a.head_id = d.head_id AND a.owner_type = CASE WHEN d.household_id IS NULL THEN 'MEMBER' ELSE 'HOUSEHOLD' END
+                     AND a.owner_id = coalesce(d.household_id, d.member_id)
                      AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET'
      WHERE d.head_id = p_head AND d.pool_id = p_pool
        AND NOT EXISTS (SELECT 1 FROM transactions r WHERE r.head_id = d.head_id AND r.reverses_id = d.transaction_id)
@@ -39,9 +42,9 @@ BEGIN
   LOOP
     v_txn := nextval('transactions_id_seq');
     INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role,
-                              occurred_at, recorded_at, memo, reason, reverses_id)
+                              occurred_at, recorded_at, memo, reason, reverses_id, household_id)
     VALUES (p_head, v_txn, 'REVERSAL', 'POSTED', v_donation.branch_id, v_donation.member_id, p_sub, p_role, v_now, v_now,
-            format('pool "%s" closed: donation returned', v_pool.title), p_reason, v_donation.transaction_id);
+            format('pool "%s" closed: donation returned', v_pool.title), p_reason, v_donation.transaction_id, v_donation.household_id);
     PERFORM cb_post_lines(p_head, v_txn, v_now, jsonb_build_array(
       jsonb_build_object('accountId', v_pool.account_id, 'amount', -v_donation.amount),
       jsonb_build_object('accountId', v_donation.wallet, 'amount', v_donation.amount)), false);

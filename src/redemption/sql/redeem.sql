@@ -1,11 +1,16 @@
 -- cb_redeem: a member spends from its own wallet on a catalog item. Holds cost × quantity (held rises,
 -- balance does not; invariant 3 against balance - held), reserves stock (invariant 6), writes a PENDING
 -- REDEEM transaction whose postings post on fulfilment, and issues the voucher p_code. Invariant 4 by key.
+-- With p_household the member spends from its household's wallet instead (migration 072), where the
+-- branch policy lets it (cb_household_spender); the voucher remembers the wallet, so a cancel, an expiry
+-- or a refund returns the points there.
 
--- Locks: the item row (stock), then the wallet row (hold, and the per-member limit count).
+-- Locks: the member's household membership (shared, when spending from the household), the item row
+-- (stock), then the wallet row (hold, and the per-member limit count).
+DROP FUNCTION IF EXISTS cb_redeem(bigint, text, text, text, text, bigint, bigint, integer, text);
 CREATE OR REPLACE FUNCTION cb_redeem(
   p_head bigint, p_sub text, p_role text, p_key text, p_hash text, p_member bigint, p_item bigint, p_quantity integer,
-  p_code text)
+  p_code text, p_household boolean DEFAULT false)
 RETURNS jsonb LANGUAGE plpgsql AS $fn$
 DECLARE
   v_replay jsonb := cb_claim_result_key(p_head, p_sub, p_key, 'redeem', p_hash);
@@ -20,6 +25,9 @@ DECLARE
   v_txn bigint;
   v_id bigint;
   v_now timestamptz := now();
+  v_household_id bigint;
+  v_household_external_id text;
+  v_owner text := 'member';
 BEGIN
   IF v_replay IS NOT NULL THEN
     RETURN v_replay;
@@ -28,6 +36,12 @@ BEGIN
     FROM members m JOIN branches b ON b.id = m.branch_id WHERE m.head_id = p_head AND m.id = p_member;
   IF NOT FOUND THEN
     PERFORM cb_fail('UNAUTHENTICATED', format('token rejected: no member %s in this bank', p_member));
+  END IF;
+  v_owner := 'member ' || v_member.external_id;
+  IF p_household THEN
+    SELECT s.household_id, s.household_external_id INTO v_household_id, v_household_external_id
+      FROM cb_household_spender(p_head, p_member) s;
+    v_owner := 'household ' || v_household_external_id;
   END IF;
   SELECT i.*, vb.path AS visible_path, mc.name AS merchant_name INTO v_item
     FROM catalog_items i JOIN branches vb ON vb.id = i.visible_branch_id
@@ -53,9 +67,11 @@ BEGIN
     END IF;
   END IF;
   SELECT a.id, a.balance, a.held, a.asset_scale INTO v_wallet FROM accounts a
-   WHERE a.head_id = p_head AND a.owner_type = 'MEMBER' AND a.owner_id = p_member AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET'
+   WHERE a.head_id = p_head AND a.owner_type = CASE WHEN p_household THEN 'HOUSEHOLD' ELSE 'MEMBER' END
+     AND a.owner_id = CASE WHEN p_household THEN v_household_id ELSE p_member END
+     AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET'
    FOR UPDATE;
-  PERFORM cb_assert(FOUND, format('member %s has no POINTS wallet', p_member));
+  PERFORM cb_assert(FOUND, format('%s has no POINTS wallet', v_owner));
   -- The per-member limit, counted under the wallet's lock: two devices of one member queue here.
   IF v_item.limit_per_member IS NOT NULL THEN
     v_window_start := CASE WHEN v_item.limit_window IS NULL THEN '-infinity'::timestamptz
@@ -70,8 +86,8 @@ BEGIN
   END IF;
   v_cost := v_item.cost * p_quantity;
   IF v_wallet.balance - v_wallet.held < v_cost THEN
-    PERFORM cb_fail('INSUFFICIENT_FUNDS', format('member %s has %s POINTS available, %s × "%s" costs %s',
-      v_member.external_id, (v_wallet.balance - v_wallet.held)::text, p_quantity, v_item.title, v_cost::text));
+    PERFORM cb_fail('INSUFFICIENT_FUNDS', format('%s has %s POINTS available, %s × "%s" costs %s',
+      v_owner, (v_wallet.balance - v_wallet.held)::text, p_quantity, v_item.title, v_cost::text));
   END IF;
   SELECT a.id INTO v_merchant_account FROM accounts a
    WHERE a.head_id = p_head AND a.owner_type = 'MERCHANT' AND a.owner_id = v_item.merchant_id AND a.asset_code = 'POINTS' AND a.purpose = 'WALLET';
@@ -79,18 +95,20 @@ BEGIN
 
   UPDATE accounts SET held = held + v_cost WHERE head_id = p_head AND id = v_wallet.id;
   v_txn := nextval('transactions_id_seq');
-  INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role, occurred_at, recorded_at, memo)
+  INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role, occurred_at, recorded_at, memo,
+                            household_id)
   VALUES (p_head, v_txn, 'REDEEM', 'PENDING', v_member.branch_id, p_member, p_sub, p_role, v_now, v_now,
-          format('%s × %s (%s)', p_quantity, v_item.title, v_item.merchant_name));
+          format('%s × %s (%s)', p_quantity, v_item.title, v_item.merchant_name), v_household_id);
   -- balance_after stays NULL: these postings move balances only when the voucher is fulfilled.
   INSERT INTO postings (head_id, transaction_id, line, account_id, asset_code, asset_scale, amount, balance_after, recorded_at)
   VALUES (p_head, v_txn, 1, least(v_wallet.id, v_merchant_account), 'POINTS', v_wallet.asset_scale,
           CASE WHEN v_wallet.id < v_merchant_account THEN -v_cost ELSE v_cost END, NULL, v_now),
          (p_head, v_txn, 2, greatest(v_wallet.id, v_merchant_account), 'POINTS', v_wallet.asset_scale,
           CASE WHEN v_wallet.id < v_merchant_account THEN v_cost ELSE -v_cost END, NULL, v_now);
-  INSERT INTO redemptions (head_id, code, item_id, merchant_id, member_id, quantity, cost, status, transaction_id, expires_at, created_at, created_by)
+  INSERT INTO redemptions (head_id, code, item_id, merchant_id, member_id, quantity, cost, status, transaction_id, expires_at, created_at, created_by,
+                           household_id)
   VALUES (p_head, p_code, p_item, v_item.merchant_id, p_member, p_quantity, v_cost, 'PENDING', v_txn,
-          v_now + make_interval(days => v_item.voucher_valid_days), v_now, p_sub)
+          v_now + make_interval(days => v_item.voucher_valid_days), v_now, p_sub, v_household_id)
   RETURNING id INTO v_id;
   RETURN cb_finish_key(p_head, p_sub, p_key, jsonb_build_object('redemptionId', v_id::text));
 END

@@ -1,5 +1,5 @@
 -- cb_refund_redemption: refundRedemption. A reversal of a fulfilled redemption's transaction back to the
--- member's wallet, once (transactions_reversed_once and the status move both hold that; invariant 6).
+-- wallet it spent from (the member's or its household's), once (transactions_reversed_once and the status move both hold that; invariant 6).
 -- p_merchant is the merchant caller (NULL for an admin, whose scope p_scope_path must cover the member).
 
 CREATE OR REPLACE FUNCTION cb_refund_redemption(
@@ -29,9 +29,9 @@ BEGIN
       cb_redemption_status(v.status, v.expires_at)));
   END IF;
   INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role,
-                            occurred_at, recorded_at, memo, reason, reverses_id)
+                            occurred_at, recorded_at, memo, reason, reverses_id, household_id)
   VALUES (p_head, v_txn, 'REVERSAL', 'POSTED', v_branch, v.member_id, p_sub, p_role, v_now, v_now,
-          format('refund of voucher %s', p_code), p_reason, v.transaction_id);
+          format('refund of voucher %s', p_code), p_reason, v.transaction_id, v.household_id);
   -- The item before the accounts, as every voucher write locks them.
   IF p_restock THEN
     UPDATE catalog_items SET stock_left = stock_left + v.quantity WHERE head_id = p_head AND id = v.item_id AND stock_left IS NOT NULL;

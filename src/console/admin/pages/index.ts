@@ -13,6 +13,7 @@ import { MerchantPage, MerchantsPage, PoolsPage } from './Merchants.js';
 import { OperatorsPage } from './Operators.js';
 import { NoticeBoardPage } from './NoticeBoard.js';
 import { WebhooksPage } from './Webhooks.js';
+import { SelectionPage, SelectionsPage } from './Selections.js';
 
 export interface PageProps { params: Record<string, string>; session: Session }
 export interface PageEntry { path: string; title: MessageKey; menu: boolean; component: FunctionComponent<PageProps> }
@@ -29,6 +30,8 @@ export const pages: PageEntry[] = [
   { path: '/merchants/:id', title: 'console.merchants.detail', menu: false, component: MerchantPage },
   { path: '/pools', title: 'console.menu.pools', menu: true, component: PoolsPage },
   { path: '/operators', title: 'console.menu.operators', menu: true, component: OperatorsPage },
+  { path: '/selections', title: 'console.menu.selections', menu: true, component: SelectionsPage },
+  { path: '/selections/:id', title: 'console.selections.detail', menu: false, component: SelectionPage },
   { path: '/board', title: 'console.menu.board', menu: true, component: NoticeBoardPage },
   { path: '/webhooks', title: 'console.menu.webhooks', menu: true, component: WebhooksPage },
 ];

@@ -25,6 +25,7 @@ import * as referenceChecks from './20261202_065_reference_checks.js';
 import * as events from './20261202_068_events.js';
 import * as webhooks from './20261202_070_webhooks.js';
 import * as households from './20261203_072_households.js';
+import * as householdReads from './20261203_073_household_reads.js';
 import * as selections from './20261203_074_selections.js';
 import * as expiry from './20261203_076_expiry.js';
 import * as foldProbeAndReversedOnce from './20261203_078_fold_probe_and_reversed_once.js';
@@ -52,6 +53,7 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261202_068_events': events,
   '20261202_070_webhooks': webhooks,
   '20261203_072_households': households,
+  '20261203_073_household_reads': householdReads,
   '20261203_074_selections': selections,
   '20261203_076_expiry': expiry,
   '20261203_078_fold_probe_and_reversed_once': foldProbeAndReversedOnce,

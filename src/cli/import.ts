@@ -1,5 +1,5 @@
-// npm run import -- FILE [--dry-run] [--kind members|awards] [--token T] [--lang zh-CN|en] [--database NAME]:
-// members or awards from an .xlsx or .csv (importSheet.ts), written through the domain functions as
+// npm run import -- FILE [--dry-run] [--kind members|awards|households] [--token T] [--lang zh-CN|en] [--database NAME]:
+// members, awards or households (户) from an .xlsx or .csv (importSheet.ts), written through the domain functions as
 // the principal of an API token (importRun.ts), so the token's role and branch scope apply exactly
 // as over the API. A progress bar on a terminal, plain lines otherwise; a per-row error report
 // beside the file. Exit code 0 when every row was imported (or checked), 1 when some were refused,
@@ -14,12 +14,13 @@ import { CliError, connectForCli, openCheckedBank, runCli } from './cliDatabase.
 import { ImportFileError, readImportSheet, type ImportKind } from './importSheet.js';
 import { importSheetRows, writeErrorReport } from './importRun.js';
 
-const usage = `usage: npm run import -- FILE [--dry-run] [--kind members|awards] [--token TOKEN] [--lang zh-CN|en]
+const usage = `usage: npm run import -- FILE [--dry-run] [--kind members|awards|households] [--token TOKEN] [--lang zh-CN|en]
   FILE        an .xlsx (its first worksheet) or a UTF-8 .csv; the first row names the columns
-  --kind      members or awards (default: from the columns: a 规则/rule column means awards)
+  --kind      members, awards or households (default: from the columns: a 规则/rule column means
+              awards, a 户编号/household column households: a row per member, with 户名, 支部, 成年, 户主)
   --dry-run   check every row as the write would, and write nothing
   --token     the API token to import as (default: IMPORT_TOKEN); an admin token for members,
-              an admin or client token for awards; its branch scope applies as over the API
+              an admin or client token for awards, an admin token for households; its branch scope applies as over the API
   --lang      the language of the error report's messages (default: from LANG, else en)
   --database  the embedded cluster's database (default civility_bank, npm start's); DATABASE_URL wins
 The error report (row, column, message) is written to FILE.errors.csv.`;
@@ -49,7 +50,7 @@ if (values.help) {
 }
 if (positionals.length !== 1) fail(positionals.length ? `one file at a time (got ${positionals.length})` : 'name the file to import');
 const file = positionals[0]!;
-if (values.kind !== undefined && values.kind !== 'members' && values.kind !== 'awards') fail('--kind must be members or awards');
+if (values.kind !== undefined && !['members', 'awards', 'households'].includes(values.kind)) fail('--kind must be members, awards or households');
 const token = values.token ?? process.env.IMPORT_TOKEN;
 if (!token) fail('give the token to import as: --token TOKEN or IMPORT_TOKEN (npm run token -- --role admin --branch CODE prints one)');
 if (values.lang !== undefined && values.lang !== 'en' && values.lang !== 'zh-CN') fail('--lang must be zh-CN or en');

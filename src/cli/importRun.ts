@@ -1,11 +1,14 @@
 // Importing a read sheet (importSheet.ts) through the domain functions, as the principal of a token:
-// members one by one through upsertMember, awards in batches through awardPointsBatch, so every
+// members one by one through upsertMember, awards in batches through awardPointsBatch, households
+// (户) one by one through upsertHousehold (a household's rows together: its whole membership), so every
 // check and scope rule of the API applies and each refusal carries the API's message. Idempotent:
 // each row's key is the file's SHA-256 and its row number, so re-running a file writes nothing twice.
 import fs from 'node:fs/promises';
 import type { Bank } from '../bank.js';
 import type { Principal } from '../auth/principal.js';
-import { checkUpsertMember, upsertMember } from '../directory/members.js';
+import { checkUpsertMember, findMember, upsertMember } from '../directory/members.js';
+import { upsertHousehold, type UpsertHouseholdInput } from '../households/households.js';
+import { requireRole, requireScope } from '../auth/principal.js';
 import { awardPointsBatch, type AwardInput } from '../ledger/awards.js';
 import { BankError, badInput } from '../errors.js';
 import { renderError, type Language } from '../errorMessages.js';
@@ -143,9 +146,85 @@ async function importAwards(bank: Bank, principal: Principal, sheet: ImportSheet
   return outcome;
 }
 
+/** The one value a household's rows give for a field (the first row that gives it), refusing two different ones. */
+function householdValue(rows: ImportRow[], field: 'householdName' | 'branch'): string {
+  const values = [...new Set(rows.map((r) => text(r.cells[field])).filter((v): v is string => v !== undefined))];
+  if (values.length > 1) throw badInput(field, `the household's rows give ${values.map((v) => `"${v}"`).join(' and ')}; give one`);
+  return values[0] ?? '';
+}
+
+/** A household's rows as upsertHousehold's input: its whole current membership, the row marked 户主 its head. */
+function householdInput(sheet: ImportSheet, externalId: string, rows: ImportRow[]): UpsertHouseholdInput {
+  const heads = rows.filter((r, i) => flag(r.cells.head, `members[${i}].head`));
+  if (heads.length > 1) throw badInput('head', `rows ${heads.map((r) => r.row).join(', ')} are each marked 户主 (head); mark one`);
+  return {
+    // Keyed by the file and the household's first row: re-running the file replays it.
+    idempotencyKey: importKey(sheet.sha256, rows[0]!.row), externalId, branch: householdValue(rows, 'branch'), name: householdValue(rows, 'householdName'),
+    head: heads[0] ? text(heads[0].cells.externalId) ?? null : null,
+    members: rows.map((r, i) => {
+      const adult = flag(r.cells.adult, `members[${i}].adult`);
+      if (adult === null) throw badInput(`members[${i}].adult`, 'say whether the member is an adult: 是 or 否');
+      return { externalId: text(r.cells.externalId) ?? '', adult };
+    }),
+  };
+}
+
+/** What a dry run checks of a household without writing: the role, the branch in scope, the members by externalId. */
+async function checkHouseholdInput(bank: Bank, principal: Principal, input: UpsertHouseholdInput): Promise<void> {
+  requireRole(principal, 'admin');
+  requireScope(principal, await bank.branches.require(input.branch, 'branch'), 'branch');
+  for (const [i, m] of input.members.entries()) await findMember(bank, principal.headId, { externalId: m.externalId }, `members[${i}].externalId`);
+}
+
+/** The household's row an error names (members[i]… is the household's i-th row), else its first. */
+function householdRowOf(rows: ImportRow[], field: string | null | undefined): ImportRow {
+  const index = /^members\[(\d+)\]/.exec(field ?? '');
+  return rows[index ? Number(index[1]) : 0] ?? rows[0]!;
+}
+
+/** The error's field as the households file's column: the household's externalId is its 户编号, its name 户名. */
+function householdFieldOf(field: string | null | undefined): string | undefined {
+  if (!field) return undefined;
+  if (field === 'externalId') return 'household';
+  if (field === 'name') return 'householdName';
+  return field.replace(/^members\[\d+\]\./, '');
+}
+
+async function importHouseholds(bank: Bank, principal: Principal, sheet: ImportSheet, options: ImportOptions): Promise<ImportOutcome> {
+  const outcome: ImportOutcome = { written: 0, replayed: 0, errors: [] };
+  const households = new Map<string, ImportRow[]>();
+  for (const row of sheet.rows) {
+    const externalId = text(row.cells.household);
+    if (externalId === undefined) {
+      outcome.errors.push({ row: row.row, column: sheet.headers.household ?? '', message: 'BAD_USER_INPUT: the row names no household' });
+      continue;
+    }
+    households.set(externalId, [...(households.get(externalId) ?? []), row]);
+  }
+  let done = 0;
+  for (const [externalId, rows] of households) {
+    try {
+      const input = householdInput(sheet, externalId, rows);
+      if (options.dryRun) {
+        await checkHouseholdInput(bank, principal, input);
+        outcome.written += rows.length;
+      } else if ((await upsertHousehold(bank, principal, input)).replayed) outcome.replayed += rows.length;
+      else outcome.written += rows.length;
+    } catch (error) {
+      if (!(error instanceof BankError)) throw error;
+      const field = householdFieldOf(error.field);
+      outcome.errors.push(problemOf(sheet, householdRowOf(rows, error.field), new BankError(error.code, error.message, field, error.detail), options.language, principal.branch.timeZone));
+    }
+    options.progress?.(done += rows.length);
+  }
+  return outcome;
+}
+
+const importers = { members: importMembers, awards: importAwards, households: importHouseholds } as const;
+
 /** Imports every row (or, with dryRun, checks it); the file's own problems come first in the errors. */
 export async function importSheetRows(bank: Bank, principal: Principal, sheet: ImportSheet, options: ImportOptions): Promise<ImportOutcome> {
-  const outcome = sheet.kind === 'members' ? await importMembers(bank, principal, sheet, options) : await importAwards(bank, principal, sheet, options);
+  const outcome = await importers[sheet.kind](bank, principal, sheet, options);
   outcome.errors = [...sheet.problems, ...outcome.errors].sort((a, b) => a.row - b.row);
   return outcome;
 }

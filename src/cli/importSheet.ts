@@ -1,6 +1,6 @@
 // Reading an import file (npm run import): the first worksheet of an .xlsx (exceljs's streaming
 // reader) or a UTF-8 .csv, its header row mapped to the import's columns (English or Chinese names),
-// and the kind (members or awards) inferred from those columns. Bounded: the file's bytes, its rows
+// and the kind (members, awards or households) inferred from those columns. Bounded: the file's bytes, its rows
 // and each cell's length are named limits, checked while reading, before anything is written.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -16,8 +16,9 @@ export const importCellLengthMax = 1000;
 /** Columns read from the header row: the import takes seven; a sheet wider than this is not an import file. */
 export const importColumnsMax = 64;
 
-export type ImportKind = 'members' | 'awards';
-export type ImportField = 'name' | 'externalId' | 'branch' | 'partyMember' | 'volunteer' | 'rule' | 'quantity' | 'occurredAt' | 'memo';
+export type ImportKind = 'members' | 'awards' | 'households';
+export type ImportField = 'name' | 'externalId' | 'branch' | 'partyMember' | 'volunteer' | 'rule' | 'quantity' | 'occurredAt' | 'memo'
+  | 'household' | 'householdName' | 'adult' | 'head';
 
 /**
  * The accepted header names of each column, compared after lower-casing and removing spaces, "_",
@@ -33,6 +34,11 @@ export const importColumns: Record<ImportField, readonly string[]> = {
   quantity: ['quantity', 'qty', '数量'],
   occurredAt: ['date', 'occurredat', 'occurred at', '日期', '时间'],
   memo: ['memo', 'note', 'notes', '备注'],
+  // Households (户): a row per member of a household, the household named on each of its rows.
+  household: ['household', '户编号', 'householdid', 'household externalid', '户号'],
+  householdName: ['householdname', '户名', 'household name'],
+  adult: ['adult', '成年', '成年人'],
+  head: ['head', '户主'],
 };
 
 function headerKey(text: string): string {
@@ -62,18 +68,23 @@ export interface ImportSheet {
 /** Thrown for a file that cannot be imported at all (too large, no header, unknown columns). */
 export class ImportFileError extends Error {}
 
-/** The kind a header row describes: a rule column means awards, a branch column (without one) members. */
+/** The kind a header row describes: a household column means households, a rule column awards, a branch column (without either) members. */
 export function inferKind(fields: ReadonlySet<ImportField>): ImportKind | null {
+  if (fields.has('household')) return 'households';
   if (fields.has('rule')) return 'awards';
   if (fields.has('branch') && fields.has('name')) return 'members';
   return null;
 }
 
-const requiredFields: Record<ImportKind, ImportField[]> = { members: ['externalId', 'name', 'branch'], awards: ['externalId', 'rule'] };
+const requiredFields: Record<ImportKind, ImportField[]> = {
+  members: ['externalId', 'name', 'branch'], awards: ['externalId', 'rule'], households: ['household', 'householdName', 'branch', 'externalId', 'adult'],
+};
 const kindFields: Record<ImportKind, ReadonlySet<ImportField>> = {
   members: new Set(['externalId', 'name', 'branch', 'partyMember', 'volunteer']),
   // A name column in an awards file is for the person reading it; awards go by externalId.
   awards: new Set(['externalId', 'name', 'branch', 'rule', 'quantity', 'occurredAt', 'memo']),
+  // A households file: the member's name is for the person reading it; members go by externalId.
+  households: new Set(['household', 'householdName', 'branch', 'externalId', 'name', 'adult', 'head']),
 };
 
 /** Text of an exceljs cell value: rich text joined, a formula's result, a hyperlink's text. */
@@ -159,7 +170,7 @@ export async function readImportSheet(file: string, kindGiven: ImportKind | null
   });
   const fields = new Set(columns.map((c) => c.field));
   const kind = kindGiven ?? inferKind(fields);
-  if (!kind) throw new ImportFileError('cannot tell members from awards by the header row: an awards file has a 规则/rule column, a members file 姓名/name and 支部/网格/branch; or pass --kind');
+  if (!kind) throw new ImportFileError('cannot tell members, awards or households by the header row: an awards file has a 规则/rule column, a households file 户编号/household, a members file 姓名/name and 支部/网格/branch; or pass --kind');
   const missing = requiredFields[kind].filter((f) => !fields.has(f));
   if (missing.length) throw new ImportFileError(`a ${kind} file needs the columns ${missing.map((f) => `${importColumns[f][1]}/${importColumns[f][0]}`).join(', ')}`);
   const foreign = [...unknown, ...columns.filter((c) => !kindFields[kind].has(c.field)).map((c) => headers[c.field]!)];

@@ -63,6 +63,9 @@ export const sqlDefinitionFiles: readonly string[] = [
   'reports/sql/transaction_category.sql',
   'reports/sql/rollup_status_change.sql',
   'reports/sql/unfolded_postings.sql',
+  // Household rollups (migration 073): the tail and the fold's household part, before cb_fold_rollups calls it.
+  'reports/sql/unfolded_household_postings.sql',
+  'reports/sql/fold_household_rollups.sql',
   'reports/sql/fold_rollups.sql',
   'reports/sql/score_year_lock_key.sql',
   'reports/sql/guard_score_years.sql',

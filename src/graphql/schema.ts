@@ -16,6 +16,7 @@ import { webhookResolvers } from './resolvers/webhooks.js';
 import { householdResolvers } from './resolvers/households.js';
 import { selectionResolvers } from './resolvers/selections.js';
 import { expiryResolvers } from './resolvers/expiry.js';
+import { householdReportResolvers } from './resolvers/householdReports.js';
 import { statementTimedOut } from '../db/errors.js';
 import type { Context } from './context.js';
 import { countWrites } from './observation.js';
@@ -57,5 +58,5 @@ export const resolvers = {
   DateTime: DateTimeScalar,
   JSON: JSONScalar,
   // outermost: a write refused for its time budget is counted too
-  ...countWrites(withinBudget(merge(directoryResolvers, ledgerResolvers, ruleResolvers, spendingResolvers, partyResolvers, proofResolvers, boardResolvers, operatorResolvers, eventResolvers, webhookResolvers, householdResolvers, selectionResolvers, expiryResolvers))),
+  ...countWrites(withinBudget(merge(directoryResolvers, ledgerResolvers, ruleResolvers, spendingResolvers, partyResolvers, proofResolvers, boardResolvers, operatorResolvers, eventResolvers, webhookResolvers, householdResolvers, selectionResolvers, expiryResolvers, householdReportResolvers))),
 };

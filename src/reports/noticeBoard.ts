@@ -13,6 +13,7 @@ import { formatAmount } from '../ledger/amounts.js';
 import { merchantLeaderboardLines } from './merchantLeaderboard.js';
 import { noticeBoardActivitySql, noticeBoardPoolsSql, optedInBranchesSql } from './sql/noticeBoard.js';
 import { publicShortlists } from '../selections/selections.js';
+import { householdLeaderboardSql } from './sql/households.js';
 
 /** How long an answer is reused: a lobby screen polling every few seconds costs one computation a minute per branch and process. */
 export const noticeBoardCacheTtlMs = 60_000;
@@ -54,6 +55,8 @@ export interface NoticeBoard {
   participation: { ranked: number; best: NoticeBoardBranchRank[]; weakest: NoticeBoardBranchRank[] };
   merchants: NoticeBoardMerchant[];
   selections: NoticeBoardSelection[];
+  /** The month's households (户) by the POINTS on their wallets, names masked. */
+  households: NoticeBoardPerson[];
 }
 
 /**
@@ -98,7 +101,7 @@ export async function computeNoticeBoard(bank: Bank, branch: Branch): Promise<No
   const { rows: [bounds] } = await bank.knex.raw(`SELECT (?::date)::timestamp AT TIME ZONE ? AS "from", (?::date)::timestamp AT TIME ZONE ? AS "to"`,
     [month.from, branch.timeZone, month.to, branch.timeZone]);
   const { from, to } = bounds as { from: Date; to: Date };
-  const [activity, pools, merchantLines, shortlists] = await Promise.all([
+  const [activity, pools, merchantLines, shortlists, householdLines] = await Promise.all([
     bank.knex.raw(noticeBoardActivitySql(wholeBank), {
       head: branch.headId, branches: wholeBank ? null : branchIds, month: month.from, assets: bank.assets.all().map((a) => a.code),
       hoursAsset: volunteerHoursAsset, sortingAsset, sortingCategory, limit: noticeBoardPeopleMax,
@@ -106,6 +109,10 @@ export async function computeNoticeBoard(bank: Bank, branch: Branch): Promise<No
     bank.knex.raw(noticeBoardPoolsSql, { head: branch.headId, branches: branchIds, limit: noticeBoardPoolsMax }),
     merchantLeaderboardLines(bank, { headId: branch.headId, from, to, branchPath: null, branchIds, size: noticeBoardMerchantsMax }),
     publicShortlists(bank, branch.headId, branchIds),
+    // The household leaderboard of the month (sql/households.ts) over the opted-in branches.
+    bank.knex.raw(householdLeaderboardSql, {
+      head: branch.headId, branches: wholeBank ? null : branchIds, from: month.from, to: month.to, asset: sortingAsset, limit: noticeBoardPeopleMax,
+    }),
   ]);
   const branchName = async (id: string) => (await bank.branches.requireById(id)).name;
 
@@ -171,6 +178,10 @@ export async function computeNoticeBoard(bank: Bank, branch: Branch): Promise<No
     selections: await Promise.all(shortlists.map(async (s): Promise<NoticeBoardSelection> => ({
       title: s.title, branchName: await branchName(s.branchId), publishedAt: s.publishedAt, periodEndsAt: s.periodEndsAt,
       candidates: s.candidates, openObjections: s.openObjections, names: s.names.map(maskName),
+    }))),
+    // Households that gained points this month; a household's name masked like a person's (王家 → 王*).
+    households: await Promise.all(householdLines.rows.filter((r: any) => new Decimal(r.total).greaterThan(0)).map(async (r: any): Promise<NoticeBoardPerson> => ({
+      rank: Number(r.rank), name: maskName(r.household.name), branchName: await branchName(String(r.household.branch_id)), amount: formatAmount(r.total, scale),
     }))),
   };
 }

@@ -55,7 +55,7 @@ export function partyScoreRowFrom(bank: Bank, r: any): PartyScoreRow {
   };
 }
 
-export interface PartyScorePage { rows: PartyScoreRow[]; offset: number; members: number; hasNextPage: boolean }
+export interface PartyScorePage { rows: PartyScoreRow[]; offset: number; members: number; hasNextPage: boolean; period: Period }
 
 export function encodeOffsetCursor(offset: number): string {
   return Buffer.from(`o:${offset}`).toString('base64url');
@@ -79,7 +79,7 @@ export async function partyScores(
   const { rows } = await bank.knex.raw(partyScoresSql(scope.branchIds === null, periodRange(period), true),
     { ...reportBindings(scope, period), limit: size + 1, offset });
   const members = rows.length ? Number(rows[0].members) : 0;
-  return { rows: rows.slice(0, size).map((r: any) => partyScoreRowFrom(bank, r)), offset, members, hasNextPage: rows.length > size };
+  return { rows: rows.slice(0, size).map((r: any) => partyScoreRowFrom(bank, r)), offset, members, hasNextPage: rows.length > size, period };
 }
 
 /** The categories of a party-score report (for the CSV's columns). */
@@ -119,7 +119,8 @@ export interface AssetStats {
 }
 
 export interface BranchStatsRow { branch: Branch; assets: AssetStats[] }
-export interface BranchStats { branch: Branch; assets: AssetStats[]; children: BranchStatsRow[] }
+/** `scope` and `period`: what the figures cover, for fields resolved beside them (the households, sql/households.ts). */
+export interface BranchStats { branch: Branch; assets: AssetStats[]; children: BranchStatsRow[]; scope: ReportScope; period: Period }
 
 export async function branchStats(bank: Bank, principal: Principal, args: { branch?: string | null; period: PeriodInput }): Promise<BranchStats> {
   const scope = await reportScope(bank, principal, args.branch);
@@ -156,7 +157,7 @@ export async function branchStats(bank: Bank, principal: Principal, args: { bran
     else if (r.child_id !== null) children.get(r.child_id)?.assets.set(r.asset_code, stats);
   }
   return {
-    branch: scope.branch, assets: [...whole.values()],
+    branch: scope.branch, scope, period, assets: [...whole.values()],
     children: [...children.values()].map((c) => ({ branch: c.branch, assets: [...c.assets.values()] })),
   };
 }

@@ -22,6 +22,7 @@ export interface NoticeBoard {
   participation: { ranked: number; best: BranchRank[]; weakest: BranchRank[] };
   merchants: { rank: number; name: string; branchName: string; pointsRedeemed: string; residentsServed: number; redemptions: number }[];
   selections: { title: string; branchName: string; periodEndsAt: string; candidates: number; openObjections: number; names: string[] }[];
+  households: Person[];
 }
 
 const boardQuery = `query NoticeBoard($branch: String!) { noticeBoard(branch: $branch) {
@@ -29,6 +30,7 @@ const boardQuery = `query NoticeBoard($branch: String!) { noticeBoard(branch: $b
   pools { title target raised status branchName deadline }
   volunteers { rank name branchName amount }
   sorters { rank name branchName amount }
+  households { rank name branchName amount }
   participation { ranked best { rank name members activeMembers activePercent } weakest { rank name members activeMembers activePercent } }
   merchants { rank name branchName pointsRedeemed residentsServed redemptions }
   selections { title branchName periodEndsAt candidates openObjections names } } }`;
@@ -151,6 +153,7 @@ export function BoardView({ board }: { board: NoticeBoard }) {
       )}
       <People title={t('board.volunteers.title')} people={board.volunteers} unit={t('board.unit.hours')} testId="board-volunteers" />
       <People title={t('board.sorters.title')} people={board.sorters} unit={t('board.unit.points')} testId="board-sorters" />
+      <People title={t('board.households.title')} people={board.households} unit={t('board.unit.points')} testId="board-households" />
       <Ranking title={t('board.ranking.best')} lines={board.participation.best} kind="best" />
       <Ranking title={t('board.ranking.weakest')} lines={board.participation.weakest} kind="weakest" />
       <section class="board-card board-wide" data-testid="board-merchants">

@@ -6,6 +6,7 @@ import { requireMemberVisible } from '../../directory/members.js';
 import { approveClaim, countClaims, encodeClaimCursor, listClaims, loadClaim, rejectClaim, requireClaimVisible, submitClaim, type Claim } from '../../claims/claims.js';
 import { checkId } from '../../directory/members.js';
 import { branchStats, encodeOffsetCursor, leaderboard, memberStatement, partyScores } from '../../reports/reports.js';
+import { partyHouseholdContextLoader } from '../../reports/householdReports.js';
 import { closeScoreYear, listScoreYearClosures, reopenScoreYear, type ScoreYearClosure } from '../../reports/scoreYears.js';
 import type { PeriodInput } from '../../reports/period.js';
 import { ifVisible } from './visibility.js';
@@ -31,7 +32,9 @@ export const partyResolvers = {
     partyScores: async (_: unknown, args: { branch: string; period: PeriodInput; first?: number; after?: string }, ctx: Context) => {
       const page = await partyScores(ctx.bank, ctx.principal, args);
       for (const row of page.rows) ctx.loaders.member.prime(row.member.id, row.member);
-      const edges = page.rows.map((node, i) => ({ cursor: encodeOffsetCursor(page.offset + i), node }));
+      // The party members' households (党员包户) as context, read once for the page if asked for.
+      const householdContext = partyHouseholdContextLoader(ctx.bank, ctx.principal.headId, page.rows.map((r) => r.member.id), page.period);
+      const edges = page.rows.map((row, i) => ({ cursor: encodeOffsetCursor(page.offset + i), node: { ...row, householdContext } }));
       return { edges, totalCount: page.members, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
     },
     leaderboard: async (_: unknown, args: { branch: string; asset: string; period: PeriodInput; first?: number }, ctx: Context) => {

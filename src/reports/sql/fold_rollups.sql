@@ -80,6 +80,9 @@ BEGIN
             FROM firsts f) x
    GROUP BY 1, 2, 3, 4;
 
+  -- Household wallets' postings of the same interval into household_rollups (migration 073).
+  PERFORM cb_fold_household_rollups(v_from, v_below);
+
   UPDATE rollup_fold SET folded_below = v_below, folded_at = now();
   RETURN v_passed;
 END

@@ -7,6 +7,7 @@ import type { Session } from '../../shared/session.js';
 import { DashboardPage } from './Dashboard.js';
 import { ClaimsPage } from './Claims.js';
 import { MemberPage, MembersPage } from './Members.js';
+import { HouseholdPage, HouseholdsPage } from './Households.js';
 import { PartyScoresPage } from './PartyScores.js';
 import { RulePage, RulesPage } from './Rules.js';
 import { MerchantPage, MerchantsPage, PoolsPage } from './Merchants.js';
@@ -23,6 +24,8 @@ export const pages: PageEntry[] = [
   { path: '/claims', title: 'console.menu.claims', menu: true, component: ClaimsPage },
   { path: '/members', title: 'console.menu.members', menu: true, component: MembersPage },
   { path: '/members/:id', title: 'console.members.detail', menu: false, component: MemberPage },
+  { path: '/households', title: 'console.menu.households', menu: true, component: HouseholdsPage },
+  { path: '/households/:externalId', title: 'console.households.detail', menu: false, component: HouseholdPage },
   { path: '/scores', title: 'console.menu.scores', menu: true, component: PartyScoresPage },
   { path: '/rules', title: 'console.menu.rules', menu: true, component: RulesPage },
   { path: '/rules/:code', title: 'console.rules.detail', menu: false, component: RulePage },

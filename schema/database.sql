@@ -2257,7 +2257,8 @@ BEGIN
          SELECT DISTINCT m.head_id, m.member_id, m.branch_id, m.asset_code, m.year
            FROM monthly m
           WHERE NOT EXISTS (SELECT 1 FROM member_year_rollups y
-                             WHERE y.head_id = m.head_id AND y.member_id = m.member_id AND y.asset_code = m.asset_code AND y.year = m.year)),
+                             WHERE y.head_id = m.head_id AND y.member_id = m.member_id AND y.asset_code = m.asset_code AND y.year = m.year
+                            OFFSET 0)),
        months AS (
          INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
          SELECT m.head_id, m.member_id, m.asset_code, m.month, m.kind, m.category, sum(m.amount), sum(m.postings)
@@ -3100,27 +3101,29 @@ CREATE OR REPLACE FUNCTION public.cb_unfolded_household_postings(p_head bigint, 
  RETURNS TABLE(head_id bigint, household_id bigint, branch_id bigint, asset_code text, month date, kind text, amount numeric, postings bigint)
  LANGUAGE plpgsql
  STABLE ROWS 20
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 DECLARE
   v_from bigint := coalesce(p_from, (SELECT f.folded_below FROM rollup_fold f));
+  v_below bigint;
 BEGIN
-  -- Mostly there is nothing to read: one index probe, nothing planned.
+  -- Mostly there is nothing to read: one index probe.
   IF (SELECT t.txid FROM transactions t WHERE t.txid >= v_from AND (p_head IS NULL OR t.head_id = p_head)
        ORDER BY t.txid LIMIT 1) IS NULL THEN
     RETURN;
   END IF;
-  RETURN QUERY EXECUTE format($q$
-    SELECT t.head_id, a.owner_id, a.branch_id, p.asset_code,
-           date_trunc('month', t.occurred_at AT TIME ZONE hb.time_zone)::date, t.kind, sum(p.amount), count(*)
+  v_below := coalesce(p_below, (SELECT t.txid + 1 FROM transactions t ORDER BY t.txid DESC LIMIT 1));
+  RETURN QUERY
+    SELECT t.head_id, a.owner_id, a.branch_id, p.asset_code, z.month, t.kind, sum(p.amount), count(*)
       FROM transactions t
-      JOIN branches hb ON hb.id = t.head_id
-      JOIN postings p ON p.head_id = t.head_id AND p.transaction_id = t.id AND p.recorded_at = t.recorded_at
-      JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'HOUSEHOLD'
-     WHERE t.txid >= %s AND t.status = 'POSTED'%s%s
-     GROUP BY 1, 2, 3, 4, 5, 6$q$,
-    v_from,
-    CASE WHEN p_below IS NULL THEN '' ELSE format(' AND t.txid < %s', p_below) END,
-    CASE WHEN p_head IS NULL THEN '' ELSE format(' AND t.head_id = %s', p_head) END);
+      CROSS JOIN LATERAL (SELECT date_trunc('month', t.occurred_at AT TIME ZONE hb.time_zone)::date AS month
+                            FROM branches hb WHERE hb.id = t.head_id OFFSET 0) z
+      JOIN LATERAL (SELECT p.account_id, p.asset_code, p.amount FROM postings p
+                     WHERE p.head_id = t.head_id AND p.transaction_id = t.id AND p.recorded_at = t.recorded_at OFFSET 0) p ON true
+      JOIN LATERAL (SELECT a.owner_id, a.branch_id FROM accounts a
+                     WHERE a.head_id = t.head_id AND a.id = p.account_id AND a.owner_type = 'HOUSEHOLD' OFFSET 0) a ON true
+     WHERE t.txid >= v_from AND t.txid < v_below AND t.status = 'POSTED' AND (p_head IS NULL OR t.head_id = p_head)
+     GROUP BY 1, 2, 3, 4, 5, 6;
 END
 $function$;
 

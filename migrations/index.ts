@@ -28,6 +28,7 @@ import * as households from './20261203_072_households.js';
 import * as householdReads from './20261203_073_household_reads.js';
 import * as selections from './20261203_074_selections.js';
 import * as expiry from './20261203_076_expiry.js';
+import * as expiryUnfolded from './20261203_076_expiry_unfolded.js';
 import * as foldProbeAndReversedOnce from './20261203_078_fold_probe_and_reversed_once.js';
 
 export const migrations: Record<string, Knex.Migration> = {
@@ -56,5 +57,6 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261203_073_household_reads': householdReads,
   '20261203_074_selections': selections,
   '20261203_076_expiry': expiry,
+  '20261203_076_expiry_unfolded': expiryUnfolded,
   '20261203_078_fold_probe_and_reversed_once': foldProbeAndReversedOnce,
 };

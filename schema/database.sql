@@ -923,6 +923,16 @@ CREATE TABLE wallet_lot_states (
   CONSTRAINT wallet_lot_states_pkey PRIMARY KEY (head_id, account_id)
 );
 
+CREATE TABLE wallet_lot_unfolded (
+  head_id bigint NOT NULL,
+  account_id bigint NOT NULL,
+  asset_code text NOT NULL,
+  earliest_earned_at timestamp with time zone NOT NULL,
+  CONSTRAINT wallet_lot_unfolded_head_id_account_id_fkey FOREIGN KEY (head_id, account_id) REFERENCES accounts(head_id, id),
+  CONSTRAINT wallet_lot_unfolded_pkey PRIMARY KEY (head_id, account_id)
+);
+CREATE INDEX wallet_lot_unfolded_due ON public.wallet_lot_unfolded USING btree (head_id, asset_code, earliest_earned_at);
+
 CREATE TABLE wallet_lots (
   head_id bigint NOT NULL,
   id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
@@ -1639,8 +1649,8 @@ AS $function$
           SELECT m.id, m.external_id, m.branch_id, b.path, NULL, NULL FROM members m JOIN branches b ON b.id = m.branch_id
            WHERE p_member_ref IS NULL AND p_household_ref IS NULL AND m.head_id = p_head AND m.external_id = p_external_ref
           UNION ALL
-          SELECT NULL, NULL, h.branch_id, b.path, h.id, h.external_id FROM households h JOIN branches b ON b.id = h.branch_id
-           WHERE p_household_ref IS NOT NULL AND h.head_id = p_head AND h.external_id = p_household_ref) m
+          SELECT NULL, NULL, x.branch_id, x.path, x.household_id, x.household_external_id
+            FROM cb_household_party(p_head, p_household_ref) x WHERE p_household_ref IS NOT NULL) m
     LEFT JOIN LATERAL (
       SELECT r.* FROM rules r JOIN branches rb ON rb.id = r.branch_id
        WHERE r.head_id = p_head AND r.code = p_rule_code AND starts_with(m.path, rb.path)
@@ -1650,8 +1660,8 @@ AS $function$
         FROM assets a WHERE a.code = r.outputs->0->>'asset') p ON r.id IS NOT NULL
     -- The member's current household, only for a household rule (household_members_current).
     LEFT JOIN LATERAL (
-      SELECT h.id, h.external_id FROM household_members hm JOIN households h ON h.head_id = hm.head_id AND h.id = hm.household_id
-       WHERE r.beneficiary = 'HOUSEHOLD' AND m.id IS NOT NULL AND hm.head_id = p_head AND hm.member_id = m.id AND hm.left_at IS NULL
+      SELECT x.household_id AS id, x.household_external_id AS external_id FROM cb_member_household(p_head, m.id) x
+       WHERE r.beneficiary = 'HOUSEHOLD' AND m.id IS NOT NULL
        OFFSET 0) h ON true
 $function$;
 
@@ -1785,7 +1795,7 @@ BEGIN
       UNION ALL
       SELECT 'transactions_head_id_household_id_fkey', 'head_id, household_id', h.head_id || ', ' || h.household_id, 'households'
         FROM (SELECT DISTINCT n.head_id, n.household_id FROM new_rows n WHERE n.household_id IS NOT NULL) h
-       WHERE (SELECT 1 FROM households p WHERE p.head_id = h.head_id AND p.id = h.household_id LIMIT 1) IS NULL
+       WHERE NOT cb_household_exists(h.head_id, h.household_id)
       UNION ALL
       SELECT 'transactions_head_id_rule_id_fkey', 'head_id, rule_id', r.head_id || ', ' || r.rule_id, 'rules'
         FROM (SELECT DISTINCT n.head_id, n.rule_id FROM new_rows n WHERE n.rule_id IS NOT NULL) r
@@ -2087,7 +2097,7 @@ BEGIN
                               occurred_at, recorded_at, memo, metadata)
     VALUES (p_head, v_txn, 'EXPIRE', 'POSTED', w.branch_id,
             CASE WHEN w.owner_type = 'MEMBER' THEN w.owner_id END, CASE WHEN w.owner_type = 'HOUSEHOLD' THEN w.owner_id END,
-            'expiry-sweeper', 'system',
+            'expiry-sweeper', 'admin',
             least(v_now, cb_lot_expires_at(p.kind, p.months, p.reset_month, p.reset_day, w.time_zone, l.earned_at)), v_now,
             'points expired',
             jsonb_build_object('lotId', l.id::text, 'earnedAt', l.earned_at, 'round', v_round, 'idempotencyKey', v_key));
@@ -2360,6 +2370,8 @@ BEGIN
     v_folded := v_folded + 1;
   END LOOP;
 
+  -- everything committed is folded now: the sweeper need not come for this wallet's credits
+  DELETE FROM wallet_lot_unfolded u WHERE u.head_id = p_head AND u.account_id = p_account;
   IF v_folded > 0 THEN
     INSERT INTO wallet_lot_states AS s (head_id, account_id) VALUES (p_head, p_account)
     ON CONFLICT (head_id, account_id) DO UPDATE SET folded_at = now();
@@ -2491,6 +2503,28 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION public.cb_household_exists(p_head bigint, p_household bigint)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+BEGIN
+  RETURN EXISTS (SELECT 1 FROM households h WHERE h.head_id = p_head AND h.id = p_household);
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION public.cb_household_party(p_head bigint, p_external_id text)
+ RETURNS TABLE(household_id bigint, household_external_id text, branch_id bigint, path text)
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+BEGIN
+  RETURN QUERY
+    SELECT h.id, h.external_id, h.branch_id, b.path FROM households h JOIN branches b ON b.id = h.branch_id
+     WHERE h.head_id = p_head AND h.external_id = p_external_id;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION public.cb_household_spender(p_head bigint, p_member bigint)
  RETURNS TABLE(household_id bigint, household_external_id text)
  LANGUAGE plpgsql
@@ -2591,6 +2625,18 @@ AS $function$
   END
 $function$;
 
+CREATE OR REPLACE FUNCTION public.cb_member_household(p_head bigint, p_member bigint)
+ RETURNS TABLE(household_id bigint, household_external_id text)
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+BEGIN
+  RETURN QUERY
+    SELECT h.id, h.external_id FROM household_members hm JOIN households h ON h.head_id = hm.head_id AND h.id = hm.household_id
+     WHERE hm.head_id = p_head AND hm.member_id = p_member AND hm.left_at IS NULL;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION public.cb_member_wallets_follow()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -2628,11 +2674,11 @@ BEGIN
     RETURN jsonb_build_object('replayed', true, 'transactionId', v_previous::text);
   END IF;
   INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role,
-                            occurred_at, recorded_at, memo, metadata, reason, reverses_id, forced)
+                            occurred_at, recorded_at, memo, metadata, reason, reverses_id, forced, household_id)
   VALUES (p_head, v_txn, p_entry->>'kind', 'POSTED', (p_entry->>'branchId')::bigint, (p_entry->>'memberId')::bigint,
           p_sub, p_role, coalesce((p_entry->>'occurredAt')::timestamptz, v_now), v_now,
           p_entry->>'memo', p_entry->'metadata', p_entry->>'reason', (p_entry->>'reversesId')::bigint,
-          coalesce((p_entry->>'forced')::boolean, false));
+          coalesce((p_entry->>'forced')::boolean, false), (p_entry->>'householdId')::bigint);
   PERFORM cb_post_lines(p_head, v_txn, v_now, p_entry->'lines', coalesce((p_entry->>'forced')::boolean, false));
   RETURN jsonb_build_object('replayed', false, 'transactionId', v_txn::text);
 END

@@ -31,6 +31,10 @@ export const demoBranchCodes = ['demo-east-village', 'demo-river-community', 'de
 export const demoGroceryName = '爱心超市 Caring Grocery';
 /** The household rule of the demo: sorting at a household's bin credits the household (户). */
 export const demoHouseholdRule = 'garbage.household-bin';
+/** 党员包户 of the demo: [party member, household] (demo-user-001..010 are party members). */
+export const demoPartyHouseholds: [string, string][] = [
+  ['demo-user-010', 'demo-household-wang'], ['demo-user-008', 'demo-household-liu'], ['demo-user-010', 'demo-household-li'],
+];
 /** The demo households: [externalId, name, branch index, [member number, adult][]], the first member its head. */
 const demoHouseholds: [string, string, number, [number, boolean][]][] = [
   ['demo-household-wang', '王家', 0, [[1, true], [4, true], [7, false]]],
@@ -158,6 +162,14 @@ export async function seedDemoBank(bank: Bank): Promise<boolean> {
       }
       await trx('branches').where({ id: branches[2]!.id })
         .update({ household_spending: 'HEAD_ONLY', household_spending_changed_by: 'demo-seed', household_spending_changed_at: trx.fn.now() });
+    }
+    // 党员包户 (migration 073): party members looking after households of their village or community.
+    if (await trx.schema.hasTable('party_member_households')) {
+      for (const [member, household] of demoPartyHouseholds) {
+        const [m, hh] = await Promise.all([trx('members').where({ head_id: head.id, external_id: member }).first('id'),
+          trx('households').where({ head_id: head.id, external_id: household }).first('id')]);
+        await trx('party_member_households').insert({ head_id: head.id, member_id: m.id, household_id: hh.id, linked_by: 'demo-seed' });
+      }
     }
     return head;
   });

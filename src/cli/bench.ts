@@ -917,6 +917,11 @@ async function main(): Promise<number> {
       }
       const { result, cpu } = await runMeasured(generator, { ...base, measureMs, kind: step.kind, clients: step.clients, members: step.members, keyPrefix: `bench-s${i}` }, postmaster, service.workerPids);
       rows.push({ scenario: step.scenario, kind: step.kind, clients: step.clients, result, cpu });
+      if (step.expiry === 'on') {
+        // that the sweeper folded lots inside the window: what the "on" rows pay for
+        const { rows: [folded] } = await bank.pool.query('SELECT count(*)::int AS moves, count(DISTINCT account_id)::int AS wallets FROM wallet_lot_moves WHERE head_id = $1', [fixture.head.id]);
+        log(`expiry on: ${folded.moves} lot moves folded so far, over ${folded.wallets} wallets`);
+      }
       errors += result.errors;
       log(`${step.scenario} @${step.clients}: ${count(perSecond(result))}/s, p50 ${ms(result.p50Ms)} ms, p99 ${ms(result.p99Ms)} ms, `
         + `errors ${result.errors}${result.firstError ? ` (first: ${result.firstError})` : ''}`);

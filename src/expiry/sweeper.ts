@@ -1,9 +1,10 @@
 // The point expiry sweeper (积分有效期, issue 16 §3): for each head bank and asset with a policy on,
-// folds the wallets the journal touched since the policy's cursor, the wallets whose voucher holds
-// ended, and the wallets holding lots past their expiry instant, and expires those lots: a database
+// marks the wallets with credits in the journal since the policy's cursor (wallet_lot_unfolded, one
+// set-based statement a window), then folds the wallets whose voucher holds ended and the wallets with
+// an open lot or an unfolded credit earned before the policy's cutoff, and expires those lots: a database
 // transaction per 100 wallets (cb_expire_wallets, each wallet under its row lock), each lot expired once per
 // round with an idempotency key per lot, with any number of processes and after a crash (the cursor
-// moves only after its window's wallets are folded; folding again is a no-op). With no policy on, a
+// moves in the statement that marks its window's wallets; folding again is a no-op). With no policy on, a
 // round is one query. Runs in every service process every SWEEP_INTERVAL_MS and in `npm run sweep`.
 import type { Bank } from '../bank.js';
 import { callFunction } from '../db/callFunction.js';
@@ -22,6 +23,7 @@ export const walletsPerTransaction = 100;
 /** Wallets listed per round trip for ended holds and due lots. */
 export const sweepWalletRows = 500;
 
+/** wallets: wallet rows the journal's windows marked unfolded, plus wallets folded; expired: lots expired. */
 export interface ExpirySweep { wallets: number; expired: number }
 
 interface PolicyRow { head_id: string; asset_code: string; kind: string; months: number | null; reset_month: number | null; reset_day: number | null; time_zone: string }
@@ -47,36 +49,16 @@ export async function sweepPointExpiry(bank: Bank, at: Date = bank.clock()): Pro
     }
   };
   for (const p of policies) {
-    // 1. The journal since the cursor. The cursor moves up to the horizon (no transaction below it is
-    // still running, so none can appear there later); once the window reaches it, the wallets of the
-    // transactions committed above it are folded too (and listed again next round: a fold with nothing
-    // new is a no-op), so that a long transaction elsewhere delays no wallet's expiry.
+    // 1. The journal since the cursor, in one statement per window: each wallet with credits there gets
+    // (or keeps) a wallet_lot_unfolded row with its earliest unfolded credit, and the cursor moves, together.
+    // The cursor moves up to the horizon (no transaction below it is still running, so none can appear
+    // there later); once the window reaches it, the credits committed above it count too (they are
+    // scanned again next round: an upsert that changes nothing), so a long transaction elsewhere delays
+    // no expiry. Nothing is folded here: a wallet is folded when something in it can be due (3.).
     for (let window = 0; window < lotWindowsPerRound; window++) {
-      const { rows: [w] } = await bank.pool.query({
-        name: 'cb_expiry_lot_window',
-        text: `WITH c AS (SELECT lots_folded_below AS cursor, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
-                            FROM expiry_policies WHERE head_id = $1 AND asset_code = $2),
-                    b AS (SELECT c.cursor, c.horizon, least(c.horizon, greatest(c.cursor + 1, coalesce(
-                            (SELECT t.txid FROM transactions t WHERE t.txid >= c.cursor ORDER BY t.txid OFFSET $3 LIMIT 1), c.horizon))) AS bound
-                            FROM c)
-               SELECT b.cursor::text, b.bound::text, b.bound >= b.horizon AS caught_up,
-                      ARRAY(SELECT DISTINCT p.account_id::text
-                              FROM transactions t
-                              JOIN postings p ON p.head_id = t.head_id AND p.transaction_id = t.id AND p.recorded_at = t.recorded_at
-                              JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id
-                             WHERE t.head_id = $1 AND t.txid >= b.cursor AND (t.txid < b.bound OR b.bound >= b.horizon)
-                               AND a.purpose = 'WALLET' AND a.owner_type IN ('MEMBER', 'HOUSEHOLD') AND a.asset_code = $2 ORDER BY 1) AS accounts
-                 FROM b`,
-        values: [p.head_id, p.asset_code, lotWindowTransactions],
-      });
-      if (!w || BigInt(w.bound) <= BigInt(w.cursor)) break;
-      await expireWallets(p.head_id, w.accounts as string[]);
-      await bank.pool.query({
-        name: 'cb_expiry_lot_cursor',
-        text: 'UPDATE expiry_policies SET lots_folded_below = greatest(lots_folded_below, $3) WHERE head_id = $1 AND asset_code = $2',
-        values: [p.head_id, p.asset_code, w.bound],
-      });
-      if (w.caught_up) break;
+      const { rows: [w] } = await bank.pool.query({ name: 'cb_expiry_lot_window', text: lotWindowSql, values: [p.head_id, p.asset_code, lotWindowTransactions] });
+      sweep.wallets += w?.wallets ?? 0;
+      if (!w || w.caught_up) break;
     }
     // 2. Holds that ended (a voucher cancelled or expired gives its lots back), and 3. lots past their instant.
     for (const listing of [endedHoldsSql, dueLotsSql]) {
@@ -96,6 +78,35 @@ export async function sweepPointExpiry(bank: Bank, at: Date = bank.clock()): Pro
   return sweep;
 }
 
+const lotWindowSql = `
+  WITH c AS (SELECT lots_folded_below AS cursor, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
+               FROM expiry_policies WHERE head_id = $1 AND asset_code = $2),
+       b AS (SELECT c.cursor, c.horizon, least(c.horizon, greatest(c.cursor + 1, coalesce(
+               (SELECT t.txid FROM transactions t WHERE t.txid >= c.cursor ORDER BY t.txid OFFSET $3 LIMIT 1), c.horizon))) AS bound
+               FROM c),
+       -- what the window reads: below the bound, or everything from the cursor on once the bound is the horizon
+       r AS (SELECT b.cursor, CASE WHEN b.bound >= b.horizon THEN 9223372036854775807 ELSE b.bound END AS upper FROM b),
+       credits AS (
+         SELECT p.account_id, min(CASE WHEN t.kind = 'REVERSAL' THEN '-infinity'::timestamptz ELSE t.occurred_at END) AS earliest
+           FROM r
+           JOIN transactions t ON t.txid >= r.cursor AND t.txid < r.upper AND t.head_id = $1 AND t.status = 'POSTED'
+           JOIN postings p ON p.head_id = t.head_id AND p.transaction_id = t.id AND p.recorded_at = t.recorded_at AND p.amount > 0
+           JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id
+          WHERE a.purpose = 'WALLET' AND a.owner_type IN ('MEMBER', 'HOUSEHOLD') AND a.asset_code = $2
+          GROUP BY 1),
+       marked AS (
+         INSERT INTO wallet_lot_unfolded AS u (head_id, account_id, asset_code, earliest_earned_at)
+         SELECT $1, credits.account_id, $2, credits.earliest FROM credits ORDER BY credits.account_id
+         ON CONFLICT (head_id, account_id) DO UPDATE SET earliest_earned_at = least(u.earliest_earned_at, EXCLUDED.earliest_earned_at)
+         RETURNING 1),
+       moved AS (
+         UPDATE expiry_policies e SET lots_folded_below = greatest(e.lots_folded_below, b.bound)
+           FROM b WHERE e.head_id = $1 AND e.asset_code = $2 AND b.bound > b.cursor
+         RETURNING 1)
+  SELECT (SELECT count(*) FROM marked)::int AS wallets, b.bound >= b.horizon OR b.bound <= b.cursor AS caught_up,
+         (SELECT count(*) FROM moved)::int AS moved
+    FROM b`;
+
 const endedHoldsSql = {
   name: 'cb_expiry_ended_holds',
   text: `SELECT DISTINCT h.account_id::text AS account_id, h.account_id AS id FROM wallet_lot_holds h
@@ -107,10 +118,16 @@ const endedHoldsSql = {
 
 const dueLotsSql = {
   name: 'cb_expiry_due_lots',
-  text: `SELECT DISTINCT l.account_id::text AS account_id, l.account_id AS id FROM wallet_lots l
-          WHERE l.head_id = $1 AND l.asset_code = $2 AND l.remaining > 0 AND l.account_id > $3::bigint
-            AND l.earned_at < cb_expiry_cutoff($5, $6, $7, $8, $9, $10)
-          ORDER BY l.account_id LIMIT $4`,
+  // wallets with an open lot, or a credit not folded yet, earned before the cutoff
+  text: `SELECT x.account_id::text AS account_id FROM (
+           SELECT l.account_id FROM wallet_lots l
+            WHERE l.head_id = $1 AND l.asset_code = $2 AND l.remaining > 0 AND l.account_id > $3::bigint
+              AND l.earned_at < cb_expiry_cutoff($5, $6, $7, $8, $9, $10)
+           UNION
+           SELECT u.account_id FROM wallet_lot_unfolded u
+            WHERE u.head_id = $1 AND u.asset_code = $2 AND u.account_id > $3::bigint
+              AND u.earliest_earned_at < cb_expiry_cutoff($5, $6, $7, $8, $9, $10)) x
+          ORDER BY x.account_id LIMIT $4`,
 };
 
 /** Sweeps every intervalMs until stopped. */

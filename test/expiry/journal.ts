@@ -9,6 +9,8 @@ import { foldWalletLots } from '../../src/expiry/lots.js';
 export interface Journal {
   wallet(memberId: string): Promise<string>;
   earn(memberId: string, amount: string, occurredAt: Date): Promise<string>;
+  /** An EARN to any wallet (a household's), in the journal's branch. */
+  earnTo(accountId: string, amount: string, occurredAt: Date): Promise<string>;
   /** Moves amount from the member's wallet to `to`'s (a TRANSFER); returns the transaction id. */
   spend(memberId: string, to: string, amount: string): Promise<string>;
   /** Reverses a transaction (every line negated), as reverseTransaction does. */
@@ -34,6 +36,10 @@ export function journalOf(bank: Bank, headId: string, branchId: string, tag: str
     async earn(memberId, amount, occurredAt) {
       return post({ kind: 'EARN', branchId, memberId, occurredAt: occurredAt.toISOString(), lines: [
         { accountId: await wallet(memberId), amount }, { accountId: await accountOf('SYSTEM', branchId, 'ISSUANCE'), amount: `-${amount}` }] });
+    },
+    async earnTo(accountId, amount, occurredAt) {
+      return post({ kind: 'EARN', branchId, occurredAt: occurredAt.toISOString(), lines: [
+        { accountId, amount }, { accountId: await accountOf('SYSTEM', branchId, 'ISSUANCE'), amount: `-${amount}` }] });
     },
     async spend(memberId, to, amount) {
       return post({ kind: 'TRANSFER', branchId, memberId, lines: [

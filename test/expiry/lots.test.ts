@@ -172,6 +172,11 @@ describe('expiry', () => {
     const postings = await h.bank.knex('postings as p').join('accounts as a', function () { this.on('a.head_id', 'p.head_id').andOn('a.id', 'p.account_id'); })
       .where({ 'p.head_id': h.head.id, 'p.transaction_id': expiries[0]!.id }).orderBy('p.line').select('a.purpose', 'a.owner_type', 'p.amount');
     expect(postings.map((p) => [p.owner_type, p.purpose, String(p.amount)]).sort()).toEqual([['MEMBER', 'WALLET', '-7.00'], ['SYSTEM', 'EXPIRY', '7.00']]);
+    // An ordinary transaction, read over the API like any other.
+    const read = await h.gql(h.adminToken, `query($id: ID!) { transaction(id: $id) { kind principal principalRole occurredAt metadata postings { asset amount } } }`,
+      { id: String(expiries[0]!.id) });
+    expect(read.errors).toBeUndefined();
+    expect(read.data.transaction).toMatchObject({ kind: 'EXPIRE', principal: 'expiry-sweeper', principalRole: 'admin', occurredAt: boundary.toISOString() });
     // Again, and from a second sweeper at once: nothing more.
     const again = await Promise.all([sweepPointExpiry(h.bank, boundary), sweepPointExpiry(h.bank, boundary)]);
     expect(await h.transactionCount({ kind: 'EXPIRE', member_id: m })).toBe(1);
@@ -212,6 +217,44 @@ describe('expiry', () => {
     expect(await h.walletBalance(m)).toBe('0.00');
     const rounds = await h.bank.knex('wallet_lot_moves').where({ head_id: h.head.id, kind: 'EXPIRE', account_id: await j.wallet(m) }).orderBy('id').select('amount', 'expire_round');
     expect(rounds.map((r) => [new Decimal(r.amount).toString(), r.expire_round])).toEqual([['-6', 1], ['-4', 2]]);
+  });
+});
+
+describe('wallets and paths', () => {
+  it('of a household expire like a member\'s: lots per wallet, the EXPIRE names the household', async () => {
+    await setPolicy(h.bank, h.head.id, { kind: 'MONTHS_AFTER_EARNING', months: 1 });
+    const branch = h.branches[0]!;
+    const [household] = await h.bank.knex('households').insert({ head_id: h.head.id, branch_id: branch.id, external_id: `${h.tag}-hh`, name: '东村 1 号' }).returning('id');
+    const [wallet] = await h.bank.knex('accounts').insert({
+      head_id: h.head.id, branch_id: branch.id, owner_type: 'HOUSEHOLD', owner_id: household.id, purpose: 'WALLET', asset_code: 'POINTS',
+      asset_scale: 2, allow_negative: false, deferred_balance: false,
+    }).returning('id');
+    await j.earnTo(String(wallet.id), '8.00', beijing('2025-09-10T09:00:00'));
+    await j.earnTo(String(wallet.id), '2.00', beijing('2025-12-10T09:00:00'));
+    await sweepPointExpiry(h.bank, beijing('2025-11-01T00:00:00'));
+    const balance = await h.bank.knex('accounts').where({ head_id: h.head.id, id: wallet.id }).first('balance');
+    expect(String(balance.balance)).toBe('2.00');
+    const expiry = await h.bank.knex('transactions').where({ head_id: h.head.id, kind: 'EXPIRE', household_id: household.id }).select('member_id');
+    expect(expiry).toEqual([{ member_id: null }]);
+  });
+
+  // The award and spend paths have no expiry code at all (no trigger, no SQL): test/ledger/awards.test.ts
+  // counts an award's statements. Here: what the sweeper and the reads do for a head bank with expiry off.
+  it('cost nothing while expiry is off: a sweep writes nothing for the head bank, and members see nothing expiring', async () => {
+    const other = await startHarness();
+    try {
+      const m = await other.addMember(`${other.tag}-off`);
+      await other.fund(m, '10.00');
+      const before = await other.footprint();
+      await sweepPointExpiry(other.bank);
+      expect(await other.footprint()).toBe(before);
+      expect(await other.bank.knex('wallet_lots').where({ head_id: other.head.id }).count({ n: '*' })).toEqual([{ n: '0' }]);
+      const me = await other.gql(other.token({ role: 'member', member: m }), '{ me { expiring { asset } } }');
+      expect(me.data.me.expiring).toEqual([]);
+      await other.checkInvariants();
+    } finally {
+      await other.close();
+    }
   });
 });
 

@@ -5,10 +5,9 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.js';
-import { readReport, runImport } from '../support/importCommand.js';
+import { readReport, runImport, writeXlsx as writeImportXlsx } from '../support/importCommand.js';
 
 let h: Harness;
 let dir: string;
@@ -24,14 +23,7 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-async function writeXlsx(file: string, rows: unknown[][]): Promise<string> {
-  const workbook = new ExcelJS.Workbook();
-  const sheet = workbook.addWorksheet('户');
-  for (const row of rows) sheet.addRow(row);
-  const target = path.join(dir, file);
-  await workbook.xlsx.writeFile(target);
-  return target;
-}
+const writeXlsx = (file: string, rows: unknown[][]) => writeImportXlsx(dir, file, rows);
 
 /** A household's current members as [externalId, adult], its head's externalId and how many stays its history holds. */
 async function householdOf(externalId: string) {

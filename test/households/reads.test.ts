@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { codes, foldEverything, startHarness, type Harness } from '../support/harness.js';
 import { computeNoticeBoard } from '../../src/reports/noticeBoard.js';
 import { insertChildBranch } from '../../src/directory/branches.js';
+import { findRollupMismatches } from '../../src/reports/rollups.js';
 
 let h: Harness;
 let pool: pg.Pool;
@@ -130,6 +131,19 @@ describe('householdLeaderboard', () => {
        WHERE a.head_id = ? AND a.owner_type = 'HOUSEHOLD' AND t.status = 'POSTED' GROUP BY 1
       EXCEPT SELECT r.household_id, sum(r.amount) FROM household_rollups r WHERE r.head_id = ? GROUP BY 1`, [h.head.id, h.head.id]);
     expect(diff).toEqual([]);
+  });
+
+  it('the rollup check (run at the end of every test file) finds a household row that the postings do not make', async () => {
+    const [a] = [await household()];
+    expect(await findRollupMismatches(h.bank, h.head.id)).toEqual([]);
+    const stray = { head_id: h.head.id, household_id: a.id, asset_code: 'POINTS', month: '2001-01-01', kind: 'EARN', amount: '1.00', postings: 1 };
+    await h.bank.knex('household_rollups').insert(stray);
+    try {
+      expect(await findRollupMismatches(h.bank, h.head.id)).toEqual([expect.objectContaining({
+        rollup: 'household_rollups', householdId: a.id, asset: 'POINTS', period: '2001-01-01', kind: 'EARN', fromPostings: null })]);
+    } finally {
+      await h.bank.knex('household_rollups').where({ head_id: h.head.id, household_id: a.id, month: '2001-01-01' }).delete();
+    }
   });
 
   it('holds at most first places, and is for admins in scope', async () => {

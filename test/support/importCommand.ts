@@ -1,6 +1,7 @@
 // npm run import as a test runs it (a child process through tsx, against the test database), and its
 // error report read back: shared by the import tests of members, awards and households.
 import { execFile } from 'node:child_process';
+import ExcelJS from 'exceljs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { inject } from 'vitest';
@@ -30,4 +31,14 @@ export async function readReport(file: string): Promise<string[][]> {
     }
     return cells;
   });
+}
+
+/** Writes rows (the first the header) as an .xlsx's first worksheet, in dir; the file's path. */
+export async function writeXlsx(dir: string, file: string, rows: unknown[][], sheetName = '导入'): Promise<string> {
+  const workbook = new ExcelJS.Workbook();
+  const sheet = workbook.addWorksheet(sheetName);
+  for (const row of rows) sheet.addRow(row);
+  const target = path.join(dir, file);
+  await workbook.xlsx.writeFile(target);
+  return target;
 }

@@ -6,7 +6,9 @@
 -- (a lot restored after it expired expires again, as round 2): the idempotency key
 -- expire:<lot>:<round> (cb_claim_key, subject expiry-sweeper) and the unique index
 -- wallet_lot_moves_expire_once hold it, whatever the number of sweepers, and a crash before the commit
--- leaves nothing. Returns how many lots it expired.
+-- leaves nothing. The transaction's principal is expiry-sweeper acting as the head bank's admin (the
+-- head bank's policy; Role has no system value, as the selections' awards act as 'admin' too).
+-- Returns how many lots it expired.
 
 CREATE OR REPLACE FUNCTION cb_expire_wallet_lots(p_head bigint, p_account bigint, p_at timestamptz)
 RETURNS integer LANGUAGE plpgsql AS $fn$
@@ -54,7 +56,7 @@ BEGIN
                               occurred_at, recorded_at, memo, metadata)
     VALUES (p_head, v_txn, 'EXPIRE', 'POSTED', w.branch_id,
             CASE WHEN w.owner_type = 'MEMBER' THEN w.owner_id END, CASE WHEN w.owner_type = 'HOUSEHOLD' THEN w.owner_id END,
-            'expiry-sweeper', 'system',
+            'expiry-sweeper', 'admin',
             least(v_now, cb_lot_expires_at(p.kind, p.months, p.reset_month, p.reset_day, w.time_zone, l.earned_at)), v_now,
             'points expired',
             jsonb_build_object('lotId', l.id::text, 'earnedAt', l.earned_at, 'round', v_round, 'idempotencyKey', v_key));

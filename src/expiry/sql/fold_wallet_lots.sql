@@ -70,6 +70,8 @@ BEGIN
     v_folded := v_folded + 1;
   END LOOP;
 
+  -- everything committed is folded now: the sweeper need not come for this wallet's credits
+  DELETE FROM wallet_lot_unfolded u WHERE u.head_id = p_head AND u.account_id = p_account;
   IF v_folded > 0 THEN
     INSERT INTO wallet_lot_states AS s (head_id, account_id) VALUES (p_head, p_account)
     ON CONFLICT (head_id, account_id) DO UPDATE SET folded_at = now();

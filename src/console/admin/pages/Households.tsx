@@ -6,9 +6,10 @@ import { useRef, useState } from 'preact/hooks';
 import type { PageProps } from './index.js';
 import { gql, newKey } from '../../shared/api.js';
 import { t, useLanguage } from '../../shared/i18n.js';
-import { bankToday, formatAmount, formatDate, formatDateTime } from '../../shared/format.js';
+import { bankToday, formatAmount, formatDate } from '../../shared/format.js';
 import { Alert, Button, Empty, ErrorAlert, Field, useAction } from '../../shared/ui.js';
 import { BranchSelect, Filters, Loaded, PageHeader, Tag, label, useLoad, useScopeBranches } from '../kit.js';
+import { StatementPeriodForm, StatementTables, monthOf, statementFields, useStatementPeriod, type Statement } from '../statement.js';
 
 interface HouseholdRow {
   id: string; externalId: string; name: string; createdAt: string; balance: string;
@@ -37,7 +38,6 @@ const leaderboardQuery = `query HouseholdLeaderboard($branch: String!, $period: 
 }`;
 
 const householdLink = (externalId: string) => `#/households/${encodeURIComponent(externalId)}`;
-const monthText = (d: { year: number; month: number }) => `${d.year}-${String(d.month).padStart(2, '0')}`;
 
 interface MemberLine { externalId: string; adult: boolean }
 
@@ -108,7 +108,7 @@ function HouseholdForm({ session, onSaved }: { session: PageProps['session']; on
 }
 
 function HouseholdLeaderboard({ branch }: { branch: string }) {
-  const month = monthText(bankToday());
+  const month = monthOf(bankToday());
   const state = useLoad(() => gql<{ householdLeaderboard: LeaderboardEntry[] }>(leaderboardQuery,
     { branch, period: { fromMonth: month, toMonth: month }, first: leaderboardPlaces }).then((d) => d.householdLeaderboard), [branch, month]);
   return (
@@ -192,11 +192,7 @@ interface HouseholdDetail {
   head: { id: string } | null;
   members: { adult: boolean; joinedAt: string; member: { id: string; name: string; externalId: string } | null }[];
   accounts: { asset: string; balance: string; available: string }[];
-  statement: {
-    movementsTruncated: boolean;
-    totals: { asset: string; opening: string; net: string; closing: string; postings: number }[];
-    movements: { transactionId: string; kind: string; occurredAt: string; asset: string; amount: string; category: string; memo: string | null }[];
-  };
+  statement: Statement;
   partyMemberLinks: { linkedAt: string; member: { id: string; name: string } | null }[];
 }
 
@@ -205,29 +201,18 @@ const householdQuery = `query Household($externalId: String!, $period: ReportPer
     externalId name createdAt branch { name } head { id }
     members { adult joinedAt member { id name externalId } }
     accounts { asset balance available }
-    statement(period: $period) { movementsTruncated totals { asset opening net closing postings } movements { transactionId kind occurredAt asset amount category memo } }
+    statement(period: $period) { ${statementFields} }
     partyMemberLinks { linkedAt member { id name } }
   }
 }`;
 
 export function HouseholdPage({ params }: PageProps) {
   useLanguage();
-  const today = bankToday();
-  const [from, setFrom] = useState(`${today.year}-01`);
-  const [to, setTo] = useState(monthText(today));
-  const [period, setPeriod] = useState({ fromMonth: from, toMonth: to });
-  const [periodError, setPeriodError] = useState<string | null>(null);
+  const statementPeriod = useStatementPeriod();
+  const { period } = statementPeriod;
   const externalId = params.externalId ?? '';
   const state = useLoad(() => gql<{ household: HouseholdDetail | null }>(householdQuery, { externalId, period }).then((d) => d.household ?? null),
     [externalId, period.fromMonth, period.toMonth]);
-  const applyPeriod = () => {
-    if (!/^\d{4}-\d{2}$/.test(from) || !/^\d{4}-\d{2}$/.test(to) || from > to) {
-      setPeriodError(t('console.members.periodInvalid'));
-      return;
-    }
-    setPeriodError(null);
-    setPeriod({ fromMonth: from, toMonth: to });
-  };
   return (
     <Loaded state={state}>{(h) => h === null ? <Alert kind="error">{t('console.households.notFound')}</Alert> : (
       <>
@@ -267,31 +252,8 @@ export function HouseholdPage({ params }: PageProps) {
         </section>
         <section class="card">
           <h2>{t('console.members.statement')}</h2>
-          <form class="filters filters-plain" onSubmit={(e) => { e.preventDefault(); applyPeriod(); }} noValidate>
-            <div class="filter"><label for="hst-from">{t('console.members.fromMonth')}</label><input id="hst-from" type="month" class="input" value={from} onInput={(e) => setFrom((e.target as HTMLInputElement).value)} aria-invalid={periodError ? 'true' : undefined} /></div>
-            <div class="filter"><label for="hst-to">{t('console.members.toMonth')}</label><input id="hst-to" type="month" class="input" value={to} onInput={(e) => setTo((e.target as HTMLInputElement).value)} aria-invalid={periodError ? 'true' : undefined} /></div>
-            <div class="filter filter-button"><Button type="submit">{t('console.members.showStatement')}</Button></div>
-          </form>
-          {periodError && <div class="field-message" role="alert">{periodError}</div>}
-          <table class="table">
-            <thead><tr><th>{t('console.asset')}</th><th class="num">{t('console.members.opening')}</th><th class="num">{t('console.members.net')}</th><th class="num">{t('console.members.closing')}</th><th class="num">{t('console.members.postings')}</th></tr></thead>
-            <tbody>{h.statement.totals.map((s) => (
-              <tr key={s.asset}><td>{label('console.asset', s.asset)}</td><td class="num">{formatAmount(s.opening)}</td><td class="num">{formatAmount(s.net)}</td><td class="num">{formatAmount(s.closing)}</td><td class="num">{s.postings}</td></tr>
-            ))}</tbody>
-          </table>
-          <h3 class="section-gap">{t('console.members.movements')}</h3>
-          {h.statement.movements.length === 0 ? <Empty /> : (
-            <div class="table-wrap">
-              <table class="table" data-testid="household-movements">
-                <thead><tr><th>{t('console.members.when')}</th><th>{t('console.members.kind')}</th><th>{t('console.rules.category')}</th><th>{t('console.asset')}</th><th class="num">{t('console.members.amount')}</th><th>{t('console.members.memo')}</th></tr></thead>
-                <tbody>{h.statement.movements.map((m, i) => (
-                  <tr key={`${m.transactionId}-${i}`}><td>{formatDateTime(m.occurredAt)}</td><td>{label('console.kind', m.kind)}</td><td>{label('console.category', m.category)}</td><td>{label('console.asset', m.asset)}</td>
-                    <td class={`num ${m.amount.startsWith('-') ? 'amount-neg' : 'amount-pos'}`}>{formatAmount(m.amount)}</td><td>{m.memo ?? ''}</td></tr>
-                ))}</tbody>
-              </table>
-            </div>
-          )}
-          {h.statement.movementsTruncated && <Alert kind="info">{t('console.members.truncated')}</Alert>}
+          <StatementPeriodForm state={statementPeriod} idPrefix="hst" />
+          <StatementTables statement={h.statement} movementsTestId="household-movements" />
         </section>
       </>
     )}</Loaded>

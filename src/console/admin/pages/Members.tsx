@@ -5,9 +5,10 @@ import { useRef, useState } from 'preact/hooks';
 import type { PageProps } from './index.js';
 import { downloadWithToken, gql, newKey } from '../../shared/api.js';
 import { t, useLanguage } from '../../shared/i18n.js';
-import { bankToday, formatAmount, formatDate, formatDateTime } from '../../shared/format.js';
+import { formatAmount, formatDate } from '../../shared/format.js';
 import { Alert, Button, Empty, ErrorAlert, Field, useAction } from '../../shared/ui.js';
 import { BranchSelect, Filters, Loaded, PageHeader, Tag, label, useLoad, useScopeBranches } from '../kit.js';
+import { StatementPeriodForm, StatementTables, statementFields, useStatementPeriod, type Statement } from '../statement.js';
 
 interface MemberRow { id: string; externalId: string; name: string; isPartyMember: boolean; isVolunteer: boolean; createdAt: string; branch: { code: string; name: string } }
 
@@ -132,32 +133,20 @@ export function MembersPage({ session }: PageProps) {
 }
 
 interface Account { asset: string; balance: string; held: string; available: string }
-interface Statement {
-  from: string; to: string; movementsTruncated: boolean;
-  totals: { asset: string; opening: string; net: string; closing: string; postings: number }[];
-  movements: { transactionId: string; kind: string; occurredAt: string; asset: string; amount: string; category: string; memo: string | null }[];
-}
 interface MemberDetail extends MemberRow { accounts: Account[]; statement: Statement }
 
 const memberQuery = `query Member($id: ID!, $period: ReportPeriod!) {
   member(id: $id) {
     id externalId name isPartyMember isVolunteer createdAt branch { code name }
     accounts { asset balance held available }
-    statement(period: $period) { from to movementsTruncated totals { asset opening net closing postings } movements { transactionId kind occurredAt asset amount category memo } }
+    statement(period: $period) { ${statementFields} }
   }
 }`;
 
-function monthOf(date: { year: number; month: number }): string {
-  return `${date.year}-${String(date.month).padStart(2, '0')}`;
-}
-
 export function MemberPage({ session, params }: PageProps) {
   useLanguage();
-  const today = bankToday();
-  const [from, setFrom] = useState(`${today.year}-01`);
-  const [to, setTo] = useState(monthOf(today));
-  const [period, setPeriod] = useState({ fromMonth: from, toMonth: to });
-  const [periodError, setPeriodError] = useState<string | null>(null);
+  const statementPeriod = useStatementPeriod();
+  const { period } = statementPeriod;
   const [editing, setEditing] = useState(false);
   const [saved, setSaved] = useState<string | null>(null);
   const state = useLoad(() => gql<{ member: MemberDetail | null }>(memberQuery, { id: params.id, period }).then((d) => d.member ?? null), [params.id, period.fromMonth, period.toMonth]);
@@ -165,14 +154,6 @@ export function MemberPage({ session, params }: PageProps) {
   const download = useAction((externalId: string) => downloadWithToken(
     `/exports/member-statement.xlsx?member=${encodeURIComponent(params.id!)}&fromMonth=${period.fromMonth}&toMonth=${period.toMonth}`,
     `statement-${externalId}-${period.fromMonth}-${period.toMonth}.xlsx`));
-  const applyPeriod = () => {
-    if (!/^\d{4}-\d{2}$/.test(from) || !/^\d{4}-\d{2}$/.test(to) || from > to) {
-      setPeriodError(t('console.members.periodInvalid'));
-      return;
-    }
-    setPeriodError(null);
-    setPeriod({ fromMonth: from, toMonth: to });
-  };
   return (
     <Loaded state={state}>{(member) => member === null ? <Alert kind="error">{t('console.members.notFound')}</Alert> : (
       <>
@@ -204,33 +185,11 @@ export function MemberPage({ session, params }: PageProps) {
         </section>
         <section class="card">
           <h2>{t('console.members.statement')}</h2>
-          <form class="filters filters-plain" onSubmit={(e) => { e.preventDefault(); applyPeriod(); }} noValidate>
-            <div class="filter"><label for="st-from">{t('console.members.fromMonth')}</label><input id="st-from" type="month" class="input" value={from} onInput={(e) => setFrom((e.target as HTMLInputElement).value)} aria-invalid={periodError ? 'true' : undefined} /></div>
-            <div class="filter"><label for="st-to">{t('console.members.toMonth')}</label><input id="st-to" type="month" class="input" value={to} onInput={(e) => setTo((e.target as HTMLInputElement).value)} aria-invalid={periodError ? 'true' : undefined} /></div>
-            <div class="filter filter-button"><Button type="submit">{t('console.members.showStatement')}</Button></div>
+          <StatementPeriodForm state={statementPeriod} idPrefix="st">
             <div class="filter filter-button"><Button busy={download.busy} data-testid="download-statement-xlsx" onClick={() => void download.run(member.externalId)}>{t('console.members.downloadXlsx')}</Button></div>
-          </form>
-          {periodError && <div class="field-message" role="alert">{periodError}</div>}
+          </StatementPeriodForm>
           <ErrorAlert error={download.error} />
-          <table class="table">
-            <thead><tr><th>{t('console.asset')}</th><th class="num">{t('console.members.opening')}</th><th class="num">{t('console.members.net')}</th><th class="num">{t('console.members.closing')}</th><th class="num">{t('console.members.postings')}</th></tr></thead>
-            <tbody>{member.statement.totals.map((s) => (
-              <tr key={s.asset}><td>{label('console.asset', s.asset)}</td><td class="num">{formatAmount(s.opening)}</td><td class="num">{formatAmount(s.net)}</td><td class="num">{formatAmount(s.closing)}</td><td class="num">{s.postings}</td></tr>
-            ))}</tbody>
-          </table>
-          <h3 class="section-gap">{t('console.members.movements')}</h3>
-          {member.statement.movements.length === 0 ? <Empty /> : (
-            <div class="table-wrap">
-              <table class="table" data-testid="movements">
-                <thead><tr><th>{t('console.members.when')}</th><th>{t('console.members.kind')}</th><th>{t('console.rules.category')}</th><th>{t('console.asset')}</th><th class="num">{t('console.members.amount')}</th><th>{t('console.members.memo')}</th></tr></thead>
-                <tbody>{member.statement.movements.map((m, i) => (
-                  <tr key={`${m.transactionId}-${i}`}><td>{formatDateTime(m.occurredAt)}</td><td>{label('console.kind', m.kind)}</td><td>{label('console.category', m.category)}</td><td>{label('console.asset', m.asset)}</td>
-                    <td class={`num ${m.amount.startsWith('-') ? 'amount-neg' : 'amount-pos'}`}>{formatAmount(m.amount)}</td><td>{m.memo ?? ''}</td></tr>
-                ))}</tbody>
-              </table>
-            </div>
-          )}
-          {member.statement.movementsTruncated && <Alert kind="info">{t('console.members.truncated')}</Alert>}
+          <StatementTables statement={member.statement} movementsTestId="movements" />
         </section>
       </>
     )}</Loaded>

@@ -1649,8 +1649,8 @@ AS $function$
           SELECT m.id, m.external_id, m.branch_id, b.path, NULL, NULL FROM members m JOIN branches b ON b.id = m.branch_id
            WHERE p_member_ref IS NULL AND p_household_ref IS NULL AND m.head_id = p_head AND m.external_id = p_external_ref
           UNION ALL
-          SELECT NULL, NULL, h.branch_id, b.path, h.id, h.external_id FROM households h JOIN branches b ON b.id = h.branch_id
-           WHERE p_household_ref IS NOT NULL AND h.head_id = p_head AND h.external_id = p_household_ref) m
+          SELECT NULL, NULL, x.branch_id, x.path, x.household_id, x.household_external_id
+            FROM cb_household_party(p_head, p_household_ref) x WHERE p_household_ref IS NOT NULL) m
     LEFT JOIN LATERAL (
       SELECT r.* FROM rules r JOIN branches rb ON rb.id = r.branch_id
        WHERE r.head_id = p_head AND r.code = p_rule_code AND starts_with(m.path, rb.path)
@@ -1660,8 +1660,8 @@ AS $function$
         FROM assets a WHERE a.code = r.outputs->0->>'asset') p ON r.id IS NOT NULL
     -- The member's current household, only for a household rule (household_members_current).
     LEFT JOIN LATERAL (
-      SELECT h.id, h.external_id FROM household_members hm JOIN households h ON h.head_id = hm.head_id AND h.id = hm.household_id
-       WHERE r.beneficiary = 'HOUSEHOLD' AND m.id IS NOT NULL AND hm.head_id = p_head AND hm.member_id = m.id AND hm.left_at IS NULL
+      SELECT x.household_id AS id, x.household_external_id AS external_id FROM cb_member_household(p_head, m.id) x
+       WHERE r.beneficiary = 'HOUSEHOLD' AND m.id IS NOT NULL
        OFFSET 0) h ON true
 $function$;
 
@@ -1795,7 +1795,7 @@ BEGIN
       UNION ALL
       SELECT 'transactions_head_id_household_id_fkey', 'head_id, household_id', h.head_id || ', ' || h.household_id, 'households'
         FROM (SELECT DISTINCT n.head_id, n.household_id FROM new_rows n WHERE n.household_id IS NOT NULL) h
-       WHERE (SELECT 1 FROM households p WHERE p.head_id = h.head_id AND p.id = h.household_id LIMIT 1) IS NULL
+       WHERE NOT cb_household_exists(h.head_id, h.household_id)
       UNION ALL
       SELECT 'transactions_head_id_rule_id_fkey', 'head_id, rule_id', r.head_id || ', ' || r.rule_id, 'rules'
         FROM (SELECT DISTINCT n.head_id, n.rule_id FROM new_rows n WHERE n.rule_id IS NOT NULL) r
@@ -2502,6 +2502,28 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION public.cb_household_exists(p_head bigint, p_household bigint)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+BEGIN
+  RETURN EXISTS (SELECT 1 FROM households h WHERE h.head_id = p_head AND h.id = p_household);
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION public.cb_household_party(p_head bigint, p_external_id text)
+ RETURNS TABLE(household_id bigint, household_external_id text, branch_id bigint, path text)
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+BEGIN
+  RETURN QUERY
+    SELECT h.id, h.external_id, h.branch_id, b.path FROM households h JOIN branches b ON b.id = h.branch_id
+     WHERE h.head_id = p_head AND h.external_id = p_external_id;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION public.cb_household_spender(p_head bigint, p_member bigint)
  RETURNS TABLE(household_id bigint, household_external_id text)
  LANGUAGE plpgsql
@@ -2600,6 +2622,18 @@ AS $function$
       SELECT CASE WHEN r > p_earned AT TIME ZONE p_tz THEN r ELSE r + interval '1 year' END AT TIME ZONE p_tz
         FROM make_timestamp(extract(year FROM p_earned AT TIME ZONE p_tz)::int, p_reset_month, p_reset_day, 0, 0, 0) r)
   END
+$function$;
+
+CREATE OR REPLACE FUNCTION public.cb_member_household(p_head bigint, p_member bigint)
+ RETURNS TABLE(household_id bigint, household_external_id text)
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+BEGIN
+  RETURN QUERY
+    SELECT h.id, h.external_id FROM household_members hm JOIN households h ON h.head_id = hm.head_id AND h.id = hm.household_id
+     WHERE hm.head_id = p_head AND hm.member_id = p_member AND hm.left_at IS NULL;
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION public.cb_member_wallets_follow()

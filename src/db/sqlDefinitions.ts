@@ -31,6 +31,11 @@ export const sqlDefinitionFiles: readonly string[] = [
   'ledger/sql/post_lines.sql',
   'ledger/sql/post_entry.sql',
 
+  // Households' lookups (migration 072), plpgsql so that member awards plan without them: before the award SQL that calls them.
+  'households/sql/member_household.sql',
+  'households/sql/household_party.sql',
+  'households/sql/household_exists.sql',
+
   // Awards: cb_award_accepted before the SQL functions that read it (windows, lines).
   'ledger/sql/award_accepted.sql',
   'ledger/sql/award_windows.sql',

@@ -2,8 +2,10 @@
 -- deepest branch on the party's path that defines the code wins, its latest version applies. The party
 -- is a member (by id or externalId) or, for a HOUSEHOLD rule, a household (by externalId, migration 072).
 -- A HOUSEHOLD rule credits a household: the one named, or the named member's current one (NULL when the
--- member is in none: cb_award_refusal says so). A MEMBER rule never looks a household up, so a member
--- award costs what it did. No row: no such member or household. The primary output's amount is what
+-- member is in none: cb_award_refusal says so). A MEMBER rule never looks a household up, and the
+-- household lookups are plpgsql functions behind one-time filters (cb_household_party,
+-- cb_member_household), so a member award's plan holds no household table and costs what it did. No
+-- row: no such member or household. The primary output's amount is what
 -- caps with maxAmount count.
 
 DROP FUNCTION IF EXISTS cb_award_target(bigint, bigint, text, text, numeric);
@@ -25,8 +27,8 @@ LANGUAGE sql STABLE AS $fn$
           SELECT m.id, m.external_id, m.branch_id, b.path, NULL, NULL FROM members m JOIN branches b ON b.id = m.branch_id
            WHERE p_member_ref IS NULL AND p_household_ref IS NULL AND m.head_id = p_head AND m.external_id = p_external_ref
           UNION ALL
-          SELECT NULL, NULL, h.branch_id, b.path, h.id, h.external_id FROM households h JOIN branches b ON b.id = h.branch_id
-           WHERE p_household_ref IS NOT NULL AND h.head_id = p_head AND h.external_id = p_household_ref) m
+          SELECT NULL, NULL, x.branch_id, x.path, x.household_id, x.household_external_id
+            FROM cb_household_party(p_head, p_household_ref) x WHERE p_household_ref IS NOT NULL) m
     LEFT JOIN LATERAL (
       SELECT r.* FROM rules r JOIN branches rb ON rb.id = r.branch_id
        WHERE r.head_id = p_head AND r.code = p_rule_code AND starts_with(m.path, rb.path)
@@ -36,7 +38,7 @@ LANGUAGE sql STABLE AS $fn$
         FROM assets a WHERE a.code = r.outputs->0->>'asset') p ON r.id IS NOT NULL
     -- The member's current household, only for a household rule (household_members_current).
     LEFT JOIN LATERAL (
-      SELECT h.id, h.external_id FROM household_members hm JOIN households h ON h.head_id = hm.head_id AND h.id = hm.household_id
-       WHERE r.beneficiary = 'HOUSEHOLD' AND m.id IS NOT NULL AND hm.head_id = p_head AND hm.member_id = m.id AND hm.left_at IS NULL
+      SELECT x.household_id AS id, x.household_external_id AS external_id FROM cb_member_household(p_head, m.id) x
+       WHERE r.beneficiary = 'HOUSEHOLD' AND m.id IS NOT NULL
        OFFSET 0) h ON true
 $fn$;

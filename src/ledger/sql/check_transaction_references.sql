@@ -28,7 +28,7 @@ BEGIN
       UNION ALL
       SELECT 'transactions_head_id_household_id_fkey', 'head_id, household_id', h.head_id || ', ' || h.household_id, 'households'
         FROM (SELECT DISTINCT n.head_id, n.household_id FROM new_rows n WHERE n.household_id IS NOT NULL) h
-       WHERE (SELECT 1 FROM households p WHERE p.head_id = h.head_id AND p.id = h.household_id LIMIT 1) IS NULL
+       WHERE NOT cb_household_exists(h.head_id, h.household_id)
       UNION ALL
       SELECT 'transactions_head_id_rule_id_fkey', 'head_id, rule_id', r.head_id || ', ' || r.rule_id, 'rules'
         FROM (SELECT DISTINCT n.head_id, n.rule_id FROM new_rows n WHERE n.rule_id IS NOT NULL) r

@@ -2673,11 +2673,11 @@ BEGIN
     RETURN jsonb_build_object('replayed', true, 'transactionId', v_previous::text);
   END IF;
   INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, principal_sub, principal_role,
-                            occurred_at, recorded_at, memo, metadata, reason, reverses_id, forced)
+                            occurred_at, recorded_at, memo, metadata, reason, reverses_id, forced, household_id)
   VALUES (p_head, v_txn, p_entry->>'kind', 'POSTED', (p_entry->>'branchId')::bigint, (p_entry->>'memberId')::bigint,
           p_sub, p_role, coalesce((p_entry->>'occurredAt')::timestamptz, v_now), v_now,
           p_entry->>'memo', p_entry->'metadata', p_entry->>'reason', (p_entry->>'reversesId')::bigint,
-          coalesce((p_entry->>'forced')::boolean, false));
+          coalesce((p_entry->>'forced')::boolean, false), (p_entry->>'householdId')::bigint);
   PERFORM cb_post_lines(p_head, v_txn, v_now, p_entry->'lines', coalesce((p_entry->>'forced')::boolean, false));
   RETURN jsonb_build_object('replayed', false, 'transactionId', v_txn::text);
 END

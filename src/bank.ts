@@ -16,13 +16,19 @@ export interface Bank {
   branches: BranchDirectory;
 }
 
+/** The machine's clock, shifted by CLOCK_OFFSET_MS in a drill (0 otherwise: the clock itself). */
+export function configuredClock(config: Config): () => Date {
+  const offset = config.clockOffsetMs;
+  return offset ? () => new Date(Date.now() + offset) : () => new Date();
+}
+
 /**
  * Opens the database at url (already migrated) and reads the registries. Every statement of its
  * pools is cancelled past the request budget (config.limits.requestTimeBudgetMs: set once per
  * connection, no extra round trip per query), unless statementTimeoutMs says otherwise (offline tools).
  */
 export async function openBank(
-  config: Config, url: string, clock: () => Date = () => new Date(), statementTimeoutMs = config.limits.requestTimeBudgetMs,
+  config: Config, url: string, clock: () => Date = configuredClock(config), statementTimeoutMs = config.limits.requestTimeBudgetMs,
 ): Promise<Bank & { close(): Promise<void> }> {
   const db = openDatabase(url, config.dbPoolSize, statementTimeoutMs);
   const assets = await AssetRegistry.load(db.knex);

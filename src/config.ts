@@ -70,6 +70,12 @@ export interface Config {
   sealIntervalMs: number;
   /** How often the awarding round pays the winners of selections whose notice period has ended (src/selections/awarding.ts). */
   selectionsIntervalMs: number;
+  /**
+   * Drills only (npm run chaos): the service's clock (bank.clock) runs this many ms ahead of the
+   * machine's, so that a notice period's midnight falls within a run of minutes.
+   * 0 by default; production refuses anything else (awards, periods and expiries follow this clock).
+   */
+  clockOffsetMs: number;
   /** How far ahead monthly posting partitions are created at start. */
   partitionMonthsAhead: number;
   /** How often the event producer appends new seals and state changes to the feed (src/events/produce.ts). */
@@ -220,6 +226,13 @@ function natsName(env: NodeJS.ProcessEnv, name: string, fallback: string): strin
   return raw;
 }
 
+/** CLOCK_OFFSET_MS: ahead by at most two days, and never in production. */
+function clockOffset(env: NodeJS.ProcessEnv, production: boolean): number {
+  const offset = integer(env, 'CLOCK_OFFSET_MS', 0, 0, 2 * 24 * 3_600_000);
+  if (production && offset !== 0) throw new Error('CLOCK_OFFSET_MS is for drills (npm run chaos); production runs on the machine\'s clock');
+  return offset;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const production = env.NODE_ENV === 'production';
   const publicKey = env.JWT_PUBLIC_KEY || undefined;
@@ -266,6 +279,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sweepIntervalMs: integer(env, 'SWEEP_INTERVAL_MS', 15_000, 10, 30_000),
     sealIntervalMs: integer(env, 'SEAL_INTERVAL_MS', 1000, 10, 3_600_000),
     selectionsIntervalMs: integer(env, 'SELECTIONS_INTERVAL_MS', 10_000, 10, 3_600_000),
+    clockOffsetMs: clockOffset(env, production),
     partitionMonthsAhead: integer(env, 'PARTITION_MONTHS_AHEAD', 3, 1, 120),
     eventsIntervalMs: integer(env, 'EVENTS_INTERVAL_MS', 1000, 10, 3_600_000),
     nats: {

@@ -9,6 +9,8 @@ import { verifyHeadBank } from '../ledger/verify.js';
 
 /** Violations listed per check: the first ones say what broke; thousands would say nothing more. */
 const violationsPerCheckMax = 10;
+/** An acknowledgement of a write that moved something and wrote no transaction: `redemption:ID`, `claim:ID`, `selection:ID`, `objection:ID`. */
+const movedOnly = /^[a-z]+:/;
 
 export interface KeyLedger {
   /** subject → key → transaction id, for every acknowledged key. */
@@ -33,7 +35,7 @@ export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLe
 
   // What each key wrote: its transaction (a redemption's REDEEM transaction, a refund's reversal) or,
   // for fulfil and cancel, which move a redemption and write no transaction, 'redemption:ID'; for a
-  // submitted claim, 'claim:ID'.
+  // submitted claim, 'claim:ID'; for a selection's writes 'selection:ID', for an objection 'objection:ID', for upsertHousehold 'household:ID'.
   const keys = new Map<string, { transactionId: string | null; moved: string | null }>();
   const { rows: keyRows } = await bank.knex.raw(`
     SELECT k.subject, k.key,
@@ -41,8 +43,12 @@ export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLe
              WHEN 'redeem' THEN (SELECT r.transaction_id FROM redemptions r WHERE r.head_id = k.head_id AND r.id = (k.result->>'redemptionId')::bigint)::text
              WHEN 'refundRedemption' THEN k.result->>'transactionId'
              ELSE k.transaction_id::text END AS transaction_id,
-           CASE WHEN k.operation IN ('fulfillRedemption', 'cancelRedemption') THEN 'redemption:' || (k.result->>'redemptionId')
-                WHEN k.operation = 'submitClaim' THEN 'claim:' || (k.result->>'id') END AS moved
+           CASE WHEN k.operation IN ('redeem', 'fulfillRedemption', 'cancelRedemption') THEN 'redemption:' || (k.result->>'redemptionId')
+                WHEN k.operation = 'submitClaim' THEN 'claim:' || (k.result->>'id')
+                WHEN k.operation = 'fileObjection' THEN 'objection:' || (k.result->>'objection')
+                WHEN k.operation = 'upsertHousehold' THEN 'household:' || (k.result->>'id')
+                WHEN k.operation IN ('openSelection', 'nominate', 'publishSelection', 'withdrawSelection', 'extendSelection', 'resolveObjection')
+                  THEN 'selection:' || (k.result->>'id') END AS moved
       FROM idempotency_keys k WHERE k.head_id = ?`, [headId]);
   for (const r of keyRows) keys.set(`${r.subject}\u0001${r.key}`, { transactionId: r.transaction_id, moved: r.moved });
   const { rows: txnRows } = await bank.knex.raw(`SELECT t.id::text AS id, (SELECT count(*)::int FROM postings p WHERE p.head_id = t.head_id AND p.transaction_id = t.id) AS postings
@@ -55,7 +61,7 @@ export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLe
     for (const [key, transactionId] of acked) {
       const row = keys.get(`${subject}\u0001${key}`);
       if (!row) lost.push(`acknowledged key ${key} of ${subject} (transaction ${transactionId}) is not in the database`);
-      else if (transactionId.startsWith('redemption:') || transactionId.startsWith('claim:')) {
+      else if (movedOnly.test(transactionId)) {
         if (row.moved !== transactionId) lost.push(`key ${key} of ${subject} was acknowledged as moving ${transactionId} but names ${row.moved}`);
       } else if (row.transactionId !== transactionId) lost.push(`key ${key} of ${subject} was acknowledged as transaction ${transactionId} but names ${row.transactionId}`);
       else if (!transactions.get(transactionId)) lost.push(`acknowledged transaction ${transactionId} (key ${key}) is missing or has no postings`);
@@ -87,10 +93,10 @@ export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLe
   add(report.problems.map((p) => `verifyLedger ${p.check}: ${p.message}`));
   if (report.transactionsQueued > 0) violations.push(`${report.transactionsQueued} final transactions were still not sealed after the run`);
 
-  // Invariant 3: no member wallet of a spendable asset below zero available.
-  const { rows: negative } = await bank.knex.raw(`SELECT id::text AS id, balance::text AS balance, held::text AS held FROM accounts
-    WHERE head_id = ? AND owner_type = 'MEMBER' AND NOT allow_negative AND balance - held < 0`, [headId]);
-  add(negative.map((a: any) => `member account ${a.id} is below zero: balance ${a.balance}, held ${a.held}`));
+  // Invariant 3: no member or household wallet of a spendable asset below zero available.
+  const { rows: negative } = await bank.knex.raw(`SELECT id::text AS id, owner_type, balance::text AS balance, held::text AS held FROM accounts
+    WHERE head_id = ? AND owner_type IN ('MEMBER', 'HOUSEHOLD') AND NOT allow_negative AND balance - held < 0`, [headId]);
+  add(negative.map((a: any) => `${a.owner_type.toLowerCase()} account ${a.id} is below zero: balance ${a.balance}, held ${a.held}`));
 
   // Invariant 6: each redemption's status agrees with its REDEEM transaction's; the stock taken is
   // exactly what live redemptions hold (none oversold, none leaked by a cancel, an expiry or a
@@ -116,10 +122,12 @@ export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLe
            (SELECT coalesce(sum(d.amount), 0) FROM pool_donations d WHERE d.head_id = p.head_id AND d.pool_id = p.id))))`, [headId]);
   add(pools.map((p: any) => `pool ${p.id} (${p.status}) raised ${p.raised} of ${p.target}, holds ${p.balance}, donations sum to ${p.donated}`));
 
-  // Invariant 5: no cap exceeded, counted from the transactions themselves (one unit per award here).
+  // Invariant 5: no cap exceeded, counted from the transactions themselves (one unit per award here),
+  // per member, or per household for a rule whose beneficiary is HOUSEHOLD.
   const { rows: overCap } = await bank.knex.raw(`
     SELECT * FROM (
-      SELECT t.member_id::text AS member, r.code, (t.occurred_at AT TIME ZONE b.time_zone)::date AS day, count(*)::int AS awards,
+      SELECT CASE WHEN r.beneficiary = 'HOUSEHOLD' THEN 'household ' || t.household_id ELSE 'member ' || t.member_id END AS member,
+             r.code, (t.occurred_at AT TIME ZONE b.time_zone)::date AS day, count(*)::int AS awards,
              (c.value->>'maxCount')::numeric AS cap
         FROM transactions t JOIN rules r ON r.head_id = t.head_id AND r.id = t.rule_id
         JOIN branches b ON b.id = t.head_id
@@ -127,6 +135,6 @@ export async function checkAfterFaults(bank: Bank, headId: string, ledger: KeyLe
        WHERE t.head_id = ? AND t.kind IN ('EARN', 'DEDUCT') AND c.value->>'window' = 'DAY' AND c.value->>'maxCount' IS NOT NULL
        GROUP BY 1, 2, 3, 5) x
      WHERE x.awards > x.cap`, [headId]);
-  add(overCap.map((r: any) => `member ${r.member} got ${r.awards} awards of ${r.code} on ${r.day}; the cap is ${r.cap}`));
+  add(overCap.map((r: any) => `${r.member} got ${r.awards} awards of ${r.code} on ${r.day}; the cap is ${r.cap}`));
   return violations;
 }

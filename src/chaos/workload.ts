@@ -3,11 +3,15 @@
 // an answer) and reads per key either a transaction id (acknowledged) or an error code (refused).
 // Spending rides along: members redeem an item and give to a pool, the merchant's till fulfils
 // vouchers (and refunds some), members cancel theirs; and claims: members report service under a
-// rule that needs approval, the admin approves (caps counted at approval).
+// rule that needs approval, the admin approves (caps counted at approval); selections
+// (selectionsWorkload.ts) and households (householdsWorkload.ts).
 
-export interface ChaosMember { id: string; branchCode: string }
+import { selectionWorkloads, type SelectionsWorld } from './selectionsWorkload.js';
+import { householdWorkloads, type HouseholdsWorld } from './householdsWorkload.js';
 
-export interface ChaosWorld {
+export interface ChaosMember { id: string; externalId: string; branchCode: string }
+
+export interface ChaosWorld extends SelectionsWorld, HouseholdsWorld {
   headId: string;
   members: ChaosMember[];
   adminToken: string;
@@ -258,6 +262,8 @@ export const workloads: Workload[] = [
     },
     read: single('reverseTransaction'),
   },
+  ...selectionWorkloads,
+  ...householdWorkloads,
 ];
 
 /** A workload drawn by weight. */

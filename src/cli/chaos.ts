@@ -13,6 +13,22 @@
 // (.data/pg-chaos), CHAOS_SEED (random), DATABASE_URL (an external PostgreSQL instead), NATS_URL (the
 // services also publish the event feed to a JetStream stream of this run's own, and the consumer
 // check reads it back; unset: the feed is checked without NATS).
+//
+// Selections (评选) need a notice period that ends during the run: the services run with
+// CLOCK_OFFSET_MS (a drill-only setting production refuses) chosen so that the bank's midnight falls
+// halfway through the run (at least 10 s in). Every selection published before it (one-day notice) ends then,
+// while the faults go on (a service is SIGKILLed just after it, in the middle of the awarding rounds);
+// those held by an objection are paid once it is resolved. Four more are seeded on notice at set-up
+// (src/chaos/selections.ts) with periods ending 10% to 50% into the run, one held by an objection the
+// harness dismisses through the API 30% in. After the faults, one final awarding round
+// runs at the services' clock, and src/chaos/selectionsCheck.ts checks the selections.
+//
+// Households (户): before the faults, about 80% of the members are put in households of two to four
+// (upsertHousehold); then members move between households, leave, turn adult or minor, heads change;
+// awards under a HOUSEHOLD rule credit households; members spend from household wallets (the third
+// branch lets only the head spend; minors, non-heads there and members in no household are refused).
+// src/chaos/householdsCheck.ts checks the wallets against their postings and the membership history.
+// One client in six works on selections only and one on households only (all kinds are in everyone's mix).
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
@@ -33,7 +49,13 @@ import { ServiceProcess, freePort } from '../chaos/services.js';
 import { drawWorkload, workloads, type ChaosMember, type ChaosWorld, type KeyOutcome, type WriteRequest } from '../chaos/workload.js';
 import { checkAfterFaults, type KeyLedger } from '../chaos/checks.js';
 import { checkFeedDelivery } from '../chaos/feedCheck.js';
-import { checkSelections, seedChaosSelections } from '../chaos/selections.js';
+import { checkSelections } from '../chaos/selectionsCheck.js';
+import { selectionWorkloads } from '../chaos/selectionsWorkload.js';
+import { householdInput, householdWorkloads, upsertHouseholdQuery } from '../chaos/householdsWorkload.js';
+import { checkHouseholds } from '../chaos/householdsCheck.js';
+import { awardDueSelections } from '../selections/awarding.js';
+import { noticePeriodEnd } from '../selections/selections.js';
+import { chaosSelectionRule, seedChaosSelections } from '../chaos/selections.js';
 import { produceAllEvents } from '../events/produce.js';
 import type { NatsSettings } from '../events/nats.js';
 
@@ -66,6 +88,18 @@ const attemptsMax = 400;
 const backoffMaxMs = 1_000;
 /** Restarts of a killed service are tried this often before the run counts it as a violation. */
 const restartAttemptsMax = 30;
+/** The rule that pays selections' winners: no approval, no cap (a capped rule could leave a winner unpaid, retried). */
+const selectionRule = chaosSelectionRule;
+/** How long the services take to start and the members to be funded, for placing the bank's midnight in the run. */
+const startupAllowanceMs = 10_000;
+/** The rule whose awards credit a household. */
+const householdRule = 'chaos.household-sorting';
+/** Members put in households at the start (the rest are in none: their household spends are refused). */
+const inHouseholdsShare = 0.8;
+/** One client in this many works on selections only, and one on households only. */
+const focusEvery = 6;
+/** The bank's midnight (the end of the notice periods published before it) falls this far into the run. */
+const periodsEndAfterMs = Math.max(10_000, seconds * 1000 * 0.5);
 
 const log = (line: string) => console.error(`[chaos] ${line}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -85,6 +119,8 @@ function seededRandom(s: number): () => number {
 const stats = {
   attempted: 0, attemptedKeys: 0, acknowledged: 0, acknowledgedKeys: 0, refusedKeys: 0, unresolved: 0, retries: 0,
   refusedByCode: new Map<string, number>(),
+  /** Refused keys per kind of write and code ("nominate LIMIT_EXCEEDED"), so a summary shows which refusals each kind met. */
+  refusedByWorkload: new Map<string, number>(),
   /** Acknowledged keys per kind of write, so a summary shows that every kind ran. */
   acknowledgedByWorkload: new Map<string, number>(),
   /** Service processes that exited without being killed (restarted and counted; not a violation of SPEC). */
@@ -133,7 +169,7 @@ async function main(): Promise<number> {
     const branch = branches[i % branches.length]!;
     const [row] = await setup.knex('members').insert({ head_id: head.id, branch_id: branch.id, external_id: `${tag}-m${i}`, name: `Resident ${i}` }).returning('id');
     await openWallets(setup.knex, head.id, branch.id, String(row.id));
-    members.push({ id: String(row.id), branchCode: branch.code });
+    members.push({ id: String(row.id), externalId: `${tag}-m${i}`, branchCode: branch.code });
   }
   // A rule that needs approval (1 point an hour, at most 3 a day: approvals race on the cap counter).
   await setup.knex('rules').insert({
@@ -148,13 +184,28 @@ async function main(): Promise<number> {
     stock_left: shopStock, visible_branch_id: head.id, voucher_valid_days: 7,
   }).returning('id');
   const poolId = await setup.knex.transaction((trx) => insertPool(trx, head.id, head.id, { title: 'Chaos pool', beneficiary: 'everyone', target: poolTarget, createdBy: 'chaos' }));
-  // Selections on notice whose periods end mid-run (their winners are paid by the services' awarding rounds), one held by an objection.
+  // Households: a rule whose awards credit the member's household (capped per household and day), and
+  // the third branch lets only a household's head spend its wallet (the others: any adult).
+  await setup.knex('rules').insert({
+    head_id: head.id, branch_id: head.id, code: householdRule, version: 1, name: 'Sorted at the household bin', category: 'garbage', beneficiary: 'HOUSEHOLD',
+    outputs: JSON.stringify([{ asset: 'POINTS', amountPerUnit: '1.00', direction: 'CREDIT' }]), caps: JSON.stringify([{ window: 'DAY', maxCount: '30', maxAmount: null }]),
+    requires_approval: false, allowed_clients: [], created_by: 'chaos',
+  });
+  await setup.knex('branches').where({ id: branches[2]!.id })
+    .update({ household_spending: 'HEAD_ONLY', household_spending_changed_by: 'chaos', household_spending_changed_at: setup.knex.fn.now() });
+  // The services' clock: ahead of the machine's so that the bank's next midnight comes periodsEndAfterMs into the run.
+  const plannedStart = Date.now() + startupAllowanceMs;
+  const periodsEnd = plannedStart + periodsEndAfterMs;
+  const clockOffsetMs = noticePeriodEnd(new Date(periodsEnd), 1, head.timeZone).getTime() - periodsEnd;
+  const bankClock = () => new Date(Date.now() + clockOffsetMs);
+  // Selections seeded on notice whose periods end at several moments of the run (by the services' clock), one held by an objection.
   const selectionPlan = await seedChaosSelections(setup.knex, head.id, branches[0]!.id,
-    members.filter((m) => m.branchCode === branches[0]!.code).map((m) => m.id), Date.now(), seconds * 1000);
+    members.filter((m) => m.branchCode === branches[0]!.code).map((m) => m.id), plannedStart + clockOffsetMs, seconds * 1000);
   await setup.close();
   const memberTokens = new Map<string, string>();
   const world: ChaosWorld = {
     headId: head.id, members, random, reversible: [], vouchers: [], fulfilled: [], poolId, claimRule, claims: [],
+    selectionRule, clock: bankClock, selections: [], objections: [], householdRule, households: [],
     shop: {
       itemId: String(item.id), tillSubject: 'chaos-till',
       tillToken: signToken(config, { sub: 'chaos-till', role: 'merchant', branch: head.code, merchant: merchantId }),
@@ -177,7 +228,8 @@ async function main(): Promise<number> {
   for (let i = 0; i < serviceCount; i++) {
     services.push(new ServiceProcess(`service-${i + 1}`, await freePort(), {
       DATABASE_URL: server.url, SEED_DEMO: 'false', RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_ANONYMOUS_REQUESTS: '0',
-      SETTLE_INTERVAL_MS: '200', SEAL_INTERVAL_MS: '200', EVENTS_INTERVAL_MS: '200', SELECTIONS_INTERVAL_MS: '200', DB_POOL_SIZE: '8', NODE_ENV: '',
+      SETTLE_INTERVAL_MS: '200', SEAL_INTERVAL_MS: '200', EVENTS_INTERVAL_MS: '200', DB_POOL_SIZE: '8', NODE_ENV: '',
+      SELECTIONS_INTERVAL_MS: '250', CLOCK_OFFSET_MS: String(clockOffsetMs),
       ...(nats ? { NATS_URL: nats.url, NATS_STREAM: nats.stream, NATS_SUBJECT_PREFIX: nats.subjectPrefix, NATS_MAX_AGE_HOURS: '1', NATS_PUBLISH_INTERVAL_MS: '200' } : { NATS_URL: '' }),
     }));
   }
@@ -207,6 +259,8 @@ async function main(): Promise<number> {
     const body = JSON.stringify({ query: request.query, variables: request.variables });
     // Whether an attempt went out and got no answer: it may still be running on the server.
     let unanswered = false;
+    /** Why the last attempt did not count, for the log line of a write left unresolved. */
+    let lastFailure = 'no service up';
     for (let attempt = 1; attempt <= attemptsMax && Date.now() < hardStop.at; attempt++) {
       if (attempt > 1) {
         stats.retries += 1;
@@ -228,14 +282,16 @@ async function main(): Promise<number> {
           method: 'POST', body, signal: controller.signal,
           headers: { 'content-type': 'application/json', authorization: `Bearer ${request.token}` },
         });
+        lastFailure = `HTTP ${res.status}`;
         if (res.status === 429) continue; // refused at the edge, before anything ran
         if (res.status >= 500) {
           unanswered = true;
           continue;
         }
-        const answer = await res.json() as { data?: any; errors?: { extensions?: { code?: string } }[] };
+        const answer = await res.json() as { data?: any; errors?: { message?: string; extensions?: { code?: string } }[] };
         if (answer.errors?.length) {
           const code = answer.errors[0]!.extensions?.code ?? 'NONE';
+          lastFailure = `${code}: ${answer.errors[0]!.message}`;
           if (retryableCodes.has(code)) {
             unanswered ||= code === 'INTERNAL' || code === 'UNAVAILABLE';
             continue;
@@ -244,7 +300,8 @@ async function main(): Promise<number> {
         } else {
           outcomes = workloads.find((w) => w.name === request.workload)!.read(answer.data, request);
         }
-      } catch {
+      } catch (error) {
+        lastFailure = String((error as Error)?.message ?? error);
         unanswered = true;
         continue; // connection refused or reset, timeout, or our own disconnect: retry with the same keys
       } finally {
@@ -262,12 +319,15 @@ async function main(): Promise<number> {
         } else {
           stats.refusedKeys += 1;
           stats.refusedByCode.set(o.refused, (stats.refusedByCode.get(o.refused) ?? 0) + 1);
+          const kind = `${request.workload} ${o.refused}`;
+          stats.refusedByWorkload.set(kind, (stats.refusedByWorkload.get(kind) ?? 0) + 1);
           record(unanswered ? ledger.refusedAfterUnanswered : ledger.refused, request.subject, key, o.refused);
         }
       });
       return;
     }
     stats.unresolved += 1;
+    log(`unresolved: ${request.workload} (keys ${request.keys.slice(0, 3).join(', ')}${request.keys.length > 3 ? ', …' : ''}), last: ${lastFailure}`);
   }
 
   let keyCount = 0;
@@ -279,8 +339,28 @@ async function main(): Promise<number> {
     variables: { i: { idempotencyKey: `${tag}-fund-${m.id}`, member: { id: m.id }, asset: 'POINTS', amount: '50.00', reason: 'chaos opening balance' } },
   })));
 
+  // Households of two to four members of a branch (the first an adult and the head, now and then a minor), through upsertHousehold.
+  const householdMembers = members.filter(() => random() < inHouseholdsShare);
+  for (const branch of branches) {
+    const own = householdMembers.filter((m) => m.branchCode === branch.code);
+    while (own.length) {
+      const group = own.splice(0, 2 + Math.floor(random() * 3));
+      world.households.push({ externalId: `${tag}-h${world.households.length + 1}`, branchCode: branch.code, members: [], head: null });
+      const household = world.households.at(-1)!;
+      const k = key();
+      const membership = group.map((member, i) => ({ member, adult: i === 0 || random() < 0.7 }));
+      household.members = membership;
+      household.head = group[0]!;
+      await send({
+        workload: 'upsertHousehold', token: world.adminToken, subject: 'chaos-admin', keys: [k], query: upsertHouseholdQuery,
+        variables: { i: { idempotencyKey: k, ...householdInput(household, membership, group[0]!) } }, context: {},
+      });
+    }
+  }
+
   const deadline = Date.now() + seconds * 1000;
   faultsOn = true;
+  log(`the bank's clock runs ${Math.round(clockOffsetMs / 1000)} s ahead: its midnight, the end of the notice periods published before it, comes ${((periodsEnd - Date.now()) / 1000).toFixed(1)} s into the run`);
   async function restart(service: ServiceProcess): Promise<void> {
     restarting.add(service);
     try {
@@ -329,10 +409,22 @@ async function main(): Promise<number> {
       }
     }
   })();
-  // The admin dismisses the objection that holds the first selection, mid-run, through the API: retried
-  // with one key until a service answers (it writes no transaction, so it is outside the key ledger).
+  // A service killed just as the periods end: in the middle of the awarding rounds.
+  const periodsEndFault = setTimeout(() => {
+    const up = services.filter((s) => s.running && !restarting.has(s));
+    if (!faultsOn || !up.length) return;
+    const victim = up[Math.floor(random() * up.length)]!;
+    victim.kill();
+    stats.faults.kill += 1;
+    log(`fault: SIGKILL ${victim.name} as the notice periods end`);
+    restarts.push(restart(victim));
+  }, Math.max(0, periodsEnd - Date.now()) + 100 + random() * 600);
+  // Every focusEvery-th client works on selections only (they also run in everyone's mix): a steady
+  // stream of them, published before the periods end, however busy the rest is.
+  // The admin dismisses the objection that holds the first seeded selection, mid-run, through the API:
+  // retried with one key until a service answers (it writes no transaction, so it is outside the key ledger).
   const resolving = (async () => {
-    await sleep(Math.max(0, selectionPlan.held.resolveAt - Date.now()));
+    await sleep(Math.max(0, selectionPlan.held.resolveAt - bankClock().getTime()));
     const body = JSON.stringify({
       query: 'mutation($i: ResolveObjectionInput!) { resolveObjection(input: $i) { objection { status } } }',
       variables: { i: { idempotencyKey: `${tag}-resolve-objection`, objection: selectionPlan.held.objectionId, decision: 'DISMISSED', reason: 'chaos: checked' } },
@@ -354,9 +446,10 @@ async function main(): Promise<number> {
     }
     violationsOfHarness.push('resolveObjection got no answer');
   })();
-  const clients = Array.from({ length: clientCount }, async () => {
+  const clients = Array.from({ length: clientCount }, async (_, i) => {
+    const list = i % focusEvery === focusEvery - 1 ? selectionWorkloads : i % focusEvery === 2 ? householdWorkloads : workloads;
     while (Date.now() < deadline) {
-      const request = drawWorkload(world).build(world, key);
+      const request = drawWorkload(world, list).build(world, key);
       if (request) await send(request);
     }
   });
@@ -364,6 +457,7 @@ async function main(): Promise<number> {
     + `services ${services.map((s) => `${s.name} ${s.running ? 'up' : 'down'}`).join(', ')}`), 10_000);
   await faults;
   faultsOn = false;
+  clearTimeout(periodsEndFault);
   await Promise.all(restarts);
   hardStop.at = Date.now() + drainMs;
   await Promise.all(clients);
@@ -372,11 +466,17 @@ async function main(): Promise<number> {
   await Promise.all(services.map((s) => s.stop()));
 
   // The services are gone: seal and settle what they left, then check.
-  const checker = await openBank(config, server.url);
+  const checker = await openBank(config, server.url, bankClock);
   let violations: string[];
   let feedFigures: string;
-  let selectionFigures = '';
+  let selectionFigures: string;
+  let householdFigures: string;
   try {
+    // The final awarding round, at the services' clock: what the faults left due is paid now.
+    const finalRound = await awardDueSelections(checker, checker.clock(), {}, head.id);
+    const selections = await checkSelections(checker, head.id, checker.clock(), selectionPlan.ids);
+    selectionFigures = `${selections.figures}; winners paid by the services' rounds under faults ${selections.paid - finalRound.awarded}, `
+      + `by the final round ${finalRound.awarded} (of ${finalRound.selections} selections, ${finalRound.refused} refused)`;
     // How far the services' producer got on its own, before the feed is brought up to date here.
     const { rows: [lag] } = await checker.pool.query(
       `SELECT (SELECT count(*) FROM journal_seals WHERE head_id = $1)::int AS sealed, coalesce((SELECT seal_sequence FROM event_feeds WHERE head_id = $1), 0)::int AS fed`, [head.id]);
@@ -385,10 +485,10 @@ async function main(): Promise<number> {
     await produceAllEvents(checker, head.id);
     const feed = await checkFeedDelivery(checker, head.id, nats);
     feedFigures = `${feed.figures}; the services' producers had fed ${lag.fed} of the ${lag.sealed} transactions sealed when they stopped`;
-    const selections = await checkSelections(checker, head.id);
-    selectionFigures = selections.figures;
+    const households = await checkHouseholds(checker, head.id);
+    householdFigures = households.figures;
     violations = [...violationsOfHarness, ...(await checkAfterFaults(checker, head.id, ledger, { itemId: String(item.id), initialStock: shopStock })), ...feed.violations,
-      ...selections.violations];
+      ...selections.violations, ...households.violations];
   } finally {
     await checker.close();
     await server.stop();
@@ -400,8 +500,10 @@ async function main(): Promise<number> {
     + `faults ${faultsTotal} (service SIGKILL ${stats.faults.kill}, PostgreSQL ${server.restart ? 'restart' : 'backends terminated'} ${stats.faults.postgres}, client disconnect ${stats.faults.disconnect}); `
     + `services exiting by themselves ${stats.selfExits}; violations ${violations.length}`);
   console.log(`acknowledged keys by kind: ${[...stats.acknowledgedByWorkload].map(([w, n]) => `${w} ${n}`).join(', ')}`);
+  console.log(`refused keys by kind: ${[...stats.refusedByWorkload].sort((a, b) => b[1] - a[1]).map(([w, n]) => `${w} ${n}`).join(', ') || 'none'}`);
   console.log(`events: ${feedFigures}`);
   console.log(`selections: ${selectionFigures}`);
+  console.log(`households: ${householdFigures}`);
   for (const v of violations) console.log(`  violation: ${v}`);
   return violations.length;
 }

@@ -23,6 +23,8 @@ interface Entry {
   kind: 'TRANSFER' | 'ADJUST' | 'REVERSAL';
   branchId: string;
   memberId: string | null;
+  /** The household whose wallet the entry moves (a reversal of a household's transaction names it as the original did). */
+  householdId?: string | null;
   memo: string | null;
   reason?: string | null;
   reversesId?: string;
@@ -204,7 +206,7 @@ export async function reverseTransaction(bank: Bank, principal: Principal, input
   }
   const lines = original.postings.map((p) => ({ accountId: p.accountId, amount: new Decimal(p.amount).negated().toFixed(bank.assets.get(p.asset).scale) }));
   return postEntry(bank, principal, key, 'reverseTransaction', meaning, {
-    kind: 'REVERSAL', branchId: original.branchId, memberId: original.memberId, memo: null, reason,
+    kind: 'REVERSAL', branchId: original.branchId, memberId: original.memberId, householdId: original.householdId, memo: null, reason,
     reversesId: id, forced: force, lines,
   });
 }

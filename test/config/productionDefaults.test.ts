@@ -1,8 +1,9 @@
 // Production starts only with settings that are safe there: no published or short JWT secret, a
 // database chosen on purpose (DATABASE_URL, or the embedded one asked for by name), and nothing
-// seeded or printed that nobody asked for. Outside production the demo keeps working as it did.
+// seeded or printed that nobody asked for, and the machine's clock (no drill offset). Outside production the demo keeps working as it did.
 import { describe, expect, it } from 'vitest';
 import { devJwtSecret, loadConfig } from '../../src/config.js';
+import { configuredClock } from '../../src/bank.js';
 
 const strongSecret = 'x'.repeat(48);
 const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://bank@db.example/bank' };
@@ -34,6 +35,16 @@ describe('production settings', () => {
     expect(seeded.seedDemo).toBe(true);
     expect(seeded.printDemoToken, 'seeding does not print a head-bank admin token by itself').toBe(false);
     expect(loadConfig({ ...production, JWT_SECRET: strongSecret, PRINT_DEMO_TOKEN: 'true' }).printDemoToken).toBe(true);
+  });
+
+  it('run on the machine\'s clock: CLOCK_OFFSET_MS (drills only) is refused in production', () => {
+    expect(() => loadConfig({ ...production, JWT_SECRET: strongSecret, CLOCK_OFFSET_MS: '60000' })).toThrow(/CLOCK_OFFSET_MS is for drills/);
+    expect(loadConfig({ ...production, JWT_SECRET: strongSecret }).clockOffsetMs).toBe(0);
+    expect(() => loadConfig({ CLOCK_OFFSET_MS: '-5' })).toThrow(/CLOCK_OFFSET_MS must be a whole number/);
+    const drill = loadConfig({ CLOCK_OFFSET_MS: String(3_600_000) });
+    const ahead = configuredClock(drill)().getTime() - Date.now();
+    expect(ahead).toBeGreaterThanOrEqual(3_600_000 - 50);
+    expect(ahead).toBeLessThanOrEqual(3_600_000 + 50);
   });
 
   it('leave the development defaults as they were (demo seeded, token printed, embedded database)', () => {

@@ -170,6 +170,23 @@ describe('awards under a household rule', () => {
     expect(await h.footprint()).toBe(before);
   });
 
+  it('a reversal of a household award names the household, as the award did (found by npm run chaos)', async () => {
+    const a = await member();
+    const hh = await household([{ externalId: a.externalId, adult: true }]);
+    const awarded = await awardTo({ externalId: a.externalId }, openRule);
+    expect(awarded.errors).toBeUndefined();
+    expect(await householdBalance(hh.id)).toBe('1.50');
+    const reversed = await h.gql(h.adminToken, `mutation($i: ReverseTransactionInput!) { reverseTransaction(input: $i) { transaction {
+      kind household { externalId } postings { amount account { owner { type } } } } } }`,
+    { i: { idempotencyKey: h.key(), transaction: awarded.data.awardPoints.transactionId, reason: 'entered twice' } });
+    expect(reversed.errors).toBeUndefined();
+    expect(reversed.data.reverseTransaction.transaction).toMatchObject({ kind: 'REVERSAL', household: { externalId: hh.externalId } });
+    expect(await householdBalance(hh.id)).toBe('0.00');
+    const { rows: [row] } = await h.bank.knex.raw('SELECT household_id::text AS household FROM transactions WHERE head_id = ? AND reverses_id = ?',
+      [h.head.id, awarded.data.awardPoints.transactionId]);
+    expect(row.household).toBe(hh.id);
+  });
+
   it('count caps per household, alone and in a batch, whichever member earns', async () => {
     const [a, b] = [await member(), await member()];
     const hh = await household([{ externalId: a.externalId, adult: true }, { externalId: b.externalId, adult: false }]);

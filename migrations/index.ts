@@ -29,6 +29,7 @@ import * as householdReads from './20261203_073_household_reads.js';
 import * as selections from './20261203_074_selections.js';
 import * as expiry from './20261203_076_expiry.js';
 import * as expiryUnfolded from './20261203_076_expiry_unfolded.js';
+import * as foldProbeAndReversedOnce from './20261203_078_fold_probe_and_reversed_once.js';
 
 export const migrations: Record<string, Knex.Migration> = {
   '20261123_001_journal': journal,
@@ -57,4 +58,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261203_074_selections': selections,
   '20261203_076_expiry': expiry,
   '20261203_076_expiry_unfolded': expiryUnfolded,
+  '20261203_078_fold_probe_and_reversed_once': foldProbeAndReversedOnce,
 };

@@ -418,7 +418,7 @@ CREATE TABLE member_year_rollups (
   CONSTRAINT member_year_rollups_postings_check CHECK ((postings >= 0)),
   CONSTRAINT member_year_rollups_year_check CHECK (((EXTRACT(month FROM year) = (1)::numeric) AND (EXTRACT(day FROM year) = (1)::numeric)))
 );
-CREATE INDEX member_year_rollups_period ON public.member_year_rollups USING btree (head_id, asset_code, year);
+CREATE INDEX member_year_rollups_period ON public.member_year_rollups USING btree (head_id, asset_code, year, member_id);
 
 CREATE TABLE members (
   head_id bigint NOT NULL,
@@ -866,7 +866,6 @@ CREATE TABLE transactions (
   CONSTRAINT transactions_pkey PRIMARY KEY (head_id, id),
   CONSTRAINT transactions_reason_check CHECK ((length(reason) <= 500)),
   CONSTRAINT transactions_reversal_points_back CHECK (((kind = 'REVERSAL'::text) = (reverses_id IS NOT NULL))),
-  CONSTRAINT transactions_reversed_once UNIQUE (head_id, reverses_id),
   CONSTRAINT transactions_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'POSTED'::text, 'VOIDED'::text])))
 );
 CREATE INDEX transactions_branch ON public.transactions USING btree (head_id, branch_id, id DESC);
@@ -874,6 +873,7 @@ CREATE INDEX transactions_household ON public.transactions USING btree (head_id,
 CREATE INDEX transactions_member ON public.transactions USING btree (head_id, member_id, id DESC) WHERE (member_id IS NOT NULL);
 CREATE INDEX transactions_occurred ON public.transactions USING btree (head_id, occurred_at);
 CREATE INDEX transactions_unfolded ON public.transactions USING btree (txid);
+CREATE UNIQUE INDEX transactions_reversed_once ON public.transactions USING btree (head_id, reverses_id) WHERE (reverses_id IS NOT NULL);
 CREATE TRIGGER transactions_final_status BEFORE UPDATE OF status ON public.transactions FOR EACH ROW WHEN (((old.status <> 'PENDING'::text) AND (new.status IS DISTINCT FROM old.status))) EXECUTE FUNCTION cb_refuse_final_status_change();
 CREATE TRIGGER transactions_never_deleted BEFORE DELETE OR TRUNCATE ON public.transactions FOR EACH STATEMENT EXECUTE FUNCTION cb_refuse_reference_change();
 CREATE TRIGGER transactions_parties_fixed BEFORE UPDATE OF head_id, id, branch_id, member_id, rule_id, household_id ON public.transactions FOR EACH ROW WHEN (((old.head_id IS DISTINCT FROM new.head_id) OR (old.id IS DISTINCT FROM new.id) OR (old.branch_id IS DISTINCT FROM new.branch_id) OR (old.member_id IS DISTINCT FROM new.member_id) OR (old.rule_id IS DISTINCT FROM new.rule_id) OR (old.household_id IS DISTINCT FROM new.household_id))) EXECUTE FUNCTION cb_refuse_reference_change();
@@ -2267,7 +2267,8 @@ BEGIN
          SELECT DISTINCT m.head_id, m.member_id, m.branch_id, m.asset_code, m.year
            FROM monthly m
           WHERE NOT EXISTS (SELECT 1 FROM member_year_rollups y
-                             WHERE y.head_id = m.head_id AND y.member_id = m.member_id AND y.asset_code = m.asset_code AND y.year = m.year)),
+                             WHERE y.head_id = m.head_id AND y.member_id = m.member_id AND y.asset_code = m.asset_code AND y.year = m.year
+                            OFFSET 0)),
        months AS (
          INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
          SELECT m.head_id, m.member_id, m.asset_code, m.month, m.kind, m.category, sum(m.amount), sum(m.postings)
@@ -3146,27 +3147,29 @@ CREATE OR REPLACE FUNCTION public.cb_unfolded_household_postings(p_head bigint, 
  RETURNS TABLE(head_id bigint, household_id bigint, branch_id bigint, asset_code text, month date, kind text, amount numeric, postings bigint)
  LANGUAGE plpgsql
  STABLE ROWS 20
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 DECLARE
   v_from bigint := coalesce(p_from, (SELECT f.folded_below FROM rollup_fold f));
+  v_below bigint;
 BEGIN
-  -- Mostly there is nothing to read: one index probe, nothing planned.
+  -- Mostly there is nothing to read: one index probe.
   IF (SELECT t.txid FROM transactions t WHERE t.txid >= v_from AND (p_head IS NULL OR t.head_id = p_head)
        ORDER BY t.txid LIMIT 1) IS NULL THEN
     RETURN;
   END IF;
-  RETURN QUERY EXECUTE format($q$
-    SELECT t.head_id, a.owner_id, a.branch_id, p.asset_code,
-           date_trunc('month', t.occurred_at AT TIME ZONE hb.time_zone)::date, t.kind, sum(p.amount), count(*)
+  v_below := coalesce(p_below, (SELECT t.txid + 1 FROM transactions t ORDER BY t.txid DESC LIMIT 1));
+  RETURN QUERY
+    SELECT t.head_id, a.owner_id, a.branch_id, p.asset_code, z.month, t.kind, sum(p.amount), count(*)
       FROM transactions t
-      JOIN branches hb ON hb.id = t.head_id
-      JOIN postings p ON p.head_id = t.head_id AND p.transaction_id = t.id AND p.recorded_at = t.recorded_at
-      JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'HOUSEHOLD'
-     WHERE t.txid >= %s AND t.status = 'POSTED'%s%s
-     GROUP BY 1, 2, 3, 4, 5, 6$q$,
-    v_from,
-    CASE WHEN p_below IS NULL THEN '' ELSE format(' AND t.txid < %s', p_below) END,
-    CASE WHEN p_head IS NULL THEN '' ELSE format(' AND t.head_id = %s', p_head) END);
+      CROSS JOIN LATERAL (SELECT date_trunc('month', t.occurred_at AT TIME ZONE hb.time_zone)::date AS month
+                            FROM branches hb WHERE hb.id = t.head_id OFFSET 0) z
+      JOIN LATERAL (SELECT p.account_id, p.asset_code, p.amount FROM postings p
+                     WHERE p.head_id = t.head_id AND p.transaction_id = t.id AND p.recorded_at = t.recorded_at OFFSET 0) p ON true
+      JOIN LATERAL (SELECT a.owner_id, a.branch_id FROM accounts a
+                     WHERE a.head_id = t.head_id AND a.id = p.account_id AND a.owner_type = 'HOUSEHOLD' OFFSET 0) a ON true
+     WHERE t.txid >= v_from AND t.txid < v_below AND t.status = 'POSTED' AND (p_head IS NULL OR t.head_id = p_head)
+     GROUP BY 1, 2, 3, 4, 5, 6;
 END
 $function$;
 
@@ -3174,29 +3177,38 @@ CREATE OR REPLACE FUNCTION public.cb_unfolded_postings(p_head bigint, p_below bi
  RETURNS TABLE(head_id bigint, member_id bigint, branch_id bigint, asset_code text, month date, year date, kind text, category text, amount numeric, postings bigint)
  LANGUAGE plpgsql
  STABLE ROWS 100
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 DECLARE
   v_from bigint := coalesce(p_from, (SELECT f.folded_below FROM rollup_fold f));
+  v_below bigint;
 BEGIN
-  -- Mostly there is nothing to read (a report on a quiet bank): one index probe, nothing planned.
+  -- Mostly there is nothing to read (a report on a quiet bank): one index probe.
   -- (ORDER BY txid: the index, whatever the generic plan estimates for txid >= $1.)
   IF (SELECT t.txid FROM transactions t WHERE t.txid >= v_from AND (p_head IS NULL OR t.head_id = p_head)
        ORDER BY t.txid LIMIT 1) IS NULL THEN
     RETURN;
   END IF;
-  RETURN QUERY EXECUTE format($q$
-    SELECT t.head_id, a.owner_id, a.branch_id, p.asset_code, m.month, date_trunc('year', m.month)::date,
-           t.kind, cb_transaction_category(t.head_id, t.rule_id, t.kind, t.reverses_id), sum(p.amount), count(*)
+  -- Two bounds: a generic plan estimates a range of txid as a small share of the journal (one bound
+  -- alone as a third of it, and would read it whole).
+  v_below := coalesce(p_below, (SELECT t.txid + 1 FROM transactions t ORDER BY t.txid DESC LIMIT 1));
+  RETURN QUERY
+    SELECT t.head_id, a.owner_id, a.branch_id, p.asset_code, z.month, date_trunc('year', z.month)::date,
+           t.kind, c.category, sum(p.amount), count(*)
       FROM transactions t
-      JOIN postings p ON p.head_id = t.head_id AND p.transaction_id = t.id AND p.recorded_at = t.recorded_at
-      JOIN accounts a ON a.head_id = p.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER'
-      CROSS JOIN LATERAL (SELECT date_trunc('month', t.occurred_at AT TIME ZONE
-                                   (SELECT hb.time_zone FROM branches hb WHERE hb.id = t.head_id))::date AS month) m
-     WHERE t.txid >= %s AND t.status = 'POSTED'%s%s
-     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8$q$,
-    v_from,
-    CASE WHEN p_below IS NULL THEN '' ELSE format(' AND t.txid < %s', p_below) END,
-    CASE WHEN p_head IS NULL THEN '' ELSE format(' AND t.head_id = %s', p_head) END);
+      CROSS JOIN LATERAL (SELECT date_trunc('month', t.occurred_at AT TIME ZONE hb.time_zone)::date AS month
+                            FROM branches hb WHERE hb.id = t.head_id OFFSET 0) z
+      CROSS JOIN LATERAL (SELECT coalesce((SELECT r.category FROM rules r WHERE r.head_id = t.head_id AND r.id = t.rule_id),
+                                          (SELECT coalesce(r.category, lower(o.kind)) FROM transactions o
+                                             LEFT JOIN rules r ON r.head_id = o.head_id AND r.id = o.rule_id
+                                            WHERE o.head_id = t.head_id AND o.id = t.reverses_id),
+                                          lower(t.kind)) AS category OFFSET 0) c
+      JOIN LATERAL (SELECT p.account_id, p.asset_code, p.amount FROM postings p
+                     WHERE p.head_id = t.head_id AND p.transaction_id = t.id AND p.recorded_at = t.recorded_at OFFSET 0) p ON true
+      JOIN LATERAL (SELECT a.owner_id, a.branch_id FROM accounts a
+                     WHERE a.head_id = t.head_id AND a.id = p.account_id AND a.owner_type = 'MEMBER' OFFSET 0) a ON true
+     WHERE t.txid >= v_from AND t.txid < v_below AND t.status = 'POSTED' AND (p_head IS NULL OR t.head_id = p_head)
+     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
 END
 $function$;
 

@@ -2,6 +2,9 @@
 // the backend's own CPU per award (from /proc), WAL bytes per award, and, with PROFILE_EXPLAIN=1,
 // the plan and time of every statement inside the function (auto_explain, nested statements);
 // PROFILE_SETUP runs a statement on the measuring connection first (an A/B: drop a trigger, add a key back).
+// PROFILE_FOLD_EVERY=N: after every N calls the same backend runs the settler's fold (cb_fold_rollups,
+// in its transaction with the settler's settings, then cb_fold_branch_year_deltas), as the settler does once a second, and the fold's CPU per award is
+// printed apart from the calls' (so a batch of 500 is folded on its own with N=1).
 // It makes its own database afresh (the embedded cluster of the bench, or DATABASE_URL's server).
 import fs from 'node:fs';
 import pg from 'pg';
@@ -14,12 +17,14 @@ import { createHeadBank, insertChildBranch, type Branch } from '../directory/bra
 import { openWallets } from '../directory/members.js';
 import { requestHash } from '../ledger/idempotency.js';
 import type { AwardScope } from '../ledger/sql/award.js';
+import { foldSettings, settleBatchRows } from '../ledger/settle.js';
 
 const profileDatabase = 'civility_profile_batch';
 /** As the bench: 64 branches of 64 members, awards spread over them, 500 per call. */
 const branchCount = 64;
 const membersPerBranch = 64;
-const batchSize = 500;
+/** Awards per call (PROFILE_BATCH_SIZE: smaller calls, a smaller tail per fold). */
+const batchSize = Number(process.env.PROFILE_BATCH_SIZE ?? 500);
 /** Calls measured (after warmupCalls): enough for a steady mean on a loaded 2-core machine. */
 const callsDefault = 40;
 const warmupCalls = 5;
@@ -95,16 +100,35 @@ async function main(): Promise<void> {
     await client.end(); await bank.close(); await server.stop();
     return;
   }
+  const foldEvery = Number(process.env.PROFILE_FOLD_EVERY ?? 0);
+  // As the settler runs it (src/ledger/settle.ts): its own database transaction with the fold's settings.
+  const fold = async () => {
+    await client.query('BEGIN');
+    await client.query(foldSettings);
+    await client.query({ name: 'cb_fold_rollups', text: 'SELECT cb_fold_rollups($1)', values: [settleBatchRows] });
+    await client.query('COMMIT');
+    await client.query({ name: 'cb_fold_branch_deltas', text: 'SELECT cb_fold_branch_year_deltas($1)', values: [settleBatchRows] });
+  };
+  if (foldEvery) await fold();
   const [{ lsn: lsnBefore }] = (await client.query('SELECT pg_current_wal_lsn() AS lsn')).rows;
+  let foldMs = 0;
   const cpuBefore = processCpuMs(pid);
   const started = performance.now();
-  for (const batch of batches) await call(batch);
+  for (const [i, batch] of batches.entries()) {
+    await call(batch);
+    if (foldEvery && (i + 1) % foldEvery === 0) {
+      const before = processCpuMs(pid);
+      await fold();
+      foldMs += processCpuMs(pid) - before;
+    }
+  }
   const wallMs = performance.now() - started;
-  const cpuMs = processCpuMs(pid) - cpuBefore;
+  const cpuMs = processCpuMs(pid) - cpuBefore - foldMs;
   const { rows: [{ bytes }] } = await client.query('SELECT pg_current_wal_lsn() - $1::pg_lsn AS bytes', [lsnBefore]);
   const awards = calls * batchSize;
   console.log(`${calls} calls x ${batchSize}${replay ? ' replayed' : ''}: backend CPU ${(cpuMs * 1000 / awards).toFixed(1)} µs/award, wall ${(wallMs * 1000 / awards).toFixed(1)} µs/award `
-    + `(${Math.round(awards / (wallMs / 1000))} awards/s), WAL ${Math.round(Number(bytes) / awards)} B/award`);
+    + `(${Math.round(awards / (wallMs / 1000))} awards/s), WAL ${Math.round(Number(bytes) / awards)} B/award`
+    + (foldEvery ? `; the fold every ${foldEvery} call(s): backend CPU ${(foldMs * 1000 / awards).toFixed(1)} µs/award` : ''));
   await client.end();
   await bank.close();
   await server.stop();

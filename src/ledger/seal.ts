@@ -34,9 +34,12 @@ export async function sealBlock(bank: Bank, headId: string): Promise<SealedBlock
       values: [headId],
     });
     if (!chain.rowCount) return null;
+    // ORDER BY q.id, the column: a bare "id" named the output column id::text, so the queue was taken in
+    // text order ('10000' before '9999') and every block read and sorted the whole queue (15 ms a block
+    // with 22,500 queued, against 0.5 ms in the primary key's order).
     const queued = await client.query({
       name: 'cb_chain_queued',
-      text: `SELECT id::text AS id, transaction_id::text AS "transactionId" FROM journal_seal_queue WHERE head_id = $1 ORDER BY id LIMIT $2`,
+      text: `SELECT q.id::text AS id, q.transaction_id::text AS "transactionId" FROM journal_seal_queue q WHERE q.head_id = $1 ORDER BY q.id LIMIT $2`,
       values: [headId, sealBlockMax],
     });
     if (!queued.rowCount) return null;

@@ -38,8 +38,8 @@ export interface HouseholdBranchStats { households: number; activeHouseholds: nu
 /** The households of a branch subtree now, and their movements in the period (branchStats.households). */
 export async function householdBranchStats(bank: Bank, scope: ReportScope, period: Period): Promise<HouseholdBranchStats> {
   const { rows } = await bank.knex.raw(householdBranchStatsSql, householdBindings(scope, period));
-  const total = rows.find((r: any) => r.asset_code === null);
-  const byAsset = new Map(rows.filter((r: any) => r.asset_code !== null).map((r: any) => [r.asset_code, r]));
+  const total = rows.find((r: any) => r.whole);
+  const byAsset = new Map(rows.filter((r: any) => !r.whole).map((r: any) => [r.asset_code, r]));
   return {
     households: Number(total?.households ?? 0), activeHouseholds: Number(total?.active ?? 0),
     assets: bank.assets.all().map((a) => {

@@ -95,6 +95,25 @@ describe('sealing the journal', () => {
     expect(await verify()).toMatchObject({ ok: true, problemCount: 0 });
   });
 
+  it('seals the queue in its order where its ids gain a digit (9,999 then 10,000), not in their text order', async () => {
+    await sealJournal(h.bank, h.head.id);
+    const { rows: [{ last }] } = await h.bank.knex.raw(`SELECT last_value::text AS last FROM journal_seal_queue_id_seq`);
+    // The next ids straddle a power of ten above every id the queue ever gave.
+    const power = 10n ** BigInt(String(last).length + 1);
+    await h.bank.knex.raw(`ALTER TABLE journal_seal_queue ALTER COLUMN id RESTART WITH ${power - 5n}`);
+    const member = await h.addMember(`${h.tag}-sealed-across-a-digit`);
+    const ids = await awardMany(10, member);
+    const { rows: queued } = await h.bank.knex.raw(`SELECT q.id::text AS id, q.transaction_id::text AS t FROM journal_seal_queue q
+      WHERE q.head_id = ? ORDER BY q.id`, [h.head.id]);
+    expect(queued.map((r: any) => r.t).sort()).toEqual([...ids].sort());
+    expect(queued.map((r: any) => r.id)).toContain(String(power));
+    expect(await sealJournal(h.bank, h.head.id)).toBe(10);
+    const { rows: sealed } = await h.bank.knex.raw(`SELECT transaction_id::text AS t FROM journal_seals
+      WHERE head_id = ? AND transaction_id = ANY(?::bigint[]) ORDER BY sequence`, [h.head.id, ids]);
+    expect(sealed.map((r: any) => r.t)).toEqual(queued.map((r: any) => r.t));
+    expect(await verify()).toMatchObject({ ok: true, problemCount: 0 });
+  });
+
   it('recomputes the chain from a checkpoint verified earlier (since), and refuses a checkpoint the chain no longer holds', async () => {
     await sealJournal(h.bank, h.head.id);
     const checkpoint = (await h.gql(h.adminToken, digestQuery)).data.ledgerDigest;

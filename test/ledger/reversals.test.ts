@@ -158,6 +158,25 @@ describe('reversing a transaction', () => {
     expect(await balance(member)).toBe('0.00');
   });
 
+  it('happens once by the database itself: a second reversal row is refused by transactions_reversed_once (a partial unique index, migration 078)', async () => {
+    const member = await h.addMember(`${h.tag}-reverse-index`);
+    const original = await award(member);
+    const first = await reverse(h.adminToken, { transaction: original.id });
+    expect(first.errors).toBeUndefined();
+    // A writer that skipped the service's check: the same reversal again under a new id.
+    const insertAgain = h.bank.knex.raw(`
+      INSERT INTO transactions (head_id, id, kind, status, branch_id, member_id, rule_id, principal_sub, principal_role,
+                                occurred_at, recorded_at, reason, reverses_id)
+      SELECT head_id, (SELECT max(id) + 1000 FROM transactions WHERE head_id = ?), kind, status, branch_id, member_id, rule_id,
+             principal_sub, principal_role, occurred_at, recorded_at, reason, reverses_id
+        FROM transactions WHERE head_id = ? AND id = ?`, [h.head.id, h.head.id, first.data.reverseTransaction.transaction.id]);
+    await expect(insertAgain).rejects.toMatchObject({ code: '23505', constraint: 'transactions_reversed_once' });
+    expect(await reversalsOf(original.id)).toBe(1);
+    // The index holds reversals only: transactions that reverse nothing never meet in it.
+    const { rows } = await h.bank.knex.raw(`SELECT indexdef FROM pg_indexes WHERE indexname = 'transactions_reversed_once'`);
+    expect(rows[0].indexdef).toMatch(/UNIQUE INDEX .* \(head_id, reverses_id\) WHERE \(reverses_id IS NOT NULL\)/);
+  });
+
   it('replayed with the same key returns the same reversal, marked replayed', async () => {
     const member = await h.addMember(`${h.tag}-reverse-replay`);
     const original = await award(member);

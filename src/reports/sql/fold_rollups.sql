@@ -14,7 +14,10 @@
 -- about p_limit transactions per call (all of one database transaction's rows together). A member
 -- counts in its wallet's branch at the fold, and becomes active in a year for an asset when its
 -- first yearly row of that asset and year is written: the probe is exact because only the fold writes
--- the member rollups and folds run one at a time. VOLATILE plpgsql: each statement takes a new
+-- the member rollups and folds run one at a time; it reads member_year_rollups by one member's key
+-- (the primary key, or the period index, which ends with member_id since migration 078), once per
+-- folded row: OFFSET 0 keeps the probe a probe (as a join, planned for the tail's estimated 100 rows,
+-- it hashed the whole table on every fold: ~4 ms with 4,096 members, the most of a small fold). VOLATILE plpgsql: each statement takes a new
 -- snapshot, so the one after the lock sees every fold before it.
 CREATE OR REPLACE FUNCTION cb_fold_rollups(p_limit integer)
 RETURNS integer LANGUAGE plpgsql AS $fn$
@@ -46,7 +49,8 @@ BEGIN
          SELECT DISTINCT m.head_id, m.member_id, m.branch_id, m.asset_code, m.year
            FROM monthly m
           WHERE NOT EXISTS (SELECT 1 FROM member_year_rollups y
-                             WHERE y.head_id = m.head_id AND y.member_id = m.member_id AND y.asset_code = m.asset_code AND y.year = m.year)),
+                             WHERE y.head_id = m.head_id AND y.member_id = m.member_id AND y.asset_code = m.asset_code AND y.year = m.year
+                            OFFSET 0)),
        months AS (
          INSERT INTO member_rollups AS r (head_id, member_id, asset_code, month, kind, category, amount, postings)
          SELECT m.head_id, m.member_id, m.asset_code, m.month, m.kind, m.category, sum(m.amount), sum(m.postings)

@@ -44,18 +44,15 @@ export const householdLeaderboardSql = `
 /**
  * Households of the branches for branchStats: how many there are now (households), and per asset
  * the period's EARN credited to household wallets (earned), their net movement (net) and the
- * households with any posted movement of the asset (active); one row with asset_code null for the
- * households active in any asset.
+ * households with any posted movement of the asset (active); the row with whole true (asset_code
+ * null) counts the households active in any asset. One pass over the rows (grouping sets).
  */
 export const householdBranchStatsSql = `
-  WITH rows AS (${householdPeriodRows(householdsInScope)})
-  SELECT NULL AS asset_code, '0' AS earned, '0' AS net, count(DISTINCT r.household_id) AS active,
+  SELECT r.asset_code, GROUPING(r.asset_code) = 1 AS whole, coalesce(sum(r.amount) FILTER (WHERE r.kind = 'EARN'), 0)::text AS earned,
+         coalesce(sum(r.amount), 0)::text AS net, count(DISTINCT r.household_id) AS active,
          (SELECT count(*) FROM (${householdsInScope}) s) AS households
-    FROM rows r
-  UNION ALL
-  SELECT r.asset_code, coalesce(sum(r.amount) FILTER (WHERE r.kind = 'EARN'), 0)::text, sum(r.amount)::text,
-         count(DISTINCT r.household_id), NULL
-    FROM rows r GROUP BY r.asset_code`;
+    FROM (${householdPeriodRows(householdsInScope)}) r
+   GROUP BY GROUPING SETS ((), (r.asset_code))`;
 
 /**
  * Context for party scores (党员包户): per party member (:members, bigint[]), the households linked to

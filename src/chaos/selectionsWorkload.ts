@@ -42,13 +42,21 @@ const inStatus = (world: ChaosWorld, status: ChaosSelection['status']) => world.
 const onNotice = (world: ChaosWorld) => inStatus(world, 'PUBLISHED').filter((s) => s.periodEndsAt > world.clock().getTime());
 const branchMembers = (world: ChaosWorld, selection: ChaosSelection): ChaosMember[] => world.members.filter((m) => m.branchCode === selection.branchCode);
 
-/** Brings the client's idea of a selection up to the answer's (candidates, status, period end). */
+const statusOrder: ChaosSelection['status'][] = ['OPEN', 'PUBLISHED', 'CLOSED'];
+
+/**
+ * Brings the client's idea of a selection up to the answer's (candidates, status, period end). Answers
+ * arrive out of order (a nominate answered before a withdrawal may be acknowledged after it): a status
+ * only moves forward, and an older answer's candidates do not replace a longer list.
+ */
 function learn(world: ChaosWorld, answer: any): void {
   const known = world.selections.find((s) => s.id === String(answer.id));
   if (!known) return;
-  known.candidates = answer.candidates.map((c: any) => ({ id: String(c.id), memberId: String(c.member?.id), struck: c.status === 'STRUCK' }));
-  if (answer.periodEndsAt) known.periodEndsAt = Date.parse(answer.periodEndsAt);
-  known.status = answer.status === 'OPEN' || answer.status === 'PUBLISHED' ? answer.status : 'CLOSED';
+  const candidates = answer.candidates.map((c: any) => ({ id: String(c.id), memberId: String(c.member?.id), struck: c.status === 'STRUCK' }));
+  if (candidates.length >= known.candidates.length) known.candidates = candidates;
+  if (answer.periodEndsAt) known.periodEndsAt = Math.max(Date.parse(answer.periodEndsAt), Number.isFinite(known.periodEndsAt) ? known.periodEndsAt : 0);
+  const status = answer.status === 'OPEN' || answer.status === 'PUBLISHED' ? answer.status : 'CLOSED';
+  if (statusOrder.indexOf(status) > statusOrder.indexOf(known.status)) known.status = status;
 }
 
 /** A write whose answer is the selection after it: the client learns from the answer once the key is acknowledged. */

@@ -5,18 +5,33 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { projectRoot } from '../../src/config.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { sweepPointExpiry } from '../../src/expiry/sweeper.js';
 import { findLotMismatches } from '../../src/expiry/lots.js';
 import { journalOf, setPolicy, type Journal } from './journal.js';
+import { scratchDatabase } from '../support/scratchDatabase.js';
+import { openDatabase } from '../../src/db/database.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
+import { loadConfig } from '../../src/config.js';
+
+// A database of its own: the sweepers killed here and the end-of-file checks (which fold and seal the
+// whole database) never wait on other test files' writers, which under a full run held them past the
+// hook's two minutes.
+const database = scratchDatabase('civility_expiry_crash');
 
 let h: Harness;
 let j: Journal;
 
 beforeAll(async () => {
-  h = await startHarness();
+  await database.create();
+  const db = openDatabase(database.url, 2);
+  try {
+    await migrateToLatest(db.knex, loadConfig(process.env).partitionMonthsAhead);
+  } finally {
+    await db.close();
+  }
+  h = await startHarness({ databaseUrl: database.url });
   j = journalOf(h.bank, h.head.id, h.branches[0]!.id, h.tag);
 });
 
@@ -47,7 +62,7 @@ it('expires every due lot exactly once when sweepers are killed mid-sweep and ru
     await j.earn(m, '1.00', new Date('2025-05-10T04:00:00Z')); // not due
   }
   const at = '2025-04-15T00:00:00Z';
-  const url = inject('databaseUrl');
+  const url = database.url;
   const expireMoves = async () => Number((await h.bank.knex('wallet_lot_moves').where({ head_id: h.head.id, kind: 'EXPIRE' }).count({ n: '*' }))[0]!.n);
 
   // One killed inside a wallet's transaction, after its work and before its commit (killed at once:

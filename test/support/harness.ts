@@ -70,9 +70,9 @@ export interface RunningApp { bank: Bank; config: Config; url: string; close(): 
  * own. Test files send hundreds of requests a second from one token, so rate limits are off unless
  * env turns them on (test/http/limits.test.ts does).
  */
-export async function startApp(env: Record<string, string> = {}): Promise<RunningApp> {
+export async function startApp(env: Record<string, string> = {}, databaseUrl: string = inject('databaseUrl')): Promise<RunningApp> {
   const config = loadConfig({ ...process.env, SEED_DEMO: 'false', RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_ANONYMOUS_REQUESTS: '0', ...env });
-  const bank = await openBank(config, inject('databaseUrl'));
+  const bank = await openBank(config, databaseUrl);
   const built = await buildApp(bank, () => undefined);
   const server: Server = await new Promise((resolve) => {
     const s = built.app.listen(0, '127.0.0.1', () => resolve(s));
@@ -103,12 +103,12 @@ export async function serveApp(built: BuiltApp): Promise<{ url: string; close():
   };
 }
 
-export async function startHarness(options: { poolSize?: number; env?: Record<string, string> } = {}): Promise<Harness> {
+export async function startHarness(options: { poolSize?: number; env?: Record<string, string>; databaseUrl?: string } = {}): Promise<Harness> {
   const tag = `t${randomUUID().slice(0, 8)}`;
-  const { bank, url, close, config } = await startApp({ DB_POOL_SIZE: String(options.poolSize ?? 20), ...options.env });
+  const { bank, url, close, config } = await startApp({ DB_POOL_SIZE: String(options.poolSize ?? 20), ...options.env }, options.databaseUrl);
   // The end-of-file checks recompute whole head banks from postings: a test's check, not a request,
   // so they run on connections without the service's per-request statement_timeout.
-  const checker = await openBank(config, inject('databaseUrl'), undefined, 0);
+  const checker = await openBank(config, options.databaseUrl ?? inject('databaseUrl'), undefined, 0);
   const head = await createHeadBank(bank, { code: `${tag}-head`, name: `Test head ${tag}`, allowGifting: true });
   const branches = await bank.knex.transaction(async (trx) => [
     await insertChildBranch(trx, head, { code: `${tag}-a`, name: 'Branch A', allowGifting: true }),
